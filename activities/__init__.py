@@ -1,0 +1,1 @@
+"""Activities: every side effect of a ticket (store writes, and later triage, devices, care)."""

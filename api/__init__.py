@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): thin views that read projections and send changes to workflows."""

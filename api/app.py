@@ -1,0 +1,76 @@
+"""The FastAPI application: routers, problem handlers, request ids and body limits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.limits import BodySizeLimit
+from api.problems import install_problem_handlers
+from api.routes import definitions, tasks, tickets
+from store.db import make_async_engine, make_sessionmaker
+from ticketflow.settings import Settings
+from ticketflow.temporal_client import connect
+
+MAX_REQUEST_ID = 128
+
+
+def create_app(
+    settings: Settings,
+    *,
+    temporal: Client | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> FastAPI:
+    """Build the API; tests may hand in a Temporal client and a session factory."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if sessions is None:
+            engine = make_async_engine(settings.effective_database_url)
+            app.state.sessions = make_sessionmaker(engine)
+        else:
+            app.state.sessions = sessions
+        app.state.temporal = temporal or await connect(settings)
+        try:
+            yield
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Ticketflow",
+        version="0.1.0",
+        description="Work orders as durable Temporal workflows. Authenticate with "
+        "`Authorization: Bearer <token>` (tokens from `ticketflow users add`).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def request_ids(request: Request,
+                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # The request id doubles as the Update id: a client retrying with the same
+        # X-Request-ID gets the first attempt's outcome instead of a second change.
+        given = request.headers.get("x-request-id", "")[:MAX_REQUEST_ID]
+        request.state.request_id = given or str(uuid.uuid4())
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    app.include_router(definitions.router)
+    app.include_router(tickets.router)
+    app.include_router(tasks.router)
+    return app

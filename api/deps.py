@@ -1,0 +1,79 @@
+"""Typed dependencies: settings, database session, Temporal client, the calling user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.problems import ProblemError
+from domain.ticket import Actor
+from store.users import user_by_token
+from ticketflow.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `ticketflow users add`.")
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_temporal(request: Request) -> Client:
+    """The app's Temporal client."""
+    client: Client = request.app.state.temporal
+    return client
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for this request; views commit explicitly when they write."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_actor(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The authenticated caller; 401 without a valid bearer token."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise ProblemError(401, "a bearer token is required", headers=challenge)
+    user = await user_by_token(session=session, token=credentials.credentials)
+    if user is None:
+        raise ProblemError(401, "the bearer token is not valid", headers=challenge)
+    return Actor(user=user.name, department=user.department, role=user.role)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    """A dependency admitting only callers with one of these roles (admins always)."""
+
+    async def check(actor: ActorDep) -> Actor:
+        if actor.role != "admin" and actor.role not in roles:
+            raise ProblemError(403, f"role {actor.role!r} may not do this; needs one of {sorted(roles)}")
+        return actor
+
+    return check
+
+
+def request_id(request: Request) -> str:
+    """The request id (X-Request-ID from the caller, or one the middleware made)."""
+    rid: str = request.state.request_id
+    return rid
+
+
+RequestIdDep = Annotated[str, Depends(request_id)]

@@ -1,0 +1,211 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.problems import Problem
+
+JsonObject = dict[str, Any]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so typos surface as 422s."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DefinitionSummary(BaseModel):
+    """A published definition version."""
+
+    key: str
+    version: int
+    title: str
+    department: str
+    key_prefix: str
+    published_at: datetime
+    published_by: str
+
+
+class DefinitionDetail(DefinitionSummary):
+    """A published definition version with its full document (forms inline)."""
+
+    document: JsonObject
+
+
+class ValidationReport(BaseModel):
+    """The outcome of checking a definition without publishing it."""
+
+    valid: bool
+    errors: list[Problem]
+
+
+class PublishFormRequest(Strict):
+    """A form to publish as the next version of its key."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    schema_: JsonObject = Field(alias="schema")
+
+
+class FormSummary(BaseModel):
+    """A published form version."""
+
+    key: str
+    version: int
+    title: str
+    published_at: datetime
+    published_by: str
+
+
+class FormDetail(FormSummary):
+    """A published form version with its schema."""
+
+    json_schema: JsonObject = Field(serialization_alias="schema")
+
+
+class CreateTicketRequest(Strict):
+    """File a ticket against a published definition (its latest version unless given)."""
+
+    definition: str = Field(min_length=1, max_length=63)
+    version: int | None = Field(default=None, ge=1)
+    data: JsonObject = Field(default_factory=dict, description="Intake form data.")
+
+
+class TicketCreated(BaseModel):
+    """The ticket a create made (or, on an idempotent retry, made before)."""
+
+    key: str
+    status: str
+    definition_key: str
+    definition_version: int
+    duplicate_of: str | None = None
+
+
+class TaskView(BaseModel):
+    """A stage task as stored in the projection."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    ticket_key: str
+    stage_key: str
+    title: str
+    group: str = Field(validation_alias="group_name")
+    status: str
+    assignee: str | None
+    round: int
+    opened_at: datetime | None
+    claimed_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+    data: JsonObject
+
+
+class TicketSummary(BaseModel):
+    """A ticket in a list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    definition_key: str
+    definition_version: int
+    department: str
+    title: str
+    status: str
+    requester: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class TicketDetail(TicketSummary):
+    """A ticket with its intake data and tasks."""
+
+    intake: JsonObject
+    last_seq: int
+    tasks: list[TaskView]
+
+
+class TicketPage(BaseModel):
+    """One page of tickets; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[TicketSummary]
+    next_cursor: str | None
+
+
+class EventView(BaseModel):
+    """One recorded transition."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: JsonObject
+
+
+class TaskPage(BaseModel):
+    """Tasks still to do."""
+
+    items: list[TaskView]
+
+
+class CompleteTaskRequest(Strict):
+    """Form data that completes a stage."""
+
+    data: JsonObject = Field(default_factory=dict)
+
+
+class ReassignTaskRequest(Strict):
+    """Move a task to another group and/or hand it to a person."""
+
+    to_group: str | None = Field(default=None, min_length=1, max_length=100)
+    to_user: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CommentRequest(Strict):
+    """A comment on a ticket."""
+
+    body: str = Field(min_length=1, max_length=20_000)
+    internal: bool = False
+
+
+class CancelRequest(Strict):
+    """Why the ticket is cancelled."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReopenRequest(Strict):
+    """Why the resolution is rejected, and which stages must run again (default: the last)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    stages: list[str] | None = None
+
+
+class ConfirmRequest(Strict):
+    """The requester accepts the resolution."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class SignalRequest(Strict):
+    """An outside system's event."""
+
+    payload: JsonObject = Field(default_factory=dict)
+
+
+class TransitionView(BaseModel):
+    """The outcome of a change: the ticket's status and sequence number after it."""
+
+    key: str
+    status: str
+    seq: int
+    task: JsonObject | None = None

@@ -1,0 +1,1 @@
+"""Pure, deterministic ticket model: safe to import inside the Temporal workflow sandbox."""

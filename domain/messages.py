@@ -1,0 +1,134 @@
+"""Inputs and outputs of the TicketWorkflow, its Updates and Signals, and its activities.
+
+One model per call; new fields must get defaults so recorded histories keep replaying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain.definitions import ProcessDefinition
+from domain.ticket import Actor, Task, TicketEvent, TicketSnapshot, TicketState, TicketStatus
+
+TICKET_WORKFLOW = "TicketWorkflow"
+PROJECT_ACTIVITY = "project_ticket"
+
+EXTERNAL_SIGNAL = "external_event"
+EXTERNAL_SIGNAL_NAMES = {
+    "external_update": "An outside system (monitoring, CI, CRM/ERP) reports a change.",
+    "customer_reply": "The customer answered, e.g. by e-mail or chat.",
+    "device_alarm": "An IoT gateway reports an alarm on the ticket's device.",
+    "commit_pushed": "A git server reports a commit that references the ticket.",
+}
+
+
+class StartTicketInput(BaseModel):
+    """Start a ticket from a published definition snapshot, or resume carried state."""
+
+    key: str
+    definition: ProcessDefinition
+    intake: dict[str, Any] = Field(default_factory=dict)
+    requester: Actor
+    resume: TicketState | None = None
+
+
+class TicketResult(BaseModel):
+    """How a ticket ended."""
+
+    key: str
+    status: TicketStatus
+    last_seq: int
+
+
+class ClaimInput(BaseModel):
+    """Claim a stage's task."""
+
+    stage_key: str
+    actor: Actor
+
+
+class UnclaimInput(BaseModel):
+    """Give a claimed task back to its group's queue."""
+
+    stage_key: str
+    actor: Actor
+
+
+class CompleteInput(BaseModel):
+    """Complete a claimed task with form data."""
+
+    stage_key: str
+    actor: Actor
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReassignInput(BaseModel):
+    """Move a task to another group and/or person."""
+
+    stage_key: str
+    actor: Actor
+    to_group: str | None = None
+    to_user: str | None = None
+    reason: str = ""
+
+
+class CommentInput(BaseModel):
+    """Add a comment to the ticket."""
+
+    actor: Actor
+    body: str
+    internal: bool = False
+
+
+class CancelInput(BaseModel):
+    """Cancel the ticket."""
+
+    actor: Actor
+    reason: str
+
+
+class ReopenInput(BaseModel):
+    """Reopen a resolved ticket; by default its final stages run again."""
+
+    actor: Actor
+    reason: str
+    stages: list[str] | None = None
+
+
+class ConfirmInput(BaseModel):
+    """The requester confirms the resolution."""
+
+    actor: Actor
+    comment: str = ""
+
+
+class ExternalEventInput(BaseModel):
+    """A signal from an outside system."""
+
+    name: str
+    source: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransitionResult(BaseModel):
+    """What an Update changed: the ticket's status after it and the task it touched."""
+
+    key: str
+    status: TicketStatus
+    seq: int
+    task: Task | None = None
+
+
+class ProjectionInput(BaseModel):
+    """One transition to write into SQL: the ticket as it stands after it, and the event."""
+
+    ticket: TicketSnapshot
+    events: list[TicketEvent]
+
+
+class ProjectionResult(BaseModel):
+    """How many of the events were new to the store (0 on a retried or replayed call)."""
+
+    inserted: int

@@ -1,0 +1,18 @@
+"""Validation problems: one message per offending location (a JSON pointer)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Problem(BaseModel):
+    """One thing wrong with an input, located by a JSON pointer."""
+
+    pointer: str
+    detail: str
+
+
+def pointer(*parts: str | int) -> str:
+    """Build an RFC 6901 JSON pointer from path parts."""
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "".join("/" + e for e in escaped)

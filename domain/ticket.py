@@ -1,0 +1,380 @@
+"""The ticket state machine: pure transitions that the TicketWorkflow drives.
+
+Each transition checks its preconditions first (the same checks the workflow's Update
+validators run) and then mutates the state and appends one event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.definitions import ProcessDefinition, descendants, final_stages
+from domain.form_invariants import invariant_problems
+from domain.problems import Problem
+
+ADMIN_ROLE = "admin"
+
+
+class Actor(BaseModel):
+    """Who is acting: a user (or system) with a department and a role."""
+
+    user: str
+    department: str = ""
+    role: str = "requester"
+
+
+class TicketStatus(StrEnum):
+    """Lifecycle of a ticket."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(StrEnum):
+    """Lifecycle of one stage's human task."""
+
+    PENDING = "pending"
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_TASK = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+FINAL_TICKET = (TicketStatus.CLOSED, TicketStatus.CANCELLED)
+
+ErrorKind = Literal["not_found", "conflict", "invalid", "forbidden"]
+
+
+class TicketRuleError(Exception):
+    """A transition that the ticket's rules refuse; `kind` maps to an HTTP status."""
+
+    def __init__(self, kind: ErrorKind, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.problems = problems or []
+
+
+class Task(BaseModel):
+    """The human task of one stage, in its current round (a reopen starts a new round)."""
+
+    id: str
+    stage_key: str
+    title: str
+    group: str
+    status: TaskStatus = TaskStatus.PENDING
+    assignee: str | None = None
+    round: int = 1
+    opened_at: datetime | None = None
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketEvent(BaseModel):
+    """One recorded transition of a ticket; `seq` orders them and keys the projection."""
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketSnapshot(BaseModel):
+    """What the projection stores as the ticket's row and its task rows."""
+
+    key: str
+    definition_key: str
+    definition_version: int
+    department: str
+    title: str
+    status: TicketStatus
+    requester: str
+    intake: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    last_seq: int
+    tasks: list[Task]
+
+
+class TicketState(BaseModel):
+    """Everything the workflow knows about its ticket; carried across continue-as-new."""
+
+    key: str
+    definition: ProcessDefinition
+    title: str
+    requester: Actor
+    intake: dict[str, Any]
+    status: TicketStatus = TicketStatus.OPEN
+    tasks: dict[str, Task] = Field(default_factory=dict)
+    events: list[TicketEvent] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancel_reason: str | None = None
+
+    @classmethod
+    def create(cls, *, key: str, definition: ProcessDefinition, intake: dict[str, Any],
+               requester: Actor, now: datetime) -> TicketState:
+        """Start a ticket: every stage gets a task; those with no dependencies open at once."""
+        title = str(intake.get("title") or intake.get("summary") or definition.title)[:200]
+        state = cls(key=key, definition=definition, title=title, requester=requester,
+                    intake=intake, created_at=now, updated_at=now)
+        for stage in definition.stages:
+            state.tasks[stage.key] = Task(id=f"{key}:{stage.key}:1", stage_key=stage.key,
+                                          title=stage.title, group=stage.group)
+        state._append("created", requester.user, now, {
+            "definition": f"{definition.key}@{definition.version}", "title": title})
+        # Open the first stages at once, so an Update arriving in the workflow's first
+        # activation already finds them claimable.
+        state.open_ready_tasks(now)
+        return state
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the latest event."""
+        return self.events[-1].seq if self.events else 0
+
+    @property
+    def confirmation_deadline(self) -> datetime | None:
+        """When a resolved ticket closes by itself if the requester says nothing."""
+        if self.resolved_at is None:
+            return None
+        return self.resolved_at + timedelta(hours=self.definition.confirmation.timeout_hours)
+
+    def snapshot(self) -> TicketSnapshot:
+        """The row-shaped view the projection writes."""
+        return TicketSnapshot(
+            key=self.key, definition_key=self.definition.key,
+            definition_version=self.definition.version, department=self.definition.department,
+            title=self.title, status=self.status, requester=self.requester.user,
+            intake=self.intake, created_at=self.created_at, updated_at=self.updated_at,
+            resolved_at=self.resolved_at, closed_at=self.closed_at, last_seq=self.last_seq,
+            tasks=list(self.tasks.values()),
+        )
+
+    def active_groups(self) -> list[str]:
+        """Groups that currently hold an open or claimed task."""
+        return sorted({t.group for t in self.tasks.values() if t.status in ACTIVE_TASK})
+
+    # -- checks (pure; shared by Update validators and handlers) --------------------------
+
+    def _require_open(self) -> None:
+        if self.status != TicketStatus.OPEN:
+            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}")
+
+    def _task(self, stage_key: str) -> Task:
+        task = self.tasks.get(stage_key)
+        if task is None:
+            raise TicketRuleError("not_found", f"ticket {self.key} has no stage {stage_key!r}")
+        return task
+
+    def _require_member(self, task: Task, actor: Actor) -> None:
+        if actor.role != ADMIN_ROLE and actor.department != task.group:
+            raise TicketRuleError(
+                "forbidden", f"task {task.id} belongs to group {task.group!r}, "
+                f"not to {actor.user}'s department {actor.department!r}")
+
+    def check_claim(self, stage_key: str, actor: Actor) -> Task:
+        """Refuse a claim unless the task is open and the actor is in its group."""
+        self._require_open()
+        task = self._task(stage_key)
+        self._require_member(task, actor)
+        if task.status == TaskStatus.CLAIMED and task.assignee == actor.user:
+            return task
+        if task.status == TaskStatus.CLAIMED:
+            raise TicketRuleError("conflict", f"task {task.id} is already claimed by {task.assignee}")
+        if task.status != TaskStatus.OPEN:
+            raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not open")
+        return task
+
+    def _require_holder(self, stage_key: str, actor: Actor) -> Task:
+        self._require_open()
+        task = self._task(stage_key)
+        if task.status != TaskStatus.CLAIMED:
+            raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not claimed")
+        if task.assignee != actor.user and actor.role != ADMIN_ROLE:
+            raise TicketRuleError("conflict", f"task {task.id} is claimed by {task.assignee}")
+        return task
+
+    def check_unclaim(self, stage_key: str, actor: Actor) -> Task:
+        """Only the holder (or an admin) may give a claimed task back."""
+        return self._require_holder(stage_key, actor)
+
+    def check_complete(self, stage_key: str, actor: Actor, data: dict[str, Any]) -> Task:
+        """Only the holder may complete, with data that meets the stage form's invariants."""
+        task = self._require_holder(stage_key, actor)
+        problems = invariant_problems(self.definition.stage(stage_key).form, data)
+        if problems:
+            raise TicketRuleError("invalid", "form data does not satisfy the stage form", problems)
+        return task
+
+    def check_reassign(self, stage_key: str, actor: Actor, to_group: str | None,
+                       to_user: str | None) -> Task:
+        """A task still to do can move to another group or person, by its group or an admin."""
+        self._require_open()
+        task = self._task(stage_key)
+        if task.status not in ACTIVE_TASK:
+            raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}")
+        self._require_member(task, actor)
+        if task.status == TaskStatus.CLAIMED and task.assignee != actor.user \
+                and actor.role != ADMIN_ROLE:
+            raise TicketRuleError("conflict", f"task {task.id} is claimed by {task.assignee}")
+        if not to_group and not to_user:
+            raise TicketRuleError("invalid", "give to_group, to_user or both")
+        return task
+
+    def check_cancel(self) -> None:
+        """A ticket can be cancelled until it is closed."""
+        if self.status in FINAL_TICKET:
+            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}")
+
+    def check_comment(self) -> None:
+        """Comments are accepted until the ticket is closed or cancelled."""
+        self.check_cancel()
+
+    def check_reopen(self, stages: list[str] | None) -> list[str]:
+        """A resolved ticket can be reopened; returns the stages that will run again."""
+        if self.status != TicketStatus.RESOLVED:
+            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}, not resolved")
+        chosen = stages or final_stages(self.definition)
+        unknown = [s for s in chosen if s not in self.tasks]
+        if unknown:
+            raise TicketRuleError("not_found", f"unknown stages: {', '.join(unknown)}")
+        return descendants(self.definition, chosen)
+
+    def check_confirm(self, actor: Actor) -> None:
+        """Only the requester (or an admin) confirms a resolved ticket."""
+        if self.status != TicketStatus.RESOLVED:
+            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}, not resolved")
+        if actor.user != self.requester.user and actor.role != ADMIN_ROLE:
+            raise TicketRuleError("forbidden", "only the requester can confirm the resolution")
+
+    # -- transitions ----------------------------------------------------------------------
+
+    def _append(self, type_: str, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
+        event = TicketEvent(seq=self.last_seq + 1, type=type_, at=now, actor=actor, data=data)
+        self.events.append(event)
+        self.updated_at = now
+        return event
+
+    def _task_event(self, type_: str, task: Task, actor: str, now: datetime,
+                    **extra: Any) -> TicketEvent:
+        data: dict[str, Any] = {"task": task.id, "stage": task.stage_key, "group": task.group,
+                                "assignee": task.assignee}
+        data.update(extra)
+        return self._append(type_, actor, now, data)
+
+    def open_ready_tasks(self, now: datetime) -> list[TicketEvent]:
+        """Open every pending task whose dependencies are done; resolve when all are done."""
+        if self.status != TicketStatus.OPEN:
+            return []
+        events = []
+        for stage in self.definition.stages:
+            task = self.tasks[stage.key]
+            if task.status == TaskStatus.PENDING and all(
+                self.tasks[d].status == TaskStatus.DONE for d in stage.depends_on
+            ):
+                task.status = TaskStatus.OPEN
+                task.opened_at = now
+                events.append(self._task_event("task_opened", task, "system", now))
+        if all(t.status == TaskStatus.DONE for t in self.tasks.values()):
+            self.status = TicketStatus.RESOLVED
+            self.resolved_at = now
+            events.append(self._append("resolved", "system", now, {
+                "confirm_by": self.confirmation_deadline.isoformat()
+                if self.confirmation_deadline else None}))
+        return events
+
+    def claim(self, stage_key: str, actor: Actor, now: datetime) -> TicketEvent | None:
+        """Claim a task for the actor; claiming one's own claimed task changes nothing."""
+        task = self.check_claim(stage_key, actor)
+        if task.status == TaskStatus.CLAIMED:
+            return None
+        task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, actor.user, now
+        return self._task_event("task_claimed", task, actor.user, now)
+
+    def unclaim(self, stage_key: str, actor: Actor, now: datetime) -> TicketEvent:
+        """Put a claimed task back in its group's queue."""
+        task = self.check_unclaim(stage_key, actor)
+        task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
+        return self._task_event("task_unclaimed", task, actor.user, now)
+
+    def complete(self, stage_key: str, actor: Actor, data: dict[str, Any],
+                 now: datetime) -> TicketEvent:
+        """Complete a claimed task with its form data."""
+        task = self.check_complete(stage_key, actor, data)
+        task.status, task.completed_at, task.completed_by, task.data = (
+            TaskStatus.DONE, now, actor.user, data)
+        return self._task_event("task_completed", task, actor.user, now, form=data)
+
+    def reassign(self, stage_key: str, actor: Actor, to_group: str | None, to_user: str | None,
+                 reason: str, now: datetime) -> TicketEvent:
+        """Move a task to another group (back to its queue) and/or hand it to a person."""
+        task = self.check_reassign(stage_key, actor, to_group, to_user)
+        before = {"group": task.group, "assignee": task.assignee}
+        if to_group:
+            task.group = to_group
+        if to_user:
+            task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, to_user, now
+        else:
+            task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
+        return self._task_event("task_reassigned", task, actor.user, now, reason=reason,
+                                before=before)
+
+    def comment(self, actor: Actor, body: str, internal: bool, now: datetime) -> TicketEvent:
+        """Add a comment; internal comments are for the handling groups only."""
+        self.check_comment()
+        return self._append("comment_added", actor.user, now, {"body": body, "internal": internal})
+
+    def cancel(self, actor: Actor, reason: str, now: datetime) -> TicketEvent:
+        """Cancel the ticket and every task still to do."""
+        self.check_cancel()
+        for task in self.tasks.values():
+            if task.status in (TaskStatus.PENDING, *ACTIVE_TASK):
+                task.status = TaskStatus.CANCELLED
+        self.status, self.cancel_reason, self.closed_at = TicketStatus.CANCELLED, reason, now
+        return self._append("cancelled", actor.user, now, {"reason": reason})
+
+    def reopen(self, actor: Actor, reason: str, stages: list[str] | None,
+               now: datetime) -> list[TicketEvent]:
+        """Send a resolved ticket back: the chosen stages and their dependents run again."""
+        redo = self.check_reopen(stages)
+        for key in redo:
+            old = self.tasks[key]
+            stage = self.definition.stage(key)
+            self.tasks[key] = Task(id=f"{self.key}:{key}:{old.round + 1}", stage_key=key,
+                                   title=stage.title, group=old.group, round=old.round + 1)
+        self.status, self.resolved_at = TicketStatus.OPEN, None
+        event = self._append("reopened", actor.user, now, {"reason": reason, "stages": redo})
+        return [event, *self.open_ready_tasks(now)]
+
+    def confirm(self, actor: Actor, comment: str, now: datetime) -> TicketEvent:
+        """The requester confirms the resolution: the ticket closes."""
+        self.check_confirm(actor)
+        return self._close(actor.user, now, {"by": "requester", "comment": comment})
+
+    def close_unconfirmed(self, now: datetime) -> TicketEvent:
+        """Close a resolved ticket whose confirmation window ran out."""
+        return self._close("system", now, {"by": "timeout"})
+
+    def _close(self, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
+        self.status, self.closed_at = TicketStatus.CLOSED, now
+        return self._append("closed", actor, now, data)
+
+    def record_external(self, name: str, source: str, payload: dict[str, Any],
+                        now: datetime) -> TicketEvent:
+        """Record a signal from an outside system (monitoring, CRM, a customer's reply)."""
+        return self._append("external_event", source, now, {"name": name, "payload": payload})

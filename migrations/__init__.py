@@ -1,0 +1,1 @@
+"""Alembic migrations for the Ticketflow database; run through `store.migrate`."""

@@ -1,0 +1,1 @@
+"""Who may do what: roles now; the Casbin field-level model comes with the access issue."""

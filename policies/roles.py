@@ -1,0 +1,32 @@
+"""Roles and the endpoints each may use (whole-endpoint gates until field-level policies land)."""
+
+from __future__ import annotations
+
+REQUESTER = "requester"
+AGENT = "agent"
+PROCESS_OWNER = "process_owner"
+AUDITOR = "auditor"
+ADMIN = "admin"
+SYSTEM = "system"
+
+ROLES: dict[str, str] = {
+    REQUESTER: "files tickets and follows their own",
+    AGENT: "works tasks of their department (service desk, ops, dev, field engineers)",
+    PROCESS_OWNER: "authors and publishes forms and process definitions",
+    AUDITOR: "reads every ticket and its history, changes nothing",
+    ADMIN: "everything",
+    SYSTEM: "an outside system: creates tickets and signals running ones",
+}
+
+# Who may read any ticket (others see the tickets they requested).
+READ_ALL = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
+CREATE_TICKETS = (REQUESTER, AGENT, PROCESS_OWNER, SYSTEM)
+PUBLISH = (PROCESS_OWNER,)
+WORK_TASKS = (AGENT,)
+SIGNAL = (SYSTEM,)
+MANAGE_TICKETS = (AGENT,)
+
+
+def can_read_all(role: str) -> bool:
+    """Whether this role sees every ticket, not only its own requests."""
+    return role == ADMIN or role in READ_ALL

@@ -1,0 +1,1 @@
+"""SQLAlchemy models and keyword-only query functions; callers own the transaction."""

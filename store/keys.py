@@ -1,0 +1,46 @@
+"""Readable ticket keys (IT-000042) and create-request idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import IdempotencyRow, KeySequenceRow
+
+
+async def allocate_ticket_key(*, session: AsyncSession, prefix: str) -> str:
+    """Hand out the next key for a prefix; the row update serialises concurrent callers."""
+    result = await session.execute(
+        update(KeySequenceRow)
+        .where(KeySequenceRow.prefix == prefix)
+        .values(last_value=KeySequenceRow.last_value + 1)
+        .returning(KeySequenceRow.last_value)
+    )
+    value = result.scalar_one_or_none()
+    if value is None:
+        try:
+            async with session.begin_nested():
+                session.add(KeySequenceRow(prefix=prefix, last_value=1))
+            value = 1
+        except IntegrityError:
+            return await allocate_ticket_key(session=session, prefix=prefix)
+    return f"{prefix}-{value:06d}"
+
+
+async def find_idempotent_create(*, session: AsyncSession, user: str, key: str) -> IdempotencyRow | None:
+    """A create already made with this Idempotency-Key by this caller."""
+    return await session.scalar(
+        select(IdempotencyRow).where(IdempotencyRow.user_name == user, IdempotencyRow.key == key)
+    )
+
+
+async def record_idempotent_create(
+    *, session: AsyncSession, user: str, key: str, request_hash: str, ticket_key: str, now: datetime
+) -> None:
+    """Remember which ticket a create with this Idempotency-Key made."""
+    session.add(IdempotencyRow(user_name=user, key=key, request_hash=request_hash,
+                               ticket_key=ticket_key, created_at=now))
+    await session.flush()

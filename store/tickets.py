@@ -1,0 +1,125 @@
+"""Reading ticket, task and event projections: filters and keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import TaskRow, TicketEventRow, TicketRow
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this server did not issue."""
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Optional filters for ticket lists."""
+
+    status: str | None = None
+    definition_key: str | None = None
+    department: str | None = None
+    assignee: str | None = None
+    requester: str | None = None
+
+
+def encode_cursor(row: TicketRow) -> str:
+    """An opaque cursor after this row (newest first: created_at, key descending)."""
+    raw = json.dumps([row.created_at.isoformat(), row.key]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Read a cursor back; BadCursor if it is not one of ours."""
+    try:
+        created, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(created), str(key)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadCursor("cursor is not valid") from exc
+
+
+def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if f.status:
+        conditions.append(TicketRow.status == f.status)
+    if f.definition_key:
+        conditions.append(TicketRow.definition_key == f.definition_key)
+    if f.department:
+        conditions.append(
+            or_(
+                TicketRow.department == f.department,
+                TicketRow.key.in_(
+                    select(TaskRow.ticket_key).where(TaskRow.group_name == f.department)
+                ),
+            )
+        )
+    if f.assignee:
+        conditions.append(
+            TicketRow.key.in_(select(TaskRow.ticket_key).where(TaskRow.assignee == f.assignee))
+        )
+    if f.requester:
+        conditions.append(TicketRow.requester == f.requester)
+    return conditions
+
+
+async def list_tickets(
+    *, session: AsyncSession, filters: TicketFilter, limit: int, cursor: str | None
+) -> tuple[list[TicketRow], str | None]:
+    """A page of tickets, newest first, and the cursor of the next page (None at the end)."""
+    query = select(TicketRow).where(*_conditions(filters))
+    if cursor:
+        created, key = decode_cursor(cursor)
+        query = query.where(
+            or_(TicketRow.created_at < created, and_(TicketRow.created_at == created, TicketRow.key < key))
+        )
+    query = query.order_by(TicketRow.created_at.desc(), TicketRow.key.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def get_ticket(*, session: AsyncSession, key: str) -> TicketRow | None:
+    """One ticket row by key."""
+    return await session.get(TicketRow, key)
+
+
+async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]:
+    """Every task row of a ticket (all rounds), in opening order."""
+    query = select(TaskRow).where(TaskRow.ticket_key == key).order_by(TaskRow.round, TaskRow.opened_at)
+    return list((await session.scalars(query)).all())
+
+
+async def list_events(
+    *, session: AsyncSession, key: str, after_seq: int = 0, limit: int = 500
+) -> list[TicketEventRow]:
+    """A ticket's events in order, after a sequence number."""
+    query = (
+        select(TicketEventRow)
+        .where(TicketEventRow.ticket_key == key, TicketEventRow.seq > after_seq)
+        .order_by(TicketEventRow.seq)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def list_tasks(
+    *,
+    session: AsyncSession,
+    group: str | None = None,
+    assignee: str | None = None,
+    statuses: tuple[str, ...] = ("open", "claimed"),
+    limit: int = 100,
+) -> list[TaskRow]:
+    """Tasks still to do, for a group's queue or one person, oldest first."""
+    query = select(TaskRow).where(TaskRow.status.in_(statuses))
+    if group is not None:
+        query = query.where(TaskRow.group_name == group)
+    if assignee is not None:
+        query = query.where(TaskRow.assignee == assignee)
+    query = query.order_by(TaskRow.opened_at, TaskRow.id).limit(limit)
+    return list((await session.scalars(query)).all())

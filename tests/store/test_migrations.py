@@ -1,0 +1,127 @@
+"""Alembic migrations: upgrade an empty database, match the models, downgrade and redo."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from store.db import make_sync_engine
+from store.migrate import alembic_config, pending_model_diff, upgrade_database
+from store.models import Base
+from tests.dbutil import sqlite_url
+from ticketflow.settings import get_settings
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_sync_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_head_creates_exactly_the_model_tables(database_url: str) -> None:
+    assert _tables(database_url) == set()
+    upgrade_database(url=database_url)
+    assert _tables(database_url) == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_migrated_database_matches_the_models(database_url: str) -> None:
+    upgrade_database(url=database_url)
+    assert pending_model_diff(url=database_url) == []
+
+
+def test_model_diff_notices_a_missing_index(database_url: str) -> None:
+    upgrade_database(url=database_url)
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP INDEX ix_tickets_requester"))
+    finally:
+        engine.dispose()
+    diff = pending_model_diff(url=database_url)
+    assert [(d[0], d[1].name) for d in diff] == [("add_index", "ix_tickets_requester")]
+
+
+def test_downgrade_base_then_upgrade_head(database_url: str) -> None:
+    upgrade_database(url=database_url)
+    config = alembic_config(url=database_url)
+    command.downgrade(config, "base")
+    assert _tables(database_url) == {"alembic_version"}
+    command.upgrade(config, "head")
+    assert _tables(database_url) == set(Base.metadata.tables) | {"alembic_version"}
+    assert pending_model_diff(url=database_url) == []
+
+
+def test_upgrade_is_a_no_op_when_already_at_head(database_url: str) -> None:
+    upgrade_database(url=database_url)
+    upgrade_database(url=database_url)
+    assert pending_model_diff(url=database_url) == []
+
+
+def test_upgrade_creates_the_sqlite_folder(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "data" / "nested")
+    upgrade_database(url=url)
+    assert (tmp_path / "data" / "nested" / "ticketflow.db").is_file()
+
+
+def test_revisions_form_one_line_from_0001() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config(url="sqlite://"))
+    assert scripts.get_heads() == [scripts.get_current_head()]
+    assert scripts.get_base() == "0001"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://tf:p%40ss%25w@db.example:5432/tf", "sqlite:////var/lib/tf/ticketflow.db"],
+)
+def test_config_keeps_the_url_as_given(url: str) -> None:
+    config = alembic_config(url=url)
+    stored = str(config.get_main_option("sqlalchemy.url"))
+    assert stored.split("://", 1)[1] == url.split("://", 1)[1]
+    assert Path(str(config.get_main_option("script_location")), "env.py").is_file()
+
+
+def test_new_revision_on_a_migrated_database_is_empty(tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(Path(str(alembic_config(url="sqlite://").get_main_option("script_location"))),
+                    copy, ignore=shutil.ignore_patterns("__pycache__"))
+    url = sqlite_url(tmp_path)
+    upgrade_database(url=url)
+    config = alembic_config(url=url)
+    config.set_main_option("script_location", str(copy))
+    command.revision(config, message="nothing to do", autogenerate=True, rev_id="0002")
+    source = (copy / "versions" / "0002_nothing_to_do.py").read_text()
+    compile(source, "0002_nothing_to_do.py", "exec")
+    assert "down_revision: str | Sequence[str] | None = '0001'" in source
+    assert "op." not in source
+
+
+def test_offline_mode_writes_the_sql() -> None:
+    config = alembic_config(url="postgresql://tf@db.example/tf")
+    buffer = io.StringIO()
+    config.output_buffer = buffer
+    command.upgrade(config, "head", sql=True)
+    sql = buffer.getvalue()
+    assert "CREATE TABLE tickets" in sql
+    assert "JSONB" in sql
+    assert "TIMESTAMP WITH TIME ZONE" in sql
+
+
+def test_url_falls_back_to_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = sqlite_url(tmp_path)
+    monkeypatch.setenv("TICKETFLOW_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        config = alembic_config(url=url)
+        config.remove_main_option("sqlalchemy.url")
+        command.upgrade(config, "head")
+    finally:
+        get_settings.cache_clear()
+    assert _tables(url) == set(Base.metadata.tables) | {"alembic_version"}

@@ -1,0 +1,62 @@
+"""Users: only a token's SHA-256 is stored, and a token finds its user."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.models import UserRow
+from store.users import add_user, hash_token, user_by_token
+from tests.store.snapshots import T0
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _add(sessions: Sessions, name: str, department: str = "it-ops") -> str:
+    async with sessions() as session, session.begin():
+        _, token = await add_user(session=session, name=name, department=department,
+                                  role="worker", now=T0)
+    return token
+
+
+async def test_only_the_token_hash_is_stored(session_factory: Sessions) -> None:
+    token = await _add(session_factory, "bob")
+    async with session_factory() as session:
+        stored = (await session.execute(select(UserRow.__table__))).one()
+    assert token not in [str(v) for v in stored]
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest() == hash_token(token)
+
+
+async def test_a_token_finds_its_user(session_factory: Sessions) -> None:
+    bob = await _add(session_factory, "bob")
+    carol = await _add(session_factory, "carol", department="field")
+    async with session_factory() as session:
+        found = await user_by_token(session=session, token=bob)
+        assert found is not None
+        assert (found.name, found.department, found.role, found.created_at) == (
+            "bob", "it-ops", "worker", T0)
+        found = await user_by_token(session=session, token=carol)
+        assert found is not None
+        assert found.name == "carol"
+
+
+async def test_unknown_or_hash_as_token_finds_nobody(session_factory: Sessions) -> None:
+    token = await _add(session_factory, "bob")
+    async with session_factory() as session:
+        assert await user_by_token(session=session, token=token + "x") is None
+        assert await user_by_token(session=session, token=hash_token(token)) is None
+        assert await user_by_token(session=session, token="") is None
+
+
+async def test_adding_again_rotates_the_token(session_factory: Sessions) -> None:
+    old = await _add(session_factory, "bob")
+    new = await _add(session_factory, "bob", department="field")
+    assert new != old
+    async with session_factory() as session:
+        assert await user_by_token(session=session, token=old) is None
+        found = await user_by_token(session=session, token=new)
+        assert found is not None
+        assert (found.name, found.department) == ("bob", "field")
+        assert len((await session.scalars(select(UserRow))).all()) == 1

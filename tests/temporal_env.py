@@ -1,0 +1,32 @@
+"""Real Temporal servers for tests: the time-skipping test server and the dev server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from ticketflow.temporal_client import DATA_CONVERTER, ensure_search_attributes
+from workflows import search_attributes
+
+BIN = Path(sys.executable).parent
+
+
+async def time_skipping_env() -> WorkflowEnvironment:
+    """A fresh time-skipping test server (its own clock) with our search attributes."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER,
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+    )
+    await ensure_search_attributes(env.client)
+    return env
+
+
+async def dev_server_env() -> WorkflowEnvironment:
+    """A fresh in-memory Temporal dev server with our search attributes."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=list(search_attributes.ALL),
+    )

@@ -1,0 +1,1 @@
+"""Ticketflow: every ticket is a durable Temporal workflow."""

@@ -1,0 +1,177 @@
+"""The `ticketflow` command: dev stack, production processes, migrations, users, definitions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ticketflow.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.devstack import run_dev_stack
+
+    if args.data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    return run_dev_stack(settings=settings, api_port=args.port, temporal_port=args.temporal_port)
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.api_host,
+                port=args.port or settings.api_port, log_level="info")
+    return 0
+
+
+async def _run_worker(settings: Settings, task_queue: str) -> None:
+    from store.db import make_async_engine, make_sessionmaker
+    from ticketflow.temporal_client import connect
+    from workers.tickets import build_ticket_worker
+
+    client = await connect(settings)
+    engine = make_async_engine(settings.effective_database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_ticket_worker(client=client, task_queue=task_queue,
+                                 sessions=make_sessionmaker(engine))
+    logging.getLogger("ticketflow.worker").info("worker polling task queue %r", task_queue)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_run_worker(settings, args.task_queue or settings.task_queue))
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from store.migrate import upgrade_database
+
+    upgrade_database(url=settings.effective_database_url)
+    sys.stderr.write("database is at the latest revision\n")
+    return 0
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    from store.db import make_async_engine, make_sessionmaker
+
+    async def run() -> int:
+        engine = make_async_engine(settings.effective_database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from policies.roles import ROLES
+    from store.users import add_user
+
+    if args.role not in ROLES:
+        sys.stderr.write(f"unknown role {args.role!r}; choose one of: {', '.join(ROLES)}\n")
+        return 2
+
+    async def work(session: AsyncSession) -> int:
+        _row, token = await add_user(session=session,
+                                     name=args.name, department=args.department, role=args.role,
+                                     now=datetime.now(UTC))
+        sys.stderr.write(f"user {args.name} ({args.role}, {args.department}); the token is shown "
+                         "once, only its hash is stored:\n")
+        sys.stdout.write(token + "\n")
+        return 0
+
+    return _with_session(settings, work)
+
+
+def _definitions(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.publishing import Rejected, check_definition, publish_definition, read_document
+
+    async def work(session: AsyncSession) -> int:
+        try:
+            document = read_document(Path(args.file))
+            if args.action == "validate":
+                definition = await check_definition(session=session,
+                                                    document=document)
+                sys.stdout.write(f"{args.file}: valid ({definition.key}, "
+                                 f"{len(definition.stages)} stages)\n")
+            else:
+                row = await publish_definition(session=session,
+                                               document=document, published_by="cli")
+                sys.stdout.write(f"published {row.key}@{row.version}\n")
+        except Rejected as exc:
+            for problem in exc.problems:
+                sys.stderr.write(f"{args.file}: {problem.pointer or '/'}: {problem.detail}\n")
+            sys.stderr.write(json.dumps({"errors": [p.model_dump() for p in exc.problems]}) + "\n")
+            return 1
+        return 0
+
+    return _with_session(settings, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run Temporal dev server, workers and API on this machine")
+    dev.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    dev.add_argument("--temporal-port", type=int, default=7233,
+                     help="Temporal gRPC port (default 7233; its UI is this + 1000)")
+    dev.add_argument("--data-dir", type=Path, default=None,
+                     help="where the SQLite files live (default TICKETFLOW_DATA_DIR or .ticketflow)")
+    dev.set_defaults(run=_dev)
+
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(run=_api)
+
+    worker = sub.add_parser("worker", help="run a Temporal worker")
+    worker.add_argument("--task-queue", default=None, help="default TICKETFLOW_TASK_QUEUE")
+    worker.set_defaults(run=_worker)
+
+    sub.add_parser("migrate", help="upgrade the app database to the latest revision") \
+        .set_defaults(run=_migrate)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users", required=True)
+    add = users.add_parser("add", help="add a user (or rotate its token); prints the token once")
+    add.add_argument("name")
+    add.add_argument("--department", required=True)
+    add.add_argument("--role", required=True)
+    add.set_defaults(run=_users_add)
+
+    defs = sub.add_parser("definitions", help="check or publish a definition file (YAML or JSON)")
+    defs.add_argument("action", choices=["validate", "publish"])
+    defs.add_argument("file")
+    defs.set_defaults(run=_definitions)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ticketflow` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    return run(args, get_settings())

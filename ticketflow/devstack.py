@@ -1,0 +1,253 @@
+"""`ticketflow dev`: run Temporal, the worker and the API on one machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, NoReturn
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from ticketflow.settings import Settings
+from ticketflow.temporal_server import (
+    dev_server_command,
+    ensure_search_attributes,
+    port_accepts,
+    port_in_use,
+    temporal_binary,
+)
+
+TEMPORAL_HOST = "127.0.0.1"
+UI_PORT_OFFSET = 1000
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+POLL_INTERVAL = 0.25
+
+
+class StackError(Exception):
+    """The dev stack cannot start or keep running; the message is for the user."""
+
+
+@dataclass
+class Child:
+    """One supervised child process in its own process group."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _log: IO[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        """Start the process; output goes to `log_path`, else to this terminal."""
+        if self.log_path is not None:
+            self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log else None,
+            # Its own group: a terminal Ctrl-C reaches only the supervisor, which then
+            # stops the children one by one, in order.
+            process_group=0,
+        )
+
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout: float) -> None:
+        """Ask the process group to stop (SIGINT), then SIGKILL it after `timeout` s."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                sys.stderr.write(f"ticketflow dev: {self.name} did not stop in time; killing it\n")
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the log file, indented, or an empty string."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        return "".join(f"    {line}\n" for line in tail)
+
+
+def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> int:
+    """Run the Temporal dev server, the worker and the API until Ctrl-C; return an exit code."""
+    ui_port = temporal_port + UI_PORT_OFFSET
+    conflict = _port_conflict(settings.api_host, api_port, temporal_port, ui_port)
+    if conflict:
+        sys.stderr.write(f"ticketflow dev: {conflict}\n")
+        return 2
+    try:
+        binary = temporal_binary()
+    except FileNotFoundError as exc:
+        sys.stderr.write(f"ticketflow dev: {exc}\n")
+        return 1
+
+    data_dir = settings.data_dir.resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    address = f"{TEMPORAL_HOST}:{temporal_port}"
+    settings = settings.model_copy(update={"data_dir": data_dir, "temporal_address": address})
+    env = {
+        **os.environ,
+        "TICKETFLOW_DATA_DIR": str(data_dir),
+        "TICKETFLOW_TEMPORAL_ADDRESS": address,
+        "PYTHONUNBUFFERED": "1",
+    }
+    temporal = Child(
+        "the Temporal dev server",
+        dev_server_command(
+            binary=binary,
+            db_file=data_dir / "temporal.db",
+            port=temporal_port,
+            ui_port=ui_port,
+            ip=TEMPORAL_HOST,
+            namespace=settings.temporal_namespace,
+        ),
+        log_path=data_dir / "logs" / "temporal.log",
+    )
+    worker = Child("the worker", [sys.executable, "-m", "ticketflow", "worker"], env)
+    api = Child(
+        "the API", [sys.executable, "-m", "ticketflow", "api", "--port", str(api_port)], env
+    )
+
+    started: list[Child] = []
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in stop_signals:
+        # SIGTERM and a closed terminal stop the stack the way Ctrl-C does.
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        started.append(temporal)
+        temporal.start()
+        asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace))
+        definitions = _prepare_store(settings)
+        for child in (worker, api):
+            started.append(child)
+            child.start()
+        _wait_for_api(settings.api_host, api_port, started)
+        _print_banner(settings.api_host, api_port, ui_port, data_dir, definitions)
+        _supervise(started)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nticketflow dev: stopping\n")
+        return 0
+    except StackError as exc:
+        sys.stderr.write(f"ticketflow dev: {exc}\n")
+        return 1
+    finally:
+        # A second Ctrl-C must not abandon children half-stopped; stopping is bounded anyway.
+        for sig in stop_signals:
+            signal.signal(sig, signal.SIG_IGN)
+        for child in reversed(started):
+            child.stop(STOP_TIMEOUT)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _port_conflict(api_host: str, api_port: int, temporal_port: int, ui_port: int) -> str | None:
+    """Why the stack cannot use these ports, or None when it can."""
+    if ui_port > 65535:
+        return f"--temporal-port {temporal_port} leaves no room for the UI port (it + 1000)"
+    if len({api_port, temporal_port, ui_port}) < 3:
+        return (
+            f"the API port {api_port} collides with the Temporal ports "
+            f"{temporal_port} and {ui_port}; choose another with --port"
+        )
+    checks = (
+        (api_host, api_port, "the API", "--port"),
+        (TEMPORAL_HOST, temporal_port, "Temporal", "--temporal-port"),
+        (TEMPORAL_HOST, ui_port, "the Temporal UI (--temporal-port + 1000)", "--temporal-port"),
+    )
+    for host, port, user, flag in checks:
+        if port_in_use(host, port):
+            return f"port {port} for {user} is already in use; choose another with {flag}"
+    return None
+
+
+async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> None:
+    """Wait until the dev server answers gRPC, then make sure our search attributes exist."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        _check_alive([temporal])
+        try:
+            client = await asyncio.wait_for(Client.connect(address, namespace=namespace), timeout=5)
+            await ensure_search_attributes(client, namespace)
+            return
+        except (RuntimeError, RPCError, TimeoutError):
+            if time.monotonic() >= deadline:
+                raise StackError(
+                    f"the Temporal dev server did not answer on {address} within "
+                    f"{STARTUP_TIMEOUT:.0f} s; end of {temporal.log_path}:\n{temporal.log_tail()}"
+                ) from None
+            await asyncio.sleep(POLL_INTERVAL)
+
+
+def _prepare_store(settings: Settings) -> list[str]:
+    """Migrate the app database and publish the bundled definitions; return their keys."""
+    from store.migrate import upgrade_database
+    from ticketflow.publishing import load_bundled_definitions
+
+    upgrade_database(url=settings.effective_database_url)
+    return asyncio.run(load_bundled_definitions(settings=settings))
+
+
+def _check_alive(children: list[Child]) -> None:
+    """Raise StackError naming the first child that has exited."""
+    for child in children:
+        code = child.exit_code()
+        if code is not None:
+            tail = child.log_tail()
+            where = f"; end of {child.log_path}:\n{tail}" if tail else ""
+            raise StackError(f"{child.name} exited unexpectedly with code {code}{where}")
+
+
+def _wait_for_api(host: str, port: int, children: list[Child]) -> None:
+    """Wait until the API accepts connections, failing if any child exits meanwhile."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not port_accepts(host, port):
+        _check_alive(children)
+        if time.monotonic() >= deadline:
+            raise StackError(
+                f"the API did not listen on port {port} within {STARTUP_TIMEOUT:.0f} s"
+            )
+        time.sleep(POLL_INTERVAL)
+
+
+def _supervise(children: list[Child]) -> NoReturn:
+    """Watch the children until one exits (StackError) or the user stops the stack."""
+    while True:
+        _check_alive(children)
+        time.sleep(POLL_INTERVAL)
+
+
+def _print_banner(
+    host: str, api_port: int, ui_port: int, data_dir: Path, definitions: list[str]
+) -> None:
+    """Tell the user where everything is and how to get a token."""
+    api = f"http://{host}:{api_port}"
+    print(
+        "\nTicketflow is running.\n"
+        f"  API:          {api}  (docs at {api}/docs)\n"
+        f"  Temporal UI:  http://{TEMPORAL_HOST}:{ui_port}\n"
+        f"  Data dir:     {data_dir}  (Temporal log: logs/temporal.log)\n"
+        f"  Definitions:  {', '.join(definitions) or 'none'}\n"
+        "  Get a token:  ticketflow users add NAME --department D --role R\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )

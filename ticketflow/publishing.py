@@ -1,0 +1,146 @@
+"""Checking and publishing process definitions and forms (shared by the API and the CLI)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.definitions import ProcessDefinition, structural_problems
+from domain.problems import Problem, pointer
+from forms.validation import schema_problems
+from store import definitions as store
+from store.db import make_async_engine, make_sessionmaker
+from store.models import DefinitionRow, FormRow
+from ticketflow.bundled import bundled_definitions
+from ticketflow.settings import Settings
+
+
+class Rejected(Exception):
+    """Input refused, with every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def read_document(path: Path) -> object:
+    """Read a YAML or JSON document from a file; unreadable or unparsable files are Rejected."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Rejected([Problem(pointer="", detail=f"cannot read {path}: {exc.strerror}")]) from exc
+    return parse_text(text, json_only=path.suffix == ".json")
+
+
+def parse_text(text: str, *, json_only: bool = False) -> object:
+    """Parse JSON or YAML text; syntax errors are Rejected with their line."""
+    try:
+        return json.loads(text) if json_only else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise Rejected([Problem(pointer="", detail=f"not valid {'JSON' if json_only else 'YAML'}: {exc}")]) from exc
+
+
+def model_problems(exc: ValidationError, *, at: str = "") -> list[Problem]:
+    """Turn pydantic's errors into located problems."""
+    return [Problem(pointer=at + pointer(*e["loc"]), detail=e["msg"]) for e in exc.errors()]
+
+
+def _parse(model: type[BaseModel], document: object) -> Any:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise Rejected(model_problems(exc)) from exc
+
+
+async def _resolve_form(
+    session: AsyncSession, ref: str, at: str, problems: list[Problem]
+) -> dict[str, Any] | None:
+    key, version = ref.split("@")
+    row = await store.get_form(session=session, key=key, version=int(version))
+    if row is None:
+        problems.append(Problem(pointer=at, detail=f"unknown form {ref}"))
+        return None
+    return row.schema
+
+
+async def check_definition(*, session: AsyncSession, document: object) -> ProcessDefinition:
+    """Validate a definition completely and return it with every form resolved inline.
+
+    Raises Rejected listing every problem: shape, duplicate keys, unknown dependencies,
+    cycles, unknown form references and invalid JSON Schemas.
+    """
+    definition: ProcessDefinition = _parse(ProcessDefinition, document)
+    problems = structural_problems(definition)
+    if definition.intake_form is not None:
+        problems += schema_problems(definition.intake_form, at="/intake_form")
+    elif definition.intake_form_ref is not None:
+        definition.intake_form = await _resolve_form(
+            session, definition.intake_form_ref, "/intake_form_ref", problems)
+    for i, stage in enumerate(definition.stages):
+        if stage.form is not None:
+            problems += schema_problems(stage.form, at=pointer("stages", i, "form"))
+        elif stage.form_ref is not None:
+            stage.form = await _resolve_form(session, stage.form_ref, pointer("stages", i, "form_ref"),
+                                             problems)
+    if problems:
+        raise Rejected(problems)
+    return definition
+
+
+async def publish_definition(
+    *, session: AsyncSession, document: object, published_by: str
+) -> DefinitionRow:
+    """Check a definition and store it as the next version of its key (immutable)."""
+    definition = await check_definition(session=session, document=document)
+    for _ in range(3):
+        definition.version = await store.next_definition_version(session=session, key=definition.key)
+        try:
+            async with session.begin_nested():
+                return await store.insert_definition(
+                    session=session, definition=definition, published_by=published_by,
+                    now=datetime.now(UTC))
+        except IntegrityError:
+            continue  # another publisher took this version number; take the next one
+    raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])
+
+
+async def publish_form(
+    *, session: AsyncSession, key: str, title: str, schema: object, published_by: str
+) -> FormRow:
+    """Check a form schema and store it as the next version of its key."""
+    problems = schema_problems(schema, at="/schema")
+    if problems or not isinstance(schema, dict):
+        raise Rejected(problems)
+    version = await store.next_form_version(session=session, key=key)
+    return await store.insert_form(session=session, key=key, version=version, title=title,
+                                   schema=schema, published_by=published_by, now=datetime.now(UTC))
+
+
+def _same_content(row: DefinitionRow, definition: ProcessDefinition) -> bool:
+    stored = dict(row.document, version=0)
+    return stored == definition.model_copy(update={"version": 0}).model_dump(mode="json")
+
+
+async def load_bundled_definitions(*, settings: Settings) -> list[str]:
+    """Publish each bundled example unless its latest version already has the same content."""
+    engine = make_async_engine(settings.effective_database_url)
+    loaded = []
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            for _name, document in bundled_definitions():
+                definition = await check_definition(session=session, document=document)
+                latest = await store.get_definition(session=session, key=definition.key)
+                if latest is None or not _same_content(latest, definition):
+                    latest = await publish_definition(session=session, document=document,
+                                                      published_by="bundled")
+                loaded.append(f"{latest.key}@{latest.version}")
+    finally:
+        await engine.dispose()
+    return loaded

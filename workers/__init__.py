@@ -1,0 +1,1 @@
+"""Composition roots: which workflows and activities run on which task queue."""

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic, no I/O; they import only temporalio.workflow and domain."""

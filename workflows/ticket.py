@@ -1,0 +1,261 @@
+"""TicketWorkflow: interprets a process definition snapshot for one ticket, durably."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.messages import (
+        EXTERNAL_SIGNAL,
+        PROJECT_ACTIVITY,
+        TICKET_WORKFLOW,
+        CancelInput,
+        ClaimInput,
+        CommentInput,
+        CompleteInput,
+        ConfirmInput,
+        ExternalEventInput,
+        ProjectionInput,
+        ProjectionResult,
+        ReassignInput,
+        ReopenInput,
+        StartTicketInput,
+        TicketResult,
+        TransitionResult,
+        UnclaimInput,
+    )
+    from domain.ticket import Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
+    from workflows import search_attributes as sa
+
+T = TypeVar("T")
+
+# Business failures carry these type names; the API maps them to HTTP statuses.
+ERROR_TYPES = {
+    "not_found": "TicketNotFound",
+    "conflict": "TicketConflict",
+    "invalid": "TicketInvalidInput",
+    "forbidden": "TicketForbidden",
+}
+
+PROJECTION_TIMEOUT = timedelta(seconds=30)
+# The projection must land eventually (the SQL views depend on it), so it retries without
+# limit; its calls are idempotent per (ticket, seq).
+PROJECTION_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+EVENTS_CARRIED_OVER = 50
+
+
+def _rule_error(exc: TicketRuleError) -> ApplicationError:
+    return ApplicationError(
+        exc.message,
+        {"problems": [p.model_dump() for p in exc.problems]},
+        type=ERROR_TYPES[exc.kind],
+        non_retryable=True,
+    )
+
+
+def _checked(check: Callable[[], T]) -> T:
+    """Run a domain check, turning a rule violation into a business ApplicationError."""
+    try:
+        return check()
+    except TicketRuleError as exc:
+        raise _rule_error(exc) from None
+
+
+@workflow.defn(name=TICKET_WORKFLOW)
+class TicketWorkflow:
+    """One ticket: opens a task per ready stage, resolves, then closes on confirmation."""
+
+    @workflow.init
+    def __init__(self, start: StartTicketInput) -> None:
+        if start.resume is not None:
+            self._state = start.resume
+            self._unprojected: list[TicketEvent] = []
+        else:
+            self._state = TicketState.create(
+                key=start.key, definition=start.definition, intake=start.intake,
+                requester=start.requester, now=workflow.now(),
+            )
+            self._unprojected = list(self._state.events)
+
+    @workflow.run
+    async def run(self, start: StartTicketInput) -> TicketResult:
+        """Drive the ticket until it is closed or cancelled."""
+        state = self._state
+        await self._record(self._unprojected)
+        while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+            if state.status == TicketStatus.RESOLVED:
+                await self._await_confirmation()
+                continue
+            await workflow.wait_condition(
+                lambda: state.status != TicketStatus.OPEN or self._continue_as_new_due()
+            )
+            if state.status == TicketStatus.OPEN:
+                await self._continue_as_new(start)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
+
+    async def _await_confirmation(self) -> None:
+        state = self._state
+        deadline = state.confirmation_deadline
+        assert deadline is not None
+        try:
+            await workflow.wait_condition(
+                lambda: state.status != TicketStatus.RESOLVED,
+                timeout=max(deadline - workflow.now(), timedelta(0)),
+            )
+        except asyncio.TimeoutError:
+            await self._record([state.close_unconfirmed(workflow.now())])
+
+    def _continue_as_new_due(self) -> bool:
+        return workflow.info().is_continue_as_new_suggested()
+
+    async def _continue_as_new(self, start: StartTicketInput) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = self._state.model_copy(update={"events": self._state.events[-EVENTS_CARRIED_OVER:]})
+        workflow.continue_as_new(start.model_copy(update={"resume": carried}))
+
+    async def _record(self, events: list[TicketEvent]) -> None:
+        """Publish search attributes and project the events with the ticket as it stands now."""
+        if not events:
+            return
+        workflow.upsert_search_attributes([
+            sa.TICKET_STATE.value_set(self._state.status.value),
+            sa.TICKET_DEFINITION.value_set(self._state.definition.key),
+            sa.TICKET_DEPARTMENTS.value_set(self._state.active_groups()),
+        ])
+        projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(deep=True)
+        await workflow.execute_activity(
+            PROJECT_ACTIVITY,
+            projection,
+            result_type=ProjectionResult,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=PROJECTION_RETRY,
+        )
+
+    def _result(self, task: Task | None = None) -> TransitionResult:
+        return TransitionResult(
+            key=self._state.key, status=self._state.status, seq=self._state.last_seq,
+            task=task.model_copy() if task else None,
+        )
+
+    # -- Updates: validators refuse without writing history; handlers re-check and apply ----
+
+    @workflow.update
+    async def claim(self, cmd: ClaimInput) -> TransitionResult:
+        """Claim a stage's task for the calling worker."""
+        event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
+        await self._record([event] if event else [])
+        return self._result(self._state.tasks[cmd.stage_key])
+
+    @claim.validator
+    def _validate_claim(self, cmd: ClaimInput) -> None:
+        _checked(lambda: self._state.check_claim(cmd.stage_key, cmd.actor))
+
+    @workflow.update
+    async def unclaim(self, cmd: UnclaimInput) -> TransitionResult:
+        """Give a claimed task back to its group's queue."""
+        event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
+        await self._record([event])
+        return self._result(self._state.tasks[cmd.stage_key])
+
+    @unclaim.validator
+    def _validate_unclaim(self, cmd: UnclaimInput) -> None:
+        _checked(lambda: self._state.check_unclaim(cmd.stage_key, cmd.actor))
+
+    @workflow.update
+    async def complete(self, cmd: CompleteInput) -> TransitionResult:
+        """Complete a claimed task; opens the stages that become ready, or resolves."""
+        now = workflow.now()
+        event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
+        task = self._state.tasks[cmd.stage_key].model_copy()
+        await self._record([event, *self._state.open_ready_tasks(now)])
+        return self._result(task)
+
+    @complete.validator
+    def _validate_complete(self, cmd: CompleteInput) -> None:
+        _checked(lambda: self._state.check_complete(cmd.stage_key, cmd.actor, cmd.data))
+
+    @workflow.update
+    async def reassign(self, cmd: ReassignInput) -> TransitionResult:
+        """Move a task to another group and/or person."""
+        event = _checked(lambda: self._state.reassign(
+            cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user, cmd.reason, workflow.now()))
+        await self._record([event])
+        return self._result(self._state.tasks[cmd.stage_key])
+
+    @reassign.validator
+    def _validate_reassign(self, cmd: ReassignInput) -> None:
+        _checked(lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group,
+                                                    cmd.to_user))
+
+    @workflow.update
+    async def comment(self, cmd: CommentInput) -> TransitionResult:
+        """Add a comment."""
+        event = _checked(lambda: self._state.comment(cmd.actor, cmd.body, cmd.internal,
+                                                     workflow.now()))
+        await self._record([event])
+        return self._result()
+
+    @comment.validator
+    def _validate_comment(self, cmd: CommentInput) -> None:
+        _checked(self._state.check_comment)
+
+    @workflow.update
+    async def cancel(self, cmd: CancelInput) -> TransitionResult:
+        """Cancel the ticket with a reason."""
+        event = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
+        await self._record([event])
+        return self._result()
+
+    @cancel.validator
+    def _validate_cancel(self, cmd: CancelInput) -> None:
+        _checked(self._state.check_cancel)
+
+    @workflow.update
+    async def reopen(self, cmd: ReopenInput) -> TransitionResult:
+        """Reopen a resolved ticket: chosen stages and their dependents run again."""
+        events = _checked(lambda: self._state.reopen(cmd.actor, cmd.reason, cmd.stages,
+                                                     workflow.now()))
+        await self._record(events)
+        return self._result()
+
+    @reopen.validator
+    def _validate_reopen(self, cmd: ReopenInput) -> None:
+        _checked(lambda: self._state.check_reopen(cmd.stages))
+
+    @workflow.update
+    async def confirm(self, cmd: ConfirmInput) -> TransitionResult:
+        """The requester confirms the resolution; the ticket closes."""
+        event = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
+        await self._record([event])
+        return self._result()
+
+    @confirm.validator
+    def _validate_confirm(self, cmd: ConfirmInput) -> None:
+        _checked(lambda: self._state.check_confirm(cmd.actor))
+
+    # -- Signals and queries --------------------------------------------------------------
+
+    @workflow.signal(name=EXTERNAL_SIGNAL)
+    async def external_event(self, sig: ExternalEventInput) -> None:
+        """Record an outside system's report on this ticket."""
+        if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+            return
+        await self._record([self._state.record_external(sig.name, sig.source, sig.payload,
+                                                        workflow.now())])
+
+    @workflow.query
+    def state(self) -> TicketState:
+        """The ticket's full current state."""
+        return self._state
