@@ -55,8 +55,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
-    async def request_ids(request: Request,
-                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_ids(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         # The request id doubles as the Update id: a client retrying with the same
         # X-Request-ID gets the first attempt's outcome instead of a second change.
         given = request.headers.get("x-request-id", "")[:MAX_REQUEST_ID]

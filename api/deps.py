@@ -64,7 +64,9 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
 
     async def check(actor: ActorDep) -> Actor:
         if actor.role != "admin" and actor.role not in roles:
-            raise ProblemError(403, f"role {actor.role!r} may not do this; needs one of {sorted(roles)}")
+            raise ProblemError(
+                403, f"role {actor.role!r} may not do this; needs one of {sorted(roles)}"
+            )
         return actor
 
     return check

@@ -20,8 +20,14 @@ log = logging.getLogger("ticketflow.api")
 class ProblemError(Exception):
     """Raise from a view to answer with a problem document."""
 
-    def __init__(self, status: int, detail: str, *, problems: list[Problem] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        problems: list[Problem] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -29,9 +35,14 @@ class ProblemError(Exception):
         self.headers = headers
 
 
-def problem_response(status: int, detail: str, *, problems: list[Problem] | None = None,
-                     instance: str | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    problems: list[Problem] | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """Build an application/problem+json response."""
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -53,8 +64,12 @@ def _request_problems(exc: RequestValidationError) -> list[Problem]:
         # FastAPI prefixes the location with where it came from: body, query, path, header.
         where = str(loc.pop(0)) if loc else "body"
         path = pointer(*loc)
-        problems.append(Problem(pointer=path if where == "body" else f"{where}:{path or '/'}",
-                                detail=str(error.get("msg", "invalid"))))
+        problems.append(
+            Problem(
+                pointer=path if where == "body" else f"{where}:{path or '/'}",
+                detail=str(error.get("msg", "invalid")),
+            )
+        )
     return problems
 
 
@@ -63,21 +78,35 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, problems=exc.problems,
-                                instance=request.url.path, headers=exc.headers)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            problems=exc.problems,
+            instance=request.url.path,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(422, "the request is not valid", problems=_request_problems(exc),
-                                instance=request.url.path)
+        return problem_response(
+            422,
+            "the request is not valid",
+            problems=_request_problems(exc),
+            instance=request.url.path,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
-                                headers=dict(exc.headers) if exc.headers else None)
+        return problem_response(
+            exc.status_code,
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal error; the request was not applied",
-                                instance=request.url.path)
+        return problem_response(
+            500, "internal error; the request was not applied", instance=request.url.path
+        )

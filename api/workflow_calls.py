@@ -27,8 +27,11 @@ def _rpc_problem(key: str, exc: RPCError) -> ProblemError:
             return ProblemError(409, f"ticket {key} is closed; its workflow has completed")
         return ProblemError(404, f"no ticket {key}")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return ProblemError(503, "the workflow service is unavailable; retry with the same "
-                                 "X-Request-ID", headers={"Retry-After": "2"})
+        return ProblemError(
+            503,
+            "the workflow service is unavailable; retry with the same X-Request-ID",
+            headers={"Retry-After": "2"},
+        )
     return ProblemError(502, f"workflow service error: {exc.message}")
 
 
@@ -39,15 +42,17 @@ async def send_update(
     handle = client.get_workflow_handle(key)
     try:
         result: TransitionResult = await handle.execute_update(
-            update, payload, id=request_id, result_type=TransitionResult)
+            update, payload, id=request_id, result_type=TransitionResult
+        )
         return result
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in STATUS_OF_ERROR:
             details = cause.details[0] if cause.details else {}
             problems = [Problem.model_validate(p) for p in details.get("problems", [])]
-            raise ProblemError(STATUS_OF_ERROR[cause.type], cause.message,
-                               problems=problems) from exc
+            raise ProblemError(
+                STATUS_OF_ERROR[cause.type], cause.message, problems=problems
+            ) from exc
         raise
     except RPCError as exc:
         raise _rpc_problem(key, exc) from exc
@@ -65,7 +70,8 @@ async def query_state(*, client: Client, key: str) -> TicketState:
     """The ticket's live state straight from its workflow."""
     try:
         state: TicketState = await client.get_workflow_handle(key).query(
-            "state", result_type=TicketState)
+            "state", result_type=TicketState
+        )
         return state
     except RPCError as exc:
         raise _rpc_problem(key, exc) from exc
@@ -73,5 +79,9 @@ async def query_state(*, client: Client, key: str) -> TicketState:
 
 def transition_view(result: TransitionResult) -> TransitionView:
     """The HTTP shape of an Update's result."""
-    return TransitionView(key=result.key, status=result.status.value, seq=result.seq,
-                          task=result.task.model_dump(mode="json") if result.task else None)
+    return TransitionView(
+        key=result.key,
+        status=result.status.value,
+        seq=result.seq,
+        task=result.task.model_dump(mode="json") if result.task else None,
+    )

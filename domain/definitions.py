@@ -75,26 +75,37 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
             problems.append(
                 Problem(
                     pointer=pointer("stages", i, "key"),
-                    detail=f"duplicate stage key {stage.key!r} (first at /stages/{seen[stage.key]})",
+                    detail=f"duplicate stage key {stage.key!r} "
+                    f"(first at /stages/{seen[stage.key]})",
                 )
             )
         else:
             seen[stage.key] = i
         if stage.form is not None and stage.form_ref is not None:
             problems.append(
-                Problem(pointer=pointer("stages", i, "form"), detail="give form or form_ref, not both")
+                Problem(
+                    pointer=pointer("stages", i, "form"), detail="give form or form_ref, not both"
+                )
             )
     for i, stage in enumerate(definition.stages):
         for j, dep in enumerate(stage.depends_on):
             if dep == stage.key:
                 problems.append(
-                    Problem(pointer=pointer("stages", i, "depends_on", j), detail="a stage cannot depend on itself")
+                    Problem(
+                        pointer=pointer("stages", i, "depends_on", j),
+                        detail="a stage cannot depend on itself",
+                    )
                 )
             elif dep not in seen:
                 problems.append(
-                    Problem(pointer=pointer("stages", i, "depends_on", j), detail=f"unknown stage {dep!r}")
+                    Problem(
+                        pointer=pointer("stages", i, "depends_on", j),
+                        detail=f"unknown stage {dep!r}",
+                    )
                 )
-    cycle = find_cycle({s.key: [d for d in s.depends_on if d in seen and d != s.key] for s in definition.stages})
+    cycle = find_cycle(
+        {s.key: [d for d in s.depends_on if d in seen and d != s.key] for s in definition.stages}
+    )
     if cycle:
         problems.append(
             Problem(

@@ -42,10 +42,14 @@ def invariant_problems(schema: dict[str, Any] | None, data: dict[str, Any]) -> l
     problems: list[Problem] = []
     for name in schema.get("required", []):
         if name not in data:
-            problems.append(Problem(pointer=pointer(name), detail=f"{name!r} is a required property"))
+            problems.append(
+                Problem(pointer=pointer(name), detail=f"{name!r} is a required property")
+            )
     properties: dict[str, Any] = schema.get("properties", {})
     for name, value in data.items():
         spec = properties.get(name)
         if isinstance(spec, dict) and "type" in spec and not _type_matches(value, spec["type"]):
-            problems.append(Problem(pointer=pointer(name), detail=f"{name!r} must be of type {spec['type']}"))
+            problems.append(
+                Problem(pointer=pointer(name), detail=f"{name!r} must be of type {spec['type']}")
+            )
     return problems

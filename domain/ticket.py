@@ -126,17 +126,36 @@ class TicketState(BaseModel):
     cancel_reason: str | None = None
 
     @classmethod
-    def create(cls, *, key: str, definition: ProcessDefinition, intake: dict[str, Any],
-               requester: Actor, now: datetime) -> TicketState:
+    def create(
+        cls,
+        *,
+        key: str,
+        definition: ProcessDefinition,
+        intake: dict[str, Any],
+        requester: Actor,
+        now: datetime,
+    ) -> TicketState:
         """Start a ticket: every stage gets a task; those with no dependencies open at once."""
         title = str(intake.get("title") or intake.get("summary") or definition.title)[:200]
-        state = cls(key=key, definition=definition, title=title, requester=requester,
-                    intake=intake, created_at=now, updated_at=now)
+        state = cls(
+            key=key,
+            definition=definition,
+            title=title,
+            requester=requester,
+            intake=intake,
+            created_at=now,
+            updated_at=now,
+        )
         for stage in definition.stages:
-            state.tasks[stage.key] = Task(id=f"{key}:{stage.key}:1", stage_key=stage.key,
-                                          title=stage.title, group=stage.group)
-        state._append("created", requester.user, now, {
-            "definition": f"{definition.key}@{definition.version}", "title": title})
+            state.tasks[stage.key] = Task(
+                id=f"{key}:{stage.key}:1", stage_key=stage.key, title=stage.title, group=stage.group
+            )
+        state._append(
+            "created",
+            requester.user,
+            now,
+            {"definition": f"{definition.key}@{definition.version}", "title": title},
+        )
         # Open the first stages at once, so an Update arriving in the workflow's first
         # activation already finds them claimable.
         state.open_ready_tasks(now)
@@ -157,11 +176,19 @@ class TicketState(BaseModel):
     def snapshot(self) -> TicketSnapshot:
         """The row-shaped view the projection writes."""
         return TicketSnapshot(
-            key=self.key, definition_key=self.definition.key,
-            definition_version=self.definition.version, department=self.definition.department,
-            title=self.title, status=self.status, requester=self.requester.user,
-            intake=self.intake, created_at=self.created_at, updated_at=self.updated_at,
-            resolved_at=self.resolved_at, closed_at=self.closed_at, last_seq=self.last_seq,
+            key=self.key,
+            definition_key=self.definition.key,
+            definition_version=self.definition.version,
+            department=self.definition.department,
+            title=self.title,
+            status=self.status,
+            requester=self.requester.user,
+            intake=self.intake,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            resolved_at=self.resolved_at,
+            closed_at=self.closed_at,
+            last_seq=self.last_seq,
             tasks=list(self.tasks.values()),
         )
 
@@ -184,8 +211,10 @@ class TicketState(BaseModel):
     def _require_member(self, task: Task, actor: Actor) -> None:
         if actor.role != ADMIN_ROLE and actor.department != task.group:
             raise TicketRuleError(
-                "forbidden", f"task {task.id} belongs to group {task.group!r}, "
-                f"not to {actor.user}'s department {actor.department!r}")
+                "forbidden",
+                f"task {task.id} belongs to group {task.group!r}, "
+                f"not to {actor.user}'s department {actor.department!r}",
+            )
 
     def check_claim(self, stage_key: str, actor: Actor) -> Task:
         """Refuse a claim unless the task is open and the actor is in its group."""
@@ -195,7 +224,9 @@ class TicketState(BaseModel):
         if task.status == TaskStatus.CLAIMED and task.assignee == actor.user:
             return task
         if task.status == TaskStatus.CLAIMED:
-            raise TicketRuleError("conflict", f"task {task.id} is already claimed by {task.assignee}")
+            raise TicketRuleError(
+                "conflict", f"task {task.id} is already claimed by {task.assignee}"
+            )
         if task.status != TaskStatus.OPEN:
             raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not open")
         return task
@@ -221,16 +252,20 @@ class TicketState(BaseModel):
             raise TicketRuleError("invalid", "form data does not satisfy the stage form", problems)
         return task
 
-    def check_reassign(self, stage_key: str, actor: Actor, to_group: str | None,
-                       to_user: str | None) -> Task:
+    def check_reassign(
+        self, stage_key: str, actor: Actor, to_group: str | None, to_user: str | None
+    ) -> Task:
         """A task still to do can move to another group or person, by its group or an admin."""
         self._require_open()
         task = self._task(stage_key)
         if task.status not in ACTIVE_TASK:
             raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}")
         self._require_member(task, actor)
-        if task.status == TaskStatus.CLAIMED and task.assignee != actor.user \
-                and actor.role != ADMIN_ROLE:
+        if (
+            task.status == TaskStatus.CLAIMED
+            and task.assignee != actor.user
+            and actor.role != ADMIN_ROLE
+        ):
             raise TicketRuleError("conflict", f"task {task.id} is claimed by {task.assignee}")
         if not to_group and not to_user:
             raise TicketRuleError("invalid", "give to_group, to_user or both")
@@ -248,7 +283,9 @@ class TicketState(BaseModel):
     def check_reopen(self, stages: list[str] | None) -> list[str]:
         """A resolved ticket can be reopened; returns the stages that will run again."""
         if self.status != TicketStatus.RESOLVED:
-            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}, not resolved")
+            raise TicketRuleError(
+                "conflict", f"ticket {self.key} is {self.status.value}, not resolved"
+            )
         chosen = stages or final_stages(self.definition)
         unknown = [s for s in chosen if s not in self.tasks]
         if unknown:
@@ -258,7 +295,9 @@ class TicketState(BaseModel):
     def check_confirm(self, actor: Actor) -> None:
         """Only the requester (or an admin) confirms a resolved ticket."""
         if self.status != TicketStatus.RESOLVED:
-            raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}, not resolved")
+            raise TicketRuleError(
+                "conflict", f"ticket {self.key} is {self.status.value}, not resolved"
+            )
         if actor.user != self.requester.user and actor.role != ADMIN_ROLE:
             raise TicketRuleError("forbidden", "only the requester can confirm the resolution")
 
@@ -270,10 +309,15 @@ class TicketState(BaseModel):
         self.updated_at = now
         return event
 
-    def _task_event(self, type_: str, task: Task, actor: str, now: datetime,
-                    **extra: Any) -> TicketEvent:
-        data: dict[str, Any] = {"task": task.id, "stage": task.stage_key, "group": task.group,
-                                "assignee": task.assignee}
+    def _task_event(
+        self, type_: str, task: Task, actor: str, now: datetime, **extra: Any
+    ) -> TicketEvent:
+        data: dict[str, Any] = {
+            "task": task.id,
+            "stage": task.stage_key,
+            "group": task.group,
+            "assignee": task.assignee,
+        }
         data.update(extra)
         return self._append(type_, actor, now, data)
 
@@ -293,9 +337,18 @@ class TicketState(BaseModel):
         if all(t.status == TaskStatus.DONE for t in self.tasks.values()):
             self.status = TicketStatus.RESOLVED
             self.resolved_at = now
-            events.append(self._append("resolved", "system", now, {
-                "confirm_by": self.confirmation_deadline.isoformat()
-                if self.confirmation_deadline else None}))
+            events.append(
+                self._append(
+                    "resolved",
+                    "system",
+                    now,
+                    {
+                        "confirm_by": self.confirmation_deadline.isoformat()
+                        if self.confirmation_deadline
+                        else None
+                    },
+                )
+            )
         return events
 
     def claim(self, stage_key: str, actor: Actor, now: datetime) -> TicketEvent | None:
@@ -312,16 +365,28 @@ class TicketState(BaseModel):
         task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
         return self._task_event("task_unclaimed", task, actor.user, now)
 
-    def complete(self, stage_key: str, actor: Actor, data: dict[str, Any],
-                 now: datetime) -> TicketEvent:
+    def complete(
+        self, stage_key: str, actor: Actor, data: dict[str, Any], now: datetime
+    ) -> TicketEvent:
         """Complete a claimed task with its form data."""
         task = self.check_complete(stage_key, actor, data)
         task.status, task.completed_at, task.completed_by, task.data = (
-            TaskStatus.DONE, now, actor.user, data)
+            TaskStatus.DONE,
+            now,
+            actor.user,
+            data,
+        )
         return self._task_event("task_completed", task, actor.user, now, form=data)
 
-    def reassign(self, stage_key: str, actor: Actor, to_group: str | None, to_user: str | None,
-                 reason: str, now: datetime) -> TicketEvent:
+    def reassign(
+        self,
+        stage_key: str,
+        actor: Actor,
+        to_group: str | None,
+        to_user: str | None,
+        reason: str,
+        now: datetime,
+    ) -> TicketEvent:
         """Move a task to another group (back to its queue) and/or hand it to a person."""
         task = self.check_reassign(stage_key, actor, to_group, to_user)
         before = {"group": task.group, "assignee": task.assignee}
@@ -331,8 +396,9 @@ class TicketState(BaseModel):
             task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, to_user, now
         else:
             task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
-        return self._task_event("task_reassigned", task, actor.user, now, reason=reason,
-                                before=before)
+        return self._task_event(
+            "task_reassigned", task, actor.user, now, reason=reason, before=before
+        )
 
     def comment(self, actor: Actor, body: str, internal: bool, now: datetime) -> TicketEvent:
         """Add a comment; internal comments are for the handling groups only."""
@@ -348,15 +414,21 @@ class TicketState(BaseModel):
         self.status, self.cancel_reason, self.closed_at = TicketStatus.CANCELLED, reason, now
         return self._append("cancelled", actor.user, now, {"reason": reason})
 
-    def reopen(self, actor: Actor, reason: str, stages: list[str] | None,
-               now: datetime) -> list[TicketEvent]:
+    def reopen(
+        self, actor: Actor, reason: str, stages: list[str] | None, now: datetime
+    ) -> list[TicketEvent]:
         """Send a resolved ticket back: the chosen stages and their dependents run again."""
         redo = self.check_reopen(stages)
         for key in redo:
             old = self.tasks[key]
             stage = self.definition.stage(key)
-            self.tasks[key] = Task(id=f"{self.key}:{key}:{old.round + 1}", stage_key=key,
-                                   title=stage.title, group=old.group, round=old.round + 1)
+            self.tasks[key] = Task(
+                id=f"{self.key}:{key}:{old.round + 1}",
+                stage_key=key,
+                title=stage.title,
+                group=old.group,
+                round=old.round + 1,
+            )
         self.status, self.resolved_at = TicketStatus.OPEN, None
         event = self._append("reopened", actor.user, now, {"reason": reason, "stages": redo})
         return [event, *self.open_ready_tasks(now)]
@@ -374,7 +446,8 @@ class TicketState(BaseModel):
         self.status, self.closed_at = TicketStatus.CLOSED, now
         return self._append("closed", actor, now, data)
 
-    def record_external(self, name: str, source: str, payload: dict[str, Any],
-                        now: datetime) -> TicketEvent:
+    def record_external(
+        self, name: str, source: str, payload: dict[str, Any], now: datetime
+    ) -> TicketEvent:
         """Record a signal from an outside system (monitoring, CRM, a customer's reply)."""
         return self._append("external_event", source, now, {"name": name, "payload": payload})

@@ -14,7 +14,9 @@ from store.models import DefinitionRow, FormRow
 
 async def next_definition_version(*, session: AsyncSession, key: str) -> int:
     """The number the next published version of this definition gets."""
-    current = await session.scalar(select(func.max(DefinitionRow.version)).where(DefinitionRow.key == key))
+    current = await session.scalar(
+        select(func.max(DefinitionRow.version)).where(DefinitionRow.key == key)
+    )
     return (current or 0) + 1
 
 
@@ -23,16 +25,23 @@ async def insert_definition(
 ) -> DefinitionRow:
     """Store a resolved definition whose version is already assigned."""
     row = DefinitionRow(
-        key=definition.key, version=definition.version, title=definition.title,
-        department=definition.department, key_prefix=definition.key_prefix,
-        document=definition.model_dump(mode="json"), published_at=now, published_by=published_by,
+        key=definition.key,
+        version=definition.version,
+        title=definition.title,
+        department=definition.department,
+        key_prefix=definition.key_prefix,
+        document=definition.model_dump(mode="json"),
+        published_at=now,
+        published_by=published_by,
     )
     session.add(row)
     await session.flush()
     return row
 
 
-async def get_definition(*, session: AsyncSession, key: str, version: int | None = None) -> DefinitionRow | None:
+async def get_definition(
+    *, session: AsyncSession, key: str, version: int | None = None
+) -> DefinitionRow | None:
     """A definition version, or the latest one when no version is given."""
     query = select(DefinitionRow).where(DefinitionRow.key == key)
     if version is not None:
@@ -45,7 +54,11 @@ async def list_definitions(*, session: AsyncSession, key: str | None = None) -> 
     query = select(DefinitionRow)
     if key is not None:
         query = query.where(DefinitionRow.key == key)
-    return list((await session.scalars(query.order_by(DefinitionRow.key, DefinitionRow.version.desc()))).all())
+    return list(
+        (
+            await session.scalars(query.order_by(DefinitionRow.key, DefinitionRow.version.desc()))
+        ).all()
+    )
 
 
 async def next_form_version(*, session: AsyncSession, key: str) -> int:
@@ -55,18 +68,32 @@ async def next_form_version(*, session: AsyncSession, key: str) -> int:
 
 
 async def insert_form(
-    *, session: AsyncSession, key: str, version: int, title: str, schema: dict[str, Any],
-    published_by: str, now: datetime,
+    *,
+    session: AsyncSession,
+    key: str,
+    version: int,
+    title: str,
+    schema: dict[str, Any],
+    published_by: str,
+    now: datetime,
 ) -> FormRow:
     """Store a validated form version."""
-    row = FormRow(key=key, version=version, title=title, schema=schema, published_at=now,
-                  published_by=published_by)
+    row = FormRow(
+        key=key,
+        version=version,
+        title=title,
+        schema=schema,
+        published_at=now,
+        published_by=published_by,
+    )
     session.add(row)
     await session.flush()
     return row
 
 
-async def get_form(*, session: AsyncSession, key: str, version: int | None = None) -> FormRow | None:
+async def get_form(
+    *, session: AsyncSession, key: str, version: int | None = None
+) -> FormRow | None:
     """A form version, or the latest one when no version is given."""
     query = select(FormRow).where(FormRow.key == key)
     if version is not None:
@@ -76,4 +103,6 @@ async def get_form(*, session: AsyncSession, key: str, version: int | None = Non
 
 async def list_forms(*, session: AsyncSession) -> list[FormRow]:
     """Every form version, newest version first per key."""
-    return list((await session.scalars(select(FormRow).order_by(FormRow.key, FormRow.version.desc()))).all())
+    return list(
+        (await session.scalars(select(FormRow).order_by(FormRow.key, FormRow.version.desc()))).all()
+    )

@@ -30,7 +30,9 @@ async def allocate_ticket_key(*, session: AsyncSession, prefix: str) -> str:
     return f"{prefix}-{value:06d}"
 
 
-async def find_idempotent_create(*, session: AsyncSession, user: str, key: str) -> IdempotencyRow | None:
+async def find_idempotent_create(
+    *, session: AsyncSession, user: str, key: str
+) -> IdempotencyRow | None:
     """A create already made with this Idempotency-Key by this caller."""
     return await session.scalar(
         select(IdempotencyRow).where(IdempotencyRow.user_name == user, IdempotencyRow.key == key)
@@ -41,6 +43,13 @@ async def record_idempotent_create(
     *, session: AsyncSession, user: str, key: str, request_hash: str, ticket_key: str, now: datetime
 ) -> None:
     """Remember which ticket a create with this Idempotency-Key made."""
-    session.add(IdempotencyRow(user_name=user, key=key, request_hash=request_hash,
-                               ticket_key=ticket_key, created_at=now))
+    session.add(
+        IdempotencyRow(
+            user_name=user,
+            key=key,
+            request_hash=request_hash,
+            ticket_key=ticket_key,
+            created_at=now,
+        )
+    )
     await session.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -38,7 +38,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     """Declarative base; `Base.metadata` is what Alembic compares against."""
 
-    type_annotation_map = {dict[str, Any]: JsonColumn, datetime: UtcDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JsonColumn,
+        datetime: UtcDateTime(),
+    }
 
 
 class DefinitionRow(Base):
@@ -103,7 +106,9 @@ class TaskRow(Base):
     )
 
     id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    ticket_key: Mapped[str] = mapped_column(ForeignKey("tickets.key", ondelete="CASCADE"), index=True)
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), index=True
+    )
     stage_key: Mapped[str] = mapped_column(String(63))
     title: Mapped[str] = mapped_column(String(200))
     group_name: Mapped[str] = mapped_column(String(100))

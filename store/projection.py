@@ -49,10 +49,18 @@ async def apply_projection(
         for task in ticket.tasks:
             await session.merge(
                 TaskRow(
-                    id=task.id, ticket_key=ticket.key, stage_key=task.stage_key, title=task.title,
-                    group_name=task.group, status=task.status.value, assignee=task.assignee,
-                    round=task.round, opened_at=task.opened_at, claimed_at=task.claimed_at,
-                    completed_at=task.completed_at, completed_by=task.completed_by,
+                    id=task.id,
+                    ticket_key=ticket.key,
+                    stage_key=task.stage_key,
+                    title=task.title,
+                    group_name=task.group,
+                    status=task.status.value,
+                    assignee=task.assignee,
+                    round=task.round,
+                    opened_at=task.opened_at,
+                    claimed_at=task.claimed_at,
+                    completed_at=task.completed_at,
+                    completed_by=task.completed_by,
                     data=task.data,
                 )
             )
@@ -68,8 +76,9 @@ async def apply_projection(
     )
     new = [e for e in events if e.seq not in known]
     session.add_all(
-        TicketEventRow(ticket_key=ticket.key, seq=e.seq, type=e.type, at=e.at, actor=e.actor,
-                       data=e.data)
+        TicketEventRow(
+            ticket_key=ticket.key, seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data
+        )
         for e in new
     )
     return len(new)

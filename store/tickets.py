@@ -75,7 +75,10 @@ async def list_tickets(
     if cursor:
         created, key = decode_cursor(cursor)
         query = query.where(
-            or_(TicketRow.created_at < created, and_(TicketRow.created_at == created, TicketRow.key < key))
+            or_(
+                TicketRow.created_at < created,
+                and_(TicketRow.created_at == created, TicketRow.key < key),
+            )
         )
     query = query.order_by(TicketRow.created_at.desc(), TicketRow.key.desc()).limit(limit + 1)
     rows = list((await session.scalars(query)).all())
@@ -89,8 +92,12 @@ async def get_ticket(*, session: AsyncSession, key: str) -> TicketRow | None:
 
 
 async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]:
-    """Every task row of a ticket (all rounds), in opening order."""
-    query = select(TaskRow).where(TaskRow.ticket_key == key).order_by(TaskRow.round, TaskRow.opened_at)
+    """Every task row of a ticket (all rounds): opened ones in opening order, then pending."""
+    query = (
+        select(TaskRow)
+        .where(TaskRow.ticket_key == key)
+        .order_by(TaskRow.round, TaskRow.opened_at.is_(None), TaskRow.opened_at, TaskRow.id)
+    )
     return list((await session.scalars(query)).all())
 
 

@@ -16,19 +16,41 @@ INCIDENT: dict[str, Any] = {
     "intake_form": {
         "type": "object",
         "required": ["title"],
-        "properties": {"title": {"type": "string", "minLength": 3},
-                       "email": {"type": "string", "format": "email"}},
+        "properties": {
+            "title": {"type": "string", "minLength": 3},
+            "email": {"type": "string", "format": "email"},
+        },
     },
     "stages": [
         {"key": "triage", "title": "Triage", "group": "service-desk"},
-        {"key": "diagnose", "title": "Diagnose", "group": "ops", "depends_on": ["triage"],
-         "form": {"type": "object", "required": ["root_cause"],
-                  "properties": {"root_cause": {"type": "string", "minLength": 1}}}},
-        {"key": "fix", "title": "Fix", "group": "dev", "depends_on": ["triage"],
-         "form": {"type": "object", "required": ["commit"],
-                  "properties": {"commit": {"type": "string", "pattern": "^[0-9a-f]{7,40}$"}}}},
-        {"key": "verify", "title": "Verify", "group": "service-desk",
-         "depends_on": ["diagnose", "fix"]},
+        {
+            "key": "diagnose",
+            "title": "Diagnose",
+            "group": "ops",
+            "depends_on": ["triage"],
+            "form": {
+                "type": "object",
+                "required": ["root_cause"],
+                "properties": {"root_cause": {"type": "string", "minLength": 1}},
+            },
+        },
+        {
+            "key": "fix",
+            "title": "Fix",
+            "group": "dev",
+            "depends_on": ["triage"],
+            "form": {
+                "type": "object",
+                "required": ["commit"],
+                "properties": {"commit": {"type": "string", "pattern": "^[0-9a-f]{7,40}$"}},
+            },
+        },
+        {
+            "key": "verify",
+            "title": "Verify",
+            "group": "service-desk",
+            "depends_on": ["diagnose", "fix"],
+        },
     ],
     "confirmation": {"timeout_hours": 24},
 }

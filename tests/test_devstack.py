@@ -20,9 +20,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
-    ensure_search_attributes,
     port_accepts,
     port_in_use,
     temporal_binary,
@@ -236,8 +236,8 @@ async def test_missing_search_attributes_are_registered(tmp_path: Path) -> None:
     try:
         client = await connect_when_up(f"{HOST}:{port}")
         expected = sorted(key.name for key in search_attributes.ALL)
-        assert await ensure_search_attributes(client, "default") == expected
-        assert await ensure_search_attributes(client, "default") == []
+        assert await ensure_search_attributes(client) == expected
+        assert await ensure_search_attributes(client) == []
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -34,8 +34,12 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host or settings.api_host,
-                port=args.port or settings.api_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level="info",
+    )
     return 0
 
 
@@ -50,8 +54,9 @@ async def _run_worker(settings: Settings, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = build_ticket_worker(client=client, task_queue=task_queue,
-                                 sessions=make_sessionmaker(engine))
+    worker = build_ticket_worker(
+        client=client, task_queue=task_queue, sessions=make_sessionmaker(engine)
+    )
     logging.getLogger("ticketflow.worker").info("worker polling task queue %r", task_queue)
     async with worker:
         await stop.wait()
@@ -94,11 +99,17 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def work(session: AsyncSession) -> int:
-        _row, token = await add_user(session=session,
-                                     name=args.name, department=args.department, role=args.role,
-                                     now=datetime.now(UTC))
-        sys.stderr.write(f"user {args.name} ({args.role}, {args.department}); the token is shown "
-                         "once, only its hash is stored:\n")
+        _row, token = await add_user(
+            session=session,
+            name=args.name,
+            department=args.department,
+            role=args.role,
+            now=datetime.now(UTC),
+        )
+        sys.stderr.write(
+            f"user {args.name} ({args.role}, {args.department}); the token is shown "
+            "once, only its hash is stored:\n"
+        )
         sys.stdout.write(token + "\n")
         return 0
 
@@ -112,13 +123,14 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
         try:
             document = read_document(Path(args.file))
             if args.action == "validate":
-                definition = await check_definition(session=session,
-                                                    document=document)
-                sys.stdout.write(f"{args.file}: valid ({definition.key}, "
-                                 f"{len(definition.stages)} stages)\n")
+                definition = await check_definition(session=session, document=document)
+                sys.stdout.write(
+                    f"{args.file}: valid ({definition.key}, {len(definition.stages)} stages)\n"
+                )
             else:
-                row = await publish_definition(session=session,
-                                               document=document, published_by="cli")
+                row = await publish_definition(
+                    session=session, document=document, published_by="cli"
+                )
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:
             for problem in exc.problems:
@@ -137,10 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="run Temporal dev server, workers and API on this machine")
     dev.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
-    dev.add_argument("--temporal-port", type=int, default=7233,
-                     help="Temporal gRPC port (default 7233; its UI is this + 1000)")
-    dev.add_argument("--data-dir", type=Path, default=None,
-                     help="where the SQLite files live (default TICKETFLOW_DATA_DIR or .ticketflow)")
+    dev.add_argument(
+        "--temporal-port",
+        type=int,
+        default=7233,
+        help="Temporal gRPC port (default 7233; its UI is this + 1000)",
+    )
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the SQLite files live (default TICKETFLOW_DATA_DIR or .ticketflow)",
+    )
     dev.set_defaults(run=_dev)
 
     api = sub.add_parser("api", help="serve the HTTP API")
@@ -152,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--task-queue", default=None, help="default TICKETFLOW_TASK_QUEUE")
     worker.set_defaults(run=_worker)
 
-    sub.add_parser("migrate", help="upgrade the app database to the latest revision") \
-        .set_defaults(run=_migrate)
+    sub.add_parser("migrate", help="upgrade the app database to the latest revision").set_defaults(
+        run=_migrate
+    )
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users", required=True)
     add = users.add_parser("add", help="add a user (or rotate its token); prints the token once")
@@ -171,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ticketflow` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     run: Command = args.run
     return run(args, get_settings())

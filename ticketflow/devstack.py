@@ -16,9 +16,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ticketflow.settings import Settings
+from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
-    ensure_search_attributes,
     port_accepts,
     port_in_use,
     temporal_binary,
@@ -187,7 +187,7 @@ async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> N
         _check_alive([temporal])
         try:
             client = await asyncio.wait_for(Client.connect(address, namespace=namespace), timeout=5)
-            await ensure_search_attributes(client, namespace)
+            await ensure_search_attributes(client)
             return
         except (RuntimeError, RPCError, TimeoutError):
             if time.monotonic() >= deadline:

@@ -44,7 +44,9 @@ def parse_text(text: str, *, json_only: bool = False) -> object:
     try:
         return json.loads(text) if json_only else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise Rejected([Problem(pointer="", detail=f"not valid {'JSON' if json_only else 'YAML'}: {exc}")]) from exc
+        raise Rejected(
+            [Problem(pointer="", detail=f"not valid {'JSON' if json_only else 'YAML'}: {exc}")]
+        ) from exc
 
 
 def model_problems(exc: ValidationError, *, at: str = "") -> list[Problem]:
@@ -82,13 +84,15 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
         problems += schema_problems(definition.intake_form, at="/intake_form")
     elif definition.intake_form_ref is not None:
         definition.intake_form = await _resolve_form(
-            session, definition.intake_form_ref, "/intake_form_ref", problems)
+            session, definition.intake_form_ref, "/intake_form_ref", problems
+        )
     for i, stage in enumerate(definition.stages):
         if stage.form is not None:
             problems += schema_problems(stage.form, at=pointer("stages", i, "form"))
         elif stage.form_ref is not None:
-            stage.form = await _resolve_form(session, stage.form_ref, pointer("stages", i, "form_ref"),
-                                             problems)
+            stage.form = await _resolve_form(
+                session, stage.form_ref, pointer("stages", i, "form_ref"), problems
+            )
     if problems:
         raise Rejected(problems)
     return definition
@@ -100,12 +104,17 @@ async def publish_definition(
     """Check a definition and store it as the next version of its key (immutable)."""
     definition = await check_definition(session=session, document=document)
     for _ in range(3):
-        definition.version = await store.next_definition_version(session=session, key=definition.key)
+        definition.version = await store.next_definition_version(
+            session=session, key=definition.key
+        )
         try:
             async with session.begin_nested():
                 return await store.insert_definition(
-                    session=session, definition=definition, published_by=published_by,
-                    now=datetime.now(UTC))
+                    session=session,
+                    definition=definition,
+                    published_by=published_by,
+                    now=datetime.now(UTC),
+                )
         except IntegrityError:
             continue  # another publisher took this version number; take the next one
     raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])
@@ -119,8 +128,15 @@ async def publish_form(
     if problems or not isinstance(schema, dict):
         raise Rejected(problems)
     version = await store.next_form_version(session=session, key=key)
-    return await store.insert_form(session=session, key=key, version=version, title=title,
-                                   schema=schema, published_by=published_by, now=datetime.now(UTC))
+    return await store.insert_form(
+        session=session,
+        key=key,
+        version=version,
+        title=title,
+        schema=schema,
+        published_by=published_by,
+        now=datetime.now(UTC),
+    )
 
 
 def _same_content(row: DefinitionRow, definition: ProcessDefinition) -> bool:
@@ -138,8 +154,9 @@ async def load_bundled_definitions(*, settings: Settings) -> list[str]:
                 definition = await check_definition(session=session, document=document)
                 latest = await store.get_definition(session=session, key=definition.key)
                 if latest is None or not _same_content(latest, definition):
-                    latest = await publish_definition(session=session, document=document,
-                                                      published_by="bundled")
+                    latest = await publish_definition(
+                        session=session, document=document, published_by="bundled"
+                    )
                 loaded.append(f"{latest.key}@{latest.version}")
     finally:
         await engine.dispose()

@@ -21,8 +21,12 @@ def _tls(settings: Settings) -> TLSConfig | bool:
         return False
     return TLSConfig(
         client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
-        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
-        server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        client_private_key=settings.temporal_tls_key.read_bytes()
+        if settings.temporal_tls_key
+        else None,
+        server_root_ca_cert=settings.temporal_tls_ca.read_bytes()
+        if settings.temporal_tls_ca
+        else None,
     )
 
 
@@ -42,7 +46,9 @@ async def ensure_search_attributes(client: Client) -> list[str]:
     # One call per key: the time-skipping test server cannot list attributes, and the dev
     # server refuses a batch whose members partly exist.
     for key in search_attributes.ALL:
-        value_type = IndexedValueType.ValueType(SearchAttributeIndexedValueType(key.indexed_value_type))
+        value_type = IndexedValueType.ValueType(
+            SearchAttributeIndexedValueType(key.indexed_value_type)
+        )
         try:
             await client.operator_service.add_search_attributes(
                 AddSearchAttributesRequest(
@@ -54,4 +60,4 @@ async def ensure_search_attributes(client: Client) -> list[str]:
                 raise
         else:
             added.append(key.name)
-    return added
+    return sorted(added)

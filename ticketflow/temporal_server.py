@@ -9,12 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
-from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 
 from workflows import search_attributes
@@ -90,26 +84,6 @@ def dev_server_command(
     if namespace != "default":
         command += ["--namespace", namespace]
     return command
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
-    """Register the search attributes the server lacks; return the names added."""
-    # start-dev honours --search-attribute only when it creates the database, so a
-    # restart on an older temporal.db would silently miss attributes added since.
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    present = set(listed.custom_attributes) | set(listed.system_attributes)
-    missing = {
-        key.name: IndexedValueType.ValueType(key.indexed_value_type)
-        for key in search_attributes.ALL
-        if key.name not in present
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
-    return sorted(missing)
 
 
 def port_in_use(host: str, port: int) -> bool:

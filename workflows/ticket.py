@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -83,16 +82,21 @@ class TicketWorkflow:
             self._unprojected: list[TicketEvent] = []
         else:
             self._state = TicketState.create(
-                key=start.key, definition=start.definition, intake=start.intake,
-                requester=start.requester, now=workflow.now(),
+                key=start.key,
+                definition=start.definition,
+                intake=start.intake,
+                requester=start.requester,
+                now=workflow.now(),
             )
             self._unprojected = list(self._state.events)
+        self._creation_projected = start.resume is not None
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
         """Drive the ticket until it is closed or cancelled."""
         state = self._state
         await self._record(self._unprojected)
+        self._creation_projected = True
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
@@ -114,7 +118,7 @@ class TicketWorkflow:
                 lambda: state.status != TicketStatus.RESOLVED,
                 timeout=max(deadline - workflow.now(), timedelta(0)),
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._record([state.close_unconfirmed(workflow.now())])
 
     def _continue_as_new_due(self) -> bool:
@@ -122,19 +126,25 @@ class TicketWorkflow:
 
     async def _continue_as_new(self, start: StartTicketInput) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        carried = self._state.model_copy(update={"events": self._state.events[-EVENTS_CARRIED_OVER:]})
+        carried = self._state.model_copy(
+            update={"events": self._state.events[-EVENTS_CARRIED_OVER:]}
+        )
         workflow.continue_as_new(start.model_copy(update={"resume": carried}))
 
     async def _record(self, events: list[TicketEvent]) -> None:
         """Publish search attributes and project the events with the ticket as it stands now."""
         if not events:
             return
-        workflow.upsert_search_attributes([
-            sa.TICKET_STATE.value_set(self._state.status.value),
-            sa.TICKET_DEFINITION.value_set(self._state.definition.key),
-            sa.TICKET_DEPARTMENTS.value_set(self._state.active_groups()),
-        ])
-        projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(deep=True)
+        workflow.upsert_search_attributes(
+            [
+                sa.TICKET_STATE.value_set(self._state.status.value),
+                sa.TICKET_DEFINITION.value_set(self._state.definition.key),
+                sa.TICKET_DEPARTMENTS.value_set(self._state.active_groups()),
+            ]
+        )
+        projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(
+            deep=True
+        )
         await workflow.execute_activity(
             PROJECT_ACTIVITY,
             projection,
@@ -145,11 +155,19 @@ class TicketWorkflow:
 
     def _result(self, task: Task | None = None) -> TransitionResult:
         return TransitionResult(
-            key=self._state.key, status=self._state.status, seq=self._state.last_seq,
+            key=self._state.key,
+            status=self._state.status,
+            seq=self._state.last_seq,
             task=task.model_copy() if task else None,
         )
 
     # -- Updates: validators refuse without writing history; handlers re-check and apply ----
+
+    @workflow.update
+    async def opened(self) -> TransitionResult:
+        """Answer once the ticket's creation is in SQL, so the creator can read it at once."""
+        await workflow.wait_condition(lambda: self._creation_projected)
+        return self._result()
 
     @workflow.update
     async def claim(self, cmd: ClaimInput) -> TransitionResult:
@@ -189,21 +207,26 @@ class TicketWorkflow:
     @workflow.update
     async def reassign(self, cmd: ReassignInput) -> TransitionResult:
         """Move a task to another group and/or person."""
-        event = _checked(lambda: self._state.reassign(
-            cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user, cmd.reason, workflow.now()))
+        event = _checked(
+            lambda: self._state.reassign(
+                cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user, cmd.reason, workflow.now()
+            )
+        )
         await self._record([event])
         return self._result(self._state.tasks[cmd.stage_key])
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignInput) -> None:
-        _checked(lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group,
-                                                    cmd.to_user))
+        _checked(
+            lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user)
+        )
 
     @workflow.update
     async def comment(self, cmd: CommentInput) -> TransitionResult:
         """Add a comment."""
-        event = _checked(lambda: self._state.comment(cmd.actor, cmd.body, cmd.internal,
-                                                     workflow.now()))
+        event = _checked(
+            lambda: self._state.comment(cmd.actor, cmd.body, cmd.internal, workflow.now())
+        )
         await self._record([event])
         return self._result()
 
@@ -225,8 +248,9 @@ class TicketWorkflow:
     @workflow.update
     async def reopen(self, cmd: ReopenInput) -> TransitionResult:
         """Reopen a resolved ticket: chosen stages and their dependents run again."""
-        events = _checked(lambda: self._state.reopen(cmd.actor, cmd.reason, cmd.stages,
-                                                     workflow.now()))
+        events = _checked(
+            lambda: self._state.reopen(cmd.actor, cmd.reason, cmd.stages, workflow.now())
+        )
         await self._record(events)
         return self._result()
 
@@ -252,8 +276,9 @@ class TicketWorkflow:
         """Record an outside system's report on this ticket."""
         if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             return
-        await self._record([self._state.record_external(sig.name, sig.source, sig.payload,
-                                                        workflow.now())])
+        await self._record(
+            [self._state.record_external(sig.name, sig.source, sig.payload, workflow.now())]
+        )
 
     @workflow.query
     def state(self) -> TicketState:

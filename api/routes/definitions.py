@@ -20,7 +20,13 @@ from domain.ticket import Actor
 from policies.roles import PUBLISH
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
-from ticketflow.publishing import Rejected, check_definition, parse_text, publish_definition, publish_form
+from ticketflow.publishing import (
+    Rejected,
+    check_definition,
+    parse_text,
+    publish_definition,
+    publish_form,
+)
 
 router = APIRouter(tags=["definitions"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
@@ -41,14 +47,25 @@ async def _document(request: Request) -> object:
         raise ProblemError(400, exc.problems[0].detail) from exc
 
 
-DEFINITION_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object"}, "example": {
-        "key": "it-incident", "title": "IT incident", "key_prefix": "IT",
-        "department": "service-desk", "intake_form": {"type": "object"},
-        "stages": [{"key": "triage", "title": "Triage", "group": "service-desk"}],
-    }},
-    "application/yaml": {"schema": {"type": "string"}},
-}}}
+DEFINITION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "key": "it-incident",
+                    "title": "IT incident",
+                    "key_prefix": "IT",
+                    "department": "service-desk",
+                    "intake_form": {"type": "object"},
+                    "stages": [{"key": "triage", "title": "Triage", "group": "service-desk"}],
+                },
+            },
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 def _summary(row: DefinitionRow) -> DefinitionSummary:
@@ -59,8 +76,12 @@ def _detail(row: DefinitionRow) -> DefinitionDetail:
     return DefinitionDetail.model_validate(row, from_attributes=True)
 
 
-@router.post("/definitions", status_code=status.HTTP_201_CREATED, response_model=DefinitionDetail,
-             openapi_extra=DEFINITION_BODY)
+@router.post(
+    "/definitions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DefinitionDetail,
+    openapi_extra=DEFINITION_BODY,
+)
 async def publish(request: Request, session: SessionDep, actor: Publisher) -> DefinitionDetail:
     """Validate a definition completely and publish it as the next version of its key."""
     document = await _document(request)
@@ -72,7 +93,9 @@ async def publish(request: Request, session: SessionDep, actor: Publisher) -> De
     return _detail(row)
 
 
-@router.post("/definitions/validate", response_model=ValidationReport, openapi_extra=DEFINITION_BODY)
+@router.post(
+    "/definitions/validate", response_model=ValidationReport, openapi_extra=DEFINITION_BODY
+)
 async def validate(request: Request, session: SessionDep, _actor: ActorDep) -> ValidationReport:
     """Check a definition without publishing it; lists every problem."""
     document = await _document(request)
@@ -99,7 +122,9 @@ async def latest_definition(key: str, session: SessionDep, _actor: ActorDep) -> 
 
 
 @router.get("/definitions/{key}/versions", response_model=list[DefinitionSummary])
-async def definition_versions(key: str, session: SessionDep, _actor: ActorDep) -> list[DefinitionSummary]:
+async def definition_versions(
+    key: str, session: SessionDep, _actor: ActorDep
+) -> list[DefinitionSummary]:
     """Every version of one definition, newest first."""
     rows = await store.list_definitions(session=session, key=key)
     if not rows:
@@ -108,8 +133,9 @@ async def definition_versions(key: str, session: SessionDep, _actor: ActorDep) -
 
 
 @router.get("/definitions/{key}/versions/{version}", response_model=DefinitionDetail)
-async def definition_version(key: str, version: int, session: SessionDep,
-                             _actor: ActorDep) -> DefinitionDetail:
+async def definition_version(
+    key: str, version: int, session: SessionDep, _actor: ActorDep
+) -> DefinitionDetail:
     """One version of a definition."""
     row = await store.get_definition(session=session, key=key, version=version)
     if row is None:
@@ -118,17 +144,35 @@ async def definition_version(key: str, version: int, session: SessionDep,
 
 
 def _form(row: FormRow) -> FormDetail:
-    return FormDetail(key=row.key, version=row.version, title=row.title, json_schema=row.schema,
-                      published_at=row.published_at, published_by=row.published_by)
+    return FormDetail(
+        key=row.key,
+        version=row.version,
+        title=row.title,
+        json_schema=row.schema,
+        published_at=row.published_at,
+        published_by=row.published_by,
+    )
 
 
-@router.post("/forms", status_code=status.HTTP_201_CREATED, response_model=FormDetail,
-             response_model_by_alias=True, tags=["forms"])
-async def create_form(body: PublishFormRequest, session: SessionDep, actor: Publisher) -> FormDetail:
+@router.post(
+    "/forms",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FormDetail,
+    response_model_by_alias=True,
+    tags=["forms"],
+)
+async def create_form(
+    body: PublishFormRequest, session: SessionDep, actor: Publisher
+) -> FormDetail:
     """Publish a form (JSON Schema 2020-12) as the next version of its key."""
     try:
-        row = await publish_form(session=session, key=body.key, title=body.title,
-                                 schema=body.schema_, published_by=actor.user)
+        row = await publish_form(
+            session=session,
+            key=body.key,
+            title=body.title,
+            schema=body.schema_,
+            published_by=actor.user,
+        )
     except Rejected as exc:
         raise ProblemError(422, "the form schema is not valid", problems=exc.problems) from exc
     await session.commit()
@@ -138,8 +182,10 @@ async def create_form(body: PublishFormRequest, session: SessionDep, actor: Publ
 @router.get("/forms", response_model=list[FormSummary], tags=["forms"])
 async def list_forms(session: SessionDep, _actor: ActorDep) -> list[FormSummary]:
     """Every published form version."""
-    return [FormSummary.model_validate(r, from_attributes=True)
-            for r in await store.list_forms(session=session)]
+    return [
+        FormSummary.model_validate(r, from_attributes=True)
+        for r in await store.list_forms(session=session)
+    ]
 
 
 @router.get("/forms/{key}", response_model=FormDetail, response_model_by_alias=True, tags=["forms"])
@@ -151,8 +197,12 @@ async def latest_form(key: str, session: SessionDep, _actor: ActorDep) -> FormDe
     return _form(row)
 
 
-@router.get("/forms/{key}/versions/{version}", response_model=FormDetail,
-            response_model_by_alias=True, tags=["forms"])
+@router.get(
+    "/forms/{key}/versions/{version}",
+    response_model=FormDetail,
+    response_model_by_alias=True,
+    tags=["forms"],
+)
 async def form_version(key: str, version: int, session: SessionDep, _actor: ActorDep) -> FormDetail:
     """One version of a form."""
     row = await store.get_form(session=session, key=key, version=version)

@@ -30,59 +30,110 @@ Worker = Annotated[Actor, Depends(require_roles(*WORK_TASKS))]
 
 
 @router.get("/tasks/mine", response_model=TaskPage)
-async def my_tasks(session: SessionDep, actor: Worker,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TaskPage:
+async def my_tasks(
+    session: SessionDep, actor: Worker, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> TaskPage:
     """Tasks the caller has claimed and not yet completed."""
-    rows = await store.list_tasks(session=session, assignee=actor.user, statuses=("claimed",),
-                                  limit=limit)
+    rows = await store.list_tasks(
+        session=session, assignee=actor.user, statuses=("claimed",), limit=limit
+    )
     return TaskPage(items=[TaskView.model_validate(r) for r in rows])
 
 
 @router.get("/tasks", response_model=TaskPage)
-async def queue(session: SessionDep, actor: Worker,
-                group: Annotated[str | None, Query(max_length=100)] = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TaskPage:
+async def queue(
+    session: SessionDep,
+    actor: Worker,
+    group: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> TaskPage:
     """A group's queue (default: the caller's department): open and claimed tasks, oldest first."""
     rows = await store.list_tasks(session=session, group=group or actor.department, limit=limit)
     return TaskPage(items=[TaskView.model_validate(r) for r in rows])
 
 
-async def _task_update(*, session: SessionDep, client: TemporalDep, key: str, actor: Actor,
-                       update: str, payload: ClaimInput | UnclaimInput | CompleteInput | ReassignInput,
-                       request_id: str) -> TransitionView:
+async def _task_update(
+    *,
+    session: SessionDep,
+    client: TemporalDep,
+    key: str,
+    actor: Actor,
+    update: str,
+    payload: ClaimInput | UnclaimInput | CompleteInput | ReassignInput,
+    request_id: str,
+) -> TransitionView:
     await readable_ticket(session=session, key=key, actor=actor)
     await session.rollback()  # release the read before a possibly long Update
-    return transition_view(await send_update(client=client, key=key, update=update, payload=payload,
-                                   request_id=request_id))
+    return transition_view(
+        await send_update(
+            client=client, key=key, update=update, payload=payload, request_id=request_id
+        )
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)
-async def claim(key: str, stage: str, session: SessionDep, client: TemporalDep, actor: Worker,
-                request_id: RequestIdDep) -> TransitionView:
+async def claim(
+    key: str,
+    stage: str,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: Worker,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Claim a task of the caller's group."""
-    return await _task_update(session=session, client=client, key=key, actor=actor, update="claim",
-                              payload=ClaimInput(stage_key=stage, actor=actor), request_id=request_id)
+    return await _task_update(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="claim",
+        payload=ClaimInput(stage_key=stage, actor=actor),
+        request_id=request_id,
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/unclaim", response_model=TransitionView)
-async def unclaim(key: str, stage: str, session: SessionDep, client: TemporalDep, actor: Worker,
-                  request_id: RequestIdDep) -> TransitionView:
+async def unclaim(
+    key: str,
+    stage: str,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: Worker,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Put a claimed task back in its group's queue."""
-    return await _task_update(session=session, client=client, key=key, actor=actor,
-                              update="unclaim", payload=UnclaimInput(stage_key=stage, actor=actor),
-                              request_id=request_id)
+    return await _task_update(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="unclaim",
+        payload=UnclaimInput(stage_key=stage, actor=actor),
+        request_id=request_id,
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
-async def complete(key: str, stage: str, body: CompleteTaskRequest, session: SessionDep,
-                   client: TemporalDep, actor: Worker, request_id: RequestIdDep) -> TransitionView:
+async def complete(
+    key: str,
+    stage: str,
+    body: CompleteTaskRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: Worker,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Complete a claimed task; the data must satisfy the stage's form."""
     ticket = await readable_ticket(session=session, key=key, actor=actor)
-    row = await definitions_store.get_definition(session=session, key=ticket.definition_key,
-                                                 version=ticket.definition_version)
+    row = await definitions_store.get_definition(
+        session=session, key=ticket.definition_key, version=ticket.definition_version
+    )
     if row is None:
-        raise ProblemError(500, f"definition {ticket.definition_key}@{ticket.definition_version} "
-                                "is missing from the store")
+        raise ProblemError(
+            500,
+            f"definition {ticket.definition_key}@{ticket.definition_version} "
+            "is missing from the store",
+        )
     definition = ProcessDefinition.model_validate(row.document)
     try:
         form = definition.stage(stage).form
@@ -90,20 +141,45 @@ async def complete(key: str, stage: str, body: CompleteTaskRequest, session: Ses
         raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
     problems = data_problems(form or {}, body.data)
     if problems:
-        raise ProblemError(422, "the form data does not satisfy the stage form", problems=[
-            p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
-    return await _task_update(session=session, client=client, key=key, actor=actor,
-                              update="complete",
-                              payload=CompleteInput(stage_key=stage, actor=actor, data=body.data),
-                              request_id=request_id)
+        raise ProblemError(
+            422,
+            "the form data does not satisfy the stage form",
+            problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
+        )
+    return await _task_update(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="complete",
+        payload=CompleteInput(stage_key=stage, actor=actor, data=body.data),
+        request_id=request_id,
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
-async def reassign(key: str, stage: str, body: ReassignTaskRequest, session: SessionDep,
-                   client: TemporalDep, actor: Worker, request_id: RequestIdDep) -> TransitionView:
+async def reassign(
+    key: str,
+    stage: str,
+    body: ReassignTaskRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: Worker,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Move a task to another group (back to its queue) and/or hand it to a person."""
     return await _task_update(
-        session=session, client=client, key=key, actor=actor, update="reassign",
-        payload=ReassignInput(stage_key=stage, actor=actor, to_group=body.to_group,
-                              to_user=body.to_user, reason=body.reason),
-        request_id=request_id)
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="reassign",
+        payload=ReassignInput(
+            stage_key=stage,
+            actor=actor,
+            to_group=body.to_group,
+            to_user=body.to_user,
+            reason=body.reason,
+        ),
+        request_id=request_id,
+    )

@@ -9,8 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
-from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -64,26 +69,42 @@ def _request_hash(body: CreateTicketRequest, version: int) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _start(*, client: Client, settings: Settings, key: str, definition: ProcessDefinition,
-                 body: CreateTicketRequest, actor: Actor) -> None:
-    """Start the ticket's workflow; a second start of the same key is a no-op."""
-    try:
-        await client.start_workflow(
-            TicketWorkflow.run,
-            StartTicketInput(key=key, definition=definition, intake=body.data, requester=actor),
-            id=key,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
+async def _start(
+    *,
+    client: Client,
+    settings: Settings,
+    key: str,
+    definition: ProcessDefinition,
+    body: CreateTicketRequest,
+    actor: Actor,
+) -> None:
+    """Start the ticket's workflow (or find it started) and wait until its creation is in SQL."""
+    operation = WithStartWorkflowOperation(
+        TicketWorkflow.run,
+        StartTicketInput(key=key, definition=definition, intake=body.data, requester=actor),
+        id=key,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
                 SearchAttributePair(sa.TICKET_STATE, TicketStatus.OPEN.value),
                 SearchAttributePair(sa.TICKET_DEFINITION, definition.key),
-            ]),
+            ]
+        ),
+    )
+    try:
+        await client.execute_update_with_start_workflow(
+            TicketWorkflow.opened, start_workflow_operation=operation, id=f"{key}:opened"
         )
     except WorkflowAlreadyStartedError:
-        pass
+        pass  # an idempotent retry of a ticket that has since closed
     except RPCError as exc:
-        raise ProblemError(503, f"the ticket could not be started: {exc.message}; retry with the "
-                                "same Idempotency-Key", headers={"Retry-After": "2"}) from exc
+        raise ProblemError(
+            503,
+            f"the ticket could not be started: {exc.message}; retry with the same Idempotency-Key",
+            headers={"Retry-After": "2"},
+        ) from exc
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
@@ -97,43 +118,70 @@ async def create_ticket(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketCreated:
     """File a ticket: the intake is validated, a key allocated and its workflow started."""
-    row = await definitions_store.get_definition(session=session, key=body.definition,
-                                                 version=body.version)
+    row = await definitions_store.get_definition(
+        session=session, key=body.definition, version=body.version
+    )
     if row is None:
         wanted = body.definition + (f"@{body.version}" if body.version else "")
-        raise ProblemError(422, f"no published definition {wanted}",
-                           problems=[Problem(pointer="/definition", detail="unknown definition")])
+        raise ProblemError(
+            422,
+            f"no published definition {wanted}",
+            problems=[Problem(pointer="/definition", detail="unknown definition")],
+        )
     definition = ProcessDefinition.model_validate(row.document)
     problems = data_problems(definition.intake_form or {}, body.data)
     if problems:
-        raise ProblemError(422, "the intake data does not satisfy the form", problems=[
-            p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
+        raise ProblemError(
+            422,
+            "the intake data does not satisfy the form",
+            problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
+        )
     request_hash = _request_hash(body, definition.version)
     if idempotency_key:
-        earlier = await keys_store.find_idempotent_create(session=session, user=actor.user,
-                                                          key=idempotency_key)
+        earlier = await keys_store.find_idempotent_create(
+            session=session, user=actor.user, key=idempotency_key
+        )
         if earlier is not None:
             if earlier.request_hash != request_hash:
                 raise ProblemError(422, "this Idempotency-Key was used with a different request")
             # The first attempt may have died between recording the key and starting.
-            await _start(client=client, settings=settings, key=earlier.ticket_key,
-                         definition=definition, body=body, actor=actor)
+            await _start(
+                client=client,
+                settings=settings,
+                key=earlier.ticket_key,
+                definition=definition,
+                body=body,
+                actor=actor,
+            )
             response.headers["Idempotent-Replayed"] = "true"
             response.headers["Location"] = f"/tickets/{earlier.ticket_key}"
-            return TicketCreated(key=earlier.ticket_key, status=TicketStatus.OPEN.value,
-                                 definition_key=definition.key,
-                                 definition_version=definition.version)
+            return TicketCreated(
+                key=earlier.ticket_key,
+                status=TicketStatus.OPEN.value,
+                definition_key=definition.key,
+                definition_version=definition.version,
+            )
     key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
     if idempotency_key:
         await keys_store.record_idempotent_create(
-            session=session, user=actor.user, key=idempotency_key, request_hash=request_hash,
-            ticket_key=key, now=datetime.now(UTC))
+            session=session,
+            user=actor.user,
+            key=idempotency_key,
+            request_hash=request_hash,
+            ticket_key=key,
+            now=datetime.now(UTC),
+        )
     await session.commit()
-    await _start(client=client, settings=settings, key=key, definition=definition, body=body,
-                 actor=actor)
+    await _start(
+        client=client, settings=settings, key=key, definition=definition, body=body, actor=actor
+    )
     response.headers["Location"] = f"/tickets/{key}"
-    return TicketCreated(key=key, status=TicketStatus.OPEN.value, definition_key=definition.key,
-                         definition_version=definition.version)
+    return TicketCreated(
+        key=key,
+        status=TicketStatus.OPEN.value,
+        definition_key=definition.key,
+        definition_version=definition.version,
+    )
 
 
 @router.get("/tickets", response_model=TicketPage)
@@ -149,17 +197,25 @@ async def list_tickets(
 ) -> TicketPage:
     """Tickets newest first, filtered; requesters see only their own."""
     filters = store.TicketFilter(
-        status=status_.value if status_ else None, definition_key=definition,
-        department=department, assignee=assignee,
+        status=status_.value if status_ else None,
+        definition_key=definition,
+        department=department,
+        assignee=assignee,
         requester=None if can_read_all(actor.role) else actor.user,
     )
     try:
-        rows, next_cursor = await store.list_tickets(session=session, filters=filters, limit=limit,
-                                                     cursor=cursor)
+        rows, next_cursor = await store.list_tickets(
+            session=session, filters=filters, limit=limit, cursor=cursor
+        )
     except store.BadCursor as exc:
-        raise ProblemError(422, "the cursor is not valid",
-                           problems=[Problem(pointer="query:/cursor", detail=str(exc))]) from exc
-    return TicketPage(items=[TicketSummary.model_validate(r) for r in rows], next_cursor=next_cursor)
+        raise ProblemError(
+            422,
+            "the cursor is not valid",
+            problems=[Problem(pointer="query:/cursor", detail=str(exc))],
+        ) from exc
+    return TicketPage(
+        items=[TicketSummary.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 async def readable_ticket(*, session: SessionDep, key: str, actor: Actor) -> TicketRow:
@@ -176,13 +232,19 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep) -> TicketDe
     row = await readable_ticket(session=session, key=key, actor=actor)
     tasks = await store.list_ticket_tasks(session=session, key=key)
     summary = TicketSummary.model_validate(row).model_dump()
-    return TicketDetail(**summary, intake=row.intake, last_seq=row.last_seq,
-                        tasks=[TaskView.model_validate(t) for t in tasks])
+    return TicketDetail(
+        **summary,
+        intake=row.intake,
+        last_seq=row.last_seq,
+        tasks=[TaskView.model_validate(t) for t in tasks],
+    )
 
 
 @router.get("/tickets/{key}/events", response_model=list[EventView])
 async def ticket_events(
-    key: str, session: SessionDep, actor: ActorDep,
+    key: str,
+    session: SessionDep,
+    actor: ActorDep,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[EventView]:
@@ -192,62 +254,136 @@ async def ticket_events(
     return [EventView.model_validate(r) for r in rows]
 
 
-async def _change(*, session: SessionDep, client: Client, key: str, actor: Actor, update: str,
-                  payload: BaseModel, request_id: str, staff_only: bool = False) -> TransitionView:
+async def _change(
+    *,
+    session: SessionDep,
+    client: Client,
+    key: str,
+    actor: Actor,
+    update: str,
+    payload: BaseModel,
+    request_id: str,
+    staff_only: bool = False,
+) -> TransitionView:
     row = await readable_ticket(session=session, key=key, actor=actor)
     if staff_only and actor.role not in (*MANAGE_TICKETS, "admin") and row.requester != actor.user:
         raise ProblemError(403, f"role {actor.role!r} may not do this to someone else's ticket")
     await session.rollback()  # release the read before a possibly long Update
-    return transition_view(await send_update(client=client, key=key, update=update, payload=payload,
-                                   request_id=request_id))
+    return transition_view(
+        await send_update(
+            client=client, key=key, update=update, payload=payload, request_id=request_id
+        )
+    )
 
 
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
-async def comment(key: str, body: CommentRequest, session: SessionDep, client: TemporalDep,
-                  actor: ActorDep, request_id: RequestIdDep) -> TransitionView:
+async def comment(
+    key: str,
+    body: CommentRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: ActorDep,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
-    return await _change(session=session, client=client, key=key, actor=actor, update="comment",
-                         payload=CommentInput(actor=actor, body=body.body, internal=body.internal),
-                         request_id=request_id)
+    return await _change(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="comment",
+        payload=CommentInput(actor=actor, body=body.body, internal=body.internal),
+        request_id=request_id,
+    )
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
-async def cancel(key: str, body: CancelRequest, session: SessionDep, client: TemporalDep,
-                 actor: ActorDep, request_id: RequestIdDep) -> TransitionView:
+async def cancel(
+    key: str,
+    body: CancelRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: ActorDep,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Cancel the ticket (its requester, an agent or an admin)."""
-    return await _change(session=session, client=client, key=key, actor=actor, update="cancel",
-                         payload=CancelInput(actor=actor, reason=body.reason),
-                         request_id=request_id, staff_only=True)
+    return await _change(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="cancel",
+        payload=CancelInput(actor=actor, reason=body.reason),
+        request_id=request_id,
+        staff_only=True,
+    )
 
 
 @router.post("/tickets/{key}/reopen", response_model=TransitionView)
-async def reopen(key: str, body: ReopenRequest, session: SessionDep, client: TemporalDep,
-                 actor: ActorDep, request_id: RequestIdDep) -> TransitionView:
+async def reopen(
+    key: str,
+    body: ReopenRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: ActorDep,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """Send a resolved ticket back; the chosen stages and their dependents run again."""
-    return await _change(session=session, client=client, key=key, actor=actor, update="reopen",
-                         payload=ReopenInput(actor=actor, reason=body.reason, stages=body.stages),
-                         request_id=request_id, staff_only=True)
+    return await _change(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="reopen",
+        payload=ReopenInput(actor=actor, reason=body.reason, stages=body.stages),
+        request_id=request_id,
+        staff_only=True,
+    )
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
-async def confirm(key: str, body: ConfirmRequest, session: SessionDep, client: TemporalDep,
-                  actor: ActorDep, request_id: RequestIdDep) -> TransitionView:
+async def confirm(
+    key: str,
+    body: ConfirmRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: ActorDep,
+    request_id: RequestIdDep,
+) -> TransitionView:
     """The requester accepts the resolution; the ticket closes."""
-    return await _change(session=session, client=client, key=key, actor=actor, update="confirm",
-                         payload=ConfirmInput(actor=actor, comment=body.comment),
-                         request_id=request_id)
+    return await _change(
+        session=session,
+        client=client,
+        key=key,
+        actor=actor,
+        update="confirm",
+        payload=ConfirmInput(actor=actor, comment=body.comment),
+        request_id=request_id,
+    )
 
 
-@router.post("/tickets/{key}/signals/{name}", status_code=status.HTTP_202_ACCEPTED,
-             tags=["systems"],
-             description="Signals for outside systems: "
-             + "; ".join(f"`{n}`: {d}" for n, d in EXTERNAL_SIGNAL_NAMES.items()))
-async def signal(key: str, name: str, body: SignalRequest, session: SessionDep,
-                 client: TemporalDep, actor: Signaller) -> dict[str, str]:
+@router.post(
+    "/tickets/{key}/signals/{name}",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["systems"],
+    description="Signals for outside systems: "
+    + "; ".join(f"`{n}`: {d}" for n, d in EXTERNAL_SIGNAL_NAMES.items()),
+)
+async def signal(
+    key: str,
+    name: str,
+    body: SignalRequest,
+    session: SessionDep,
+    client: TemporalDep,
+    actor: Signaller,
+) -> dict[str, str]:
     """Deliver an outside system's event to a running ticket."""
     if name not in EXTERNAL_SIGNAL_NAMES:
         raise ProblemError(404, f"no signal {name!r}; known: {', '.join(EXTERNAL_SIGNAL_NAMES)}")
     await readable_ticket(session=session, key=key, actor=actor)
-    await send_signal(client=client, key=key,
-                      signal=ExternalEventInput(name=name, source=actor.user, payload=body.payload))
+    await send_signal(
+        client=client,
+        key=key,
+        signal=ExternalEventInput(name=name, source=actor.user, payload=body.payload),
+    )
     return {"key": key, "signal": name, "status": "accepted"}

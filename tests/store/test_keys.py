@@ -24,7 +24,10 @@ async def _allocate(sessions: Sessions, prefix: str) -> str:
 
 async def test_keys_count_up_from_one(session_factory: Sessions) -> None:
     assert [await _allocate(session_factory, "IT") for _ in range(3)] == [
-        "IT-000001", "IT-000002", "IT-000003"]
+        "IT-000001",
+        "IT-000002",
+        "IT-000003",
+    ]
 
 
 async def test_keys_count_up_within_one_transaction(session_factory: Sessions) -> None:
@@ -62,8 +65,14 @@ async def test_concurrent_sessions_get_unique_keys(
 async def test_idempotency_record_is_found_per_caller(session_factory: Sessions) -> None:
     async with session_factory() as session, session.begin():
         assert await find_idempotent_create(session=session, user="alice", key="req-1") is None
-        await record_idempotent_create(session=session, user="alice", key="req-1",
-                                       request_hash="a" * 64, ticket_key="IT-000001", now=T0)
+        await record_idempotent_create(
+            session=session,
+            user="alice",
+            key="req-1",
+            request_hash="a" * 64,
+            ticket_key="IT-000001",
+            now=T0,
+        )
     async with session_factory() as session:
         row = await find_idempotent_create(session=session, user="alice", key="req-1")
         assert row is not None
@@ -75,8 +84,14 @@ async def test_idempotency_record_is_found_per_caller(session_factory: Sessions)
 async def test_the_same_key_from_another_caller_is_separate(session_factory: Sessions) -> None:
     async with session_factory() as session, session.begin():
         for user, ticket in (("alice", "IT-000001"), ("bob", "IT-000002")):
-            await record_idempotent_create(session=session, user=user, key="req-1",
-                                           request_hash="b" * 64, ticket_key=ticket, now=T0)
+            await record_idempotent_create(
+                session=session,
+                user=user,
+                key="req-1",
+                request_hash="b" * 64,
+                ticket_key=ticket,
+                now=T0,
+            )
     async with session_factory() as session:
         row = await find_idempotent_create(session=session, user="bob", key="req-1")
         assert row is not None
@@ -85,10 +100,21 @@ async def test_the_same_key_from_another_caller_is_separate(session_factory: Ses
 
 async def test_recording_a_key_twice_is_refused(session_factory: Sessions) -> None:
     async with session_factory() as session, session.begin():
-        await record_idempotent_create(session=session, user="alice", key="req-1",
-                                       request_hash="c" * 64, ticket_key="IT-000001", now=T0)
+        await record_idempotent_create(
+            session=session,
+            user="alice",
+            key="req-1",
+            request_hash="c" * 64,
+            ticket_key="IT-000001",
+            now=T0,
+        )
     async with session_factory() as session:
         with pytest.raises(IntegrityError):
             await record_idempotent_create(
-                session=session, user="alice", key="req-1", request_hash="d" * 64,
-                ticket_key="IT-000002", now=T0 + timedelta(seconds=1))
+                session=session,
+                user="alice",
+                key="req-1",
+                request_hash="d" * 64,
+                ticket_key="IT-000002",
+                now=T0 + timedelta(seconds=1),
+            )

@@ -90,8 +90,11 @@ def test_config_keeps_the_url_as_given(url: str) -> None:
 
 def test_new_revision_on_a_migrated_database_is_empty(tmp_path: Path) -> None:
     copy = tmp_path / "migrations"
-    shutil.copytree(Path(str(alembic_config(url="sqlite://").get_main_option("script_location"))),
-                    copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(str(alembic_config(url="sqlite://").get_main_option("script_location"))),
+        copy,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     url = sqlite_url(tmp_path)
     upgrade_database(url=url)
     config = alembic_config(url=url)

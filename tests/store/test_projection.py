@@ -32,16 +32,31 @@ async def _state(sessions: Sessions, key: str) -> tuple[TicketRow, list[TaskRow]
 
 
 def _claimed(key: str, seq: int) -> TicketSnapshot:
-    return snapshot(key, last_seq=seq, tasks=[
-        task(key, status=TaskStatus.CLAIMED, assignee="bob", claimed_at=T0 + timedelta(hours=1))
-    ])
+    return snapshot(
+        key,
+        last_seq=seq,
+        tasks=[
+            task(key, status=TaskStatus.CLAIMED, assignee="bob", claimed_at=T0 + timedelta(hours=1))
+        ],
+    )
 
 
 def _resolved(key: str, seq: int) -> TicketSnapshot:
-    done = task(key, status=TaskStatus.DONE, assignee="bob", completed_by="bob",
-                completed_at=T0 + timedelta(hours=2), data={"fix": "new toner"})
-    return snapshot(key, last_seq=seq, status=TicketStatus.RESOLVED,
-                    resolved_at=T0 + timedelta(hours=2), tasks=[done])
+    done = task(
+        key,
+        status=TaskStatus.DONE,
+        assignee="bob",
+        completed_by="bob",
+        completed_at=T0 + timedelta(hours=2),
+        data={"fix": "new toner"},
+    )
+    return snapshot(
+        key,
+        last_seq=seq,
+        status=TicketStatus.RESOLVED,
+        resolved_at=T0 + timedelta(hours=2),
+        tasks=[done],
+    )
 
 
 async def test_first_projection_writes_ticket_tasks_and_events(session_factory: Sessions) -> None:
@@ -51,7 +66,8 @@ async def test_first_projection_writes_ticket_tasks_and_events(session_factory: 
     assert (row.status, row.last_seq, row.requester) == ("open", 2, "alice")
     assert row.intake == {"summary": "printer jammed", "floor": 3}
     assert [(t.id, t.group_name, t.status) for t in tasks] == [
-        ("IT-000001:fix:1", "it-ops", "open")]
+        ("IT-000001:fix:1", "it-ops", "open")
+    ]
     assert seqs == [1, 2]
 
 
@@ -75,7 +91,8 @@ async def test_newer_snapshot_replaces_the_row_and_tasks(session_factory: Sessio
     row, tasks, seqs = await _state(session_factory, "IT-000001")
     assert (row.status, row.last_seq, row.resolved_at) == ("resolved", 3, T0 + timedelta(hours=2))
     assert [(t.status, t.completed_by, t.data) for t in tasks] == [
-        ("done", "bob", {"fix": "new toner"})]
+        ("done", "bob", {"fix": "new toner"})
+    ]
     assert seqs == [1, 2, 3]
 
 
@@ -97,7 +114,8 @@ async def test_overlapping_event_lists_store_each_event_once(session_factory: Se
     async with session_factory() as session:
         events = await list_events(session=session, key="IT-000001")
         assert [(e.seq, e.type, e.actor) for e in events] == [
-            (n, "comment_added", "alice") for n in (1, 2, 3, 4)]
+            (n, "comment_added", "alice") for n in (1, 2, 3, 4)
+        ]
         after_two = await list_events(session=session, key="IT-000001", after_seq=2)
         assert [e.seq for e in after_two] == [3, 4]
 
@@ -108,7 +126,9 @@ async def test_a_new_round_adds_a_task_row_and_keeps_the_old_one(session_factory
     await _project(session_factory, reopened, [])
     _, tasks, _ = await _state(session_factory, "IT-000001")
     assert [(t.id, t.round, t.status) for t in tasks] == [
-        ("IT-000001:fix:1", 1, "done"), ("IT-000001:fix:2", 2, "open")]
+        ("IT-000001:fix:1", 1, "done"),
+        ("IT-000001:fix:2", 2, "open"),
+    ]
 
 
 async def test_timestamps_come_back_as_the_same_utc_instant(session_factory: Sessions) -> None:

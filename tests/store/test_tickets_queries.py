@@ -44,8 +44,9 @@ async def _all_pages(sessions: Sessions, filters: TicketFilter, limit: int) -> l
     cursor: str | None = None
     async with sessions() as session:
         while True:
-            rows, cursor = await list_tickets(session=session, filters=filters, limit=limit,
-                                              cursor=cursor)
+            rows, cursor = await list_tickets(
+                session=session, filters=filters, limit=limit, cursor=cursor
+            )
             pages.append([r.key for r in rows])
             if cursor is None:
                 return pages
@@ -54,29 +55,55 @@ async def _all_pages(sessions: Sessions, filters: TicketFilter, limit: int) -> l
 @pytest.fixture
 async def catalogue(session_factory: Sessions) -> Sessions:
     """Five tickets across definitions, departments, statuses and assignees, one minute apart."""
+
     def at(n: int) -> dict[str, Any]:
         return {"created_at": T0 + timedelta(minutes=n), "updated_at": T0 + timedelta(minutes=n)}
 
     await _store(
         session_factory,
         snapshot("IT-000001", **at(1)),
-        snapshot("IT-000002", status=TicketStatus.RESOLVED, **at(2), tasks=[
-            task("IT-000002", status=TaskStatus.DONE, assignee="bob")]),
-        snapshot("IT-000003", requester="dave", **at(3), tasks=[
-            task("IT-000003", status=TaskStatus.CLAIMED, assignee="bob"),
-            task("IT-000003", "visit", group="field", status=TaskStatus.PENDING)]),
-        snapshot("FAC-000001", definition_key="facility-repair", department="facilities",
-                 **at(4), tasks=[task("FAC-000001", group="facilities")]),
-        snapshot("FAC-000002", definition_key="facility-repair", department="facilities",
-                 status=TicketStatus.CLOSED, **at(5), tasks=[
-                     task("FAC-000002", group="field", status=TaskStatus.DONE, assignee="erin")]),
+        snapshot(
+            "IT-000002",
+            status=TicketStatus.RESOLVED,
+            **at(2),
+            tasks=[task("IT-000002", status=TaskStatus.DONE, assignee="bob")],
+        ),
+        snapshot(
+            "IT-000003",
+            requester="dave",
+            **at(3),
+            tasks=[
+                task("IT-000003", status=TaskStatus.CLAIMED, assignee="bob"),
+                task("IT-000003", "visit", group="field", status=TaskStatus.PENDING),
+            ],
+        ),
+        snapshot(
+            "FAC-000001",
+            definition_key="facility-repair",
+            department="facilities",
+            **at(4),
+            tasks=[task("FAC-000001", group="facilities")],
+        ),
+        snapshot(
+            "FAC-000002",
+            definition_key="facility-repair",
+            department="facilities",
+            status=TicketStatus.CLOSED,
+            **at(5),
+            tasks=[task("FAC-000002", group="field", status=TaskStatus.DONE, assignee="erin")],
+        ),
     )
     return session_factory
 
 
 async def test_no_filter_lists_everything_newest_first(catalogue: Sessions) -> None:
     assert await _keys(catalogue, TicketFilter()) == [
-        "FAC-000002", "FAC-000001", "IT-000003", "IT-000002", "IT-000001"]
+        "FAC-000002",
+        "FAC-000001",
+        "IT-000003",
+        "IT-000002",
+        "IT-000001",
+    ]
 
 
 def _filter_id(filters: TicketFilter) -> str:
@@ -108,13 +135,17 @@ async def test_filters(catalogue: Sessions, filters: TicketFilter, expected: lis
 async def test_pages_return_every_row_exactly_once(session_factory: Sessions) -> None:
     # Groups of three share a creation time, so the key must break ties across page edges.
     tickets = [
-        snapshot(f"IT-{n:06d}", created_at=T0 + timedelta(seconds=n // 3),
-                 status=TicketStatus.OPEN if n % 2 else TicketStatus.CLOSED)
+        snapshot(
+            f"IT-{n:06d}",
+            created_at=T0 + timedelta(seconds=n // 3),
+            status=TicketStatus.OPEN if n % 2 else TicketStatus.CLOSED,
+        )
         for n in range(1, 24)
     ]
     await _store(session_factory, *tickets)
-    newest_first = [t.key for t in sorted(tickets, key=lambda t: (t.created_at, t.key),
-                                          reverse=True)]
+    newest_first = [
+        t.key for t in sorted(tickets, key=lambda t: (t.created_at, t.key), reverse=True)
+    ]
     for limit in (1, 4, 5, 23, 50):
         pages = await _all_pages(session_factory, TicketFilter(), limit)
         assert [key for page in pages for key in page] == newest_first
@@ -127,8 +158,9 @@ async def test_pages_return_every_row_exactly_once(session_factory: Sessions) ->
 
 async def test_last_full_page_has_no_next_cursor(catalogue: Sessions) -> None:
     async with catalogue() as session:
-        rows, cursor = await list_tickets(session=session, filters=TicketFilter(), limit=5,
-                                          cursor=None)
+        rows, cursor = await list_tickets(
+            session=session, filters=TicketFilter(), limit=5, cursor=None
+        )
     assert (len(rows), cursor) == (5, None)
 
 

@@ -16,8 +16,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def _add(sessions: Sessions, name: str, department: str = "it-ops") -> str:
     async with sessions() as session, session.begin():
-        _, token = await add_user(session=session, name=name, department=department,
-                                  role="worker", now=T0)
+        _, token = await add_user(
+            session=session, name=name, department=department, role="worker", now=T0
+        )
     return token
 
 
@@ -36,7 +37,11 @@ async def test_a_token_finds_its_user(session_factory: Sessions) -> None:
         found = await user_by_token(session=session, token=bob)
         assert found is not None
         assert (found.name, found.department, found.role, found.created_at) == (
-            "bob", "it-ops", "worker", T0)
+            "bob",
+            "it-ops",
+            "worker",
+            T0,
+        )
         found = await user_by_token(session=session, token=carol)
         assert found is not None
         assert found.name == "carol"

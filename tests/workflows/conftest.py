@@ -40,6 +40,8 @@ class Stack:
 async def stack(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
     """A worker on a fresh task queue, projecting into a fresh SQLite file."""
     queue = f"tickets-{uuid.uuid4().hex[:8]}"
-    async with migrated_sessions(sqlite_url(tmp_path)) as sessions:
-        async with build_ticket_worker(client=env.client, task_queue=queue, sessions=sessions):
-            yield Stack(client=env.client, task_queue=queue, sessions=sessions)
+    async with (
+        migrated_sessions(sqlite_url(tmp_path)) as sessions,
+        build_ticket_worker(client=env.client, task_queue=queue, sessions=sessions),
+    ):
+        yield Stack(client=env.client, task_queue=queue, sessions=sessions)

@@ -46,17 +46,23 @@ async def start(stack: Stack, definition: ProcessDefinition | None = None) -> Ha
     key = f"INC-{uuid.uuid4().hex[:6]}"
     return await stack.client.start_workflow(
         TicketWorkflow.run,
-        StartTicketInput(key=key, definition=definition or incident(),
-                         intake={"title": "VPN down"}, requester=REQUESTER),
-        id=key, task_queue=stack.task_queue,
+        StartTicketInput(
+            key=key,
+            definition=definition or incident(),
+            intake={"title": "VPN down"},
+            requester=REQUESTER,
+        ),
+        id=key,
+        task_queue=stack.task_queue,
     )
 
 
 async def work(handle: Handle, stage: str, who: Actor) -> None:
     """Claim and complete a stage with valid data."""
     await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key=stage, actor=who))
-    await handle.execute_update(TicketWorkflow.complete,
-                                CompleteInput(stage_key=stage, actor=who, data=STAGE_DATA[stage]))
+    await handle.execute_update(
+        TicketWorkflow.complete, CompleteInput(stage_key=stage, actor=who, data=STAGE_DATA[stage])
+    )
 
 
 async def rejected(handle: Handle, call: object) -> ApplicationError:
@@ -76,7 +82,11 @@ async def test_parallel_stages_open_together_and_ticket_resolves_then_closes(sta
     handle = await start(stack)
     state = await handle.query(TicketWorkflow.state)
     assert [t.status for t in state.tasks.values()] == [
-        TaskStatus.OPEN, TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.PENDING]
+        TaskStatus.OPEN,
+        TaskStatus.PENDING,
+        TaskStatus.PENDING,
+        TaskStatus.PENDING,
+    ]
 
     await work(handle, "triage", DESK)
     state = await handle.query(TicketWorkflow.state)
@@ -94,16 +104,26 @@ async def test_parallel_stages_open_together_and_ticket_resolves_then_closes(sta
 
     async with stack.sessions() as session:
         ticket = await session.get(TicketRow, handle.id)
-        assert ticket is not None and ticket.status == "closed"
+        assert ticket is not None
+        assert ticket.status == "closed"
         assert ticket.last_seq == result.last_seq
-        seqs = (await session.scalars(select(TicketEventRow.seq)
-                                      .where(TicketEventRow.ticket_key == handle.id)
-                                      .order_by(TicketEventRow.seq))).all()
+        seqs = (
+            await session.scalars(
+                select(TicketEventRow.seq)
+                .where(TicketEventRow.ticket_key == handle.id)
+                .order_by(TicketEventRow.seq)
+            )
+        ).all()
         assert list(seqs) == list(range(1, result.last_seq + 1))
-        tasks = (await session.scalars(select(TaskRow).where(TaskRow.ticket_key == handle.id))).all()
+        tasks = (
+            await session.scalars(select(TaskRow).where(TaskRow.ticket_key == handle.id))
+        ).all()
         assert {t.stage_key: (t.status, t.completed_by) for t in tasks} == {
-            "triage": ("done", "dana"), "diagnose": ("done", "otto"),
-            "fix": ("done", "devi"), "verify": ("done", "dana")}
+            "triage": ("done", "dana"),
+            "diagnose": ("done", "otto"),
+            "fix": ("done", "devi"),
+            "verify": ("done", "dana"),
+        }
 
 
 async def test_rejected_updates_write_nothing_to_history(stack: Stack) -> None:
@@ -111,18 +131,31 @@ async def test_rejected_updates_write_nothing_to_history(stack: Stack) -> None:
     await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=DESK))
     before = await history_length(handle)
 
-    wrong_group = await rejected(handle, handle.execute_update(
-        TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=OPS)))
+    wrong_group = await rejected(
+        handle,
+        handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=OPS)),
+    )
     assert wrong_group.type == "TicketForbidden"
-    taken = await rejected(handle, handle.execute_update(
-        TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=Actor(
-            user="dora", department="service-desk", role="agent"))))
-    assert taken.type == "TicketConflict" and "claimed by dana" in taken.message
-    not_ready = await rejected(handle, handle.execute_update(
-        TicketWorkflow.claim, ClaimInput(stage_key="fix", actor=DEV)))
+    taken = await rejected(
+        handle,
+        handle.execute_update(
+            TicketWorkflow.claim,
+            ClaimInput(
+                stage_key="triage",
+                actor=Actor(user="dora", department="service-desk", role="agent"),
+            ),
+        ),
+    )
+    assert taken.type == "TicketConflict"
+    assert "claimed by dana" in taken.message
+    not_ready = await rejected(
+        handle, handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="fix", actor=DEV))
+    )
     assert not_ready.type == "TicketConflict"
-    unknown = await rejected(handle, handle.execute_update(
-        TicketWorkflow.claim, ClaimInput(stage_key="nope", actor=DESK)))
+    unknown = await rejected(
+        handle,
+        handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="nope", actor=DESK)),
+    )
     assert unknown.type == "TicketNotFound"
 
     # The time-skipping server runs validators in ordinary workflow tasks (the dev server's
@@ -139,15 +172,24 @@ async def test_complete_checks_holder_and_stage_form(stack: Stack) -> None:
     before = await history_length(handle)
 
     other = Actor(user="olga", department="ops", role="agent")
-    not_holder = await rejected(handle, handle.execute_update(
-        TicketWorkflow.complete, CompleteInput(stage_key="diagnose", actor=other,
-                                               data=STAGE_DATA["diagnose"])))
+    not_holder = await rejected(
+        handle,
+        handle.execute_update(
+            TicketWorkflow.complete,
+            CompleteInput(stage_key="diagnose", actor=other, data=STAGE_DATA["diagnose"]),
+        ),
+    )
     assert not_holder.type == "TicketConflict"
-    missing = await rejected(handle, handle.execute_update(
-        TicketWorkflow.complete, CompleteInput(stage_key="diagnose", actor=OPS, data={})))
+    missing = await rejected(
+        handle,
+        handle.execute_update(
+            TicketWorkflow.complete, CompleteInput(stage_key="diagnose", actor=OPS, data={})
+        ),
+    )
     assert missing.type == "TicketInvalidInput"
     assert missing.details[0]["problems"] == [
-        {"pointer": "/root_cause", "detail": "'root_cause' is a required property"}]
+        {"pointer": "/root_cause", "detail": "'root_cause' is a required property"}
+    ]
     added = (await handle.fetch_history()).events[before:]
     assert not {e.event_type for e in added} & UPDATE_TRACES
 
@@ -155,30 +197,41 @@ async def test_complete_checks_holder_and_stage_form(stack: Stack) -> None:
 async def test_unclaim_and_reassign_move_the_task(stack: Stack) -> None:
     handle = await start(stack)
     await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=DESK))
-    result = await handle.execute_update(TicketWorkflow.unclaim,
-                                         UnclaimInput(stage_key="triage", actor=DESK))
-    assert result.task is not None and result.task.status == TaskStatus.OPEN
+    result = await handle.execute_update(
+        TicketWorkflow.unclaim, UnclaimInput(stage_key="triage", actor=DESK)
+    )
+    assert result.task is not None
+    assert result.task.status == TaskStatus.OPEN
     assert result.task.assignee is None
 
-    moved = await handle.execute_update(TicketWorkflow.reassign, ReassignInput(
-        stage_key="triage", actor=DESK, to_group="ops", reason="network issue"))
-    assert moved.task is not None and moved.task.group == "ops"
+    moved = await handle.execute_update(
+        TicketWorkflow.reassign,
+        ReassignInput(stage_key="triage", actor=DESK, to_group="ops", reason="network issue"),
+    )
+    assert moved.task is not None
+    assert moved.task.group == "ops"
     assert moved.task.status == TaskStatus.OPEN
 
-    handed = await handle.execute_update(TicketWorkflow.reassign, ReassignInput(
-        stage_key="triage", actor=OPS, to_user="oscar", reason="on call"))
+    handed = await handle.execute_update(
+        TicketWorkflow.reassign,
+        ReassignInput(stage_key="triage", actor=OPS, to_user="oscar", reason="on call"),
+    )
     assert handed.task is not None
     assert (handed.task.status, handed.task.assignee) == (TaskStatus.CLAIMED, "oscar")
     state = await handle.query(TicketWorkflow.state)
-    assert [e.type for e in state.events][-3:] == ["task_unclaimed", "task_reassigned",
-                                                   "task_reassigned"]
+    assert [e.type for e in state.events][-3:] == [
+        "task_unclaimed",
+        "task_reassigned",
+        "task_reassigned",
+    ]
     assert state.events[-1].data["before"] == {"group": "ops", "assignee": None}
 
 
 async def test_cancel_ends_the_workflow_and_cancels_open_tasks(stack: Stack) -> None:
     handle = await start(stack)
-    await handle.execute_update(TicketWorkflow.cancel, CancelInput(actor=REQUESTER,
-                                                                   reason="duplicate"))
+    await handle.execute_update(
+        TicketWorkflow.cancel, CancelInput(actor=REQUESTER, reason="duplicate")
+    )
     result = await handle.result()
     assert result.status == TicketStatus.CANCELLED
     state = await handle.query(TicketWorkflow.state)
@@ -190,11 +243,13 @@ async def test_reopen_runs_final_stage_again_and_silence_closes(stack: Stack) ->
     handle = await start(stack)
     for stage, who in (("triage", DESK), ("diagnose", OPS), ("fix", DEV), ("verify", DESK)):
         await work(handle, stage, who)
-    await handle.execute_update(TicketWorkflow.reopen, ReopenInput(actor=REQUESTER,
-                                                                   reason="still broken"))
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=REQUESTER, reason="still broken")
+    )
     state = await handle.query(TicketWorkflow.state)
     assert state.status == TicketStatus.OPEN
-    assert state.tasks["verify"].round == 2 and state.tasks["verify"].status == TaskStatus.OPEN
+    assert state.tasks["verify"].round == 2
+    assert state.tasks["verify"].status == TaskStatus.OPEN
     assert state.tasks["fix"].status == TaskStatus.DONE
 
     await work(handle, "verify", DESK)
@@ -203,16 +258,19 @@ async def test_reopen_runs_final_stage_again_and_silence_closes(stack: Stack) ->
     assert result.status == TicketStatus.CLOSED
     state = await handle.query(TicketWorkflow.state)
     assert state.events[-1].data == {"by": "timeout"}
-    assert state.closed_at is not None and state.resolved_at is not None
+    assert state.closed_at is not None
+    assert state.resolved_at is not None
     assert state.closed_at - state.resolved_at >= timedelta(hours=24)
 
 
 async def test_same_update_id_applies_once(stack: Stack) -> None:
     handle = await start(stack)
-    first = await handle.execute_update(TicketWorkflow.comment,
-                                        CommentInput(actor=DESK, body="looking"), id="req-1")
-    again = await handle.execute_update(TicketWorkflow.comment,
-                                        CommentInput(actor=DESK, body="looking"), id="req-1")
+    first = await handle.execute_update(
+        TicketWorkflow.comment, CommentInput(actor=DESK, body="looking"), id="req-1"
+    )
+    again = await handle.execute_update(
+        TicketWorkflow.comment, CommentInput(actor=DESK, body="looking"), id="req-1"
+    )
     assert first.seq == again.seq
     state = await handle.query(TicketWorkflow.state)
     assert [e.type for e in state.events].count("comment_added") == 1
@@ -220,10 +278,13 @@ async def test_same_update_id_applies_once(stack: Stack) -> None:
 
 async def test_external_signal_is_recorded(stack: Stack) -> None:
     handle = await start(stack)
-    await handle.signal(TicketWorkflow.external_event, ExternalEventInput(
-        name="customer_reply", source="mailer", payload={"text": "any news?"}))
-    comment = await handle.execute_update(TicketWorkflow.comment,
-                                          CommentInput(actor=DESK, body="on it"))
+    await handle.signal(
+        TicketWorkflow.external_event,
+        ExternalEventInput(name="customer_reply", source="mailer", payload={"text": "any news?"}),
+    )
+    comment = await handle.execute_update(
+        TicketWorkflow.comment, CommentInput(actor=DESK, body="on it")
+    )
     state = await handle.query(TicketWorkflow.state)
     external = [e for e in state.events if e.type == "external_event"]
     assert len(external) == 1

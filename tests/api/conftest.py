@@ -1,0 +1,91 @@
+"""The API over real HTTP semantics (httpx + ASGI), a real dev server, worker and database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from store.users import add_user
+from tests.dbutil import database_params, fresh_database, migrated_sessions
+from tests.temporal_env import dev_server_env
+from ticketflow.settings import Settings
+from workers.tickets import build_ticket_worker
+
+USERS = {
+    "owner": ("process-office", "process_owner"),
+    "rita": ("sales", "requester"),
+    "sam": ("sales", "requester"),
+    "dana": ("service-desk", "agent"),
+    "dora": ("service-desk", "agent"),
+    "otto": ("ops", "agent"),
+    "devi": ("dev", "agent"),
+    "audrey": ("audit", "auditor"),
+    "monitor": ("it", "system"),
+    "root": ("it", "admin"),
+}
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One real Temporal dev server for the API tests."""
+    environment = await dev_server_env()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture(params=database_params())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, SQLite or PostgreSQL, dropped after the test."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@dataclass
+class Api:
+    """An HTTP client on the app, with a token per test user."""
+
+    http: httpx.AsyncClient
+    env: WorkflowEnvironment
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, user: str) -> dict[str, str]:
+        """Authorization header for a test user."""
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+
+@pytest.fixture
+async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
+    """The app on a migrated database, with a worker on its own task queue."""
+    queue = f"api-{uuid.uuid4().hex[:8]}"
+    settings = Settings(database_url=database_url, task_queue=queue, max_body_bytes=64_000)
+    async with migrated_sessions(database_url) as sessions:
+        tokens = {}
+        async with sessions() as session, session.begin():
+            for name, (department, role) in USERS.items():
+                _row, tokens[name] = await add_user(
+                    session=session,
+                    name=name,
+                    department=department,
+                    role=role,
+                    now=datetime.now(UTC),
+                )
+        app = create_app(settings, temporal=dev_env.client, sessions=sessions)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            build_ticket_worker(client=dev_env.client, task_queue=queue, sessions=sessions),
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://ticketflow.test") as http,
+        ):
+            yield Api(http=http, env=dev_env, sessions=sessions, tokens=tokens)
