@@ -103,9 +103,13 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
                         detail=f"unknown stage {dep!r}",
                     )
                 )
-    cycle = find_cycle(
-        {s.key: [d for d in s.depends_on if d in seen and d != s.key] for s in definition.stages}
-    )
+    graph: dict[str, list[str]] = {}
+    for stage in definition.stages:
+        # Stages sharing a key (already reported) pool their edges so no cycle hides behind one.
+        graph.setdefault(stage.key, []).extend(
+            d for d in stage.depends_on if d in seen and d != stage.key
+        )
+    cycle = find_cycle(graph)
     if cycle:
         problems.append(
             Problem(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,3 +53,10 @@ async def record_idempotent_create(
         )
     )
     await session.flush()
+
+
+async def forget_idempotent_create(*, session: AsyncSession, user: str, key: str) -> None:
+    """Drop an Idempotency-Key record whose ticket could not take the key it was given."""
+    await session.execute(
+        delete(IdempotencyRow).where(IdempotencyRow.user_name == user, IdempotencyRow.key == key)
+    )

@@ -23,7 +23,7 @@ class TicketFilter:
 
     status: str | None = None
     definition_key: str | None = None
-    department: str | None = None
+    department: str | None = None  # owning department, or one with an opened task
     assignee: str | None = None
     requester: str | None = None
 
@@ -53,8 +53,13 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(
                 TicketRow.department == f.department,
+                # A department is involved once one of its tasks has opened (pending ones
+                # may never reach it).
                 TicketRow.key.in_(
-                    select(TaskRow.ticket_key).where(TaskRow.group_name == f.department)
+                    select(TaskRow.ticket_key).where(
+                        TaskRow.group_name == f.department,
+                        TaskRow.status.in_(("open", "claimed", "done")),
+                    )
                 ),
             )
         )

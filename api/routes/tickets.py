@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import ActorDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep, require_roles
@@ -37,7 +27,6 @@ from api.schemas import (
     TransitionView,
 )
 from api.workflow_calls import send_signal, send_update, transition_view
-from domain.definitions import ProcessDefinition
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
@@ -45,66 +34,23 @@ from domain.messages import (
     ConfirmInput,
     ExternalEventInput,
     ReopenInput,
-    StartTicketInput,
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from forms.validation import data_problems
 from policies.roles import CREATE_TICKETS, MANAGE_TICKETS, SIGNAL, can_read_all
-from store import definitions as definitions_store
-from store import keys as keys_store
 from store import tickets as store
 from store.models import TicketRow
-from ticketflow.settings import Settings
-from workflows import search_attributes as sa
-from workflows.ticket import TicketWorkflow
+from ticketflow.publishing import Rejected
+from ticketflow.ticket_creation import (
+    IdempotencyMismatch,
+    KeyCollisions,
+    file_ticket,
+    load_definition,
+)
 
 router = APIRouter(tags=["tickets"])
 Creator = Annotated[Actor, Depends(require_roles(*CREATE_TICKETS))]
 Signaller = Annotated[Actor, Depends(require_roles(*SIGNAL))]
-
-
-def _request_hash(body: CreateTicketRequest, version: int) -> str:
-    canonical = json.dumps([body.definition, version, body.data], sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def _start(
-    *,
-    client: Client,
-    settings: Settings,
-    key: str,
-    definition: ProcessDefinition,
-    body: CreateTicketRequest,
-    actor: Actor,
-) -> None:
-    """Start the ticket's workflow (or find it started) and wait until its creation is in SQL."""
-    operation = WithStartWorkflowOperation(
-        TicketWorkflow.run,
-        StartTicketInput(key=key, definition=definition, intake=body.data, requester=actor),
-        id=key,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.TICKET_STATE, TicketStatus.OPEN.value),
-                SearchAttributePair(sa.TICKET_DEFINITION, definition.key),
-            ]
-        ),
-    )
-    try:
-        await client.execute_update_with_start_workflow(
-            TicketWorkflow.opened, start_workflow_operation=operation, id=f"{key}:opened"
-        )
-    except WorkflowAlreadyStartedError:
-        pass  # an idempotent retry of a ticket that has since closed
-    except RPCError as exc:
-        raise ProblemError(
-            503,
-            f"the ticket could not be started: {exc.message}; retry with the same Idempotency-Key",
-            headers={"Retry-After": "2"},
-        ) from exc
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
@@ -118,69 +64,43 @@ async def create_ticket(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketCreated:
     """File a ticket: the intake is validated, a key allocated and its workflow started."""
-    row = await definitions_store.get_definition(
-        session=session, key=body.definition, version=body.version
-    )
-    if row is None:
-        wanted = body.definition + (f"@{body.version}" if body.version else "")
-        raise ProblemError(
-            422,
-            f"no published definition {wanted}",
-            problems=[Problem(pointer="/definition", detail="unknown definition")],
+    try:
+        definition = await load_definition(
+            session=session, key=body.definition, version=body.version
         )
-    definition = ProcessDefinition.model_validate(row.document)
-    problems = data_problems(definition.intake_form or {}, body.data)
-    if problems:
-        raise ProblemError(
-            422,
-            "the intake data does not satisfy the form",
-            problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
-        )
-    request_hash = _request_hash(body, definition.version)
-    if idempotency_key:
-        earlier = await keys_store.find_idempotent_create(
-            session=session, user=actor.user, key=idempotency_key
-        )
-        if earlier is not None:
-            if earlier.request_hash != request_hash:
-                raise ProblemError(422, "this Idempotency-Key was used with a different request")
-            # The first attempt may have died between recording the key and starting.
-            await _start(
-                client=client,
-                settings=settings,
-                key=earlier.ticket_key,
-                definition=definition,
-                body=body,
-                actor=actor,
-            )
-            response.headers["Idempotent-Replayed"] = "true"
-            response.headers["Location"] = f"/tickets/{earlier.ticket_key}"
-            return TicketCreated(
-                key=earlier.ticket_key,
-                status=TicketStatus.OPEN.value,
-                definition_key=definition.key,
-                definition_version=definition.version,
-            )
-    key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
-    if idempotency_key:
-        await keys_store.record_idempotent_create(
+        created = await file_ticket(
             session=session,
-            user=actor.user,
-            key=idempotency_key,
-            request_hash=request_hash,
-            ticket_key=key,
-            now=datetime.now(UTC),
+            client=client,
+            task_queue=settings.task_queue,
+            definition=definition,
+            data=body.data,
+            requester=actor,
+            idempotency_key=idempotency_key,
         )
-    await session.commit()
-    await _start(
-        client=client, settings=settings, key=key, definition=definition, body=body, actor=actor
-    )
-    response.headers["Location"] = f"/tickets/{key}"
+    except Rejected as exc:
+        raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc
+    except IdempotencyMismatch as exc:
+        raise ProblemError(422, "this Idempotency-Key was used with a different request") from exc
+    except KeyCollisions as exc:
+        raise ProblemError(
+            503,
+            f"ticket keys {exc}-* collide with existing workflows; the key "
+            "sequence is behind Temporal",
+        ) from exc
+    except RPCError as exc:
+        raise ProblemError(
+            503,
+            f"the ticket could not be started: {exc.message}; retry with the same Idempotency-Key",
+            headers={"Retry-After": "2"},
+        ) from exc
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/tickets/{created.key}"
     return TicketCreated(
-        key=key,
+        key=created.key,
         status=TicketStatus.OPEN.value,
-        definition_key=definition.key,
-        definition_version=definition.version,
+        definition_key=created.definition.key,
+        definition_version=created.definition.version,
     )
 
 

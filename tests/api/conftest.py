@@ -58,6 +58,7 @@ class Api:
     http: httpx.AsyncClient
     env: WorkflowEnvironment
     sessions: async_sessionmaker[AsyncSession]
+    prefix: str
     tokens: dict[str, str] = field(default_factory=dict)
 
     def auth(self, user: str) -> dict[str, str]:
@@ -88,4 +89,7 @@ async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://ticketflow.test") as http,
         ):
-            yield Api(http=http, env=dev_env, sessions=sessions, tokens=tokens)
+            # Tests share one Temporal server but not a database: a key prefix of their own
+            # keeps their ticket keys (workflow ids) apart.
+            prefix = "T" + uuid.uuid4().hex[:8].upper()
+            yield Api(http=http, env=dev_env, sessions=sessions, prefix=prefix, tokens=tokens)

@@ -1,0 +1,51 @@
+"""Shortcuts for driving tickets through the HTTP API in tests."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.builders import INCIDENT, STAGE_DATA
+
+PROBLEM = "application/problem+json"
+
+
+def incident_document(**changes: Any) -> dict[str, Any]:
+    """The incident definition as a process owner would post it (no version)."""
+    document = {k: copy.deepcopy(v) for k, v in INCIDENT.items() if k != "version"}
+    document.update(changes)
+    return document
+
+
+async def publish_incident(api: Api, **changes: Any) -> dict[str, Any]:
+    """Publish the incident definition; returns the published detail."""
+    document = incident_document(**{"key_prefix": api.prefix, **changes})
+    response = await api.http.post("/definitions", json=document, headers=api.auth("owner"))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def create_ticket(api: Api, user: str = "rita", title: str = "VPN down") -> str:
+    """File an incident ticket; returns its key."""
+    response = await api.http.post(
+        "/tickets",
+        json={"definition": "incident", "data": {"title": title}},
+        headers=api.auth(user),
+    )
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+async def work(api: Api, key: str, stage: str, user: str) -> None:
+    """Claim and complete a stage with valid data."""
+    claimed = await api.http.post(f"/tickets/{key}/tasks/{stage}/claim", headers=api.auth(user))
+    assert claimed.status_code == 200, claimed.text
+    done = await api.http.post(
+        f"/tickets/{key}/tasks/{stage}/complete",
+        json={"data": STAGE_DATA[stage]},
+        headers=api.auth(user),
+    )
+    assert done.status_code == 200, done.text

@@ -1,0 +1,167 @@
+"""Filing a ticket: validate the intake, allocate a key, start its workflow exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from domain.definitions import ProcessDefinition
+from domain.messages import StartTicketInput
+from domain.problems import Problem
+from domain.ticket import Actor, TicketStatus
+from forms.validation import data_problems
+from store import definitions as definitions_store
+from store import keys as keys_store
+from ticketflow.publishing import Rejected
+from workflows import search_attributes as sa
+from workflows.ticket import TicketWorkflow
+
+log = logging.getLogger("ticketflow.tickets")
+
+# A key can already name a workflow if the app database was reset while Temporal kept its
+# history; such keys are skipped, but only this many in a row before giving up loudly.
+MAX_KEY_COLLISIONS = 20
+
+
+class IdempotencyMismatch(Exception):
+    """An Idempotency-Key reused with a different request."""
+
+
+class KeyCollisions(Exception):
+    """Too many allocated keys already named workflows: the key sequence is behind Temporal."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """A filed ticket; `replayed` when an Idempotency-Key returned an earlier one."""
+
+    key: str
+    definition: ProcessDefinition
+    replayed: bool
+
+
+def _request_hash(definition: ProcessDefinition, data: dict[str, Any]) -> str:
+    canonical = json.dumps([definition.key, definition.version, data], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _start(
+    *,
+    client: Client,
+    task_queue: str,
+    start: StartTicketInput,
+    conflict: WorkflowIDConflictPolicy,
+) -> None:
+    """Start the workflow and wait until its creation is projected into SQL."""
+    operation = WithStartWorkflowOperation(
+        TicketWorkflow.run,
+        start,
+        id=start.key,
+        task_queue=task_queue,
+        id_conflict_policy=conflict,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.TICKET_STATE, TicketStatus.OPEN.value),
+                SearchAttributePair(sa.TICKET_DEFINITION, start.definition.key),
+            ]
+        ),
+    )
+    await client.execute_update_with_start_workflow(
+        TicketWorkflow.opened, start_workflow_operation=operation, id=f"{start.key}:opened"
+    )
+
+
+async def load_definition(
+    *, session: AsyncSession, key: str, version: int | None
+) -> ProcessDefinition:
+    """The published definition to file against; Rejected if there is none."""
+    row = await definitions_store.get_definition(session=session, key=key, version=version)
+    if row is None:
+        wanted = key + (f"@{version}" if version else "")
+        raise Rejected([Problem(pointer="/definition", detail=f"no published definition {wanted}")])
+    return ProcessDefinition.model_validate(row.document)
+
+
+async def file_ticket(
+    *,
+    session: AsyncSession,
+    client: Client,
+    task_queue: str,
+    definition: ProcessDefinition,
+    data: dict[str, Any],
+    requester: Actor,
+    idempotency_key: str | None,
+) -> Created:
+    """Validate the intake, then start the ticket; a repeated Idempotency-Key returns the first.
+
+    Nothing is written for refused input. The key and idempotency record are committed
+    before the workflow starts, so a retry after a crash in between finishes the same ticket.
+    """
+    problems = data_problems(definition.intake_form or {}, data)
+    if problems:
+        raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
+    request_hash = _request_hash(definition, data)
+    if idempotency_key:
+        earlier = await keys_store.find_idempotent_create(
+            session=session, user=requester.user, key=idempotency_key
+        )
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise IdempotencyMismatch(idempotency_key)
+            start = StartTicketInput(
+                key=earlier.ticket_key, definition=definition, intake=data, requester=requester
+            )
+            # WorkflowAlreadyStarted here means the ticket has since closed: still the answer.
+            with suppress(WorkflowAlreadyStartedError):
+                await _start(
+                    client=client,
+                    task_queue=task_queue,
+                    start=start,
+                    conflict=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+            return Created(key=earlier.ticket_key, definition=definition, replayed=True)
+    for _ in range(MAX_KEY_COLLISIONS):
+        key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
+        if idempotency_key:
+            await keys_store.record_idempotent_create(
+                session=session,
+                user=requester.user,
+                key=idempotency_key,
+                request_hash=request_hash,
+                ticket_key=key,
+                now=datetime.now(UTC),
+            )
+        await session.commit()
+        start = StartTicketInput(key=key, definition=definition, intake=data, requester=requester)
+        try:
+            await _start(
+                client=client,
+                task_queue=task_queue,
+                start=start,
+                conflict=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            log.warning("ticket key %s already names a workflow; taking the next key", key)
+            if idempotency_key:
+                await keys_store.forget_idempotent_create(
+                    session=session, user=requester.user, key=idempotency_key
+                )
+            continue
+        return Created(key=key, definition=definition, replayed=False)
+    raise KeyCollisions(definition.key_prefix)
