@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -42,22 +45,25 @@ async def connect(settings: Settings) -> Client:
 
 async def ensure_search_attributes(client: Client) -> list[str]:
     """Register Ticketflow's search attributes the namespace lacks; returns those it added."""
-    added = []
-    # One call per key: the time-skipping test server cannot list attributes, and the dev
-    # server refuses a batch whose members partly exist.
-    for key in search_attributes.ALL:
-        value_type = IndexedValueType.ValueType(
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        present = set(listed.custom_attributes)
+    except RPCError as exc:
+        # The time-skipping test server cannot list attributes; it starts with none.
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        present = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(
             SearchAttributeIndexedValueType(key.indexed_value_type)
         )
-        try:
-            await client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(
-                    namespace=client.namespace, search_attributes={key.name: value_type}
-                )
-            )
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.ALREADY_EXISTS:
-                raise
-        else:
-            added.append(key.name)
-    return sorted(added)
+        for key in search_attributes.ALL
+        if key.name not in present
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -235,7 +235,6 @@ async def test_sigkilled_worker_mid_update_loses_and_repeats_nothing(tmp_path: P
                     TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER, comment="works again")
                 )
                 result = await handle.result()
-                (tmp_path / "history.json").write_text((await handle.fetch_history()).to_json())
                 state = await handle.query(TicketWorkflow.state)
                 accepted = await update_ids(
                     handle, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED

@@ -1,0 +1,157 @@
+"""Record a full ticket life as a replayable history: `python -m tests.histories.record`.
+
+The run uses the time-skipping test server and the real projection into a throwaway SQLite
+file, and writes `tests/histories/<workflow id>.json` (WorkflowHistory.to_json()), which
+tests/workflows/test_replay.py replays against the current TicketWorkflow.
+
+Re-record only for a deliberate workflow change made behind `workflow.patched()`, and then
+under a new name (`--workflow-id`): the old histories stay, because replaying them is what
+proves that tickets started under the old code still run on the new one. A history that stops
+replaying after an unpatched change is a non-determinism bug to fix, never a file to refresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from temporalio.client import WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+
+from domain.messages import (
+    ClaimInput,
+    CommentInput,
+    CompleteInput,
+    ConfirmInput,
+    ExternalEventInput,
+    ReassignInput,
+    ReopenInput,
+    StartTicketInput,
+    TicketResult,
+)
+from domain.ticket import Actor, TicketStatus
+from tests.builders import DESK, DEV, OPS, REQUESTER, STAGE_DATA, actor, incident
+from tests.dbutil import migrated_sessions, sqlite_url
+from tests.temporal_env import time_skipping_env
+from workers.tickets import build_ticket_worker
+from workflows.ticket import TicketWorkflow
+
+HISTORIES = Path(__file__).parent
+WORKFLOW_ID = "INC-full-life"
+TASK_QUEUE = "tickets-record"
+DEV_STANDBY = actor("dave", "dev")
+
+Handle = WorkflowHandle[TicketWorkflow, TicketResult]
+
+
+async def _claim(handle: Handle, stage: str, who: Actor) -> None:
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key=stage, actor=who))
+
+
+async def _complete(handle: Handle, stage: str, who: Actor) -> None:
+    await handle.execute_update(
+        TicketWorkflow.complete, CompleteInput(stage_key=stage, actor=who, data=STAGE_DATA[stage])
+    )
+
+
+async def _live_a_full_life(handle: Handle) -> TicketResult:
+    # A claim before its stage is ready: the validator rejects it, so no Update is accepted.
+    try:
+        await _claim(handle, "fix", DEV)
+    except WorkflowUpdateFailedError:
+        pass
+    else:
+        raise RuntimeError("claiming a stage that is not ready was accepted")
+
+    await _claim(handle, "triage", DESK)
+    await _complete(handle, "triage", DESK)
+    # diagnose and fix are independent stages: their Updates run concurrently.
+    await asyncio.gather(_claim(handle, "diagnose", OPS), _claim(handle, "fix", DEV))
+    await handle.execute_update(
+        TicketWorkflow.reassign,
+        ReassignInput(stage_key="fix", actor=DEV, to_user=DEV_STANDBY.user, reason="on call"),
+    )
+    await handle.signal(
+        TicketWorkflow.external_event,
+        ExternalEventInput(name="device_alarm", source="iot-gw-3", payload={"port": 12}),
+    )
+    await handle.execute_update(
+        TicketWorkflow.comment, CommentInput(actor=OPS, body="port 12 flaps", internal=True)
+    )
+    await asyncio.gather(_complete(handle, "diagnose", OPS), _complete(handle, "fix", DEV_STANDBY))
+    await _claim(handle, "verify", DESK)
+    await _complete(handle, "verify", DESK)
+
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=REQUESTER, reason="drops again at night")
+    )
+    await _claim(handle, "verify", DESK)
+    await _complete(handle, "verify", DESK)
+    await handle.execute_update(TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER, comment="ok"))
+    return await handle.result()
+
+
+async def record_full_life(*, workflow_id: str, database_url: str) -> str:
+    """Run one incident ticket from creation to close and return its history as JSON."""
+    env = await time_skipping_env()
+    try:
+        async with (
+            migrated_sessions(database_url) as sessions,
+            build_ticket_worker(client=env.client, task_queue=TASK_QUEUE, sessions=sessions),
+        ):
+            start = StartTicketInput(
+                key=workflow_id,
+                definition=incident(),
+                intake={"title": "VPN drops every few minutes"},
+                requester=REQUESTER,
+            )
+            # Created the way the API creates tickets: update-with-start of `opened`.
+            operation = WithStartWorkflowOperation(
+                TicketWorkflow.run,
+                start,
+                id=workflow_id,
+                task_queue=TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+            await env.client.execute_update_with_start_workflow(
+                TicketWorkflow.opened,
+                start_workflow_operation=operation,
+                id=f"{workflow_id}:opened",
+            )
+            handle = await operation.workflow_handle()
+            result = await _live_a_full_life(handle)
+            if result.status != TicketStatus.CLOSED:
+                raise RuntimeError(f"the ticket ended {result.status.value}, not closed")
+            return (await handle.fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+
+
+async def _main(workflow_id: str, force: bool) -> int:
+    target = HISTORIES / f"{workflow_id}.json"
+    if target.exists() and not force:
+        sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
+        return 1
+    with tempfile.TemporaryDirectory() as scratch:
+        history = await record_full_life(
+            workflow_id=workflow_id, database_url=sqlite_url(Path(scratch))
+        )
+    target.write_text(history + "\n")
+    sys.stderr.write(f"wrote {target}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Record the full-life history under the given workflow id."""
+    parser = argparse.ArgumentParser(prog="python -m tests.histories.record", description=__doc__)
+    parser.add_argument("--workflow-id", default=WORKFLOW_ID, help=f"default {WORKFLOW_ID}")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing history")
+    args = parser.parse_args(argv)
+    return asyncio.run(_main(args.workflow_id, args.force))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
