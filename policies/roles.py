@@ -24,9 +24,15 @@ CREATE_TICKETS = (REQUESTER, AGENT, PROCESS_OWNER, SYSTEM)
 PUBLISH = (PROCESS_OWNER,)
 WORK_TASKS = (AGENT,)
 SIGNAL = (SYSTEM,)
-MANAGE_TICKETS = (AGENT,)
 
 
 def can_read_all(role: str) -> bool:
     """Whether this role sees every ticket, not only its own requests."""
     return role == ADMIN or role in READ_ALL
+
+
+def may_change_ticket(role: str, *, own: bool) -> bool:
+    """Agents and admins change any ticket; auditors none; everyone else only their own."""
+    if role in (ADMIN, AGENT):
+        return True
+    return role != AUDITOR and own

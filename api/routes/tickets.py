@@ -37,7 +37,7 @@ from domain.messages import (
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from policies.roles import CREATE_TICKETS, MANAGE_TICKETS, SIGNAL, can_read_all
+from policies.roles import CREATE_TICKETS, SIGNAL, can_read_all, may_change_ticket
 from store import tickets as store
 from store.models import TicketRow
 from ticketflow.publishing import Rejected
@@ -183,11 +183,10 @@ async def _change(
     update: str,
     payload: BaseModel,
     request_id: str,
-    staff_only: bool = False,
 ) -> TransitionView:
     row = await readable_ticket(session=session, key=key, actor=actor)
-    if staff_only and actor.role not in (*MANAGE_TICKETS, "admin") and row.requester != actor.user:
-        raise ProblemError(403, f"role {actor.role!r} may not do this to someone else's ticket")
+    if not may_change_ticket(actor.role, own=row.requester == actor.user):
+        raise ProblemError(403, f"role {actor.role!r} may not change this ticket")
     await session.rollback()  # release the read before a possibly long Update
     return transition_view(
         await send_update(
@@ -235,7 +234,6 @@ async def cancel(
         update="cancel",
         payload=CancelInput(actor=actor, reason=body.reason),
         request_id=request_id,
-        staff_only=True,
     )
 
 
@@ -257,7 +255,6 @@ async def reopen(
         update="reopen",
         payload=ReopenInput(actor=actor, reason=body.reason, stages=body.stages),
         request_id=request_id,
-        staff_only=True,
     )
 
 

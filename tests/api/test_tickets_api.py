@@ -257,6 +257,32 @@ async def test_cancel_reopen_and_signals(api: Api) -> None:
     assert external[0]["data"]["name"] == "customer_reply"
 
 
+async def test_auditors_read_but_change_nothing(api: Api) -> None:
+    await publish_incident(api)
+    key = await create_ticket(api)
+    assert (await api.http.get(f"/tickets/{key}", headers=api.auth("audrey"))).status_code == 200
+    for path, body in (
+        (f"/tickets/{key}/comments", {"body": "hi"}),
+        (f"/tickets/{key}/cancel", {"reason": "audit"}),
+    ):
+        response = await api.http.post(path, json=body, headers=api.auth("audrey"))
+        assert response.status_code == 403, path
+    assert (
+        await api.http.post(
+            "/tickets",
+            json={"definition": "incident", "data": {"title": "audit"}},
+            headers=api.auth("audrey"),
+        )
+    ).status_code == 403
+    claim = await api.http.post(f"/tickets/{key}/tasks/triage/claim", headers=api.auth("audrey"))
+    assert claim.status_code == 403
+    # Another requester cannot even see the ticket, let alone cancel it.
+    sams = await api.http.post(
+        f"/tickets/{key}/cancel", json={"reason": "x"}, headers=api.auth("sam")
+    )
+    assert sams.status_code == 404
+
+
 async def test_authentication_and_unknown_ids(api: Api) -> None:
     missing = await api.http.get("/tickets")
     assert missing.status_code == 401
