@@ -39,7 +39,7 @@ from tests.temporal_env import time_skipping_env
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
-HISTORIES = Path(__file__).parent
+HISTORY_DIR = Path(__file__).parent
 WORKFLOW_ID = "INC-full-life"
 TASK_QUEUE = "tickets-record"
 DEV_STANDBY = actor("dave", "dev")
@@ -131,7 +131,7 @@ async def record_full_life(*, workflow_id: str, database_url: str) -> str:
 
 
 async def _main(workflow_id: str, force: bool) -> int:
-    target = HISTORIES / f"{workflow_id}.json"
+    target = HISTORY_DIR / f"{workflow_id}.json"
     if target.exists() and not force:
         sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
         return 1

@@ -14,12 +14,12 @@ from temporalio.workflow import NondeterminismError
 
 from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from tests.dbutil import sqlite_url
-from tests.histories.record import record_full_life
+from tests.histories.record import HISTORY_DIR, WORKFLOW_ID, record_full_life
 from ticketflow.temporal_client import DATA_CONVERTER
 from workflows.ticket import TicketWorkflow
 
-HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
-FULL_LIFE = Path(__file__).parents[1] / "histories" / "INC-full-life.json"
+HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
+FULL_LIFE = HISTORY_DIR / f"{WORKFLOW_ID}.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
