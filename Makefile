@@ -14,14 +14,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/ticketflow dev
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	$(PY) -m tests.runner
-
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m tests.runner
 
 bench: $(STAMP)
 	$(PY) bench/throughput.py

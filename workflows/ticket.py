@@ -43,7 +43,8 @@ ERROR_TYPES = {
     "forbidden": "TicketForbidden",
 }
 
-PROJECTION_TIMEOUT = timedelta(seconds=30)
+# One small transaction: a worker that died mid-write is retried after this, not later.
+PROJECTION_TIMEOUT = timedelta(seconds=10)
 # The projection must land eventually (the SQL views depend on it), so it retries without
 # limit; its calls are idempotent per (ticket, seq).
 PROJECTION_RETRY = RetryPolicy(
