@@ -1,0 +1,103 @@
+"""A long-lived ticket continues as new when Temporal suggests it, losing nothing."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from domain.messages import ClaimInput, CommentInput, CompleteInput, ConfirmInput, StartTicketInput
+from domain.ticket import TicketStatus
+from store.models import TicketEventRow, TicketRow
+from tests.builders import DESK, DEV, OPS, REQUESTER, STAGE_DATA, incident
+from tests.dbutil import migrated_sessions, sqlite_url
+from ticketflow.temporal_client import DATA_CONVERTER
+from workers.tickets import build_ticket_worker
+from workflows import search_attributes
+from workflows.ticket import TicketWorkflow
+
+pytestmark = pytest.mark.e2e
+SUGGEST_AFTER_EVENTS = 40
+
+
+@pytest.fixture(scope="module")
+async def chatty_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server that suggests continue-as-new after a few dozen history events."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=list(search_attributes.ALL),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}",
+        ],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def test_long_ticket_continues_as_new_and_keeps_its_state(
+    chatty_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    queue = f"can-{uuid.uuid4().hex[:8]}"
+    key = f"INC-{uuid.uuid4().hex[:6]}"
+    async with (
+        migrated_sessions(sqlite_url(tmp_path)) as sessions,
+        build_ticket_worker(client=chatty_env.client, task_queue=queue, sessions=sessions),
+    ):
+        handle = await chatty_env.client.start_workflow(
+            TicketWorkflow.run,
+            StartTicketInput(
+                key=key, definition=incident(), intake={"title": "flaky"}, requester=REQUESTER
+            ),
+            id=key,
+            task_queue=queue,
+        )
+        first_run = handle.result_run_id
+        await handle.execute_update(
+            TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=DESK)
+        )
+        for i in range(12):
+            await handle.execute_update(
+                TicketWorkflow.comment, CommentInput(actor=DESK, body=f"update {i}")
+            )
+        latest = chatty_env.client.get_workflow_handle_for(TicketWorkflow.run, key)
+        assert (await latest.describe()).run_id != first_run
+
+        await latest.execute_update(
+            TicketWorkflow.complete, CompleteInput(stage_key="triage", actor=DESK)
+        )
+        for stage, who in (("diagnose", OPS), ("fix", DEV), ("verify", DESK)):
+            await latest.execute_update(
+                TicketWorkflow.claim, ClaimInput(stage_key=stage, actor=who)
+            )
+            await latest.execute_update(
+                TicketWorkflow.complete,
+                CompleteInput(stage_key=stage, actor=who, data=STAGE_DATA[stage]),
+            )
+        await latest.execute_update(TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER))
+        result = await latest.result()
+        assert result.status == TicketStatus.CLOSED
+
+        async with sessions() as session:
+            seqs = list(
+                (
+                    await session.scalars(
+                        select(TicketEventRow.seq)
+                        .where(TicketEventRow.ticket_key == key)
+                        .order_by(TicketEventRow.seq)
+                    )
+                ).all()
+            )
+            row = await session.get(TicketRow, key)
+        assert seqs == list(range(1, result.last_seq + 1))
+        assert row is not None
+        assert row.status == "closed"
+        assert row.last_seq == result.last_seq
