@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -79,3 +80,23 @@ def request_id(request: Request) -> str:
 
 
 RequestIdDep = Annotated[str, Depends(request_id)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What a change needs: who asks, under which request id, and the connections to use."""
+
+    actor: Actor
+    session: AsyncSession
+    temporal: Client
+    request_id: str
+
+
+async def get_caller(
+    actor: ActorDep, session: SessionDep, temporal: TemporalDep, request_id: RequestIdDep
+) -> Caller:
+    """The caller of a change (the session is the same one authentication used)."""
+    return Caller(actor=actor, session=session, temporal=temporal, request_id=request_id)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -17,8 +17,9 @@ and measures two sides on it:
 
 Order: warm-up (Ticketflow, then bare; not counted), then R rounds that alternate bare and
 Ticketflow, N/R tickets each. Printed: tickets/s of both and their ratio, per-ticket end-to-end
-p50/p95 of both, Ticketflow's per-request latencies (create, claim, complete, confirm), activity
-calls and history events per ticket, and CPU time per ticket of every process involved.
+p50/p95 of both, Ticketflow's per-request latencies (create, claim, complete, confirm), what the
+histories show per ticket (activity calls, workflow tasks, events, how long each activity ran),
+and the CPU time per ticket of every process involved, read from /proc (Linux).
 
 Run from the repository root:
 
@@ -163,12 +164,21 @@ class Side:
 
 
 @dataclass
+class Histories:
+    """What a set of completed workflows' histories show."""
+
+    activity_calls: set[int] = field(default_factory=set)
+    events: set[int] = field(default_factory=set)
+    workflow_tasks: set[int] = field(default_factory=set)
+    activity_run: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     """Everything the run prints."""
 
     sides: dict[str, Side]
-    activity_calls: dict[str, set[int]]
-    history_events: dict[str, set[int]]
+    histories: dict[str, Histories]
     load_before: tuple[float, float, float]
 
 
@@ -256,20 +266,34 @@ async def measure(
         side.cpu[name] = side.cpu.get(name, 0.0) + used - before[name]
 
 
-async def history_counts(client: Client, workflow_id: str) -> tuple[int, int]:
-    """(activity calls, history events) of a workflow once it has completed."""
+async def read_history(client: Client, workflow_id: str, into: Histories) -> None:
+    """Wait for a workflow to complete, then add what its history shows to `into`."""
     handle = client.get_workflow_handle(workflow_id)
     await handle.result()
     history = await handle.fetch_history()
-    scheduled = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    calls = sum(1 for event in history.events if event.event_type == scheduled)
-    return calls, len(history.events)
+    calls = tasks = 0
+    started: dict[int, float] = {}
+    for event in history.events:
+        at = event.event_time.ToNanoseconds() / 1e9
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            calls += 1
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            tasks += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[event.event_id] = at
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attributes = event.activity_task_completed_event_attributes
+            into.activity_run.append(at - started[attributes.started_event_id])
+    into.activity_calls.add(calls)
+    into.events.add(len(history.events))
+    into.workflow_tasks.add(tasks)
 
 
-async def count_histories(client: Client, ids: list[str], lanes: int) -> tuple[set[int], set[int]]:
-    """The distinct activity-call and history-event counts over these workflows."""
-    counts = await in_lanes(len(ids), lanes, lambda i: history_counts(client, ids[i]))
-    return {calls for calls, _events in counts}, {events for _calls, events in counts}
+async def read_histories(client: Client, ids: list[str], lanes: int) -> Histories:
+    """What the histories of these workflows show, read `lanes` at a time."""
+    histories = Histories()
+    await in_lanes(len(ids), lanes, lambda i: read_history(client, ids[i], histories))
+    return histories
 
 
 # -- Ticketflow over HTTP ---------------------------------------------------------------------
@@ -431,14 +455,19 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
         "PYTHONUNBUFFERED": "1",
     }
     python = sys.executable
+    # Stopped in reverse: the API first, while the workers can still finish its Updates.
     for name, argv in (
-        (API, [python, "-m", "ticketflow", "api", "--port", str(api_port)]),
         (TICKET_WORKER, [python, "-m", "ticketflow", "worker"]),
         (BARE_WORKER, [python, __file__, "--serve-bare-worker", address, BARE_QUEUE]),
+        (API, [python, "-m", "ticketflow", "api", "--port", str(api_port)]),
     ):
         start_child(children, Child(name, argv, env, log_path=workdir / f"{name}.log"))
 
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=None)
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them from its side, so
+    # one idle through a bare round is never reused just as the server drops it.
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=None, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(
         base_url=f"http://{HOST}:{api_port}", timeout=HTTP_TIMEOUT, limits=limits
     ) as http:
@@ -450,10 +479,12 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
         warm = await guarded(
             children, in_lanes(args.warmup, args.concurrency, partial(drive_ticket, api, {}))
         )
-        calls, _events = await count_histories(client, [key for _s, key in warm], args.concurrency)
+        calls = (
+            await read_histories(client, [key for _s, key in warm], args.concurrency)
+        ).activity_calls
         if len(calls) != 1:
             raise BenchError(f"warm-up tickets made different numbers of activity calls: {calls}")
-        per_ticket = calls.pop()
+        (per_ticket,) = calls
         note(f"a ticket's life calls the projection activity {per_ticket} times")
         await guarded(
             children,
@@ -477,17 +508,11 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
                 note(f"round {number}/{args.rounds}: {name}, {size} tickets, {rate:.2f}/s")
 
     note("counting activity calls and history events of every measured workflow")
-    activity_calls, history_events = {}, {}
-    for name, side in sides.items():
-        activity_calls[name], history_events[name] = await count_histories(
-            client, side.ids, args.concurrency
-        )
-    return Report(
-        sides=sides,
-        activity_calls=activity_calls,
-        history_events=history_events,
-        load_before=load_before,
-    )
+    histories = {
+        name: await read_histories(client, side.ids, args.concurrency)
+        for name, side in sides.items()
+    }
+    return Report(sides=sides, histories=histories, load_before=load_before)
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -499,6 +524,10 @@ def _span(values: set[int]) -> str:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
+
+
+def _p50_p95(values: list[float]) -> str:
+    return f"{_ms(percentile(values, 50))} / {_ms(percentile(values, 95))}"
 
 
 def print_report(args: argparse.Namespace, report: Report) -> None:
@@ -524,26 +553,28 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
             _ms(percentile(bare.end_to_end, 95)),
             _ms(percentile(tickets.end_to_end, 95)),
         ),
+    ]
+    bare_history, ticket_history = report.histories["bare"], report.histories["ticketflow"]
+    rows += [
         (
             "activity calls / ticket",
-            _span(report.activity_calls["bare"]),
-            _span(report.activity_calls["ticketflow"]),
+            _span(bare_history.activity_calls),
+            _span(ticket_history.activity_calls),
         ),
         (
-            "history events / ticket",
-            _span(report.history_events["bare"]),
-            _span(report.history_events["ticketflow"]),
+            "workflow tasks / ticket",
+            _span(bare_history.workflow_tasks),
+            _span(ticket_history.workflow_tasks),
+        ),
+        ("history events / ticket", _span(bare_history.events), _span(ticket_history.events)),
+        (
+            "activity run p50 / p95 (ms)",
+            _p50_p95(bare_history.activity_run),
+            _p50_p95(ticket_history.activity_run),
         ),
     ]
     for kind in REQUEST_KINDS:
-        latencies = tickets.requests[kind]
-        rows.append(
-            (
-                f"{kind} p50 / p95 (ms)",
-                "-",
-                f"{_ms(percentile(latencies, 50))} / {_ms(percentile(latencies, 95))}",
-            )
-        )
+        rows.append((f"{kind} p50 / p95 (ms)", "-", _p50_p95(tickets.requests[kind])))
     rows.append(("CPU ms per ticket:", "", ""))
     for name in (TEMPORAL, API, TICKET_WORKER, BARE_WORKER, DRIVER):
         rows.append(
@@ -623,6 +654,8 @@ def bench(args: argparse.Namespace) -> int:
         return 130
     except BenchError as exc:
         note(f"failed: {exc}")
+        for child in children.values():
+            sys.stderr.write(f"end of {child.log_path}:\n{child.log_tail()}")
         keep_logs = True
         return 1
     except Exception:

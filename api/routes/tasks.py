@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
-from api.deps import RequestIdDep, SessionDep, TemporalDep, require_roles
+from api.deps import ActorDep, Caller, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.routes.tickets import readable_ticket
 from api.schemas import (
@@ -19,19 +20,18 @@ from api.schemas import (
 from api.workflow_calls import send_update, transition_view
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
-from domain.ticket import Actor
 from forms.validation import data_problems
 from policies.roles import WORK_TASKS
 from store import definitions as definitions_store
 from store import tickets as store
 
-router = APIRouter(tags=["tasks"])
-Worker = Annotated[Actor, Depends(require_roles(*WORK_TASKS))]
+# Every route here is for people who work tasks.
+router = APIRouter(tags=["tasks"], dependencies=[Depends(require_roles(*WORK_TASKS))])
 
 
 @router.get("/tasks/mine", response_model=TaskPage)
 async def my_tasks(
-    session: SessionDep, actor: Worker, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    session: SessionDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> TaskPage:
     """Tasks the caller has claimed and not yet completed."""
     rows = await store.list_tasks(
@@ -43,7 +43,7 @@ async def my_tasks(
 @router.get("/tasks", response_model=TaskPage)
 async def queue(
     session: SessionDep,
-    actor: Worker,
+    actor: ActorDep,
     group: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TaskPage:
@@ -52,81 +52,40 @@ async def queue(
     return TaskPage(items=[TaskView.model_validate(r) for r in rows])
 
 
-async def _task_update(
-    *,
-    session: SessionDep,
-    client: TemporalDep,
-    key: str,
-    actor: Actor,
-    update: str,
-    payload: ClaimInput | UnclaimInput | CompleteInput | ReassignInput,
-    request_id: str,
-) -> TransitionView:
-    await readable_ticket(session=session, key=key, actor=actor)
-    await session.rollback()  # release the read before a possibly long Update
-    return transition_view(
-        await send_update(
-            client=client, key=key, update=update, payload=payload, request_id=request_id
-        )
+async def _task_update(caller: Caller, key: str, update: str, payload: BaseModel) -> TransitionView:
+    await readable_ticket(session=caller.session, key=key, actor=caller.actor)
+    await caller.session.rollback()  # release the read before a possibly long Update
+    result = await send_update(
+        client=caller.temporal,
+        key=key,
+        update=update,
+        payload=payload,
+        request_id=caller.request_id,
     )
+    return transition_view(result)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)
-async def claim(
-    key: str,
-    stage: str,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: Worker,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Claim a task of the caller's group."""
-    return await _task_update(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="claim",
-        payload=ClaimInput(stage_key=stage, actor=actor),
-        request_id=request_id,
-    )
+    return await _task_update(caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor))
 
 
 @router.post("/tickets/{key}/tasks/{stage}/unclaim", response_model=TransitionView)
-async def unclaim(
-    key: str,
-    stage: str,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: Worker,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def unclaim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Put a claimed task back in its group's queue."""
-    return await _task_update(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="unclaim",
-        payload=UnclaimInput(stage_key=stage, actor=actor),
-        request_id=request_id,
-    )
+    payload = UnclaimInput(stage_key=stage, actor=caller.actor)
+    return await _task_update(caller, key, "unclaim", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
 async def complete(
-    key: str,
-    stage: str,
-    body: CompleteTaskRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: Worker,
-    request_id: RequestIdDep,
+    key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
 ) -> TransitionView:
     """Complete a claimed task; the data must satisfy the stage's form."""
-    ticket = await readable_ticket(session=session, key=key, actor=actor)
+    ticket = await readable_ticket(session=caller.session, key=key, actor=caller.actor)
     row = await definitions_store.get_definition(
-        session=session, key=ticket.definition_key, version=ticket.definition_version
+        session=caller.session, key=ticket.definition_key, version=ticket.definition_version
     )
     if row is None:
         raise ProblemError(
@@ -134,9 +93,8 @@ async def complete(
             f"definition {ticket.definition_key}@{ticket.definition_version} "
             "is missing from the store",
         )
-    definition = ProcessDefinition.model_validate(row.document)
     try:
-        form = definition.stage(stage).form
+        form = ProcessDefinition.model_validate(row.document).stage(stage).form
     except KeyError as exc:
         raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
     problems = data_problems(form or {}, body.data)
@@ -146,40 +104,20 @@ async def complete(
             "the form data does not satisfy the stage form",
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
-    return await _task_update(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="complete",
-        payload=CompleteInput(stage_key=stage, actor=actor, data=body.data),
-        request_id=request_id,
-    )
+    payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
+    return await _task_update(caller, key, "complete", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
 async def reassign(
-    key: str,
-    stage: str,
-    body: ReassignTaskRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: Worker,
-    request_id: RequestIdDep,
+    key: str, stage: str, body: ReassignTaskRequest, caller: CallerDep
 ) -> TransitionView:
     """Move a task to another group (back to its queue) and/or hand it to a person."""
-    return await _task_update(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="reassign",
-        payload=ReassignInput(
-            stage_key=stage,
-            actor=actor,
-            to_group=body.to_group,
-            to_user=body.to_user,
-            reason=body.reason,
-        ),
-        request_id=request_id,
+    payload = ReassignInput(
+        stage_key=stage,
+        actor=caller.actor,
+        to_group=body.to_group,
+        to_user=body.to_user,
+        reason=body.reason,
     )
+    return await _task_update(caller, key, "reassign", payload)

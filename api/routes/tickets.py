@@ -6,10 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel
-from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.deps import ActorDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import (
+    ActorDep,
+    Caller,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    require_roles,
+)
 from api.problems import ProblemError
 from api.schemas import (
     CancelRequest,
@@ -174,109 +181,50 @@ async def ticket_events(
     return [EventView.model_validate(r) for r in rows]
 
 
-async def _change(
-    *,
-    session: SessionDep,
-    client: Client,
-    key: str,
-    actor: Actor,
-    update: str,
-    payload: BaseModel,
-    request_id: str,
+async def change_ticket(
+    caller: Caller, key: str, update: str, payload: BaseModel
 ) -> TransitionView:
-    row = await readable_ticket(session=session, key=key, actor=actor)
-    if not may_change_ticket(actor.role, own=row.requester == actor.user):
-        raise ProblemError(403, f"role {actor.role!r} may not change this ticket")
-    await session.rollback()  # release the read before a possibly long Update
-    return transition_view(
-        await send_update(
-            client=client, key=key, update=update, payload=payload, request_id=request_id
-        )
+    """Send an Update to a ticket the caller can see and may change."""
+    row = await readable_ticket(session=caller.session, key=key, actor=caller.actor)
+    if not may_change_ticket(caller.actor.role, own=row.requester == caller.actor.user):
+        raise ProblemError(403, f"role {caller.actor.role!r} may not change this ticket")
+    await caller.session.rollback()  # release the read before a possibly long Update
+    result = await send_update(
+        client=caller.temporal,
+        key=key,
+        update=update,
+        payload=payload,
+        request_id=caller.request_id,
     )
+    return transition_view(result)
 
 
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
-async def comment(
-    key: str,
-    body: CommentRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: ActorDep,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
-    return await _change(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="comment",
-        payload=CommentInput(actor=actor, body=body.body, internal=body.internal),
-        request_id=request_id,
-    )
+    payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
+    return await change_ticket(caller, key, "comment", payload)
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
-async def cancel(
-    key: str,
-    body: CancelRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: ActorDep,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def cancel(key: str, body: CancelRequest, caller: CallerDep) -> TransitionView:
     """Cancel the ticket (its requester, an agent or an admin)."""
-    return await _change(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="cancel",
-        payload=CancelInput(actor=actor, reason=body.reason),
-        request_id=request_id,
-    )
+    payload = CancelInput(actor=caller.actor, reason=body.reason)
+    return await change_ticket(caller, key, "cancel", payload)
 
 
 @router.post("/tickets/{key}/reopen", response_model=TransitionView)
-async def reopen(
-    key: str,
-    body: ReopenRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: ActorDep,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def reopen(key: str, body: ReopenRequest, caller: CallerDep) -> TransitionView:
     """Send a resolved ticket back; the chosen stages and their dependents run again."""
-    return await _change(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="reopen",
-        payload=ReopenInput(actor=actor, reason=body.reason, stages=body.stages),
-        request_id=request_id,
-    )
+    payload = ReopenInput(actor=caller.actor, reason=body.reason, stages=body.stages)
+    return await change_ticket(caller, key, "reopen", payload)
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
-async def confirm(
-    key: str,
-    body: ConfirmRequest,
-    session: SessionDep,
-    client: TemporalDep,
-    actor: ActorDep,
-    request_id: RequestIdDep,
-) -> TransitionView:
+async def confirm(key: str, body: ConfirmRequest, caller: CallerDep) -> TransitionView:
     """The requester accepts the resolution; the ticket closes."""
-    return await _change(
-        session=session,
-        client=client,
-        key=key,
-        actor=actor,
-        update="confirm",
-        payload=ConfirmInput(actor=actor, comment=body.comment),
-        request_id=request_id,
-    )
+    payload = ConfirmInput(actor=caller.actor, comment=body.comment)
+    return await change_ticket(caller, key, "confirm", payload)
 
 
 @router.post(
