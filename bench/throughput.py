@@ -222,14 +222,13 @@ def check_alive(children: Iterable[Child]) -> None:
 async def guarded(children: dict[str, Child], work: Awaitable[T]) -> T:
     """Await `work`, failing fast (instead of hanging) if a child process dies meanwhile."""
     task = asyncio.ensure_future(work)
-    while not task.done():
-        try:
+    try:
+        while not task.done():
             check_alive(children.values())
-        except BenchError:
-            task.cancel()
-            raise
-        await asyncio.wait({task}, timeout=0.5)
-    return task.result()
+            await asyncio.wait({task}, timeout=0.5)
+        return task.result()
+    finally:
+        task.cancel()  # a no-op once done; otherwise nothing may outlive a failure or Ctrl-C
 
 
 async def in_lanes(count: int, lanes: int, one: Callable[[int], Awaitable[T]]) -> list[T]:

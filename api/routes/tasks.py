@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
-from api.deps import ActorDep, Caller, CallerDep, SessionDep, require_roles
+from api.deps import ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
-from api.routes.tickets import readable_ticket
 from api.schemas import (
     CompleteTaskRequest,
     ReassignTaskRequest,
@@ -17,7 +15,7 @@ from api.schemas import (
     TaskView,
     TransitionView,
 )
-from api.workflow_calls import send_update, transition_view
+from api.ticket_access import change_ticket, readable_ticket
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
 from forms.validation import data_problems
@@ -52,30 +50,19 @@ async def queue(
     return TaskPage(items=[TaskView.model_validate(r) for r in rows])
 
 
-async def _task_update(caller: Caller, key: str, update: str, payload: BaseModel) -> TransitionView:
-    await readable_ticket(session=caller.session, key=key, actor=caller.actor)
-    await caller.session.rollback()  # release the read before a possibly long Update
-    result = await send_update(
-        client=caller.temporal,
-        key=key,
-        update=update,
-        payload=payload,
-        request_id=caller.request_id,
-    )
-    return transition_view(result)
-
-
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)
 async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Claim a task of the caller's group."""
-    return await _task_update(caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor))
+    return await change_ticket(
+        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor)
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/unclaim", response_model=TransitionView)
 async def unclaim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Put a claimed task back in its group's queue."""
     payload = UnclaimInput(stage_key=stage, actor=caller.actor)
-    return await _task_update(caller, key, "unclaim", payload)
+    return await change_ticket(caller, key, "unclaim", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
@@ -105,7 +92,7 @@ async def complete(
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
-    return await _task_update(caller, key, "complete", payload)
+    return await change_ticket(caller, key, "complete", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
@@ -120,4 +107,4 @@ async def reassign(
         to_user=body.to_user,
         reason=body.reason,
     )
-    return await _task_update(caller, key, "reassign", payload)
+    return await change_ticket(caller, key, "reassign", payload)

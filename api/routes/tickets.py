@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel
 from temporalio.service import RPCError
 
 from api.deps import (
     ActorDep,
-    Caller,
     CallerDep,
     SessionDep,
     SettingsDep,
@@ -33,7 +31,8 @@ from api.schemas import (
     TicketSummary,
     TransitionView,
 )
-from api.workflow_calls import send_signal, send_update, transition_view
+from api.ticket_access import change_ticket, readable_ticket
+from api.workflow_calls import send_signal
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
@@ -44,9 +43,8 @@ from domain.messages import (
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from policies.roles import CREATE_TICKETS, SIGNAL, can_read_all, may_change_ticket
+from policies.roles import CREATE_TICKETS, SIGNAL, can_read_all
 from store import tickets as store
-from store.models import TicketRow
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
     IdempotencyMismatch,
@@ -145,14 +143,6 @@ async def list_tickets(
     )
 
 
-async def readable_ticket(*, session: SessionDep, key: str, actor: Actor) -> TicketRow:
-    """The ticket's row if it exists and the caller may see it, else 404."""
-    row = await store.get_ticket(session=session, key=key)
-    if row is None or not (can_read_all(actor.role) or row.requester == actor.user):
-        raise ProblemError(404, f"no ticket {key}")
-    return row
-
-
 @router.get("/tickets/{key}", response_model=TicketDetail)
 async def get_ticket(key: str, session: SessionDep, actor: ActorDep) -> TicketDetail:
     """One ticket with its intake data and every task."""
@@ -179,24 +169,6 @@ async def ticket_events(
     await readable_ticket(session=session, key=key, actor=actor)
     rows = await store.list_events(session=session, key=key, after_seq=after, limit=limit)
     return [EventView.model_validate(r) for r in rows]
-
-
-async def change_ticket(
-    caller: Caller, key: str, update: str, payload: BaseModel
-) -> TransitionView:
-    """Send an Update to a ticket the caller can see and may change."""
-    row = await readable_ticket(session=caller.session, key=key, actor=caller.actor)
-    if not may_change_ticket(caller.actor.role, own=row.requester == caller.actor.user):
-        raise ProblemError(403, f"role {caller.actor.role!r} may not change this ticket")
-    await caller.session.rollback()  # release the read before a possibly long Update
-    result = await send_update(
-        client=caller.temporal,
-        key=key,
-        update=update,
-        payload=payload,
-        request_id=caller.request_id,
-    )
-    return transition_view(result)
 
 
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
