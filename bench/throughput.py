@@ -315,9 +315,12 @@ class Api:
     ) -> dict[str, Any]:
         """POST as `user`, record the latency under `kind`, and return the JSON answer."""
         start = time.perf_counter()
-        response = await self.http.post(
-            path, json=body, headers={"Authorization": f"Bearer {self.tokens[user]}"}
-        )
+        try:
+            response = await self.http.post(
+                path, json=body, headers={"Authorization": f"Bearer {self.tokens[user]}"}
+            )
+        except httpx.TransportError as exc:
+            raise BenchError(f"POST {path}: {exc!r}") from exc
         latencies.setdefault(kind, []).append(time.perf_counter() - start)
         if response.status_code not in (200, 201):
             raise BenchError(f"POST {path}: HTTP {response.status_code}: {response.text[:500]}")
@@ -429,7 +432,7 @@ def start_child(children: dict[str, Child], child: Child) -> None:
 
 
 async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str, Child]) -> Report:
-    """Start the stack, warm up, run the alternating rounds and count histories."""
+    """Start the stack, warm up, run the alternating rounds and read the histories."""
     load_before = os.getloadavg()
     temporal_port, ui_port, api_port = free_ports(3)
     address = f"{HOST}:{temporal_port}"
@@ -460,7 +463,8 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
         (BARE_WORKER, [python, __file__, "--serve-bare-worker", address, BARE_QUEUE]),
         (API, [python, "-m", "ticketflow", "api", "--port", str(api_port)]),
     ):
-        start_child(children, Child(name, argv, env, log_path=workdir / f"{name}.log"))
+        log_path = workdir / f"{name.lower().replace(' ', '-')}.log"
+        start_child(children, Child(name, argv, env, log_path=log_path))
 
     # Idle connections expire before uvicorn's 5 s keep-alive closes them from its side, so
     # one idle through a bare round is never reused just as the server drops it.
@@ -506,7 +510,7 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
                 rate = side.round_rates[-1]
                 note(f"round {number}/{args.rounds}: {name}, {size} tickets, {rate:.2f}/s")
 
-    note("counting activity calls and history events of every measured workflow")
+    note("reading the history of every measured workflow")
     histories = {
         name: await read_histories(client, side.ids, args.concurrency)
         for name, side in sides.items()
@@ -654,7 +658,11 @@ def bench(args: argparse.Namespace) -> int:
     except BenchError as exc:
         note(f"failed: {exc}")
         for child in children.values():
-            sys.stderr.write(f"end of {child.log_path}:\n{child.log_tail()}")
+            code = child.exit_code()
+            state = "running" if code is None else f"exited with code {code}"
+            sys.stderr.write(
+                f"{child.name} ({state}); end of {child.log_path}:\n{child.log_tail()}"
+            )
         keep_logs = True
         return 1
     except Exception:
