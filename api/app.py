@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
 from api.routes import definitions, tasks, tickets
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
-
-MAX_REQUEST_ID = 128
 
 
 def create_app(
@@ -53,18 +50,7 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def request_ids(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # The request id doubles as the Update id: a client retrying with the same
-        # X-Request-ID gets the first attempt's outcome instead of a second change.
-        given = request.headers.get("x-request-id", "")[:MAX_REQUEST_ID]
-        request.state.request_id = given or str(uuid.uuid4())
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,7 +1,10 @@
-"""Request body size limit, enforced while the body streams in (Content-Length or not)."""
+"""ASGI middleware: request ids, and a body size limit enforced while the body streams in."""
 
 from __future__ import annotations
 
+import uuid
+
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,3 +42,33 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+MAX_REQUEST_ID = 128
+
+
+class RequestIds:
+    """Give every request an id (the caller's X-Request-ID, or a new one) and echo it back.
+
+    The id doubles as the Update id: a client retrying with the same X-Request-ID gets the
+    first attempt's outcome instead of a second change.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Store the id in the request state and add it to the response headers."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"")[:MAX_REQUEST_ID]
+        request_id = given.decode("latin-1") or str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.ticket import TicketEvent, TicketSnapshot
-from store.models import TaskRow, TicketEventRow, TicketRow
+from store.models import Base, TaskRow, TicketEventRow, TicketRow
 
 
-async def apply_projection(
-    *, session: AsyncSession, ticket: TicketSnapshot, events: list[TicketEvent]
-) -> int:
-    """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
+def _insert(session: AsyncSession, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
-    Returns how many events were new. Calls may arrive twice (activity retries) or out of
-    order (concurrent Updates); `last_seq` keeps the newest snapshot and the event primary
-    key keeps each event once.
-    """
-    values = {
+
+def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
+    return {
+        "key": ticket.key,
         "definition_key": ticket.definition_key,
         "definition_version": ticket.definition_version,
         "department": ticket.department,
@@ -32,53 +34,75 @@ async def apply_projection(
         "closed_at": ticket.closed_at,
         "last_seq": ticket.last_seq,
     }
-    # The last_seq guard sits in the UPDATE itself: SQLite ignores FOR UPDATE, so a read-then-
-    # write would let an older snapshot that read first overwrite a newer one committed since.
-    updated = await session.scalar(
-        update(TicketRow)
-        .where(TicketRow.key == ticket.key, TicketRow.last_seq < ticket.last_seq)
-        .values(values)
-        .returning(TicketRow.key)
+
+
+def _task_values(ticket: TicketSnapshot) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": task.id,
+            "ticket_key": ticket.key,
+            "stage_key": task.stage_key,
+            "title": task.title,
+            "group_name": task.group,
+            "status": task.status.value,
+            "assignee": task.assignee,
+            "round": task.round,
+            "opened_at": task.opened_at,
+            "claimed_at": task.claimed_at,
+            "completed_at": task.completed_at,
+            "completed_by": task.completed_by,
+            "data": task.data,
+        }
+        for task in ticket.tasks
+    ]
+
+
+async def apply_projection(
+    *, session: AsyncSession, ticket: TicketSnapshot, events: list[TicketEvent]
+) -> int:
+    """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
+
+    Returns how many events were new. Calls may arrive twice (activity retries) or out of
+    order (concurrent Updates): the ticket upsert only wins with a higher `last_seq` (the guard
+    sits in the statement, so no read-then-write race exists even on SQLite), and the event
+    primary key keeps each event once. Three statements, whatever the ticket's size.
+    """
+    values = _ticket_values(ticket)
+    upsert = _insert(session, TicketRow).values(values)
+    won = await session.scalar(
+        upsert.on_conflict_do_update(
+            index_elements=[TicketRow.key],
+            set_={k: upsert.excluded[k] for k in values if k != "key"},
+            where=TicketRow.last_seq < upsert.excluded.last_seq,
+        ).returning(TicketRow.key)
     )
-    newer = updated is not None
-    if not newer and await session.get(TicketRow, ticket.key) is None:
-        session.add(TicketRow(key=ticket.key, **values))
-        await session.flush()
-        newer = True
-    if newer:
-        for task in ticket.tasks:
-            await session.merge(
-                TaskRow(
-                    id=task.id,
-                    ticket_key=ticket.key,
-                    stage_key=task.stage_key,
-                    title=task.title,
-                    group_name=task.group,
-                    status=task.status.value,
-                    assignee=task.assignee,
-                    round=task.round,
-                    opened_at=task.opened_at,
-                    claimed_at=task.claimed_at,
-                    completed_at=task.completed_at,
-                    completed_by=task.completed_by,
-                    data=task.data,
-                )
+    if won is not None and ticket.tasks:
+        tasks = _insert(session, TaskRow).values(_task_values(ticket))
+        await session.execute(
+            tasks.on_conflict_do_update(
+                index_elements=[TaskRow.id],
+                set_={
+                    c.name: tasks.excluded[c.name] for c in TaskRow.__table__.c if c.name != "id"
+                },
             )
-    seqs = [e.seq for e in events]
-    known = set(
-        (
-            await session.scalars(
-                select(TicketEventRow.seq).where(
-                    TicketEventRow.ticket_key == ticket.key, TicketEventRow.seq.in_(seqs)
-                )
-            )
-        ).all()
-    )
-    new = [e for e in events if e.seq not in known]
-    session.add_all(
-        TicketEventRow(
-            ticket_key=ticket.key, seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data
         )
-        for e in new
+    if not events:
+        return 0
+    rows = [
+        {
+            "ticket_key": ticket.key,
+            "seq": e.seq,
+            "type": e.type,
+            "at": e.at,
+            "actor": e.actor,
+            "data": e.data,
+        }
+        for e in events
+    ]
+    inserted = await session.scalars(
+        _insert(session, TicketEventRow)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(TicketEventRow.seq)
     )
-    return len(new)
+    return len(inserted.all())

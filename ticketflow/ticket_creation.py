@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import (
@@ -27,6 +28,7 @@ from domain.ticket import Actor, TicketStatus
 from forms.validation import data_problems
 from store import definitions as definitions_store
 from store import keys as keys_store
+from store.models import IdempotencyRow
 from ticketflow.publishing import Rejected
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -98,6 +100,29 @@ async def load_definition(
     return ProcessDefinition.model_validate(row.document)
 
 
+async def _replay(
+    *,
+    client: Client,
+    task_queue: str,
+    earlier: IdempotencyRow,
+    request_hash: str,
+    start: StartTicketInput,
+) -> Created:
+    """Answer a repeated Idempotency-Key with its ticket, finishing its start if need be."""
+    if earlier.request_hash != request_hash:
+        raise IdempotencyMismatch(earlier.key)
+    start = start.model_copy(update={"key": earlier.ticket_key})
+    # WorkflowAlreadyStarted here means the ticket has since closed: still the answer.
+    with suppress(WorkflowAlreadyStartedError):
+        await _start(
+            client=client,
+            task_queue=task_queue,
+            start=start,
+            conflict=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    return Created(key=earlier.ticket_key, definition=start.definition, replayed=True)
+
+
 async def file_ticket(
     *,
     session: AsyncSession,
@@ -117,43 +142,54 @@ async def file_ticket(
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     request_hash = _request_hash(definition, data)
+    start = StartTicketInput(key="", definition=definition, intake=data, requester=requester)
     if idempotency_key:
         earlier = await keys_store.find_idempotent_create(
             session=session, user=requester.user, key=idempotency_key
         )
         if earlier is not None:
-            if earlier.request_hash != request_hash:
-                raise IdempotencyMismatch(idempotency_key)
-            start = StartTicketInput(
-                key=earlier.ticket_key, definition=definition, intake=data, requester=requester
+            return await _replay(
+                client=client,
+                task_queue=task_queue,
+                earlier=earlier,
+                request_hash=request_hash,
+                start=start,
             )
-            # WorkflowAlreadyStarted here means the ticket has since closed: still the answer.
-            with suppress(WorkflowAlreadyStartedError):
-                await _start(
-                    client=client,
-                    task_queue=task_queue,
-                    start=start,
-                    conflict=WorkflowIDConflictPolicy.USE_EXISTING,
-                )
-            return Created(key=earlier.ticket_key, definition=definition, replayed=True)
+    # End the read transaction first: SQLite cannot turn a read snapshot into a write once
+    # another connection has committed since, and would refuse at once instead of waiting.
+    await session.rollback()
     for _ in range(MAX_KEY_COLLISIONS):
         key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
         if idempotency_key:
-            await keys_store.record_idempotent_create(
-                session=session,
-                user=requester.user,
-                key=idempotency_key,
-                request_hash=request_hash,
-                ticket_key=key,
-                now=datetime.now(UTC),
-            )
+            try:
+                await keys_store.record_idempotent_create(
+                    session=session,
+                    user=requester.user,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    ticket_key=key,
+                    now=datetime.now(UTC),
+                )
+            except IntegrityError:
+                # A concurrent request with the same Idempotency-Key recorded it first.
+                await session.rollback()
+                earlier = await keys_store.find_idempotent_create(
+                    session=session, user=requester.user, key=idempotency_key
+                )
+                assert earlier is not None
+                return await _replay(
+                    client=client,
+                    task_queue=task_queue,
+                    earlier=earlier,
+                    request_hash=request_hash,
+                    start=start,
+                )
         await session.commit()
-        start = StartTicketInput(key=key, definition=definition, intake=data, requester=requester)
         try:
             await _start(
                 client=client,
                 task_queue=task_queue,
-                start=start,
+                start=start.model_copy(update={"key": key}),
                 conflict=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:
@@ -162,6 +198,7 @@ async def file_ticket(
                 await keys_store.forget_idempotent_create(
                     session=session, user=requester.user, key=idempotency_key
                 )
+                await session.commit()
             continue
         return Created(key=key, definition=definition, replayed=False)
     raise KeyCollisions(definition.key_prefix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from store.models import TicketRow
@@ -101,6 +103,19 @@ async def test_idempotency_key_returns_the_same_ticket(api: Api) -> None:
         "/tickets", json=body, headers={**api.auth("sam"), "Idempotency-Key": "order-42"}
     )
     assert sams.json()["key"] != first.json()["key"]
+
+
+async def test_concurrent_creates_with_one_idempotency_key_make_one_ticket(api: Api) -> None:
+    await publish_incident(api)
+    headers = {**api.auth("rita"), "Idempotency-Key": "burst-1"}
+    body = {"definition": "incident", "data": {"title": "Double click"}}
+    responses = await asyncio.gather(
+        *(api.http.post("/tickets", json=body, headers=headers) for _ in range(4))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["key"] for r in responses}) == 1
+    listed = (await api.http.get("/tickets", headers=api.auth("rita"))).json()
+    assert len(listed["items"]) == 1
 
 
 async def test_task_refusals_map_to_statuses_and_leave_no_history(api: Api) -> None:
