@@ -54,6 +54,10 @@ PROJECTION_RETRY = RetryPolicy(
 )
 EVENTS_CARRIED_OVER = 50
 
+# workflow.patched() ids: histories recorded before each change keep replaying the old path.
+LOCAL_PROJECTION = "projection-as-local-activity"
+SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
+
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
     return ApplicationError(
@@ -91,6 +95,7 @@ class TicketWorkflow:
             )
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
+        self._published: tuple[str, str, tuple[str, ...]] | None = None
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
@@ -136,22 +141,44 @@ class TicketWorkflow:
         """Publish search attributes and project the events with the ticket as it stands now."""
         if not events:
             return
-        workflow.upsert_search_attributes(
-            [
-                sa.TICKET_STATE.value_set(self._state.status.value),
-                sa.TICKET_DEFINITION.value_set(self._state.definition.key),
-                sa.TICKET_DEPARTMENTS.value_set(self._state.active_groups()),
-            ]
-        )
+        self._publish_search_attributes()
         projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(
             deep=True
         )
-        await workflow.execute_activity(
-            PROJECT_ACTIVITY,
-            projection,
-            result_type=ProjectionResult,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=PROJECTION_RETRY,
+        if workflow.patched(LOCAL_PROJECTION):
+            # A short idempotent write: as a local activity it runs inside the workflow task
+            # that accepted the Update, so the caller's answer needs one round trip, not two.
+            await workflow.execute_local_activity(
+                PROJECT_ACTIVITY,
+                projection,
+                result_type=ProjectionResult,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+            )
+        else:
+            await workflow.execute_activity(
+                PROJECT_ACTIVITY,
+                projection,
+                result_type=ProjectionResult,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=PROJECTION_RETRY,
+            )
+
+    def _publish_search_attributes(self) -> None:
+        values = (
+            self._state.status.value,
+            self._state.definition.key,
+            tuple(self._state.active_groups()),
+        )
+        if workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE) and values == self._published:
+            return
+        self._published = values
+        workflow.upsert_search_attributes(
+            [
+                sa.TICKET_STATE.value_set(values[0]),
+                sa.TICKET_DEFINITION.value_set(values[1]),
+                sa.TICKET_DEPARTMENTS.value_set(list(values[2])),
+            ]
         )
 
     def _result(self, task: Task | None = None) -> TransitionResult:
