@@ -74,6 +74,7 @@ STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 60.0
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 DEFINITION_KEY = "bench-two-stage"
 DEPARTMENT = "bench-desk"
@@ -120,16 +121,27 @@ async def noop() -> None:
     """Do nothing: the baseline's stand-in for a projection write."""
 
 
+@dataclass
+class BarePlan:
+    """How many no-op activities the baseline calls, and whether as local activities."""
+
+    calls: int
+    local: bool
+
+
 @workflow.defn(name="BenchBareWorkflow")
 class BareWorkflow:
     """The baseline ticket: a number of no-op activities in a row, nothing else."""
 
     @workflow.run
-    async def run(self, calls: int) -> int:
-        """Call the no-op activity `calls` times, one after the other."""
-        for _ in range(calls):
-            await workflow.execute_activity(noop, start_to_close_timeout=ACTIVITY_TIMEOUT)
-        return calls
+    async def run(self, plan: BarePlan) -> int:
+        """Call the no-op activity `plan.calls` times, one after the other."""
+        for _ in range(plan.calls):
+            if plan.local:
+                await workflow.execute_local_activity(noop, start_to_close_timeout=ACTIVITY_TIMEOUT)
+            else:
+                await workflow.execute_activity(noop, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        return plan.calls
 
 
 async def serve_bare_worker(address: str, task_queue: str) -> None:
@@ -168,6 +180,7 @@ class Histories:
     """What a set of completed workflows' histories show."""
 
     activity_calls: set[int] = field(default_factory=set)
+    local_calls: set[int] = field(default_factory=set)
     events: set[int] = field(default_factory=set)
     workflow_tasks: set[int] = field(default_factory=set)
     activity_run: list[float] = field(default_factory=list)
@@ -270,12 +283,18 @@ async def read_history(client: Client, workflow_id: str, into: Histories) -> Non
     handle = client.get_workflow_handle(workflow_id)
     await handle.result()
     history = await handle.fetch_history()
-    calls = tasks = 0
+    calls = local = tasks = 0
     started: dict[int, float] = {}
     for event in history.events:
         at = event.event_time.ToNanoseconds() / 1e9
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             calls += 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            calls += 1
+            local += 1
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             tasks += 1
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -284,6 +303,7 @@ async def read_history(client: Client, workflow_id: str, into: Histories) -> Non
             attributes = event.activity_task_completed_event_attributes
             into.activity_run.append(at - started[attributes.started_event_id])
     into.activity_calls.add(calls)
+    into.local_calls.add(local)
     into.events.add(len(history.events))
     into.workflow_tasks.add(tasks)
 
@@ -352,11 +372,11 @@ async def drive_ticket(
     return time.perf_counter() - start, key
 
 
-async def drive_bare(client: Client, calls: int, prefix: str, index: int) -> tuple[float, str]:
+async def drive_bare(client: Client, plan: BarePlan, prefix: str, index: int) -> tuple[float, str]:
     """Run one baseline workflow to its result; (seconds, workflow id)."""
     workflow_id = f"bare-{prefix}-{index}"
     start = time.perf_counter()
-    await client.execute_workflow(BareWorkflow.run, calls, id=workflow_id, task_queue=BARE_QUEUE)
+    await client.execute_workflow(BareWorkflow.run, plan, id=workflow_id, task_queue=BARE_QUEUE)
     return time.perf_counter() - start, workflow_id
 
 
@@ -489,9 +509,10 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
             raise BenchError(f"warm-up tickets made different numbers of activity calls: {calls}")
         (per_ticket,) = calls
         note(f"a ticket's life calls the projection activity {per_ticket} times")
+        plan = BarePlan(calls=per_ticket, local=args.bare_activities == "local")
         await guarded(
             children,
-            in_lanes(args.warmup, args.concurrency, partial(drive_bare, client, per_ticket, "w")),
+            in_lanes(args.warmup, args.concurrency, partial(drive_bare, client, plan, "w")),
         )
 
         sides = {"bare": Side(), "ticketflow": Side()}
@@ -501,7 +522,7 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
         ]
         for number, size in enumerate(sizes, start=1):
             rounds: tuple[tuple[str, Callable[[int], Awaitable[tuple[float, str]]]], ...] = (
-                ("bare", partial(drive_bare, client, per_ticket, f"r{number}")),
+                ("bare", partial(drive_bare, client, plan, f"r{number}")),
                 ("ticketflow", partial(drive_ticket, api, sides["ticketflow"].requests)),
             )
             for name, one in rounds:
@@ -530,6 +551,8 @@ def _ms(seconds: float) -> str:
 
 
 def _p50_p95(values: list[float]) -> str:
+    if not values:
+        return "-"
     return f"{_ms(percentile(values, 50))} / {_ms(percentile(values, 95))}"
 
 
@@ -563,6 +586,11 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
             "activity calls / ticket",
             _span(bare_history.activity_calls),
             _span(ticket_history.activity_calls),
+        ),
+        (
+            "  of which local activities",
+            _span(bare_history.local_calls),
+            _span(ticket_history.local_calls),
         ),
         (
             "workflow tasks / ticket",
@@ -602,7 +630,7 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
     )
     print(
         f"arguments: --tickets {args.tickets} --concurrency {args.concurrency} "
-        f"--rounds {args.rounds} --warmup {args.warmup}"
+        f"--rounds {args.rounds} --warmup {args.warmup} --bare-activities {args.bare_activities}"
     )
     print(
         "order: warm-up (Ticketflow, then bare; not counted), then "
@@ -633,6 +661,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="tickets in flight")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
     parser.add_argument("--warmup", type=int, default=10, help="uncounted tickets per side")
+    parser.add_argument(
+        "--bare-activities",
+        choices=["regular", "local"],
+        default="regular",
+        help="the kind of activity the bare baseline calls (Ticketflow projects with local ones)",
+    )
     parser.add_argument("--serve-bare-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if min(args.tickets, args.concurrency, args.rounds, args.warmup) < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,8 +12,10 @@ from domain.ticket import TicketEvent, TicketSnapshot
 from store.models import Base, TaskRow, TicketEventRow, TicketRow
 
 
-def _insert(session: AsyncSession, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share it)."""
+def _insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
+    """A Core INSERT (no ORM bookkeeping) with the dialect's ON CONFLICT support."""
+    table = model.__table__
+    assert isinstance(table, Table)  # declarative models map one Table each
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -73,7 +76,7 @@ async def apply_projection(
         upsert.on_conflict_do_update(
             index_elements=[TicketRow.key],
             set_={k: upsert.excluded[k] for k in values if k != "key"},
-            where=TicketRow.last_seq < upsert.excluded.last_seq,
+            where=TicketRow.__table__.c.last_seq < upsert.excluded.last_seq,
         ).returning(TicketRow.key)
     )
     if won is not None and ticket.tasks:
