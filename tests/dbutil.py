@@ -81,7 +81,8 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
         raise ValueError(f"unknown database kind {kind!r}")
     server_url = postgres_server_url()
     if server_url is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
+        # database_params() already skips this parameter when PostgreSQL is not configured.
+        raise RuntimeError(POSTGRES_SKIP_REASON)
     with fresh_postgres_database(server_url) as url:
         yield url
 

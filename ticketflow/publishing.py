@@ -39,10 +39,14 @@ def read_document(path: Path) -> object:
     return parse_text(text, json_only=path.suffix == ".json")
 
 
+def _not_json(constant: str) -> object:
+    raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
+
+
 def parse_text(text: str, *, json_only: bool = False) -> object:
     """Parse JSON or YAML text; syntax errors are Rejected with their line."""
     try:
-        return json.loads(text) if json_only else yaml.safe_load(text)
+        return json.loads(text, parse_constant=_not_json) if json_only else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise Rejected(
             [Problem(pointer="", detail=f"not valid {'JSON' if json_only else 'YAML'}: {exc}")]

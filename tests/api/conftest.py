@@ -60,6 +60,7 @@ class Api:
     sessions: async_sessionmaker[AsyncSession]
     prefix: str
     tokens: dict[str, str] = field(default_factory=dict)
+    scratch: dict[str, str] = field(default_factory=dict)
 
     def auth(self, user: str) -> dict[str, str]:
         """Authorization header for a test user."""

@@ -82,6 +82,28 @@ async def test_intake_errors_list_every_field_and_write_nothing(api: Api) -> Non
     assert await create_ticket(api) == f"{api.prefix}-000001"
 
 
+async def test_nan_and_infinity_are_refused_not_rewritten(api: Api) -> None:
+    await publish_incident(api)
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        raw = '{"definition": "incident", "data": {"title": "abcd", "x": [VALUE]}}'.replace(
+            "VALUE", constant
+        )
+        response = await api.http.post(
+            "/tickets",
+            content=raw,
+            headers={**api.auth("rita"), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, constant
+        assert response.json()["errors"][0]["pointer"] == "/data"
+    definition = await api.http.post(
+        "/definitions",
+        content='{"key": NaN}',
+        headers={**api.auth("owner"), "Content-Type": "application/json"},
+    )
+    assert definition.status_code == 400
+    assert "NaN is not a JSON number" in definition.json()["detail"]
+
+
 async def test_idempotency_key_returns_the_same_ticket(api: Api) -> None:
     await publish_incident(api)
     headers = {**api.auth("rita"), "Idempotency-Key": "order-42"}
