@@ -57,6 +57,7 @@ from temporalio.worker import Worker
 # The bare worker re-runs this module in Temporal's sandbox; these must not be re-imported there.
 with workflow.unsafe.imports_passed_through():
     import httpx
+    import uvloop
 
     from store.db import make_async_engine, make_sessionmaker
     from store.migrate import upgrade_database
@@ -721,7 +722,8 @@ def main() -> None:
     """Run the bench (or, internally, the baseline's worker) and leave through os._exit."""
     args = parse_args()
     if args.serve_bare_worker:
-        asyncio.run(serve_bare_worker(*args.serve_bare_worker))
+        # The same event loop as `ticketflow worker`, so the loop is not what differs.
+        uvloop.run(serve_bare_worker(*args.serve_bare_worker))
         code = 0
     else:
         code = bench(args)
