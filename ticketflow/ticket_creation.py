@@ -123,6 +123,41 @@ async def _replay(
     return Created(key=earlier.ticket_key, definition=start.definition, replayed=True)
 
 
+async def _reserve_key(
+    *,
+    session: AsyncSession,
+    definition: ProcessDefinition,
+    requester: Actor,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> str | IdempotencyRow:
+    """Commit the next key (and the Idempotency-Key pointing at it).
+
+    Returns the key, or the earlier record when a concurrent request with the same
+    Idempotency-Key committed first.
+    """
+    key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
+    if idempotency_key:
+        try:
+            await keys_store.record_idempotent_create(
+                session=session,
+                user=requester.user,
+                key=idempotency_key,
+                request_hash=request_hash,
+                ticket_key=key,
+                now=datetime.now(UTC),
+            )
+        except IntegrityError:
+            await session.rollback()
+            earlier = await keys_store.find_idempotent_create(
+                session=session, user=requester.user, key=idempotency_key
+            )
+            assert earlier is not None  # the conflict was with this very row
+            return earlier
+    await session.commit()
+    return key
+
+
 async def file_ticket(
     *,
     session: AsyncSession,
@@ -159,46 +194,35 @@ async def file_ticket(
     # another connection has committed since, and would refuse at once instead of waiting.
     await session.rollback()
     for _ in range(MAX_KEY_COLLISIONS):
-        key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
-        if idempotency_key:
-            try:
-                await keys_store.record_idempotent_create(
-                    session=session,
-                    user=requester.user,
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    ticket_key=key,
-                    now=datetime.now(UTC),
-                )
-            except IntegrityError:
-                # A concurrent request with the same Idempotency-Key recorded it first.
-                await session.rollback()
-                earlier = await keys_store.find_idempotent_create(
-                    session=session, user=requester.user, key=idempotency_key
-                )
-                assert earlier is not None
-                return await _replay(
-                    client=client,
-                    task_queue=task_queue,
-                    earlier=earlier,
-                    request_hash=request_hash,
-                    start=start,
-                )
-        await session.commit()
+        reserved = await _reserve_key(
+            session=session,
+            definition=definition,
+            requester=requester,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        if isinstance(reserved, IdempotencyRow):
+            return await _replay(
+                client=client,
+                task_queue=task_queue,
+                earlier=reserved,
+                request_hash=request_hash,
+                start=start,
+            )
         try:
             await _start(
                 client=client,
                 task_queue=task_queue,
-                start=start.model_copy(update={"key": key}),
+                start=start.model_copy(update={"key": reserved}),
                 conflict=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:
-            log.warning("ticket key %s already names a workflow; taking the next key", key)
+            log.warning("ticket key %s already names a workflow; taking the next key", reserved)
             if idempotency_key:
                 await keys_store.forget_idempotent_create(
                     session=session, user=requester.user, key=idempotency_key
                 )
                 await session.commit()
             continue
-        return Created(key=key, definition=definition, replayed=False)
+        return Created(key=reserved, definition=definition, replayed=False)
     raise KeyCollisions(definition.key_prefix)

@@ -6,9 +6,12 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from domain.messages import StartTicketInput
 from store.models import TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, create_ticket, publish_incident, work
+from tests.builders import REQUESTER, incident
+from workflows.ticket import TicketWorkflow
 
 
 async def test_parallel_departments_take_a_ticket_to_closed(api: Api) -> None:
@@ -138,6 +141,25 @@ async def test_concurrent_creates_with_one_idempotency_key_make_one_ticket(api: 
     assert len({r.json()["key"] for r in responses}) == 1
     listed = (await api.http.get("/tickets", headers=api.auth("rita"))).json()
     assert len(listed["items"]) == 1
+
+
+async def test_a_key_that_already_names_a_workflow_is_skipped(api: Api) -> None:
+    # As after an app-database reset: Temporal still holds a ticket under the next key.
+    await publish_incident(api)
+    taken = f"{api.prefix}-000001"
+    await api.env.client.start_workflow(
+        TicketWorkflow.run,
+        StartTicketInput(key=taken, definition=incident(), requester=REQUESTER),
+        id=taken,
+        task_queue="nobody-serves-this",
+    )
+    headers = {**api.auth("rita"), "Idempotency-Key": "after-reset"}
+    body = {"definition": "incident", "data": {"title": "After the reset"}}
+    created = await api.http.post("/tickets", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["key"] == f"{api.prefix}-000002"
+    replayed = await api.http.post("/tickets", json=body, headers=headers)
+    assert replayed.json()["key"] == f"{api.prefix}-000002"
 
 
 async def test_task_refusals_map_to_statuses_and_leave_no_history(api: Api) -> None:
