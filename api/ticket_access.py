@@ -24,10 +24,10 @@ async def readable_ticket(*, session: AsyncSession, key: str, actor: Actor) -> T
 
 
 async def change_ticket(
-    caller: Caller, key: str, update: str, payload: BaseModel
+    caller: Caller, key: str, update: str, payload: BaseModel, *, ticket: TicketRow | None = None
 ) -> TransitionView:
-    """Send an Update to a ticket the caller can see and may change."""
-    row = await readable_ticket(session=caller.session, key=key, actor=caller.actor)
+    """Send an Update to a ticket the caller can see and may change (`ticket`: already read)."""
+    row = ticket or await readable_ticket(session=caller.session, key=key, actor=caller.actor)
     if not may_change_ticket(caller.actor.role, own=row.requester == caller.actor.user):
         raise ProblemError(403, f"role {caller.actor.role!r} may not change this ticket")
     await caller.session.rollback()  # release the read before a possibly long Update

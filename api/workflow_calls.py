@@ -11,7 +11,6 @@ from api.problems import ProblemError
 from api.schemas import TransitionView
 from domain.messages import EXTERNAL_SIGNAL, ExternalEventInput, TransitionResult
 from domain.problems import Problem
-from domain.ticket import TicketState
 
 STATUS_OF_ERROR = {
     "TicketNotFound": 404,
@@ -62,17 +61,6 @@ async def send_signal(*, client: Client, key: str, signal: ExternalEventInput) -
     """Deliver an outside system's event to the ticket."""
     try:
         await client.get_workflow_handle(key).signal(EXTERNAL_SIGNAL, signal)
-    except RPCError as exc:
-        raise _rpc_problem(key, exc) from exc
-
-
-async def query_state(*, client: Client, key: str) -> TicketState:
-    """The ticket's live state straight from its workflow."""
-    try:
-        state: TicketState = await client.get_workflow_handle(key).query(
-            "state", result_type=TicketState
-        )
-        return state
     except RPCError as exc:
         raise _rpc_problem(key, exc) from exc
 

@@ -142,6 +142,8 @@ class TicketWorkflow:
         if not events:
             return
         self._publish_search_attributes()
+        # A deep copy: the snapshot shares task objects with the live state, which later
+        # handlers keep changing while this call waits.
         projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(
             deep=True
         )

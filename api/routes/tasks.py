@@ -92,7 +92,7 @@ async def complete(
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
-    return await change_ticket(caller, key, "complete", payload)
+    return await change_ticket(caller, key, "complete", payload, ticket=ticket)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
