@@ -74,9 +74,10 @@ def _flatten(schema: dict[str, Any], at: tuple[str, ...]) -> dict[str, dict[str,
     fields: dict[str, dict[str, Any]] = {}
     required = set(schema.get("required", []))
     for name, sub in schema.get("properties", {}).items():
+        own = _own(sub) if isinstance(sub, dict) else {"schema": sub}  # true/false schemas
+        fields[pointer(*at, name)] = {**own, "required": name in required}
         if not isinstance(sub, dict):
             continue
-        fields[pointer(*at, name)] = {**_own(sub), "required": name in required}
         if isinstance(sub.get("properties"), dict):
             fields.update(_flatten(sub, (*at, name)))
     return fields

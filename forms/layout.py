@@ -83,7 +83,7 @@ def _fields(schema: dict[str, Any], at: tuple[str, ...]) -> list[FieldLayout]:
     for name in order:
         sub = properties[name]
         if not isinstance(sub, dict):
-            continue
+            sub = {}  # a boolean schema: any value (true) or none (false); still a field
         conditions, required_when_shown = dependent.get(name, ([], False))
         if name in required:
             conditions = []  # always required means always shown

@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 MAX_PATTERN_LENGTH = 1000
+# Longer strings are refused without running the pattern: it bounds polynomial backtracking.
+MAX_PATTERN_INPUT = 1000
 
 # The parser behind `re.compile`; private, so it is loaded by name and used read-only.
 _parser: Any = importlib.import_module("re._parser")

@@ -15,13 +15,14 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
 from domain.problems import Problem, pointer
 from forms.annotations import annotation_problems
 from forms.messages import error_message, form_language, message
+from forms.patterns import MAX_PATTERN_INPUT
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 256 * 1024
@@ -100,10 +101,32 @@ def data_problems(schema: dict[str, Any], data: object) -> list[Problem]:
     return [unique[key] for key in sorted(unique)]
 
 
+def _bounded_pattern(
+    validator: Draft202012Validator, pattern: str, instance: object, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`pattern`, but never run on a string longer than MAX_PATTERN_INPUT characters."""
+    if not isinstance(instance, str):
+        return
+    if len(instance) > MAX_PATTERN_INPUT:
+        # Publishing refuses exponential patterns; this bounds the polynomial ones (.*.*x).
+        yield ValidationError(
+            f"{len(instance)} characters is too long to check against a pattern",
+            validator="patternInputLength",
+            validator_value=MAX_PATTERN_INPUT,
+        )
+    elif not re.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_FormValidator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _bounded_pattern}
+)
+
+
 @lru_cache(maxsize=128)
 def _validator(canonical_schema: str) -> Draft202012Validator:
     # An empty registry: jsonschema's default one still retrieves remote references over HTTP.
-    return Draft202012Validator(
+    return _FormValidator(
         json.loads(canonical_schema), format_checker=_FORMAT_CHECKER, registry=Registry()
     )
 

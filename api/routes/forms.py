@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
-from api.schemas import Strict
+from api.schemas import JsonObject, Strict, ValidationReport
 from domain.ticket import Actor
 from forms.diff import FormDiff, diff_forms
 from forms.generate import GenerationRejected, generate_form
 from forms.layout import FormLayout, form_layout
+from forms.validation import schema_problems
 from policies.roles import PUBLISH
 from store import definitions as store
 from store.models import FormRow
@@ -29,6 +30,12 @@ class GenerateFormRequest(Strict):
         max_length=100_000, examples=["需要收集客户手机号、故障设备SN码、期望回电时间"]
     )
     title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class CheckFormRequest(Strict):
+    """A form schema to check without publishing it (a generated draft after editing, say)."""
+
+    schema_: JsonObject = Field(alias="schema")
 
 
 class GeneratedForm(BaseModel):
@@ -74,3 +81,10 @@ async def generate(body: GenerateFormRequest, _actor: Publisher) -> GeneratedFor
         layout=drafted,
         review=[f.pointer for f in drafted.fields if f.review],
     )
+
+
+@router.post("/forms/validate", response_model=ValidationReport)
+async def validate_form(body: CheckFormRequest, _actor: ActorDep) -> ValidationReport:
+    """Check a form schema as publishing would; lists every problem, publishes nothing."""
+    problems = schema_problems(body.schema_, at="/schema")
+    return ValidationReport(valid=not problems, errors=problems)

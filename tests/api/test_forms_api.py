@@ -106,9 +106,23 @@ async def test_generate_drafts_without_publishing(api: Api) -> None:
         "text",
     ]
     assert (await api.http.get("/forms", headers=api.auth("owner"))).json() == []
+    draft = body["schema"]
+    draft["properties"]["field_4"]["x-widget"] = "colour-wheel"
+    checked = await api.http.post(
+        "/forms/validate", json={"schema": draft}, headers=api.auth("owner")
+    )
+    assert checked.json()["valid"] is False
+    assert [e["pointer"] for e in checked.json()["errors"]] == [
+        "/schema/properties/field_4/x-widget"
+    ]
+    draft["properties"]["field_4"]["x-widget"] = "text"
+    checked = await api.http.post(
+        "/forms/validate", json={"schema": draft}, headers=api.auth("owner")
+    )
+    assert checked.json() == {"valid": True, "errors": []}
     published = await api.http.post(
         "/forms",
-        json={"key": "callback", "title": "回电", "schema": body["schema"]},
+        json={"key": "callback", "title": "回电", "schema": draft},
         headers=api.auth("owner"),
     )
     assert published.status_code == 201, published.text

@@ -108,3 +108,21 @@ def test_diff_lists_added_removed_and_changed_fields() -> None:
 def test_diff_of_a_form_with_itself_is_empty() -> None:
     diff = diff_forms("callback", FORM, copy.deepcopy(FORM), versions=(1, 1))
     assert (diff.added, diff.removed, diff.changed, diff.form_changes) == ([], [], [], [])
+
+
+def test_boolean_subschemas_are_still_fields() -> None:
+    layout = form_layout({"type": "object", "properties": {"anything": True, "never": False}})
+    assert [(f.name, f.widget, f.title) for f in layout.fields] == [
+        ("anything", "text", "anything"),
+        ("never", "text", "never"),
+    ]
+
+
+def test_diff_sees_boolean_subschemas() -> None:
+    before = {"type": "object", "properties": {"a": True}}
+    after = {"type": "object", "properties": {"a": False, "b": True}}
+    diff = diff_forms("k", before, after, versions=(1, 2))
+    assert [f.pointer for f in diff.added] == ["/b"]
+    assert [
+        (c.pointer, [(k.keyword, k.before, k.after) for k in c.changes]) for c in diff.changed
+    ] == [("/a", [("schema", True, False)])]

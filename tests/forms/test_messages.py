@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from forms.patterns import MAX_PATTERN_INPUT
 from forms.validation import data_problems
 
 FIELDS: dict[str, Any] = {
@@ -105,3 +106,18 @@ def test_length_type_and_range_messages(data: dict[str, Any], en: str, zh: str) 
 def test_email_is_stricter_than_an_at_sign(address: str, valid: bool) -> None:
     problems = data_problems(_form(None), {"name": "ab", "email": address})
     assert (problems == []) == valid
+
+
+@pytest.mark.parametrize(("language", "text"), [("en", "too long to check"), ("zh", "过长")])
+def test_patterns_never_run_on_overlong_strings(language: str, text: str) -> None:
+    # A polynomial pattern publishing allows; on 1001 characters it would still be refused fast.
+    form = {
+        "type": "object",
+        "x-language": language,
+        "properties": {"code": {"type": "string", "pattern": "^(a|b)*c$"}},
+    }
+    (problem,) = data_problems(form, {"code": "a" * (MAX_PATTERN_INPUT + 1)})
+    assert problem.pointer == "/code"
+    assert text in problem.detail
+    assert str(MAX_PATTERN_INPUT) in problem.detail
+    assert data_problems(form, {"code": "a" * (MAX_PATTERN_INPUT - 1) + "c"}) == []
