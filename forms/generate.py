@@ -175,7 +175,7 @@ RULES: tuple[FieldRule, ...] = (
     ),
     FieldRule(
         "name",
-        ("姓名", "名字", "联系人", "名称"),
+        ("姓名", "名字", "联系人"),
         ("name", "full name", "contact person"),
         _text(100, **{"x-sensitivity": "confidential", "x-maskable": True}),
     ),
@@ -290,19 +290,32 @@ def _required_hint(phrase: str, language: str) -> tuple[str, bool]:
 
 
 def _match(words: str, language: str) -> FieldRule | None:
+    """The rule whose keyword ends last in the phrase (the head noun), the longer on a tie.
+
+    "联系人电话" is a phone and "customer name" a name: both languages put the head last.
+    English "date of purchase" puts it first, so the words before "of" are tried first.
+    """
     lowered = words.lower()
-    best: tuple[int, FieldRule] | None = None
-    for rule in RULES:
+    if language == "en" and " of " in lowered:
+        head = _match(lowered.split(" of ", 1)[0], language)
+        if head is not None:
+            return head
+    best: tuple[int, int, int] | None = None  # (end, length, -rule index)
+    for index, rule in enumerate(RULES):
         for keyword in rule.zh if language == "zh" else rule.en:
-            if _contains(lowered, keyword, language) and (best is None or len(keyword) > best[0]):
-                best = (len(keyword), rule)
-    return best[1] if best else None
+            end = _last_end(lowered, keyword, language)
+            if end >= 0 and (best is None or (end, len(keyword), -index) > best):
+                best = (end, len(keyword), -index)
+    return RULES[-best[2]] if best else None
 
 
-def _contains(text: str, keyword: str, language: str) -> bool:
+def _last_end(text: str, keyword: str, language: str) -> int:
+    """Where the keyword's last occurrence ends in the text, or -1."""
     if language == "zh" and _CJK.search(keyword):
-        return keyword in text
-    return re.search(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", text) is not None
+        start = text.rfind(keyword)
+        return start + len(keyword) if start >= 0 else -1
+    found = list(re.finditer(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", text))
+    return found[-1].end() if found else -1
 
 
 def _title(words: str, language: str) -> str:

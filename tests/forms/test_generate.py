@@ -180,3 +180,29 @@ def test_any_text_gives_a_valid_form_or_a_clear_refusal(text: str) -> None:
         assert schema_problems(form) == []
         assert [f.name for f in form_layout(form).fields] == list(form["properties"])
     assert refusal in ([], ["/text"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("联系人电话", "phone"),
+        ("门店名称", "store"),
+        ("客户姓名", "name"),
+        ("故障设备SN码", "device_sn"),
+        ("维修时间段", "time_range"),
+        ("contact person phone", "phone"),
+        ("customer name", "name"),
+        ("date of purchase", "date"),
+        ("number of items", "quantity"),
+        ("callback time window", "time_range"),
+    ],
+)
+def test_the_head_word_decides_the_field(text: str, expected: str) -> None:
+    assert list(generate_form(text)["properties"]) == [expected]
+
+
+def test_a_thing_called_a_name_is_not_personal_data() -> None:
+    form = generate_form("商品名称")
+    (field,) = form["properties"].values()
+    assert field["x-review"] is True
+    assert "x-sensitivity" not in field
