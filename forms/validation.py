@@ -83,7 +83,21 @@ def schema_problems(schema: object, *, at: str = "") -> list[Problem]:
         for where, detail in annotation_problems(schema)
         if at + where not in reported
     )
+    if not problems:
+        problems.extend(_example_problems(schema, at))
     return sorted(problems, key=lambda p: (p.pointer, p.detail))
+
+
+def _example_problems(schema: dict[str, Any], at: str) -> Iterator[Problem]:
+    """A form's own `examples` must satisfy it: they are shown to people as valid input."""
+    examples = schema.get("examples")
+    if not isinstance(examples, list):
+        return
+    for i, example in enumerate(examples):
+        for problem in data_problems(schema, example):
+            yield Problem(
+                pointer=at + pointer("examples", i) + problem.pointer, detail=problem.detail
+            )
 
 
 def data_problems(schema: dict[str, Any], data: object) -> list[Problem]:

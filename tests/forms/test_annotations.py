@@ -150,3 +150,16 @@ def test_backtracking_shapes_are_refused(pattern: str) -> None:
 
 def test_overlong_pattern_is_refused() -> None:
     assert "longer than" in (pattern_problem("a" * (MAX_PATTERN_LENGTH + 1)) or "")
+
+
+def test_a_forms_examples_must_satisfy_it() -> None:
+    form = _form(
+        required=["a"],
+        properties={"a": {"type": "string", "format": "email"}},
+        examples=[{"a": "ana@example.com"}, {"a": "nobody"}, {}],
+    )
+    problems = schema_problems(form, at="/intake_form")
+    assert [p.pointer for p in problems] == [
+        "/intake_form/examples/1/a",
+        "/intake_form/examples/2/a",
+    ]
