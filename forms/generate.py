@@ -8,6 +8,7 @@ the author asked for is dropped. Titles are the author's own phrases, in the sen
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -258,7 +259,7 @@ def generate_form(text: str, *, title: str | None = None) -> dict[str, Any]:
         rule = _match(words, language)
         if rule and rule.part_of in properties:
             continue  # "amount and currency": the amount field carries its currency
-        schema = dict(rule.schema) if rule else _text(500, **{"x-review": True})
+        schema = copy.deepcopy(rule.schema) if rule else _text(500, **{"x-review": True})
         key = _unique_key(rule.key if rule else _slug(words, language, index), properties)
         properties[key] = {"title": _title(words, language), **schema}
         if is_required:

@@ -206,3 +206,11 @@ def test_a_thing_called_a_name_is_not_personal_data() -> None:
     (field,) = form["properties"].values()
     assert field["x-review"] is True
     assert "x-sensitivity" not in field
+
+
+def test_drafts_do_not_share_nested_schemas() -> None:
+    first = generate_form("金额")
+    first["properties"]["amount"]["properties"]["currency"]["enum"].append("XXX")
+    assert (
+        "XXX" not in generate_form("金额")["properties"]["amount"]["properties"]["currency"]["enum"]
+    )
