@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
-from api.routes import definitions, tasks, tickets
+from api.routes import definitions, forms, tasks, templates, tickets
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -58,6 +58,8 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(definitions.router)
+    app.include_router(forms.router)
+    app.include_router(templates.router)
     app.include_router(tickets.router)
     app.include_router(tasks.router)
     return app

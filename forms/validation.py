@@ -15,11 +15,14 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
 from domain.problems import Problem, pointer
+from forms.annotations import annotation_problems
+from forms.messages import error_message, form_language, message
+from forms.patterns import MAX_PATTERN_INPUT
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 256 * 1024
@@ -29,6 +32,22 @@ _META_VALIDATOR = Draft202012Validator(
     Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
 )
 _FORMAT_CHECKER = FormatChecker()
+# jsonschema's own email check only looks for an "@"; forms need a deliverable-looking address:
+# a dot-atom local part and a domain of at least two DNS labels, no spaces, within RFC 5321 sizes.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
+@_FORMAT_CHECKER.checks("email")
+def _is_email(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    local, _, _domain = instance.rpartition("@")
+    return len(instance) <= 254 and len(local) <= 64 and _EMAIL.match(instance) is not None
+
+
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
 
 
@@ -57,44 +76,91 @@ def schema_problems(schema: object, *, at: str = "") -> list[Problem]:
     problems.extend(
         Problem(pointer=at + where, detail=detail) for where, detail in _reference_problems(schema)
     )
+    # The meta-schema already reports a broken value; a second complaint at its place is noise.
+    reported = {p.pointer for p in problems}
+    problems.extend(
+        Problem(pointer=at + where, detail=detail)
+        for where, detail in annotation_problems(schema)
+        if at + where not in reported
+    )
+    if not problems:
+        problems.extend(_example_problems(schema, at))
     return sorted(problems, key=lambda p: (p.pointer, p.detail))
 
 
+def _example_problems(schema: dict[str, Any], at: str) -> Iterator[Problem]:
+    """A form's own `examples` must satisfy it: they are shown to people as valid input."""
+    examples = schema.get("examples")
+    if not isinstance(examples, list):
+        return
+    for i, example in enumerate(examples):
+        for problem in data_problems(schema, example):
+            yield Problem(
+                pointer=at + pointer("examples", i) + problem.pointer, detail=problem.detail
+            )
+
+
 def data_problems(schema: dict[str, Any], data: object) -> list[Problem]:
-    """List everything wrong with form data under `schema`, one problem per offending field."""
+    """List everything wrong with form data under `schema`, one problem per offending field.
+
+    Messages are in the form's language (`x-language`, en or zh).
+    """
     validator = _validator(json.dumps(schema, sort_keys=True, separators=(",", ":")))
+    language = form_language(schema)
     unique = {
         (p.pointer, p.detail): p
         for error in validator.iter_errors(data)
-        for p in _problems_of(error)
+        for p in _problems_of(error, language)
     }
     return [unique[key] for key in sorted(unique)]
+
+
+def _bounded_pattern(
+    validator: Draft202012Validator, pattern: str, instance: object, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`pattern`, but never run on a string longer than MAX_PATTERN_INPUT characters."""
+    if not isinstance(instance, str):
+        return
+    if len(instance) > MAX_PATTERN_INPUT:
+        # Publishing refuses exponential patterns; this bounds the polynomial ones (.*.*x).
+        yield ValidationError(
+            f"{len(instance)} characters is too long to check against a pattern",
+            validator="patternInputLength",
+            validator_value=MAX_PATTERN_INPUT,
+        )
+    elif not re.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_FormValidator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _bounded_pattern}
+)
 
 
 @lru_cache(maxsize=128)
 def _validator(canonical_schema: str) -> Draft202012Validator:
     # An empty registry: jsonschema's default one still retrieves remote references over HTTP.
-    return Draft202012Validator(
+    return _FormValidator(
         json.loads(canonical_schema), format_checker=_FORMAT_CHECKER, registry=Registry()
     )
 
 
-def _problems_of(error: ValidationError) -> Iterator[Problem]:
+def _problems_of(error: ValidationError, language: str) -> Iterator[Problem]:
     at = list(error.absolute_path)
     required, instance = error.validator_value, error.instance
     if error.validator == "required" and isinstance(required, list) and isinstance(instance, dict):
         # jsonschema yields one error per missing name without naming it; name them all here
         # and let the caller drop the duplicates the sibling errors produce.
+        detail = message("required", required, language) or error.message
         for name in required:
             if name not in instance:
-                yield Problem(pointer=pointer(*at, name), detail="this field is required")
-    elif error.validator == "format":
-        yield Problem(pointer=pointer(*at), detail=f"must be a valid {error.validator_value}")
+                yield Problem(pointer=pointer(*at, name), detail=detail)
     elif error.validator == "additionalProperties" and isinstance(instance, dict):
+        detail = message("additionalProperties", None, language) or error.message
         for name in _unexpected_properties(error.schema, instance):
-            yield Problem(pointer=pointer(*at, name), detail="this field is not allowed here")
+            yield Problem(pointer=pointer(*at, name), detail=detail)
     else:
-        yield Problem(pointer=pointer(*at), detail=error.message)
+        yield Problem(pointer=pointer(*at), detail=error_message(error, language))
 
 
 def _unexpected_properties(schema: object, instance: dict[str, Any]) -> list[str]:

@@ -1,0 +1,90 @@
+"""Forms beyond publishing: layouts for front ends, version diffs, drafts from a sentence."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, SessionDep, require_roles
+from api.problems import ProblemError
+from api.schemas import JsonObject, Strict, ValidationReport
+from domain.ticket import Actor
+from forms.diff import FormDiff, diff_forms
+from forms.generate import GenerationRejected, generate_form
+from forms.layout import FormLayout, form_layout
+from forms.validation import schema_problems
+from policies.roles import PUBLISH
+from store import definitions as store
+from store.models import FormRow
+
+router = APIRouter(tags=["forms"])
+Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
+
+
+class GenerateFormRequest(Strict):
+    """A sentence naming the fields to collect, in Chinese or English."""
+
+    text: str = Field(
+        max_length=100_000, examples=["需要收集客户手机号、故障设备SN码、期望回电时间"]
+    )
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class CheckFormRequest(Strict):
+    """A form schema to check without publishing it (a generated draft after editing, say)."""
+
+    schema_: JsonObject = Field(alias="schema")
+
+
+class GeneratedForm(BaseModel):
+    """A draft form: review it, edit it, then publish it with POST /forms."""
+
+    json_schema: dict[str, Any] = Field(serialization_alias="schema")
+    layout: FormLayout
+    review: list[str] = Field(description="Pointers of fields a person should check.")
+
+
+async def _form_row(session: SessionDep, key: str, version: int) -> FormRow:
+    row = await store.get_form(session=session, key=key, version=version)
+    if row is None:
+        raise ProblemError(404, f"no form {key}@{version}")
+    return row
+
+
+@router.get("/forms/{key}/versions/{version}/layout", response_model=FormLayout)
+async def layout(key: str, version: int, session: SessionDep, _actor: ActorDep) -> FormLayout:
+    """The form as a front end draws it: ordered fields, widgets, dependent fields."""
+    return form_layout((await _form_row(session, key, version)).schema)
+
+
+@router.get("/forms/{key}/versions/{a}/diff/{b}", response_model=FormDiff)
+async def diff(key: str, a: int, b: int, session: SessionDep, _actor: ActorDep) -> FormDiff:
+    """Fields added, removed and changed from version a to version b."""
+    before, after = await _form_row(session, key, a), await _form_row(session, key, b)
+    return diff_forms(key, before.schema, after.schema, versions=(a, b))
+
+
+@router.post("/forms/generate", response_model=GeneratedForm, response_model_by_alias=True)
+async def generate(body: GenerateFormRequest, _actor: Publisher) -> GeneratedForm:
+    """Draft a form from one sentence; nothing is published."""
+    try:
+        schema = generate_form(body.text, title=body.title)
+    except GenerationRejected as exc:
+        raise ProblemError(
+            422, "no form can be drafted from this text", problems=exc.problems
+        ) from exc
+    drafted = form_layout(schema)
+    return GeneratedForm(
+        json_schema=schema,
+        layout=drafted,
+        review=[f.pointer for f in drafted.fields if f.review],
+    )
+
+
+@router.post("/forms/validate", response_model=ValidationReport)
+async def validate_form(body: CheckFormRequest, _actor: ActorDep) -> ValidationReport:
+    """Check a form schema as publishing would; lists every problem, publishes nothing."""
+    problems = schema_problems(body.schema_, at="/schema")
+    return ValidationReport(valid=not problems, errors=problems)

@@ -1,0 +1,40 @@
+"""Instantiating a library template: publish its intake form, then its definition."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forms.library import Template, definition_document
+from store.models import DefinitionRow, FormRow
+from ticketflow.publishing import Rejected, publish_definition, publish_form
+
+
+async def publish_template(
+    *,
+    session: AsyncSession,
+    template: Template,
+    key: str,
+    title: str,
+    key_prefix: str | None,
+    published_by: str,
+) -> tuple[FormRow, DefinitionRow]:
+    """Publish the template's form and definition under `key`; the caller commits both or none."""
+    form = await publish_form(
+        session=session,
+        key=key,
+        title=str(template.form.get("title", title)),
+        schema=template.form,
+        published_by=published_by,
+    )
+    document = definition_document(
+        template, key=key, title=title, key_prefix=key_prefix, form_ref=f"{key}@{form.version}"
+    )
+    try:
+        definition = await publish_definition(
+            session=session, document=document, published_by=published_by
+        )
+    except Rejected as exc:
+        raise Rejected(
+            [p.model_copy(update={"pointer": "/definition" + p.pointer}) for p in exc.problems]
+        ) from exc
+    return form, definition
