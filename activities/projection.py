@@ -29,6 +29,9 @@ class ProjectionActivities:
         """Write the ticket row, its task rows and its new events in one transaction."""
         async with self._write_turn, self._sessions() as session, session.begin():
             inserted = await apply_projection(
-                session=session, ticket=projection.ticket, events=projection.events
+                session=session,
+                ticket=projection.ticket,
+                events=projection.events,
+                clocks=projection.clocks,
             )
         return ProjectionResult(inserted=inserted)

@@ -1,0 +1,27 @@
+"""The notification activity: records every notification per recipient, idempotently."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from domain.notifications import NOTIFY_ACTIVITY, NotifyInput, NotifyResult
+from store.notifications import record_notifications
+
+
+class NotificationActivities:
+    """Holds the session factory notifications are recorded with."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=NOTIFY_ACTIVITY)
+    async def record_notifications(self, batch: NotifyInput) -> NotifyResult:
+        """Record each notification once per (ticket, event, recipient).
+
+        No delivery channel exists yet, so each is stored with channel `none` and status
+        `recorded`; a webhook channel would deliver here and set the status it reached.
+        """
+        async with self._sessions() as session, session.begin():
+            recorded = await record_notifications(session=session, batch=batch, channel="none")
+        return NotifyResult(recorded=recorded)
