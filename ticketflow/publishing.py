@@ -97,9 +97,17 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
             stage.form = await _resolve_form(
                 session, stage.form_ref, pointer("stages", i, "form_ref"), problems
             )
+    problems += await check_sla(session=session, definition=definition)
     if problems:
         raise Rejected(problems)
     return definition
+
+
+async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
+    """SLA policies and their calendars (ticketflow.sla_publishing; imported late: it uses us)."""
+    from ticketflow import sla_publishing
+
+    return await sla_publishing.check_sla(session=session, definition=definition)
 
 
 async def publish_definition(
