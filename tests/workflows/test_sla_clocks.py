@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -30,7 +31,7 @@ from domain.ticket import Actor, TaskStatus
 from store.models import NotificationRow, SlaClockRow, SlaEventRow, TaskRow
 from tests.builders import DESK, DEV, INCIDENT, OPS, REQUESTER, STAGE_DATA
 from tests.dbutil import migrated_sessions, sqlite_url
-from tests.temporal_env import time_skipping_env
+from tests.temporal_env import dev_server_env, time_skipping_env
 from tests.workflows.conftest import Stack
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
@@ -336,3 +337,41 @@ async def test_parallel_departments_clocks_run_independently_under_the_joint_clo
     assert joint.stopped_at >= fix.stopped_at
     state = await handle.query(TicketWorkflow.state)
     assert state.tasks["fix"].status == TaskStatus.DONE
+
+
+async def test_a_rung_due_while_no_worker_runs_fires_once_when_workers_return(
+    tmp_path: Path,
+) -> None:
+    # The dev server, on real time: its workers' stickiness expires as it would in production.
+    environment = await dev_server_env()
+    try:
+        async with migrated_sessions(sqlite_url(tmp_path)) as sessions:
+            queue = f"sla-{uuid.uuid4().hex[:8]}"
+            stack = Stack(client=environment.client, task_queue=queue, sessions=sessions)
+            ladder = [{"at_fraction": 0.5, "actions": [NOTIFY_DESK]}]
+            d = definition(sla={"target": "PT3S", "ladder": ladder})
+            async with build_ticket_worker(
+                client=environment.client, task_queue=queue, sessions=sessions
+            ):
+                handle = await start(stack, d)
+                due = (await handle.query(TicketWorkflow.state)).clocks["ticket"].started_at
+            await asyncio.sleep(2.5)  # the rung falls due with no worker running
+            assert await sla_events(stack, handle.id, "sla_rung_fired") == []
+            # Each new worker has no cache: it rebuilds the ticket by replaying its history,
+            # the timer the first worker armed included, and must fire the rung only once.
+            for _ in range(2):
+                async with build_ticket_worker(
+                    client=environment.client, task_queue=queue, sessions=sessions
+                ):
+                    for _ in range(100):
+                        if await sla_events(stack, handle.id, "sla_breached"):
+                            break
+                        await asyncio.sleep(0.1)
+                    await handle.query(TicketWorkflow.state)
+            fired = await sla_events(stack, handle.id, "sla_rung_fired")
+            assert [(e.rung, e.due_at) for e in fired] == [(0, due + timedelta(seconds=1.5))]
+            async with sessions() as session:
+                notes = (await session.scalars(select(NotificationRow))).all()
+            assert [n.recipient for n in notes] == ["group:service-desk"]
+    finally:
+        await environment.shutdown()
