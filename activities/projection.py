@@ -24,6 +24,11 @@ class ProjectionActivities:
             asyncio.Lock() if single_writer else nullcontext()
         )
 
+    @property
+    def write_turn(self) -> AbstractAsyncContextManager[object]:
+        """The queue this process's SQLite writers wait in (a no-op on PostgreSQL)."""
+        return self._write_turn
+
     @activity.defn(name=PROJECT_ACTIVITY)
     async def project_ticket(self, projection: ProjectionInput) -> ProjectionResult:
         """Write the ticket row, its task rows and its new events in one transaction."""

@@ -18,7 +18,7 @@ def build_ticket_worker(
 ) -> Worker:
     """A worker serving tickets' workflows and activities."""
     projection = ProjectionActivities(sessions)
-    notifications = NotificationActivities(sessions)
+    notifications = NotificationActivities(sessions, projection.write_turn)
     return Worker(
         client,
         task_queue=task_queue,

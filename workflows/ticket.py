@@ -58,14 +58,13 @@ PROJECTION_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 EVENTS_CARRIED_OVER = 50
-# Recording a notification is one insert; delivery channels (webhooks) may be slow or down, so
-# it retries with backoff for a day before the attempt is given up (the record shows it).
-NOTIFY_TIMEOUT = timedelta(seconds=30)
+# Recording notifications is one small insert; a busy or unreachable database is retried with
+# backoff and without limit (like the projection), since the record must not be lost.
+NOTIFY_TIMEOUT = timedelta(seconds=10)
 NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
+    initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=200,
+    maximum_interval=timedelta(seconds=30),
 )
 
 # workflow.patched() ids: histories recorded before each change keep replaying the old path.
@@ -179,7 +178,9 @@ class TicketWorkflow:
         firing = sla_clocks.fire_due(state, workflow.now())
         await self._record(firing.events)
         for batch in firing.notifications:
-            await workflow.execute_activity(
+            # Recording is one short idempotent insert, like the projection: as a local
+            # activity it runs in the same workflow task as the firing, not in another one.
+            await workflow.execute_local_activity(
                 NOTIFY_ACTIVITY,
                 batch,
                 result_type=NotifyResult,
