@@ -21,7 +21,7 @@ resident memory (VmHWM from /proc), the load average, and the ratio of the p99s.
 
 Run from the repository root:
 
-    .venv/bin/python bench/sla_timers.py [--tickets 1000] [--target 60] [--concurrency 32]
+    .venv/bin/python bench/sla_timers.py [--tickets 1000] [--target 60] [--spread 0]
 """
 
 from __future__ import annotations
@@ -146,6 +146,12 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (nearest rank) of values."""
     ordered = sorted(values)
@@ -163,6 +169,13 @@ async def in_lanes(count: int, lanes: int, one: Callable[[int], Awaitable[Any]])
 
     await asyncio.gather(*(lane() for _ in range(lanes)))
     return results
+
+
+async def on_schedule(began: float, i: int, args: argparse.Namespace) -> None:
+    """Wait until workflow i's start time: N starts spread evenly over --spread seconds."""
+    delay = began + i * args.spread / args.tickets - time.perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 async def connect(address: str, server: Child) -> Client:
@@ -191,16 +204,35 @@ class Phase:
     lateness: list[float]
     expected: int
     peak_mib: float
+    cpu: dict[str, float]
     start_seconds: float
     load: tuple[float, float, float]
 
 
-async def run_bare(client: Client, args: argparse.Namespace, worker: Child) -> Phase:
+def cpu_of(children: dict[str, Child]) -> dict[str, float]:
+    """CPU seconds used so far by each running child."""
+    return {
+        name: cpu_seconds(c.process.pid)
+        for name, c in children.items()
+        if c.process is not None and c.exit_code() is None
+    }
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each child used between two snapshots."""
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+async def run_bare(
+    client: Client, args: argparse.Namespace, worker: Child, children: dict[str, Child]
+) -> Phase:
     """N sleeping workflows on the bare worker."""
     offsets = [args.target * f for f in FRACTIONS]
+    cpu_before = cpu_of(children)
     began = time.perf_counter()
 
     async def start(i: int) -> Any:
+        await on_schedule(began, i, args)
         return await client.start_workflow(
             SleepWorkflow.run, BarePlan(offsets=offsets), id=f"bare-{i}", task_queue=BARE_QUEUE
         )
@@ -214,20 +246,27 @@ async def run_bare(client: Client, args: argparse.Namespace, worker: Child) -> P
         lateness=[x for r in results for x in r],
         expected=args.tickets * len(FRACTIONS),
         peak_mib=peak_rss_mib(worker.process.pid),
+        cpu=cpu_delta(cpu_before, cpu_of(children)),
         start_seconds=started,
         load=os.getloadavg(),
     )
 
 
 async def run_tickets(
-    client: Client, args: argparse.Namespace, worker: Child, database_url: str
+    client: Client,
+    args: argparse.Namespace,
+    worker: Child,
+    database_url: str,
+    children: dict[str, Child],
 ) -> Phase:
     """N open tickets whose ladders fire; lateness read back from sla_events."""
     d = definition(args.target)
     requester = Actor(user="rita", department="sales", role="requester")
+    cpu_before = cpu_of(children)
     began = time.perf_counter()
 
     async def start(i: int) -> Any:
+        await on_schedule(began, i, args)
         key = f"SLA-{i:06d}"
         return await client.start_workflow(
             TicketWorkflow.run,
@@ -271,6 +310,7 @@ async def run_tickets(
         lateness=[(r.at - r.due_at).total_seconds() for r in rows if r.due_at is not None],
         expected=expected,
         peak_mib=peak_rss_mib(worker.process.pid),
+        cpu=cpu_delta(cpu_before, cpu_of(children)),
         start_seconds=started,
         load=os.getloadavg(),
     )
@@ -286,8 +326,13 @@ def report(phase: Phase) -> None:
             "  lateness p50/p95/p99/max  "
             + " / ".join(f"{percentile(late, q) * 1000:.0f} ms" for q in (0.5, 0.95, 0.99, 1.0))
         )
-    print(f"  starting N workflows  {phase.start_seconds:.1f} s")
+    print(f"  starting all N took   {phase.start_seconds:.1f} s")
     print(f"  worker peak RSS       {phase.peak_mib:.0f} MiB")
+    per_timer = {k: v / max(len(late), 1) * 1000 for k, v in phase.cpu.items()}
+    print(
+        "  CPU ms per timer      "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in per_timer.items() if ms >= 0.05)
+    )
     print(f"  load average after    {' '.join(f'{x:.2f}' for x in phase.load)}")
 
 
@@ -324,10 +369,11 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         env=env,
         log_path=workdir / "worker.log",
     )
-    children = [server, bare, tickets]
+    children = {c.name: c for c in (server, bare, tickets)}
     print(
         f"{args.tickets} workflows per side, target {args.target:g} s (rungs at "
-        f"{', '.join(f'{f:.0%}' for f in FRACTIONS)}), {args.concurrency} starts in flight; "
+        f"{', '.join(f'{f:.0%}' for f in FRACTIONS)}), started over {args.spread:g} s, "
+        f"{args.concurrency} starts in flight; "
         f"{os.cpu_count()} CPUs, load average before {os.getloadavg()[0]:.2f}"
     )
     try:
@@ -336,9 +382,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         bare.start()
         tickets.start()
         await asyncio.sleep(3)  # both workers connected and polling
-        baseline = await run_bare(client, args, bare)
+        baseline = await run_bare(client, args, bare, children)
         report(baseline)
-        measured = await run_tickets(client, args, tickets, database_url)
+        measured = await run_tickets(client, args, tickets, database_url, children)
         report(measured)
         if baseline.lateness and measured.lateness:
             ratio = percentile(measured.lateness, 0.99) / max(
@@ -346,7 +392,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
             )
             print(f"p99 lateness, Ticketflow / bare: {ratio:.2f}")
     finally:
-        for child in reversed(children):
+        for child in reversed(children.values()):
             child.stop(15)
 
 
@@ -356,6 +402,12 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1000)
     parser.add_argument("--target", type=float, default=60.0, help="SLA target, seconds")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="start the N workflows evenly over this many seconds (default 0: at once)",
+    )
     parser.add_argument("--serve-bare-worker", metavar="ADDRESS")
     args = parser.parse_args()
     if args.serve_bare_worker:
