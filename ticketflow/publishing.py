@@ -152,8 +152,12 @@ async def publish_form(
 
 
 def _same_content(row: DefinitionRow, definition: ProcessDefinition) -> bool:
-    stored = dict(row.document, version=0)
-    return stored == definition.model_copy(update={"version": 0}).model_dump(mode="json")
+    # Read back through the model, so fields added since the row was stored (with their
+    # defaults) do not make an unchanged definition look new.
+    stored = ProcessDefinition.model_validate(dict(row.document, version=0))
+    return stored.model_dump(mode="json") == definition.model_copy(
+        update={"version": 0}
+    ).model_dump(mode="json")
 
 
 async def load_bundled_definitions(*, settings: Settings) -> list[str]:
