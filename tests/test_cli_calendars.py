@@ -19,10 +19,11 @@ CN_2026 = Path(__file__).parents[1] / "ticketflow" / "examples" / "calendars" / 
 def test_the_bundled_china_calendar_is_valid_and_skips_national_day() -> None:
     calendar = check_calendar(yaml.safe_load(CN_2026.read_text()))
     assert date(2026, 10, 10) in calendar.makeup_days
-    before = datetime(2026, 9, 30, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    # One business hour from the eve of National Day ends on the first day back (Oct 8).
+    shanghai = ZoneInfo("Asia/Shanghai")
+    before = datetime(2026, 9, 30, 17, 30, tzinfo=shanghai)
+    # An hour from half an hour before the National Day break ends on the first day back.
     due = add_business(calendar, before, timedelta(hours=1))
-    assert due.astimezone(ZoneInfo("Asia/Shanghai")).date() == date(2026, 10, 8)
+    assert due == datetime(2026, 10, 8, 9, 30, tzinfo=shanghai)
 
 
 def test_calendars_validate_and_publish(tmp_path: Path) -> None:
