@@ -144,6 +144,26 @@ async def test_a_p1_ticket_escalates_notifies_and_counts_in_the_kpis(api: Api) -
     nosy = await api.http.get("/notifications?recipient=group:ops", headers=api.auth("rita"))
     assert nosy.status_code == 403
 
+    # The escalation's follow-up task is in cto-office's queue and is worked like any task.
+    follow_up = "esc-ticket-1-1"
+    queue = await api.http.get("/tasks?group=cto-office", headers=api.auth("root"))
+    assert [t["stage_key"] for t in queue.json()["items"]] == [follow_up]
+    claimed = await api.http.post(
+        f"/tickets/{key}/tasks/{follow_up}/claim", headers=api.auth("root")
+    )
+    assert claimed.status_code == 200, claimed.text
+    done = await api.http.post(
+        f"/tickets/{key}/tasks/{follow_up}/complete",
+        json={"data": {"note": "called the vendor"}},
+        headers=api.auth("root"),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["task"]["status"] == "done"
+    ghost = await api.http.post(
+        f"/tickets/{key}/tasks/esc-ticket-1-9/complete", json={"data": {}}, headers=api.auth("root")
+    )
+    assert ghost.status_code == 404
+
     kpis = await api.http.get("/kpis?definition=incident", headers=api.auth("dana"))
     assert kpis.status_code == 200, kpis.text
     report = kpis.json()
