@@ -24,11 +24,19 @@ class ProjectionActivities:
             asyncio.Lock() if single_writer else nullcontext()
         )
 
+    @property
+    def write_turn(self) -> AbstractAsyncContextManager[object]:
+        """The queue this process's SQLite writers wait in (a no-op on PostgreSQL)."""
+        return self._write_turn
+
     @activity.defn(name=PROJECT_ACTIVITY)
     async def project_ticket(self, projection: ProjectionInput) -> ProjectionResult:
         """Write the ticket row, its task rows and its new events in one transaction."""
         async with self._write_turn, self._sessions() as session, session.begin():
             inserted = await apply_projection(
-                session=session, ticket=projection.ticket, events=projection.events
+                session=session,
+                ticket=projection.ticket,
+                events=projection.events,
+                clocks=projection.clocks,
             )
         return ProjectionResult(inserted=inserted)

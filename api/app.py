@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
-from api.routes import definitions, forms, tasks, templates, tickets
+from api.routes import definitions, forms, kpis, sla, tasks, templates, tickets
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -62,4 +62,6 @@ def create_app(
     app.include_router(templates.router)
     app.include_router(tickets.router)
     app.include_router(tasks.router)
+    app.include_router(sla.router)
+    app.include_router(kpis.router)
     return app

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.problems import Problem
+from domain.sla import DEFAULT_PRIORITY, Priority
 
 
 def _finite(value: Any) -> Any:
@@ -88,6 +89,7 @@ class CreateTicketRequest(Strict):
     definition: str = Field(min_length=1, max_length=63)
     version: int | None = Field(default=None, ge=1)
     data: JsonObject = Field(default_factory=dict, description="Intake form data.")
+    priority: Priority = Field(default=DEFAULT_PRIORITY, description="P1 (most urgent) to P4.")
 
 
 class TicketCreated(BaseModel):
@@ -136,6 +138,8 @@ class TicketSummary(BaseModel):
     updated_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
+    priority: str = DEFAULT_PRIORITY
+    waiting_for: str | None = None
 
 
 class TicketDetail(TicketSummary):

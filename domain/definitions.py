@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.calendars import BusinessCalendar
 from domain.problems import Problem, pointer
+from domain.sla import SlaPolicy
 
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 FORM_REF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}@[1-9][0-9]*$"
@@ -25,6 +27,8 @@ class StageDefinition(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     form: JsonSchema | None = Field(default=None, description="Inline JSON Schema for completion.")
     form_ref: str | None = Field(default=None, pattern=FORM_REF_PATTERN)
+    sla: SlaPolicy | None = None
+    milestone: bool = Field(default=False, description="The requester sees its due date.")
 
 
 class ConfirmationPolicy(BaseModel):
@@ -50,6 +54,10 @@ class ProcessDefinition(BaseModel):
     intake_form_ref: str | None = Field(default=None, pattern=FORM_REF_PATTERN)
     stages: list[StageDefinition] = Field(min_length=1, max_length=100)
     confirmation: ConfirmationPolicy = Field(default_factory=ConfirmationPolicy)
+    sla: SlaPolicy | None = Field(default=None, description="The joint clock of the whole ticket.")
+    calendars: dict[str, BusinessCalendar] = Field(
+        default_factory=dict, description="Filled on publish: the calendars the SLAs count on."
+    )
 
     def stage(self, key: str) -> StageDefinition:
         """Return the stage with this key."""

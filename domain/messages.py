@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.definitions import ProcessDefinition
+from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import Actor, Task, TicketEvent, TicketSnapshot, TicketState, TicketStatus
 
 TICKET_WORKFLOW = "TicketWorkflow"
@@ -32,6 +33,7 @@ class StartTicketInput(BaseModel):
     intake: dict[str, Any] = Field(default_factory=dict)
     requester: Actor
     resume: TicketState | None = None
+    priority: Priority = DEFAULT_PRIORITY
 
 
 class TicketResult(BaseModel):
@@ -104,6 +106,29 @@ class ConfirmInput(BaseModel):
     comment: str = ""
 
 
+class SetPriorityInput(BaseModel):
+    """Change the ticket's priority; its SLA clocks get the new priority's targets."""
+
+    actor: Actor
+    priority: str
+    reason: str = ""
+
+
+class PauseInput(BaseModel):
+    """Put the ticket on hold, waiting for someone outside (`customer`, `supplier`, ...)."""
+
+    actor: Actor
+    reason: str = Field(pattern=WAITING_PATTERN)
+    note: str = ""
+
+
+class ResumeInput(BaseModel):
+    """End the ticket's wait."""
+
+    actor: Actor
+    note: str = ""
+
+
 class ExternalEventInput(BaseModel):
     """A signal from an outside system."""
 
@@ -126,6 +151,7 @@ class ProjectionInput(BaseModel):
 
     ticket: TicketSnapshot
     events: list[TicketEvent]
+    clocks: list[SlaClock] = Field(default_factory=list)
 
 
 class ProjectionResult(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from domain.definitions import ProcessDefinition, descendants, final_stages
 from domain.form_invariants import invariant_problems
 from domain.problems import Problem
+from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock
 
 ADMIN_ROLE = "admin"
 
@@ -106,6 +107,8 @@ class TicketSnapshot(BaseModel):
     closed_at: datetime | None
     last_seq: int
     tasks: list[Task]
+    priority: Priority = DEFAULT_PRIORITY
+    waiting_for: str | None = None
 
 
 class TicketState(BaseModel):
@@ -124,6 +127,9 @@ class TicketState(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     cancel_reason: str | None = None
+    priority: Priority = DEFAULT_PRIORITY
+    waiting_for: str | None = Field(default=None, description="Why the ticket waits, if it does.")
+    clocks: dict[str, SlaClock] = Field(default_factory=dict)
 
     @classmethod
     def create(
@@ -134,6 +140,7 @@ class TicketState(BaseModel):
         intake: dict[str, Any],
         requester: Actor,
         now: datetime,
+        priority: Priority = DEFAULT_PRIORITY,
     ) -> TicketState:
         """Start a ticket: every stage gets a task; those with no dependencies open at once."""
         title = str(intake.get("title") or intake.get("summary") or definition.title)[:200]
@@ -145,6 +152,7 @@ class TicketState(BaseModel):
             intake=intake,
             created_at=now,
             updated_at=now,
+            priority=priority,
         )
         for stage in definition.stages:
             state.tasks[stage.key] = Task(
@@ -190,6 +198,8 @@ class TicketState(BaseModel):
             closed_at=self.closed_at,
             last_seq=self.last_seq,
             tasks=list(self.tasks.values()),
+            priority=self.priority,
+            waiting_for=self.waiting_for,
         )
 
     def active_groups(self) -> list[str]:
@@ -247,7 +257,8 @@ class TicketState(BaseModel):
     def check_complete(self, stage_key: str, actor: Actor, data: dict[str, Any]) -> Task:
         """Only the holder may complete, with data that meets the stage form's invariants."""
         task = self._require_holder(stage_key, actor)
-        problems = invariant_problems(self.definition.stage(stage_key).form, data)
+        stage = next((s for s in self.definition.stages if s.key == stage_key), None)
+        problems = invariant_problems(stage.form if stage else None, data)
         if problems:
             raise TicketRuleError("invalid", "form data does not satisfy the stage form", problems)
         return task
@@ -303,6 +314,12 @@ class TicketState(BaseModel):
 
     # -- transitions ----------------------------------------------------------------------
 
+    def append_event(
+        self, type_: str, actor: str, now: datetime, data: dict[str, Any]
+    ) -> TicketEvent:
+        """Record a transition made outside this class (SLA clocks); returns the event."""
+        return self._append(type_, actor, now, data)
+
     def _append(self, type_: str, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
         event = TicketEvent(seq=self.last_seq + 1, type=type_, at=now, actor=actor, data=data)
         self.events.append(event)
@@ -334,7 +351,8 @@ class TicketState(BaseModel):
                 task.status = TaskStatus.OPEN
                 task.opened_at = now
                 events.append(self._task_event("task_opened", task, "system", now))
-        if all(t.status == TaskStatus.DONE for t in self.tasks.values()):
+        # Escalation follow-up tasks are not stages and do not hold the resolution back.
+        if all(self.tasks[s.key].status == TaskStatus.DONE for s in self.definition.stages):
             self.status = TicketStatus.RESOLVED
             self.resolved_at = now
             events.append(

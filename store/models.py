@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -94,6 +105,8 @@ class TicketRow(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     last_seq: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(2), default="P3", server_default="P3")
+    waiting_for: Mapped[str | None] = mapped_column(String(63))
 
 
 class TaskRow(Base):
@@ -169,3 +182,81 @@ class UserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- SLA clocks, their events, notifications (issue 3) -----------------------------------------
+
+
+class SlaClockRow(Base):
+    """Projection of one SLA clock of a ticket (the joint `ticket` clock or `stage:KEY`)."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (Index("ix_sla_clocks_state", "state"),)
+
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True
+    )
+    clock_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    stage_key: Mapped[str | None] = mapped_column(String(63))
+    round: Mapped[int] = mapped_column(Integer)
+    milestone: Mapped[bool] = mapped_column(Boolean)
+    calendar: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))
+    target_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    elapsed_seconds: Mapped[float] = mapped_column(Float)
+    paused_seconds: Mapped[float] = mapped_column(Float)
+    running_since: Mapped[datetime | None]
+    paused_since: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    fired: Mapped[list[int]] = mapped_column(JsonColumn)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class SlaEventRow(Base):
+    """One SLA transition (started, paused, rung fired, breached, stopped), keyed like events."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (Index("ix_sla_events_type_at", "type", "at"),)
+
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clock_id: Mapped[str] = mapped_column(String(80))
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    rung: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
+
+
+class NotificationRow(Base):
+    """A notification to one recipient, recorded whether or not a channel delivers it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_recipient_at", "recipient", "created_at"),)
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(120), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class CalendarRow(Base):
+    """A published, immutable business calendar version."""
+
+    __tablename__ = "calendars"
+
+    key: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]]
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(100))

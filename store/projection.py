@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
-from store.models import Base, TaskRow, TicketEventRow, TicketRow
+from store.models import Base, SlaClockRow, SlaEventRow, TaskRow, TicketEventRow, TicketRow
 
 
 def _insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
@@ -36,6 +38,8 @@ def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at,
         "last_seq": ticket.last_seq,
+        "priority": ticket.priority,
+        "waiting_for": ticket.waiting_for,
     }
 
 
@@ -60,8 +64,75 @@ def _task_values(ticket: TicketSnapshot) -> list[dict[str, Any]]:
     ]
 
 
+def _clock_values(ticket: TicketSnapshot, clock: SlaClock) -> dict[str, Any]:
+    return {
+        "ticket_key": ticket.key,
+        "clock_id": clock.id,
+        "stage_key": clock.stage,
+        "round": clock.round,
+        "milestone": clock.milestone,
+        "calendar": clock.calendar,
+        "state": clock.state().value,
+        "target_seconds": clock.target.total_seconds(),
+        "started_at": clock.started_at,
+        "elapsed_seconds": clock.elapsed.total_seconds(),
+        "paused_seconds": clock.paused.total_seconds(),
+        "running_since": clock.running_since,
+        "paused_since": clock.paused_since,
+        "stopped_at": clock.stopped_at,
+        "breached_at": clock.breached_at,
+        "fired": clock.fired,
+        "last_seq": ticket.last_seq,
+    }
+
+
+def _sla_event_values(key: str, event: TicketEvent) -> dict[str, Any]:
+    due = event.data.get("due_at")
+    return {
+        "ticket_key": key,
+        "seq": event.seq,
+        "clock_id": str(event.data.get("clock", "")),
+        "type": event.type,
+        "at": event.at,
+        "rung": event.data.get("rung"),
+        "due_at": datetime.fromisoformat(due) if isinstance(due, str) else None,
+        "data": event.data,
+    }
+
+
+async def _project_sla(
+    session: AsyncSession,
+    ticket: TicketSnapshot,
+    events: list[TicketEvent],
+    clocks: list[SlaClock],
+    won: bool,
+) -> None:
+    """Clock rows follow the ticket row's newest-wins guard; SLA events are kept once each."""
+    if won and clocks:
+        upsert = _insert(session, SlaClockRow).values([_clock_values(ticket, c) for c in clocks])
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[SlaClockRow.ticket_key, SlaClockRow.clock_id],
+                set_={
+                    c.name: upsert.excluded[c.name]
+                    for c in SlaClockRow.__table__.c
+                    if c.name not in ("ticket_key", "clock_id")
+                },
+            )
+        )
+    sla_events = [_sla_event_values(ticket.key, e) for e in events if e.type.startswith("sla_")]
+    if sla_events:
+        await session.execute(
+            _insert(session, SlaEventRow).values(sla_events).on_conflict_do_nothing()
+        )
+
+
 async def apply_projection(
-    *, session: AsyncSession, ticket: TicketSnapshot, events: list[TicketEvent]
+    *,
+    session: AsyncSession,
+    ticket: TicketSnapshot,
+    events: list[TicketEvent],
+    clocks: list[SlaClock] | None = None,
 ) -> int:
     """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
 
@@ -89,6 +160,7 @@ async def apply_projection(
                 },
             )
         )
+    await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
         return 0
     rows = [

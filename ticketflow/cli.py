@@ -146,6 +146,29 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
     return _with_session(settings, work)
 
 
+def _calendars(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.publishing import Rejected, read_document
+    from ticketflow.sla_publishing import check_calendar, publish_calendar
+
+    async def work(session: AsyncSession) -> int:
+        try:
+            document = read_document(Path(args.file))
+            if args.action == "validate":
+                calendar = check_calendar(document)
+                sys.stdout.write(f"{args.file}: valid ({calendar.key}, {calendar.timezone})\n")
+            else:
+                row = await publish_calendar(session=session, document=document, published_by="cli")
+                sys.stdout.write(f"published {row.key}@{row.version}\n")
+        except Rejected as exc:
+            for problem in exc.problems:
+                sys.stderr.write(f"{args.file}: {problem.pointer or '/'}: {problem.detail}\n")
+            sys.stderr.write(json.dumps({"errors": [p.model_dump() for p in exc.problems]}) + "\n")
+            return 1
+        return 0
+
+    return _with_session(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
@@ -191,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     defs.add_argument("action", choices=["validate", "publish"])
     defs.add_argument("file")
     defs.set_defaults(run=_definitions)
+
+    cals = sub.add_parser("calendars", help="check or publish a business calendar file")
+    cals.add_argument("action", choices=["validate", "publish"])
+    cals.add_argument("file")
+    cals.set_defaults(run=_calendars)
     return parser
 
 

@@ -97,9 +97,17 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
             stage.form = await _resolve_form(
                 session, stage.form_ref, pointer("stages", i, "form_ref"), problems
             )
+    problems += await check_sla(session=session, definition=definition)
     if problems:
         raise Rejected(problems)
     return definition
+
+
+async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
+    """SLA policies and their calendars (ticketflow.sla_publishing; imported late: it uses us)."""
+    from ticketflow import sla_publishing
+
+    return await sla_publishing.check_sla(session=session, definition=definition)
 
 
 async def publish_definition(
@@ -144,8 +152,12 @@ async def publish_form(
 
 
 def _same_content(row: DefinitionRow, definition: ProcessDefinition) -> bool:
-    stored = dict(row.document, version=0)
-    return stored == definition.model_copy(update={"version": 0}).model_dump(mode="json")
+    # Read back through the model, so fields added since the row was stored (with their
+    # defaults) do not make an unchanged definition look new.
+    stored = ProcessDefinition.model_validate(dict(row.document, version=0))
+    return stored.model_dump(mode="json") == definition.model_copy(
+        update={"version": 0}
+    ).model_dump(mode="json")
 
 
 async def load_bundled_definitions(*, settings: Settings) -> list[str]:

@@ -24,6 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from domain.definitions import ProcessDefinition
 from domain.messages import StartTicketInput
 from domain.problems import Problem
+from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from forms.validation import data_problems
 from store import definitions as definitions_store
@@ -57,8 +58,10 @@ class Created:
     replayed: bool
 
 
-def _request_hash(definition: ProcessDefinition, data: dict[str, Any]) -> str:
-    canonical = json.dumps([definition.key, definition.version, data], sort_keys=True)
+def _request_hash(definition: ProcessDefinition, data: dict[str, Any], priority: Priority) -> str:
+    # The default priority leaves the hash as it was before priorities existed.
+    extra = [] if priority == DEFAULT_PRIORITY else [priority]
+    canonical = json.dumps([definition.key, definition.version, data, *extra], sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -167,6 +170,7 @@ async def file_ticket(
     data: dict[str, Any],
     requester: Actor,
     idempotency_key: str | None,
+    priority: Priority = DEFAULT_PRIORITY,
 ) -> Created:
     """Validate the intake, then start the ticket; a repeated Idempotency-Key returns the first.
 
@@ -176,8 +180,10 @@ async def file_ticket(
     problems = data_problems(definition.intake_form or {}, data)
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
-    request_hash = _request_hash(definition, data)
-    start = StartTicketInput(key="", definition=definition, intake=data, requester=requester)
+    request_hash = _request_hash(definition, data, priority)
+    start = StartTicketInput(
+        key="", definition=definition, intake=data, requester=requester, priority=priority
+    )
     if idempotency_key:
         earlier = await keys_store.find_idempotent_create(
             session=session, user=requester.user, key=idempotency_key

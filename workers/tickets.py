@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from workflows.ticket import TicketWorkflow
 
@@ -17,9 +18,10 @@ def build_ticket_worker(
 ) -> Worker:
     """A worker serving tickets' workflows and activities."""
     projection = ProjectionActivities(sessions)
+    notifications = NotificationActivities(sessions, projection.write_turn)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[projection.project_ticket],
+        activities=[projection.project_ticket, notifications.record_notifications],
     )

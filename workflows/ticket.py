@@ -11,6 +11,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import sla_clocks
     from domain.messages import (
         EXTERNAL_SIGNAL,
         PROJECT_ACTIVITY,
@@ -21,16 +22,20 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         ConfirmInput,
         ExternalEventInput,
+        PauseInput,
         ProjectionInput,
         ProjectionResult,
         ReassignInput,
         ReopenInput,
+        ResumeInput,
+        SetPriorityInput,
         StartTicketInput,
         TicketResult,
         TransitionResult,
         UnclaimInput,
     )
-    from domain.ticket import Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
+    from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
+    from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
     from workflows import search_attributes as sa
 
 T = TypeVar("T")
@@ -53,10 +58,19 @@ PROJECTION_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 EVENTS_CARRIED_OVER = 50
+# Recording notifications is one small insert; a busy or unreachable database is retried with
+# backoff and without limit (like the projection), since the record must not be lost.
+NOTIFY_TIMEOUT = timedelta(seconds=10)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 
 # workflow.patched() ids: histories recorded before each change keep replaying the old path.
 LOCAL_PROJECTION = "projection-as-local-activity"
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
+SLA_CLOCKS = "sla-clocks"
 
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
@@ -92,10 +106,14 @@ class TicketWorkflow:
                 intake=start.intake,
                 requester=start.requester,
                 now=workflow.now(),
+                priority=start.priority,
             )
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
+        # Tickets started before SLA clocks existed replay without them.
+        self._sla = workflow.patched(SLA_CLOCKS)
+        self._sla_changes = 0
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
@@ -107,10 +125,13 @@ class TicketWorkflow:
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
                 continue
-            await workflow.wait_condition(
-                lambda: state.status != TicketStatus.OPEN or self._continue_as_new_due()
-            )
-            if state.status == TicketStatus.OPEN:
+            if self._sla:
+                await self._run_clocks_until_change()
+            else:
+                await workflow.wait_condition(
+                    lambda: state.status != TicketStatus.OPEN or self._continue_as_new_due()
+                )
+            if state.status == TicketStatus.OPEN and self._continue_as_new_due():
                 await self._continue_as_new(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
@@ -127,6 +148,46 @@ class TicketWorkflow:
         except TimeoutError:
             await self._record([state.close_unconfirmed(workflow.now())])
 
+    async def _run_clocks_until_change(self) -> None:
+        """Sleep on one durable timer until the next rung or breach, or until the ticket changes."""
+        state = self._state
+        seen = self._sla_changes
+        due = sla_clocks.next_due(state)
+        if due is not None and due > workflow.now():
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        state.status != TicketStatus.OPEN
+                        or self._continue_as_new_due()
+                        or self._sla_changes != seen
+                    ),
+                    timeout=due - workflow.now(),
+                )
+                return
+            except TimeoutError:
+                pass
+        elif due is None:
+            await workflow.wait_condition(
+                lambda: (
+                    state.status != TicketStatus.OPEN
+                    or self._continue_as_new_due()
+                    or self._sla_changes != seen
+                )
+            )
+            return
+        firing = sla_clocks.fire_due(state, workflow.now())
+        await self._record(firing.events)
+        for batch in firing.notifications:
+            # Recording is one short idempotent insert, like the projection: as a local
+            # activity it runs in the same workflow task as the firing, not in another one.
+            await workflow.execute_local_activity(
+                NOTIFY_ACTIVITY,
+                batch,
+                result_type=NotifyResult,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+
     def _continue_as_new_due(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
 
@@ -141,12 +202,17 @@ class TicketWorkflow:
         """Publish search attributes and project the events with the ticket as it stands now."""
         if not events:
             return
+        clocks = []
+        if self._sla:
+            events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
+            self._sla_changes += 1
+            clocks = list(self._state.clocks.values())
         self._publish_search_attributes()
         # A deep copy: the snapshot shares task objects with the live state, which later
         # handlers keep changing while this call waits.
-        projection = ProjectionInput(ticket=self._state.snapshot(), events=events).model_copy(
-            deep=True
-        )
+        projection = ProjectionInput(
+            ticket=self._state.snapshot(), events=events, clocks=clocks
+        ).model_copy(deep=True)
         if workflow.patched(LOCAL_PROJECTION):
             # A short idempotent write: as a local activity it runs inside the workflow task
             # that accepted the Update, so the caller's answer needs one round trip, not two.
@@ -299,16 +365,61 @@ class TicketWorkflow:
     def _validate_confirm(self, cmd: ConfirmInput) -> None:
         _checked(lambda: self._state.check_confirm(cmd.actor))
 
+    @workflow.update
+    async def set_priority(self, cmd: SetPriorityInput) -> TransitionResult:
+        """Change the priority; SLA clocks keep their elapsed time against the new target."""
+        events = _checked(
+            lambda: sla_clocks.set_priority(
+                self._state, cmd.actor, cmd.priority, cmd.reason, workflow.now()
+            )
+        )
+        await self._record(events)
+        return self._result()
+
+    @set_priority.validator
+    def _validate_set_priority(self, cmd: SetPriorityInput) -> None:
+        _checked(lambda: sla_clocks.check_set_priority(self._state, cmd.actor, cmd.priority))
+
+    @workflow.update
+    async def pause(self, cmd: PauseInput) -> TransitionResult:
+        """Put the ticket on hold; clocks that pause for this reason stop counting."""
+        events = _checked(
+            lambda: sla_clocks.pause(self._state, cmd.actor, cmd.reason, cmd.note, workflow.now())
+        )
+        await self._record(events)
+        return self._result()
+
+    @pause.validator
+    def _validate_pause(self, cmd: PauseInput) -> None:
+        _checked(lambda: sla_clocks.check_pause(self._state, cmd.actor))
+
+    @workflow.update
+    async def resume(self, cmd: ResumeInput) -> TransitionResult:
+        """End the wait; paused clocks count on with the business time they had left."""
+        events = _checked(
+            lambda: sla_clocks.resume(self._state, cmd.actor, cmd.note, workflow.now())
+        )
+        await self._record(events)
+        return self._result()
+
+    @resume.validator
+    def _validate_resume(self, cmd: ResumeInput) -> None:
+        _checked(lambda: sla_clocks.check_resume(self._state, cmd.actor))
+
     # -- Signals and queries --------------------------------------------------------------
 
     @workflow.signal(name=EXTERNAL_SIGNAL)
     async def external_event(self, sig: ExternalEventInput) -> None:
-        """Record an outside system's report on this ticket."""
-        if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+        """Record an outside system's report; a customer's reply ends a wait for the customer."""
+        state = self._state
+        if state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             return
-        await self._record(
-            [self._state.record_external(sig.name, sig.source, sig.payload, workflow.now())]
-        )
+        now = workflow.now()
+        events = [state.record_external(sig.name, sig.source, sig.payload, now)]
+        if self._sla and sig.name == "customer_reply" and state.waiting_for == "customer":
+            system = Actor(user=sig.source, role="system")
+            events += sla_clocks.resume(state, system, "the customer replied", now)
+        await self._record(events)
 
     @workflow.query
     def state(self) -> TicketState:

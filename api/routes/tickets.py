@@ -81,6 +81,7 @@ async def create_ticket(
             data=body.data,
             requester=actor,
             idempotency_key=idempotency_key,
+            priority=body.priority,
         )
     except Rejected as exc:
         raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc

@@ -16,22 +16,29 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
 
+from domain.definitions import ProcessDefinition
 from domain.messages import (
     ClaimInput,
     CommentInput,
     CompleteInput,
     ConfirmInput,
     ExternalEventInput,
+    PauseInput,
     ReassignInput,
     ReopenInput,
+    ResumeInput,
+    SetPriorityInput,
     StartTicketInput,
     TicketResult,
 )
+from domain.sla import SlaPolicy
 from domain.ticket import Actor, TicketStatus
 from tests.builders import DESK, DEV, OPS, REQUESTER, STAGE_DATA, actor, incident
 from tests.dbutil import migrated_sessions, sqlite_url
@@ -41,8 +48,27 @@ from workflows.ticket import TicketWorkflow
 
 HISTORY_DIR = Path(__file__).parent
 WORKFLOW_ID = "INC-full-life"
+SLA_WORKFLOW_ID = "INC-sla-ladder"
+LADDER = [
+    {
+        "name": "half",
+        "at_fraction": 0.5,
+        "actions": [{"type": "notify", "recipients": ["assignee"]}],
+    },
+    {
+        "name": "due",
+        "at_fraction": 1.0,
+        "actions": [
+            {"type": "notify", "recipients": ["role:manager", "requester"]},
+            {"type": "escalate", "group": "cto-office"},
+            {"type": "raise_priority"},
+        ],
+    },
+    {"name": "late", "at_fraction": 1.5, "actions": [{"type": "reassign", "group": "ops-l2"}]},
+]
 TASK_QUEUE = "tickets-record"
 DEV_STANDBY = actor("dave", "dev")
+CTO = actor("cora", "cto-office")
 
 Handle = WorkflowHandle[TicketWorkflow, TicketResult]
 
@@ -94,8 +120,52 @@ async def _live_a_full_life(handle: Handle) -> TicketResult:
     return await handle.result()
 
 
-async def record_full_life(*, workflow_id: str, database_url: str) -> str:
-    """Run one incident ticket from creation to close and return its history as JSON."""
+def sla_incident() -> ProcessDefinition:
+    """The incident with a joint clock (priority targets, pausing), a 3-rung ladder on fix."""
+    definition = incident()
+    definition.sla = SlaPolicy.model_validate(
+        {"targets": {"P1": "PT4H", "P2": "PT8H"}, "target": "PT24H", "pause_when": ["customer"]}
+    )
+    definition.stage("fix").sla = SlaPolicy.model_validate({"target": "PT2H", "ladder": LADDER})
+    definition.stage("fix").milestone = True
+    return definition
+
+
+async def _live_an_sla_ladder(env: WorkflowEnvironment, handle: Handle) -> TicketResult:
+    await _claim(handle, "triage", DESK)
+    await _complete(handle, "triage", DESK)
+    await _claim(handle, "diagnose", OPS)
+    await handle.execute_update(
+        TicketWorkflow.pause, PauseInput(actor=OPS, reason="customer", note="need a trace")
+    )
+    await env.sleep(timedelta(hours=1))
+    await handle.execute_update(TicketWorkflow.resume, ResumeInput(actor=OPS))
+    await handle.execute_update(
+        TicketWorkflow.set_priority, SetPriorityInput(actor=DESK, priority="P1", reason="outage")
+    )
+    await _complete(handle, "diagnose", OPS)
+    # Nobody works on fix: all three rungs fire (the 100% rung escalates and raises priority).
+    await env.sleep(timedelta(hours=4))
+    await _claim(handle, "fix", actor("ola", "ops-l2"))
+    await handle.execute_update(
+        TicketWorkflow.complete,
+        CompleteInput(stage_key="fix", actor=actor("ola", "ops-l2"), data=STAGE_DATA["fix"]),
+    )
+    await _claim(handle, "esc-fix-1-1", CTO)
+    await handle.execute_update(
+        TicketWorkflow.complete, CompleteInput(stage_key="esc-fix-1-1", actor=CTO, data={})
+    )
+    await _claim(handle, "verify", DESK)
+    await _complete(handle, "verify", DESK)
+    await handle.execute_update(TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER, comment="ok"))
+    return await handle.result()
+
+
+async def record_full_life(*, workflow_id: str, database_url: str, sla: bool = False) -> str:
+    """Run one incident ticket from creation to close and return its history as JSON.
+
+    With `sla`, the ticket runs SLA clocks whose escalation ladder fires every rung.
+    """
     env = await time_skipping_env()
     try:
         async with (
@@ -104,9 +174,10 @@ async def record_full_life(*, workflow_id: str, database_url: str) -> str:
         ):
             start = StartTicketInput(
                 key=workflow_id,
-                definition=incident(),
+                definition=sla_incident() if sla else incident(),
                 intake={"title": "VPN drops every few minutes"},
                 requester=REQUESTER,
+                priority="P2",
             )
             # Created the way the API creates tickets: update-with-start of `opened`.
             operation = WithStartWorkflowOperation(
@@ -122,7 +193,7 @@ async def record_full_life(*, workflow_id: str, database_url: str) -> str:
                 id=f"{workflow_id}:opened",
             )
             handle = await operation.workflow_handle()
-            result = await _live_a_full_life(handle)
+            result = await (_live_an_sla_ladder(env, handle) if sla else _live_a_full_life(handle))
             if result.status != TicketStatus.CLOSED:
                 raise RuntimeError(f"the ticket ended {result.status.value}, not closed")
             return (await handle.fetch_history()).to_json()
@@ -130,14 +201,14 @@ async def record_full_life(*, workflow_id: str, database_url: str) -> str:
         await env.shutdown()
 
 
-async def _main(workflow_id: str, force: bool) -> int:
+async def _main(workflow_id: str, force: bool, sla: bool) -> int:
     target = HISTORY_DIR / f"{workflow_id}.json"
     if target.exists() and not force:
         sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
         return 1
     with tempfile.TemporaryDirectory() as scratch:
         history = await record_full_life(
-            workflow_id=workflow_id, database_url=sqlite_url(Path(scratch))
+            workflow_id=workflow_id, database_url=sqlite_url(Path(scratch)), sla=sla
         )
     target.write_text(history + "\n")
     sys.stderr.write(f"wrote {target}\n")
@@ -149,8 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.histories.record", description=__doc__)
     parser.add_argument("--workflow-id", default=WORKFLOW_ID, help=f"default {WORKFLOW_ID}")
     parser.add_argument("--force", action="store_true", help="overwrite an existing history")
+    parser.add_argument(
+        "--sla",
+        action="store_true",
+        help=f"the SLA ladder life (e.g. --workflow-id {SLA_WORKFLOW_ID})",
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.workflow_id, args.force))
+    return asyncio.run(_main(args.workflow_id, args.force, args.sla))
 
 
 if __name__ == "__main__":

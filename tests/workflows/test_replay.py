@@ -14,12 +14,13 @@ from temporalio.workflow import NondeterminismError
 
 from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from tests.dbutil import sqlite_url
-from tests.histories.record import HISTORY_DIR, WORKFLOW_ID, record_full_life
+from tests.histories.record import HISTORY_DIR, SLA_WORKFLOW_ID, WORKFLOW_ID, record_full_life
 from ticketflow.temporal_client import DATA_CONVERTER
 from workflows.ticket import TicketWorkflow
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 FULL_LIFE = HISTORY_DIR / f"{WORKFLOW_ID}.json"
+SLA_LADDER = HISTORY_DIR / f"{SLA_WORKFLOW_ID}.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
@@ -76,3 +77,30 @@ async def test_recorder_still_records_a_replayable_full_life(tmp_path: Path) -> 
         workflow_id="INC-rerecorded", database_url=sqlite_url(tmp_path)
     )
     await replay(WorkflowHistory.from_json("INC-rerecorded", recorded), TicketWorkflow)
+
+
+def test_an_sla_history_with_fired_rungs_is_recorded() -> None:
+    events = load(SLA_LADDER).events
+    timers = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    assert len(timers) >= 3  # three rungs (and the breach) woke the workflow on durable timers
+    markers = [
+        e.SerializeToString()
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert any(b"sla-clocks" in m for m in markers)
+    # Two rungs notify: each records its notifications with one local activity.
+    assert sum(b"record_notifications" in m for m in markers) == 2
+    updates = {
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    }
+    assert {"pause", "resume", "set_priority"} <= updates
+
+
+async def test_recorder_still_records_a_replayable_sla_ladder(tmp_path: Path) -> None:
+    recorded = await record_full_life(
+        workflow_id="INC-sla-rerecorded", database_url=sqlite_url(tmp_path), sla=True
+    )
+    await replay(WorkflowHistory.from_json("INC-sla-rerecorded", recorded), TicketWorkflow)

@@ -1,0 +1,45 @@
+"""Service KPIs from the SQL projections (never from Temporal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import SessionDep, require_roles
+from api.problems import ProblemError
+from api.sla_schemas import KpiReport
+from domain.problems import Problem
+from policies.roles import READ_ALL
+from store.kpis import KpiFilter, compute_kpis
+
+router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_ALL))])
+
+
+@router.get("/kpis", response_model=KpiReport)
+async def kpis(
+    session: SessionDep,
+    definition: Annotated[str | None, Query(max_length=63)] = None,
+    department: Annotated[str | None, Query(max_length=100)] = None,
+    created_from: Annotated[datetime | None, Query(alias="from")] = None,
+    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> KpiReport:
+    """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state.
+
+    Covers tickets created in [from, to) of a definition and/or owning department.
+    """
+    for name, value in (("from", created_from), ("to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise ProblemError(
+                422,
+                "times need a UTC offset",
+                problems=[Problem(pointer=f"query:/{name}", detail="add Z or +HH:MM")],
+            )
+    filters = KpiFilter(
+        definition_key=definition,
+        department=department,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    return KpiReport(**await compute_kpis(session=session, filters=filters))

@@ -1,0 +1,248 @@
+"""SLA: business calendars, a ticket's clocks, its priority and wait, and notifications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from api.deps import ActorDep, CallerDep, SessionDep, require_roles
+from api.problems import ProblemError
+from api.routes.definitions import _document
+from api.schemas import TransitionView
+from api.sla_schemas import (
+    CalendarDetail,
+    CalendarSummary,
+    ClockView,
+    NotificationView,
+    PauseRequest,
+    ResumeRequest,
+    RungView,
+    SetPriorityRequest,
+    TicketSlaView,
+)
+from api.ticket_access import change_ticket, readable_ticket
+from domain.calendars import ALWAYS_CALENDAR
+from domain.definitions import ProcessDefinition
+from domain.messages import PauseInput, ResumeInput, SetPriorityInput
+from domain.sla import SlaClock
+from domain.sla_clocks import calendar_of, policy_of
+from domain.ticket import Actor
+from policies.roles import PUBLISH, can_read_all
+from store import calendars as calendars_store
+from store import definitions as definitions_store
+from store import sla as sla_store
+from store.models import CalendarRow, SlaClockRow, SlaEventRow
+from store.notifications import list_notifications
+from ticketflow.publishing import Rejected
+from ticketflow.sla_publishing import publish_calendar
+
+router = APIRouter(tags=["sla"])
+Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
+
+
+def _calendar(row: CalendarRow) -> CalendarDetail:
+    return CalendarDetail(
+        key=row.key,
+        version=row.version,
+        ref=f"{row.key}@{row.version}",
+        title=row.title,
+        timezone=row.timezone,
+        published_at=row.published_at,
+        published_by=row.published_by,
+        document=row.document,
+    )
+
+
+BUILT_IN = CalendarDetail(
+    key=ALWAYS_CALENDAR.key,
+    version=0,
+    ref=ALWAYS_CALENDAR.ref,
+    title=ALWAYS_CALENDAR.title,
+    timezone=ALWAYS_CALENDAR.timezone,
+    document=ALWAYS_CALENDAR.model_dump(mode="json"),
+)
+
+
+@router.post("/calendars", status_code=status.HTTP_201_CREATED, response_model=CalendarDetail)
+async def create_calendar(
+    request: Request, session: SessionDep, actor: Publisher
+) -> CalendarDetail:
+    """Check a business calendar (JSON or YAML) completely and publish its next version."""
+    document = await _document(request)
+    try:
+        row = await publish_calendar(session=session, document=document, published_by=actor.user)
+    except Rejected as exc:
+        raise ProblemError(422, "the calendar is not valid", problems=exc.problems) from exc
+    await session.commit()
+    return _calendar(row)
+
+
+@router.get("/calendars", response_model=list[CalendarSummary])
+async def list_calendars(session: SessionDep, _actor: ActorDep) -> list[CalendarSummary]:
+    """The built-in 24x7 calendar and every published version of every calendar."""
+    rows = await calendars_store.list_calendars(session=session)
+    return [BUILT_IN, *(_calendar(r) for r in rows)]
+
+
+@router.get("/calendars/{key}", response_model=CalendarDetail)
+async def latest_calendar(key: str, session: SessionDep, _actor: ActorDep) -> CalendarDetail:
+    """The latest version of a calendar."""
+    if key == BUILT_IN.key:
+        return BUILT_IN
+    row = await calendars_store.get_calendar(session=session, key=key)
+    if row is None:
+        raise ProblemError(404, f"no calendar {key}")
+    return _calendar(row)
+
+
+@router.get("/calendars/{key}/versions", response_model=list[CalendarSummary])
+async def calendar_versions(
+    key: str, session: SessionDep, _actor: ActorDep
+) -> list[CalendarSummary]:
+    """Every version of one calendar, newest first."""
+    rows = await calendars_store.list_calendars(session=session, key=key)
+    if not rows:
+        raise ProblemError(404, f"no calendar {key}")
+    return [_calendar(r) for r in rows]
+
+
+@router.get("/calendars/{key}/versions/{version}", response_model=CalendarDetail)
+async def calendar_version(
+    key: str, version: int, session: SessionDep, _actor: ActorDep
+) -> CalendarDetail:
+    """One version of a calendar."""
+    row = await calendars_store.get_calendar(session=session, key=key, version=version)
+    if row is None:
+        raise ProblemError(404, f"no calendar {key}@{version}")
+    return _calendar(row)
+
+
+@router.post("/tickets/{key}/priority", response_model=TransitionView, tags=["tickets"])
+async def set_priority(key: str, body: SetPriorityRequest, caller: CallerDep) -> TransitionView:
+    """Change the priority; SLA clocks keep their elapsed time against the new target."""
+    payload = SetPriorityInput(actor=caller.actor, priority=body.priority, reason=body.reason)
+    return await change_ticket(caller, key, "set_priority", payload)
+
+
+@router.post("/tickets/{key}/pause", response_model=TransitionView, tags=["tickets"])
+async def pause(key: str, body: PauseRequest, caller: CallerDep) -> TransitionView:
+    """Put the ticket on hold (waiting for the customer, a supplier, ...)."""
+    payload = PauseInput(actor=caller.actor, reason=body.reason, note=body.note)
+    return await change_ticket(caller, key, "pause", payload)
+
+
+@router.post("/tickets/{key}/resume", response_model=TransitionView, tags=["tickets"])
+async def resume(key: str, body: ResumeRequest, caller: CallerDep) -> TransitionView:
+    """End the ticket's wait; paused clocks count on with the time they had left."""
+    payload = ResumeInput(actor=caller.actor, note=body.note)
+    return await change_ticket(caller, key, "resume", payload)
+
+
+def _clock_view(
+    row: SlaClockRow, definition: ProcessDefinition, fired: list[SlaEventRow], now: datetime
+) -> ClockView:
+    clock = SlaClock(
+        id=row.clock_id,
+        stage=row.stage_key,
+        round=row.round,
+        milestone=row.milestone,
+        calendar=row.calendar,
+        target=timedelta(seconds=row.target_seconds),
+        started_at=row.started_at,
+        elapsed=timedelta(seconds=row.elapsed_seconds),
+        running_since=row.running_since,
+        paused_since=row.paused_since,
+        paused=timedelta(seconds=row.paused_seconds),
+        stopped_at=row.stopped_at,
+        breached_at=row.breached_at,
+        fired=row.fired,
+    )
+    calendar = calendar_of(definition, clock.calendar)
+    policy = policy_of(definition, clock)
+    elapsed = clock.elapsed_at(calendar, now)
+    fired_at = {
+        e.rung: e for e in fired if e.clock_id == clock.id and e.data.get("round") == clock.round
+    }
+    rungs = []
+    for i, rung in enumerate(policy.ladder):
+        event = fired_at.get(i)
+        offset = rung.offset(clock.target)
+        rungs.append(
+            RungView(
+                index=i,
+                name=rung.name,
+                offset_seconds=offset.total_seconds(),
+                due_at=event.due_at if event else clock.instant_of(calendar, offset),
+                fired_at=event.at if event else None,
+                actions=[a.type for a in rung.actions],
+            )
+        )
+    return ClockView(
+        id=clock.id,
+        stage=clock.stage,
+        round=clock.round,
+        milestone=clock.milestone,
+        calendar=clock.calendar,
+        state=clock.state().value,
+        target_seconds=clock.target.total_seconds(),
+        elapsed_seconds=elapsed.total_seconds(),
+        remaining_seconds=(clock.target - elapsed).total_seconds(),
+        paused_seconds=clock.paused_at(calendar, now).total_seconds(),
+        started_at=clock.started_at,
+        due_at=clock.deadline(calendar),
+        stopped_at=clock.stopped_at,
+        breached_at=clock.breached_at,
+        rungs=rungs,
+    )
+
+
+@router.get("/tickets/{key}/sla", response_model=TicketSlaView, tags=["tickets"])
+async def ticket_sla(key: str, session: SessionDep, actor: ActorDep) -> TicketSlaView:
+    """Every clock of the ticket as of now; requesters see the joint clock and milestones."""
+    ticket = await readable_ticket(session=session, key=key, actor=actor)
+    row = await definitions_store.get_definition(
+        session=session, key=ticket.definition_key, version=ticket.definition_version
+    )
+    if row is None:
+        raise ProblemError(500, f"definition {ticket.definition_key} is missing from the store")
+    definition = ProcessDefinition.model_validate(row.document)
+    clocks = await sla_store.ticket_clocks(session=session, key=key)
+    if not can_read_all(actor.role):
+        clocks = [c for c in clocks if c.milestone or c.clock_id == "ticket"]
+    fired = await sla_store.fired_rungs(session=session, key=key)
+    now = datetime.now(UTC)
+    return TicketSlaView(
+        key=key,
+        priority=ticket.priority,
+        waiting_for=ticket.waiting_for,
+        as_of=now,
+        clocks=[_clock_view(c, definition, fired, now) for c in clocks],
+    )
+
+
+@router.get("/notifications", response_model=list[NotificationView], tags=["notifications"])
+async def notifications(
+    session: SessionDep,
+    actor: ActorDep,
+    recipient: Annotated[str | None, Query(max_length=120)] = None,
+    ticket: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationView]:
+    """Notifications for the caller (as user, department group and role), newest first.
+
+    Auditors and admins may ask for any `recipient`; others only for one of their own.
+    """
+    own = [f"user:{actor.user}", f"group:{actor.department}", f"role:{actor.role}"]
+    if recipient is not None and recipient not in own and actor.role not in ("admin", "auditor"):
+        raise ProblemError(403, f"{actor.user} may not read notifications for {recipient}")
+    rows = await list_notifications(
+        session=session,
+        recipients=[recipient] if recipient else own,
+        ticket_key=ticket,
+        since=since,
+        limit=limit,
+    )
+    return [NotificationView.model_validate(r) for r in rows]

@@ -1,0 +1,59 @@
+"""Notifications per recipient: recorded by the notify activity, listed by the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.notifications import NotifyInput
+from store.models import NotificationRow
+
+
+async def record_notifications(*, session: AsyncSession, batch: NotifyInput, channel: str) -> int:
+    """Insert the batch's notifications unless already recorded; returns how many were new."""
+    if not batch.notifications:
+        return 0
+    table = NotificationRow.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    rows = [
+        {
+            "ticket_key": batch.ticket_key,
+            "seq": batch.seq,
+            "recipient": n.recipient,
+            "subject": n.subject[:300],
+            "body": n.body,
+            "channel": channel,
+            "status": "recorded",
+            "created_at": batch.at,
+        }
+        for n in batch.notifications
+    ]
+    inserted = await session.scalars(
+        insert.values(rows).on_conflict_do_nothing().returning(NotificationRow.recipient)
+    )
+    return len(inserted.all())
+
+
+async def list_notifications(
+    *,
+    session: AsyncSession,
+    recipients: list[str] | None,
+    ticket_key: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[NotificationRow]:
+    """Notifications newest first, for some recipients (None: everyone's)."""
+    query = select(NotificationRow)
+    if recipients is not None:
+        query = query.where(NotificationRow.recipient.in_(recipients))
+    if ticket_key is not None:
+        query = query.where(NotificationRow.ticket_key == ticket_key)
+    if since is not None:
+        query = query.where(NotificationRow.created_at >= since)
+    query = query.order_by(NotificationRow.created_at.desc(), NotificationRow.seq.desc())
+    return list((await session.scalars(query.limit(limit))).all())

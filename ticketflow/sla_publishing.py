@@ -1,0 +1,101 @@
+"""Publishing calendars, and checking a definition's SLA policies against published calendars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.calendars import ALWAYS, BusinessCalendar, calendar_problems
+from domain.definitions import ProcessDefinition
+from domain.problems import Problem, pointer
+from domain.sla import SlaPolicy, policy_problems
+from store import calendars as store
+from store.models import CalendarRow
+from ticketflow.publishing import Rejected, model_problems
+
+
+def check_calendar(document: object) -> BusinessCalendar:
+    """Validate a calendar document completely; Rejected lists every problem."""
+    try:
+        calendar = BusinessCalendar.model_validate(document)
+    except ValidationError as exc:
+        raise Rejected(model_problems(exc)) from exc
+    problems = calendar_problems(calendar)
+    if calendar.key == ALWAYS:
+        problems.append(Problem(pointer="/key", detail="24x7 is built in and cannot be published"))
+    if problems:
+        raise Rejected(problems)
+    return calendar
+
+
+async def publish_calendar(
+    *, session: AsyncSession, document: object, published_by: str
+) -> CalendarRow:
+    """Check a calendar and store it as the next version of its key (immutable)."""
+    calendar = check_calendar(document)
+    for _ in range(3):
+        calendar.version = await store.next_calendar_version(session=session, key=calendar.key)
+        try:
+            async with session.begin_nested():
+                return await store.insert_calendar(
+                    session=session,
+                    calendar=calendar,
+                    published_by=published_by,
+                    now=datetime.now(UTC),
+                )
+        except IntegrityError:
+            continue  # another publisher took this version number; take the next one
+    raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])
+
+
+async def _resolve_calendar(
+    session: AsyncSession,
+    policy: SlaPolicy,
+    at: tuple[str | int, ...],
+    definition: ProcessDefinition,
+    problems: list[Problem],
+) -> None:
+    """Pin the policy to a published calendar version and carry that calendar inline."""
+    if policy.calendar == ALWAYS:
+        return
+    key, _, version = policy.calendar.partition("@")
+    if version and not version.isdigit():
+        problems.append(Problem(pointer=pointer(*at, "calendar"), detail="use key or key@version"))
+        return
+    row = await store.get_calendar(
+        session=session, key=key, version=int(version) if version else None
+    )
+    if row is None:
+        problems.append(
+            Problem(pointer=pointer(*at, "calendar"), detail=f"unknown calendar {policy.calendar}")
+        )
+        return
+    calendar = BusinessCalendar.model_validate(row.document)
+    policy.calendar = calendar.ref
+    definition.calendars[calendar.ref] = calendar
+
+
+async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
+    """Every problem of the definition's SLA policies; calendars are pinned and carried inline."""
+    problems: list[Problem] = []
+    definition.calendars = {}
+    found: list[tuple[SlaPolicy, tuple[str | int, ...], bool]] = []
+    if definition.sla is not None:
+        found.append((definition.sla, ("sla",), False))
+    for i, stage in enumerate(definition.stages):
+        if stage.sla is not None:
+            found.append((stage.sla, ("stages", i, "sla"), True))
+        elif stage.milestone:
+            problems.append(
+                Problem(
+                    pointer=pointer("stages", i, "milestone"),
+                    detail="a milestone needs an sla: its due date is the SLA deadline",
+                )
+            )
+    for policy, at, is_stage in found:
+        problems += policy_problems(policy, at, stage=is_stage)
+        await _resolve_calendar(session, policy, at, definition, problems)
+    return problems
