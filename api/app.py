@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.limits import BodySizeLimit, RequestIds
+from api.nul_refusal import NulRefusal
 from api.problems import install_problem_handlers
 from api.routes import definitions, forms, kpis, sla, tasks, templates, tickets
 from store.db import make_async_engine, make_sessionmaker
@@ -49,6 +50,8 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # Inside the size limit, so the body it buffers is already bounded.
+    app.add_middleware(NulRefusal)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
 

@@ -375,3 +375,28 @@ async def test_oversized_bodies_are_refused(api: Api) -> None:
     )
     assert streamed.status_code == 413
     assert streamed.headers["content-type"] == PROBLEM
+
+
+async def test_nul_characters_are_refused_with_their_location_and_nothing_is_filed(
+    api: Api,
+) -> None:
+    await publish_incident(api)
+    listed = await api.http.get("/tasks", params={"group": "\x00"}, headers=api.auth("dana"))
+    assert listed.status_code == 422
+    assert listed.headers["content-type"] == PROBLEM
+    assert listed.json()["errors"][0]["pointer"] == "query:/group"
+    body = {"definition": "incident", "data": {"title": "bad\x00title", "ok": "fine"}}
+    filed = await api.http.post("/tickets", json=body, headers=api.auth("rita"))
+    assert filed.status_code == 422
+    assert [e["pointer"] for e in filed.json()["errors"]] == ["/data/title"]
+    mine = await api.http.get("/tickets", headers=api.auth("rita"))
+    assert mine.json()["items"] == []
+    escaped = await api.http.post(
+        "/tickets",
+        content=b'{"definition": "incident", "data": {"title": "a\\\\u0000"}}',
+        headers={**api.auth("rita"), "Content-Type": "application/json"},
+    )
+    # An escaped backslash before "u0000" is just text, not a NUL.
+    assert escaped.status_code == 201, escaped.text
+    detail = await api.http.get(f"/tickets/{escaped.json()['key']}", headers=api.auth("rita"))
+    assert detail.json()["intake"]["title"] == "a\\u0000"
