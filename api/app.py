@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
 from api.routes import definitions, tasks, tickets
+from policies.access import AccessControl
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -48,6 +49,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.access = AccessControl()
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
