@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,8 +12,8 @@ from temporalio.client import Client
 
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
-from api.routes import definitions, tasks, tickets
-from policies.access import AccessControl
+from api.routes import definitions, exports, permission_audit, policies, tasks, tickets
+from policies.access import AccessControl, flush_usage_forever
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -35,9 +36,15 @@ def create_app(
         else:
             app.state.sessions = sessions
         app.state.temporal = temporal or await connect(settings)
+        flusher = asyncio.create_task(
+            flush_usage_forever(usage=app.state.access.usage, sessions=app.state.sessions)
+        )
         try:
             yield
         finally:
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
             if engine is not None:
                 await engine.dispose()
 
@@ -60,6 +67,9 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(definitions.router)
+    app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
     app.include_router(tasks.router)
+    app.include_router(policies.router)
+    app.include_router(permission_audit.router)
     return app

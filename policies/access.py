@@ -7,16 +7,17 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from casbin.util.builtin_operators import key_match
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policies.catalog import FieldCatalog, catalog_from_document
 from policies.decisions import OWNER, Decision, Rule, Subject, decide
 from policies.enforcer import db_enforcer
 from policies.redaction import FieldView
-from store.access import policy_version
+from store.access import add_field_access, policy_version
 from store.definitions import get_definition
 
 SITE_FIELD = "site"
@@ -24,6 +25,7 @@ NO_SITE = "-"
 # Read counting is sampled: one redaction in this many is counted, scaled up when flushed.
 READ_SAMPLE = 8
 _MAX_CACHED_VIEWS = 50_000
+FLUSH_SECONDS = 60.0
 
 
 def ticket_domain(department: str, intake: Mapping[str, Any] | None) -> str:
@@ -167,3 +169,25 @@ class AccessControl:
             found = FieldView(decisions=decisions, catalog=catalog, role=subject.role)
             self._views[key] = found
         return found
+
+
+async def flush_usage(*, usage: FieldUsage, session: AsyncSession) -> None:
+    """Write the counted field uses to the database and commit."""
+    counts = usage.drain()
+    if counts:
+        await add_field_access(session=session, counts=counts, now=datetime.now(UTC))
+        await session.commit()
+
+
+async def flush_usage_forever(
+    *, usage: FieldUsage, sessions: async_sessionmaker[AsyncSession], every: float = FLUSH_SECONDS
+) -> None:
+    """Flush counters every `every` seconds until cancelled, then once more."""
+    try:
+        while True:
+            await asyncio.sleep(every)
+            async with sessions() as session:
+                await flush_usage(usage=usage, session=session)
+    finally:
+        async with sessions() as session:
+            await flush_usage(usage=usage, session=session)
