@@ -5,13 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from tests.api.access_helpers import file, grant, publish_sensitive
 from tests.api.conftest import Api
 
 
 async def test_permission_changes_report_as_json_and_csv(api: Api) -> None:
-    rule = {"subject": "agent", "domain": "*", "object": "ticket.notes", "action": "read"}
+    rule: dict[str, Any] = {
+        "subject": "agent",
+        "domain": "*",
+        "object": "ticket.notes",
+        "action": "read",
+    }
     await grant(api, **rule)
     await grant(api, add=False, **rule)
     report = await api.http.get("/audit/permissions", headers=api.auth("audrey"))
