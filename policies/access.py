@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from casbin.util.builtin_operators import key_match
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policies.catalog import FieldCatalog, catalog_from_document
@@ -164,7 +166,7 @@ class AccessControl:
         found = self._views.get(key)
         if found is None:
             if len(self._views) > _MAX_CACHED_VIEWS:
-                self._views = {}
+                self._views, self._decisions = {}, {}
             decisions = tuple(self.decision(subject, d) for d in domains)
             found = FieldView(decisions=decisions, catalog=catalog, role=subject.role)
             self._views[key] = found
@@ -189,5 +191,11 @@ async def flush_usage_forever(
             async with sessions() as session:
                 await flush_usage(usage=usage, session=session)
     finally:
-        async with sessions() as session:
-            await flush_usage(usage=usage, session=session)
+        try:
+            async with sessions() as session:
+                await flush_usage(usage=usage, session=session)
+        except SQLAlchemyError:
+            # Counts only feed recommendations: losing the last minute must not fail shutdown.
+            logging.getLogger("ticketflow.access").warning(
+                "field access counts could not be flushed at shutdown", exc_info=True
+            )
