@@ -18,6 +18,9 @@ DEFAULT_POLICIES: tuple[tuple[str, str, str, str, str, str], ...] = (
     # Process owners and systems follow every ticket, as before field-level policies.
     ("process_owner", "*", "ticket.*", "read", "internal", "allow"),
     ("system", "*", "ticket.*", "read", "internal", "allow"),
+    # Department sandboxes: which form fields process owners may put in definitions, per
+    # department (narrow to "{home}/*" to keep each department's owners to their own).
+    ("process_owner", "*", "ticket.*", "define", "restricted", "allow"),
     # Admins: everything, including managing policies.
     ("admin", "*", "*", "*", "restricted", "allow"),
 )

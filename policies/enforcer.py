@@ -15,8 +15,6 @@ from store.models import PolicyRuleRow
 MODEL_PATH = Path(__file__).with_name("model.conf")
 SENSITIVITY = ("public", "internal", "confidential", "restricted")
 DEFAULT_SENSITIVITY = "internal"
-ACTIONS = ("read", "read_masked", "write")
-EFFECTS = ("allow", "deny")
 _LEVEL = {name: i for i, name in enumerate(SENSITIVITY)}
 
 

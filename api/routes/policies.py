@@ -30,7 +30,7 @@ class PolicyRequest(Strict):
     subject: Value
     domain: Value = "*"
     object: Value = Field(description="ticket.<field>, keyMatch wildcards allowed: ticket.*")
-    action: Literal["read", "read_masked", "write", "*"]
+    action: Literal["read", "read_masked", "write", "define", "*"]
     clearance: Literal["public", "internal", "confidential", "restricted"] = "internal"
     effect: Literal["allow", "deny"] = "allow"
     reason: str = Field(min_length=1, max_length=2000)

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from store.models import TicketRow
-from tests.api.access_helpers import file, grant, publish_sensitive
+from tests.api.access_helpers import SENSITIVE_INTAKE, file, grant, publish_sensitive
 from tests.api.conftest import Api
-from tests.api.helpers import PROBLEM, work
+from tests.api.helpers import PROBLEM, incident_document, work
 from ticketflow.settings import Settings
 
 FULL = {"title": "Payroll", "notes": "n1", "phone": "13812345678", "salary": 9000}
@@ -200,3 +200,28 @@ async def test_policy_api_is_for_admins_and_checks_its_input(api: Api) -> None:
         "DELETE", "/policies/roles", json={**role, "user": "nobody"}, headers=api.auth("root")
     )
     assert gone.status_code == 404
+
+
+async def test_process_owners_publish_only_fields_their_department_may_define(api: Api) -> None:
+    default = {"subject": "process_owner", "object": "ticket.*", "action": "define"}
+    await grant(api, add=False, **default, clearance="restricted")
+    await grant(api, **default, domain="{home}/*", clearance="internal")
+    elsewhere = incident_document(key_prefix=api.prefix)
+    refused = await api.http.post("/definitions", json=elsewhere, headers=api.auth("owner"))
+    assert refused.status_code == 403
+    assert "/intake_form/properties/title" in {e["pointer"] for e in refused.json()["errors"]}
+
+    own = incident_document(
+        key_prefix=api.prefix, department="process-office", intake_form=SENSITIVE_INTAKE
+    )
+    too_sensitive = await api.http.post("/definitions", json=own, headers=api.auth("owner"))
+    assert too_sensitive.status_code == 403
+    assert {e["pointer"] for e in too_sensitive.json()["errors"]} == {
+        "/intake_form/properties/phone",
+        "/intake_form/properties/salary",
+    }
+    assert (await api.http.get("/definitions", headers=api.auth("owner"))).json() == []
+    plain = incident_document(key_prefix=api.prefix, department="process-office")
+    assert (
+        await api.http.post("/definitions", json=plain, headers=api.auth("owner"))
+    ).status_code == 201
