@@ -118,8 +118,9 @@ class AccessControl:
         cached = self._catalogs.get((key, version))
         if cached is None:
             row = await get_definition(session=session, key=key, version=version)
-            document = row.document if row is not None else {}
-            cached = catalog_from_document(document, ident=f"{key}@{version}")
+            if row is None:  # not cached: the version may yet be published
+                return catalog_from_document({}, ident=f"{key}@{version}?")
+            cached = catalog_from_document(row.document, ident=f"{key}@{version}")
             self._catalogs[(key, version)] = cached
         return cached
 
