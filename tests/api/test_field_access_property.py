@@ -47,11 +47,20 @@ ROLES = st.fixed_dictionaries(
         "domain": st.sampled_from(["*", "ops/*", "service-desk/*"]),
     }
 )
+TICKETS = st.fixed_dictionaries(
+    {"title": st.sampled_from(["Alpha", "Bravo", "Charlie"])},
+    optional={
+        "notes": st.text(alphabet="abcxyz ", min_size=1, max_size=8),
+        "phone": st.from_regex(r"1[0-9]{10}", fullmatch=True),
+        "salary": st.integers(min_value=0, max_value=10**6),
+        "site": st.sampled_from(["plant-a", "plant-b"]),
+    },
+)
 READERS = ["rita", "sam", "dana", "otto", "devi", "audrey", "owner", "monitor"]
 
 
 async def _tickets(api: Api) -> list[str]:
-    """Three tickets with every field filled, made once per test stack."""
+    """Three tickets with every field filled and different requesters, made once per stack."""
     if "keys" not in api.scratch:
         await publish_sensitive(api)
         everything: dict[str, Any] = {
@@ -74,14 +83,18 @@ async def _tickets(api: Api) -> list[str]:
     return api.scratch["keys"].split(",")
 
 
-async def _apply(api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]]) -> None:
-    """Replace the previous example's extra rules and roles with these, through the API."""
-    previous: list[tuple[str, dict[str, str]]] = api.scratch.get("extra", [])  # type: ignore[assignment]
+async def _clear(api: Api) -> None:
+    """Remove the previous example's extra rules and roles, through the API."""
+    previous: list[tuple[str, dict[str, str]]] = api.scratch.pop("extra", [])  # type: ignore[assignment]
     for path, body in previous:
         response = await api.http.request(
             "DELETE", path, json={**body, "reason": "next example"}, headers=api.auth("root")
         )
         assert response.status_code == 200, response.text
+
+
+async def _add(api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]]) -> None:
+    """Add this example's rules and roles, through the API."""
     added = []
     for path, body in [("/policies", r) for r in rules] + [("/policies/roles", r) for r in roles]:
         response = await api.http.post(
@@ -129,12 +142,17 @@ def _check_form(oracle: Oracle, original: dict[str, Any], shown: dict[str, Any])
 @given(
     rules=st.lists(RULES, max_size=6),
     roles=st.lists(ROLES, max_size=2),
+    ticket=TICKETS,
 )
 async def test_no_response_holds_a_field_the_enforcer_denies(
-    api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]]
+    api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]], ticket: dict[str, Any]
 ) -> None:
-    keys = await _tickets(api)
-    await _apply(api, rules, roles)
+    await _clear(api)
+    fixed = await _tickets(api)
+    fresh = await file(api, "root", **ticket)
+    assert fresh.status_code == 201, fresh.text
+    keys = [*fixed, fresh.json()["key"]]
+    await _add(api, rules, roles)
     async with api.sessions() as session:
         enforcer = await db_enforcer(session)
         rows = [await store.get_ticket(session=session, key=k) for k in keys]
