@@ -24,6 +24,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     "tasks": "internal",
     "events": "internal",
     "comments": "internal",
+    "internal_comments": "confidential",
     "external": "internal",
 }
 

@@ -128,9 +128,12 @@ def _freeform(view: FieldView, data: Any) -> Any:
     if not isinstance(data, Mapping):
         return data
     out: dict[str, Any] = {}
+    internal = data.get("internal") is True  # an internal comment is for handling groups
     for key, value in data.items():
         if view.catalog.form_field(key):
             _reveal(view, key, value, out, key)
+        elif key == "body" and internal:
+            _reveal(view, "internal_comments", value, out, key)
         elif key in _EVENT_KEYS:
             _reveal(view, _EVENT_KEYS[key], value, out, key)
         else:

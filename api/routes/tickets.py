@@ -207,7 +207,8 @@ async def ticket_events(
 async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
-    return await change_ticket(caller, key, "comment", payload, writes=["comments"])
+    field = "internal_comments" if body.internal else "comments"
+    return await change_ticket(caller, key, "comment", payload, writes=[field])
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)

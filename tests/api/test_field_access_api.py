@@ -101,6 +101,28 @@ async def test_maskable_fields_are_masked_and_events_redacted(api: Api) -> None:
     diagnose = next(t for t in detail["tasks"] if t["stage_key"] == "diagnose")
     assert diagnose["data"] == {}
 
+    for body, internal in (("between us", True), ("we are on it", False)):
+        commented = await api.http.post(
+            f"/tickets/{key}/comments",
+            json={"body": body, "internal": internal},
+            headers=api.auth("dana"),
+        )
+        assert commented.status_code == 200, commented.text
+    internal_note = await api.http.post(
+        f"/tickets/{key}/comments",
+        json={"body": "psst", "internal": True},
+        headers=api.auth("rita"),
+    )
+    assert internal_note.status_code == 403
+    assert [e["pointer"] for e in internal_note.json()["errors"]] == ["/internal_comments"]
+
+    async def comments(user: str) -> list[Any]:
+        response = await api.http.get(f"/tickets/{key}/events", headers=api.auth(user))
+        return [e["data"].get("body") for e in response.json() if e["type"] == "comment_added"]
+
+    assert await comments("rita") == [None, "we are on it"]
+    assert await comments("dana") == ["between us", "we are on it"]
+
 
 async def test_task_completion_touching_a_denied_field_is_refused(api: Api) -> None:
     await publish_sensitive(api)
