@@ -75,7 +75,7 @@ class Decision:
         for rule in self.rules:
             if not (key_match(obj, rule.obj) and key_match(act, rule.act)):
                 continue
-            if rule.eft == "deny":
+            if rule.eft == "deny" and covers(sensitivity, rule.clearance):
                 return False
             if rule.eft == "allow" and covers(rule.clearance, sensitivity):
                 allowed = True

@@ -133,7 +133,7 @@ async def test_task_completion_touching_a_denied_field_is_refused(api: Api) -> N
         domain="ops/*",
         object="ticket.root_cause",
         action="write",
-        clearance="restricted",
+        clearance="public",
         effect="deny",
     )
     await work(api, key, "triage", "dana")
@@ -172,7 +172,7 @@ async def test_a_policy_change_reaches_every_api_process(api: Api) -> None:
             domain="*",
             object="ticket.phone",
             action="read",
-            clearance="restricted",
+            clearance="public",
             effect="deny",
         )
         after = await second.get(f"/tickets/{key}", headers=api.auth("audrey"))
@@ -184,7 +184,7 @@ async def test_a_policy_change_reaches_every_api_process(api: Api) -> None:
             domain="*",
             object="ticket.phone",
             action="read",
-            clearance="restricted",
+            clearance="public",
             effect="deny",
         )
         again = await second.get(f"/tickets/{key}", headers=api.auth("audrey"))

@@ -55,6 +55,10 @@ TRUTH_TABLE = [
     # A role held in one domain only: hana reads restricted HR fields, nothing elsewhere.
     ("hana", "requester", "@other", "x", "hr/-", "ticket.salary", "read", "restricted", True),
     ("hana", "requester", "@other", "x", "it/-", "ticket.salary", "read", "restricted", False),
+    # A clearance cap: tina is an agent, but as a trainee nothing from confidential up.
+    ("tina", "agent", "@other", "it", "it/-", "ticket.title", "read", "internal", True),
+    ("tina", "agent", "@other", "it", "it/-", "ticket.phone", "read", "confidential", False),
+    ("tina", "agent", "@other", "it", "it/-", "ticket.title", "write", "internal", True),
     # Unknown sensitivities and actions are denied.
     ("dana", "agent", "@other", "it", "it/-", "ticket.title", "read", "top-secret", False),
     ("dana", "agent", "@other", "it", "it/-", "ticket.title", "delete", "public", False),
@@ -118,8 +122,8 @@ def test_decision_cache_agrees_with_enforce_on_random_requests() -> None:
     enforcer = file_enforcer(POLICY)
     rules = tuple(Rule.from_line(line) for line in enforcer.get_policy())
     pick = random.Random(7).choice
-    users = ["dana", "rita", "audrey", "carol", "frank", "hana", "zed"]
-    roles = ["agent", "requester", "auditor", "field_engineer", "hr_lead"]
+    users = ["dana", "rita", "audrey", "carol", "frank", "hana", "tina", "zed"]
+    roles = ["agent", "requester", "auditor", "field_engineer", "hr_lead", "trainee"]
     for _ in range(2000):
         request = (
             pick(users),
