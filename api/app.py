@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +13,7 @@ from temporalio.client import Client
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
 from api.routes import definitions, exports, permission_audit, policies, tasks, tickets
-from policies.access import AccessControl, flush_usage_forever
+from policies.access import AccessControl, flush_usage_until
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -36,15 +36,15 @@ def create_app(
         else:
             app.state.sessions = sessions
         app.state.temporal = temporal or await connect(settings)
+        stop = asyncio.Event()
         flusher = asyncio.create_task(
-            flush_usage_forever(usage=app.state.access.usage, sessions=app.state.sessions)
+            flush_usage_until(stop, usage=app.state.access.usage, sessions=app.state.sessions)
         )
         try:
             yield
         finally:
-            flusher.cancel()
-            with suppress(asyncio.CancelledError):
-                await flusher
+            stop.set()
+            await flusher
             if engine is not None:
                 await engine.dispose()
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -182,21 +183,22 @@ async def flush_usage(*, usage: FieldUsage, session: AsyncSession) -> None:
         await session.commit()
 
 
-async def flush_usage_forever(
-    *, usage: FieldUsage, sessions: async_sessionmaker[AsyncSession], every: float = FLUSH_SECONDS
+async def flush_usage_until(
+    stop: asyncio.Event,
+    *,
+    usage: FieldUsage,
+    sessions: async_sessionmaker[AsyncSession],
+    every: float = FLUSH_SECONDS,
 ) -> None:
-    """Flush counters every `every` seconds until cancelled, then once more."""
-    try:
-        while True:
-            await asyncio.sleep(every)
-            async with sessions() as session:
-                await flush_usage(usage=usage, session=session)
-    finally:
+    """Flush counters every `every` seconds until `stop` is set, then once more."""
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
         try:
             async with sessions() as session:
                 await flush_usage(usage=usage, session=session)
         except SQLAlchemyError:
-            # Counts only feed recommendations: losing the last minute must not fail shutdown.
+            # Counts only feed recommendations: a lost minute must not stop the API.
             logging.getLogger("ticketflow.access").warning(
-                "field access counts could not be flushed at shutdown", exc_info=True
+                "field access counts could not be flushed", exc_info=True
             )
