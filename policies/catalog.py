@@ -21,6 +21,8 @@ SYSTEM_FIELDS: dict[str, str] = {
     "title": "internal",
     "requester": "internal",
     "assignee": "internal",
+    "priority": "internal",
+    "sla": "internal",
     "tasks": "internal",
     "events": "internal",
     "comments": "internal",

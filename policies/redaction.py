@@ -65,6 +65,7 @@ _EVENT_KEYS = {
     "body": "comments",
     "payload": "external",
     "requester": "requester",
+    "priority": "priority",
 }
 
 TASK_SHAPE: dict[str, Any] = {
@@ -96,6 +97,8 @@ TICKET_SHAPE: dict[str, Any] = {
     "resolved_at": "resolved_at",
     "closed_at": "closed_at",
     "last_seq": "last_seq",
+    "priority": "priority",
+    "sla": "sla",
     "intake": FORM,
     "tasks": ("tasks", TASK_SHAPE),
 }
