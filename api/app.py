@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,19 @@ from temporalio.client import Client
 from api.limits import BodySizeLimit, RequestIds
 from api.nul_refusal import NulRefusal
 from api.problems import install_problem_handlers
-from api.routes import definitions, forms, kpis, sla, tasks, templates, tickets
+from api.routes import (
+    definitions,
+    exports,
+    forms,
+    kpis,
+    permission_audit,
+    policies,
+    sla,
+    tasks,
+    templates,
+    tickets,
+)
+from policies.access import AccessControl, flush_usage_until
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -35,9 +48,15 @@ def create_app(
         else:
             app.state.sessions = sessions
         app.state.temporal = temporal or await connect(settings)
+        stop = asyncio.Event()
+        flusher = asyncio.create_task(
+            flush_usage_until(stop, usage=app.state.access.usage, sessions=app.state.sessions)
+        )
         try:
             yield
         finally:
+            stop.set()
+            await flusher
             if engine is not None:
                 await engine.dispose()
 
@@ -49,6 +68,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.access = AccessControl()
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(NulRefusal)
@@ -63,8 +83,11 @@ def create_app(
     app.include_router(definitions.router)
     app.include_router(forms.router)
     app.include_router(templates.router)
+    app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
     app.include_router(tasks.router)
     app.include_router(sla.router)
     app.include_router(kpis.router)
+    app.include_router(policies.router)
+    app.include_router(permission_audit.router)
     return app

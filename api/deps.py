@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from api.problems import ProblemError
 from domain.ticket import Actor
+from policies.access import AccessControl
 from store.users import user_by_token
 from ticketflow.settings import Settings
 
@@ -82,6 +83,16 @@ def request_id(request: Request) -> str:
 RequestIdDep = Annotated[str, Depends(request_id)]
 
 
+async def get_access(request: Request, session: SessionDep) -> AccessControl:
+    """This process's access control, reloaded first if the policy changed anywhere."""
+    access: AccessControl = request.app.state.access
+    await access.refresh(session)
+    return access
+
+
+AccessDep = Annotated[AccessControl, Depends(get_access)]
+
+
 @dataclass(frozen=True)
 class Caller:
     """What a change needs: who asks, under which request id, and the connections to use."""
@@ -90,13 +101,20 @@ class Caller:
     session: AsyncSession
     temporal: Client
     request_id: str
+    access: AccessControl
 
 
 async def get_caller(
-    actor: ActorDep, session: SessionDep, temporal: TemporalDep, request_id: RequestIdDep
+    actor: ActorDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    request_id: RequestIdDep,
+    access: AccessDep,
 ) -> Caller:
     """The caller of a change (the session is the same one authentication used)."""
-    return Caller(actor=actor, session=session, temporal=temporal, request_id=request_id)
+    return Caller(
+        actor=actor, session=session, temporal=temporal, request_id=request_id, access=access
+    )
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

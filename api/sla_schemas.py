@@ -84,7 +84,7 @@ class TicketSlaView(BaseModel):
     """A ticket's priority, wait and clocks."""
 
     key: str
-    priority: str
+    priority: str | None = None  # absent when the caller may not read ticket.priority
     waiting_for: str | None
     as_of: datetime
     clocks: list[ClockView]

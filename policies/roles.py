@@ -1,4 +1,4 @@
-"""Roles and the endpoints each may use (whole-endpoint gates until field-level policies land)."""
+"""Roles and the endpoints each may use; which tickets and fields each sees is the Casbin policy."""
 
 from __future__ import annotations
 
@@ -18,17 +18,12 @@ ROLES: dict[str, str] = {
     SYSTEM: "an outside system: creates tickets and signals running ones",
 }
 
-# Who may read any ticket (others see the tickets they requested).
-READ_ALL = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 CREATE_TICKETS = (REQUESTER, AGENT, PROCESS_OWNER, SYSTEM)
 PUBLISH = (PROCESS_OWNER,)
 WORK_TASKS = (AGENT,)
 SIGNAL = (SYSTEM,)
-
-
-def can_read_all(role: str) -> bool:
-    """Whether this role sees every ticket, not only its own requests."""
-    return role == ADMIN or role in READ_ALL
+# Aggregate KPIs (counts and durations, no ticket's fields): everyone but requesters.
+READ_KPIS = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 
 
 def may_change_ticket(role: str, *, own: bool) -> bool:

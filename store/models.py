@@ -260,3 +260,64 @@ class CalendarRow(Base):
     document: Mapped[dict[str, Any]]
     published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(100))
+
+
+class PolicyRuleRow(Base):
+    """One Casbin rule (p or g line), in the layout the Casbin SQLAlchemy adapters use."""
+
+    __tablename__ = "casbin_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ptype: Mapped[str | None] = mapped_column(String(255))
+    v0: Mapped[str | None] = mapped_column(String(255))
+    v1: Mapped[str | None] = mapped_column(String(255))
+    v2: Mapped[str | None] = mapped_column(String(255))
+    v3: Mapped[str | None] = mapped_column(String(255))
+    v4: Mapped[str | None] = mapped_column(String(255))
+    v5: Mapped[str | None] = mapped_column(String(255))
+
+    def __str__(self) -> str:
+        """The rule as a policy line, which is how the adapter hands it to Casbin."""
+        values = [self.v0, self.v1, self.v2, self.v3, self.v4, self.v5]
+        present = [v for v in values if v is not None]
+        return ", ".join([self.ptype or "", *present])
+
+
+class PolicyStateRow(Base):
+    """The single row every API process checks: bumped in the same transaction as a change."""
+
+    __tablename__ = "policy_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    audit_head: Mapped[str] = mapped_column(String(64))
+    audit_count: Mapped[int] = mapped_column(Integer)
+
+
+class PermissionAuditRow(Base):
+    """One policy or role change; `hash` covers the entry and the previous entry's hash."""
+
+    __tablename__ = "permission_audit"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict[str, Any]]
+    after: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class FieldAccessRow(Base):
+    """How often a role read or wrote a field, per day (flushed from in-memory counters)."""
+
+    __tablename__ = "field_access"
+
+    role: Mapped[str] = mapped_column(String(100), primary_key=True)
+    field: Mapped[str] = mapped_column(String(200), primary_key=True)
+    action: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime]

@@ -26,6 +26,10 @@ class TicketFilter:
     department: str | None = None  # owning department, or one with an opened task
     assignee: str | None = None
     requester: str | None = None
+    # Visibility: when set, only tickets requested by `visible_requester` or involving one of
+    # `visible_departments` (owning it or holding a task on it).
+    visible_requester: str | None = None
+    visible_departments: tuple[str, ...] | None = None
 
 
 def encode_cursor(row: TicketRow) -> str:
@@ -69,6 +73,16 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         )
     if f.requester:
         conditions.append(TicketRow.requester == f.requester)
+    if f.visible_departments is not None:
+        visible: list[ColumnElement[bool]] = [
+            TicketRow.department.in_(f.visible_departments),
+            TicketRow.key.in_(
+                select(TaskRow.ticket_key).where(TaskRow.group_name.in_(f.visible_departments))
+            ),
+        ]
+        if f.visible_requester:
+            visible.append(TicketRow.requester == f.visible_requester)
+        conditions.append(or_(*visible))
     return conditions
 
 
@@ -135,3 +149,17 @@ async def list_tasks(
         query = query.where(TaskRow.assignee == assignee)
     query = query.order_by(TaskRow.opened_at, TaskRow.id).limit(limit)
     return list((await session.scalars(query)).all())
+
+
+async def task_groups(*, session: AsyncSession, keys: list[str]) -> dict[str, set[str]]:
+    """The groups holding a task (of any status) on each of these tickets."""
+    groups: dict[str, set[str]] = {key: set() for key in keys}
+    if keys:
+        rows = await session.execute(
+            select(TaskRow.ticket_key, TaskRow.group_name)
+            .where(TaskRow.ticket_key.in_(keys))
+            .distinct()
+        )
+        for key, group in rows:
+            groups[key].add(group)
+    return groups

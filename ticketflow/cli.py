@@ -120,6 +120,22 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
     return _with_session(settings, work)
 
 
+def _audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    from store.access import verify_audit
+
+    async def work(session: AsyncSession) -> int:
+        problems = await verify_audit(session=session)
+        for problem in problems:
+            sys.stdout.write(problem + "\n")
+        if problems:
+            sys.stderr.write("the permission audit log has been tampered with\n")
+            return 1
+        sys.stderr.write("the permission audit log is intact\n")
+        return 0
+
+    return _with_session(settings, work)
+
+
 def _definitions(args: argparse.Namespace, settings: Settings) -> int:
     from ticketflow.publishing import Rejected, check_definition, publish_definition, read_document
 
@@ -209,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department", required=True)
     add.add_argument("--role", required=True)
     add.set_defaults(run=_users_add)
+
+    audit = sub.add_parser("audit", help="permission audit log").add_subparsers(
+        dest="audit", required=True
+    )
+    audit.add_parser(
+        "verify", help="check the hash chain; exit 1 naming every edited or deleted entry"
+    ).set_defaults(run=_audit_verify)
 
     defs = sub.add_parser("definitions", help="check or publish a definition file (YAML or JSON)")
     defs.add_argument("action", choices=["validate", "publish"])

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from api.deps import ActorDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
+from api.sandbox import require_definable_fields
 from api.schemas import (
     DefinitionDetail,
     DefinitionSummary,
@@ -82,10 +83,15 @@ def _detail(row: DefinitionRow) -> DefinitionDetail:
     response_model=DefinitionDetail,
     openapi_extra=DEFINITION_BODY,
 )
-async def publish(request: Request, session: SessionDep, actor: Publisher) -> DefinitionDetail:
+async def publish(
+    request: Request, session: SessionDep, actor: Publisher, access: AccessDep
+) -> DefinitionDetail:
     """Validate a definition completely and publish it as the next version of its key."""
     document = await _document(request)
     try:
+        resolved = await check_definition(session=session, document=document)
+        # Before anything is written: on SQLite the insert's savepoint commits by itself.
+        require_definable_fields(access, actor, resolved.model_dump())
         row = await publish_definition(session=session, document=document, published_by=actor.user)
     except Rejected as exc:
         raise ProblemError(422, "the definition is not valid", problems=exc.problems) from exc

@@ -11,10 +11,10 @@ from api.deps import SessionDep, require_roles
 from api.problems import ProblemError
 from api.sla_schemas import KpiReport
 from domain.problems import Problem
-from policies.roles import READ_ALL
+from policies.roles import READ_KPIS
 from store.kpis import KpiFilter, compute_kpis
 
-router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_ALL))])
+router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_KPIS))])
 
 
 @router.get("/kpis", response_model=KpiReport)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from api.deps import ActorDep, CallerDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.routes.definitions import _document
 from api.schemas import TransitionView
@@ -29,7 +29,7 @@ from domain.messages import PauseInput, ResumeInput, SetPriorityInput
 from domain.sla import SlaClock
 from domain.sla_clocks import calendar_of, policy_of
 from domain.ticket import Actor
-from policies.roles import PUBLISH, can_read_all
+from policies.roles import PUBLISH, REQUESTER
 from store import calendars as calendars_store
 from store import definitions as definitions_store
 from store import sla as sla_store
@@ -123,21 +123,21 @@ async def calendar_version(
 async def set_priority(key: str, body: SetPriorityRequest, caller: CallerDep) -> TransitionView:
     """Change the priority; SLA clocks keep their elapsed time against the new target."""
     payload = SetPriorityInput(actor=caller.actor, priority=body.priority, reason=body.reason)
-    return await change_ticket(caller, key, "set_priority", payload)
+    return await change_ticket(caller, key, "set_priority", payload, writes=["priority"])
 
 
 @router.post("/tickets/{key}/pause", response_model=TransitionView, tags=["tickets"])
 async def pause(key: str, body: PauseRequest, caller: CallerDep) -> TransitionView:
     """Put the ticket on hold (waiting for the customer, a supplier, ...)."""
     payload = PauseInput(actor=caller.actor, reason=body.reason, note=body.note)
-    return await change_ticket(caller, key, "pause", payload)
+    return await change_ticket(caller, key, "pause", payload, writes=["sla"])
 
 
 @router.post("/tickets/{key}/resume", response_model=TransitionView, tags=["tickets"])
 async def resume(key: str, body: ResumeRequest, caller: CallerDep) -> TransitionView:
     """End the ticket's wait; paused clocks count on with the time they had left."""
     payload = ResumeInput(actor=caller.actor, note=body.note)
-    return await change_ticket(caller, key, "resume", payload)
+    return await change_ticket(caller, key, "resume", payload, writes=["sla"])
 
 
 def _clock_view(
@@ -199,9 +199,13 @@ def _clock_view(
 
 
 @router.get("/tickets/{key}/sla", response_model=TicketSlaView, tags=["tickets"])
-async def ticket_sla(key: str, session: SessionDep, actor: ActorDep) -> TicketSlaView:
+async def ticket_sla(
+    key: str, session: SessionDep, actor: ActorDep, access: AccessDep
+) -> TicketSlaView:
     """Every clock of the ticket as of now; requesters see the joint clock and milestones."""
-    ticket = await readable_ticket(session=session, key=key, actor=actor)
+    ticket, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
+    if not view.readable("sla"):
+        raise ProblemError(403, f"you may not read ticket.sla of {key}")
     row = await definitions_store.get_definition(
         session=session, key=ticket.definition_key, version=ticket.definition_version
     )
@@ -209,13 +213,13 @@ async def ticket_sla(key: str, session: SessionDep, actor: ActorDep) -> TicketSl
         raise ProblemError(500, f"definition {ticket.definition_key} is missing from the store")
     definition = ProcessDefinition.model_validate(row.document)
     clocks = await sla_store.ticket_clocks(session=session, key=key)
-    if not can_read_all(actor.role):
+    if actor.role == REQUESTER:
         clocks = [c for c in clocks if c.milestone or c.clock_id == "ticket"]
     fired = await sla_store.fired_rungs(session=session, key=key)
     now = datetime.now(UTC)
     return TicketSlaView(
         key=key,
-        priority=ticket.priority,
+        priority=ticket.priority if view.readable("priority") else None,
         waiting_for=ticket.waiting_for,
         as_of=now,
         clocks=[_clock_view(c, definition, fired, now) for c in clocks],

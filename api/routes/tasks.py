@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ActorDep, CallerDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.schemas import (
     CompleteTaskRequest,
@@ -15,47 +18,71 @@ from api.schemas import (
     TaskView,
     TransitionView,
 )
-from api.ticket_access import change_ticket, readable_ticket
+from api.ticket_access import change_ticket, readable_ticket, require_writes, ticket_views
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
 from domain.sla_clocks import ESCALATION_PREFIX
+from domain.ticket import Actor
 from forms.validation import data_problems
+from policies.access import AccessControl
+from policies.redaction import TASK_SHAPE, redact
 from policies.roles import WORK_TASKS
 from store import definitions as definitions_store
 from store import tickets as store
+from store.models import TaskRow
 
 # Every route here is for people who work tasks.
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require_roles(*WORK_TASKS))])
 
 
+async def _task_page(
+    session: AsyncSession, access: AccessControl, actor: Actor, rows: list[TaskRow]
+) -> Response:
+    """Tasks of tickets the caller may see, each redacted like its ticket."""
+    keys = list(dict.fromkeys(r.ticket_key for r in rows))
+    tickets = [t for k in keys if (t := await store.get_ticket(session=session, key=k))]
+    views = await ticket_views(session=session, access=access, actor=actor, rows=tickets)
+    by_key = {t.key: v for t, v in zip(tickets, views, strict=True)}
+    items = []
+    for row in rows:
+        view = by_key.get(row.ticket_key)
+        if view is not None and view.readable("tasks"):
+            items.append(redact(TaskView.model_validate(row).model_dump(), view, TASK_SHAPE))
+    return JSONResponse(jsonable_encoder({"items": items}))
+
+
 @router.get("/tasks/mine", response_model=TaskPage)
 async def my_tasks(
-    session: SessionDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> TaskPage:
+    session: SessionDep,
+    actor: ActorDep,
+    access: AccessDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response:
     """Tasks the caller has claimed and not yet completed."""
     rows = await store.list_tasks(
         session=session, assignee=actor.user, statuses=("claimed",), limit=limit
     )
-    return TaskPage(items=[TaskView.model_validate(r) for r in rows])
+    return await _task_page(session, access, actor, rows)
 
 
 @router.get("/tasks", response_model=TaskPage)
 async def queue(
     session: SessionDep,
     actor: ActorDep,
+    access: AccessDep,
     group: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> TaskPage:
+) -> Response:
     """A group's queue (default: the caller's department): open and claimed tasks, oldest first."""
     rows = await store.list_tasks(session=session, group=group or actor.department, limit=limit)
-    return TaskPage(items=[TaskView.model_validate(r) for r in rows])
+    return await _task_page(session, access, actor, rows)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)
 async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Claim a task of the caller's group."""
     return await change_ticket(
-        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor)
+        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor), writes=["assignee"]
     )
 
 
@@ -63,7 +90,7 @@ async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
 async def unclaim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Put a claimed task back in its group's queue."""
     payload = UnclaimInput(stage_key=stage, actor=caller.actor)
-    return await change_ticket(caller, key, "unclaim", payload)
+    return await change_ticket(caller, key, "unclaim", payload, writes=["assignee"])
 
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
@@ -71,7 +98,9 @@ async def complete(
     key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
 ) -> TransitionView:
     """Complete a claimed task; the data must satisfy the stage's form."""
-    ticket = await readable_ticket(session=caller.session, key=key, actor=caller.actor)
+    ticket, view = await readable_ticket(
+        session=caller.session, key=key, actor=caller.actor, access=caller.access
+    )
     row = await definitions_store.get_definition(
         session=caller.session, key=ticket.definition_key, version=ticket.definition_version
     )
@@ -88,6 +117,7 @@ async def complete(
         if not stage.startswith(ESCALATION_PREFIX):
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
         form = None
+    require_writes(view, body.data, pointer="/data")
     problems = data_problems(form or {}, body.data)
     if problems:
         raise ProblemError(
@@ -96,7 +126,15 @@ async def complete(
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
-    return await change_ticket(caller, key, "complete", payload, ticket=ticket)
+    return await change_ticket(
+        caller,
+        key,
+        "complete",
+        payload,
+        writes=body.data,
+        pointer="/data",
+        ticket=(ticket, view),
+    )
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
@@ -111,4 +149,4 @@ async def reassign(
         to_user=body.to_user,
         reason=body.reason,
     )
-    return await change_ticket(caller, key, "reassign", payload)
+    return await change_ticket(caller, key, "reassign", payload, writes=["assignee"])

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
 from api.deps import (
+    AccessDep,
     ActorDep,
     CallerDep,
     SessionDep,
@@ -31,7 +34,14 @@ from api.schemas import (
     TicketSummary,
     TransitionView,
 )
-from api.ticket_access import change_ticket, readable_ticket
+from api.ticket_access import (
+    change_ticket,
+    readable_ticket,
+    require_writes,
+    subject_of,
+    ticket_views,
+    visible_filter,
+)
 from api.workflow_calls import send_signal
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
@@ -43,7 +53,9 @@ from domain.messages import (
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from policies.roles import CREATE_TICKETS, SIGNAL, can_read_all
+from policies.access import ticket_domains
+from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
+from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
@@ -66,6 +78,7 @@ async def create_ticket(
     client: TemporalDep,
     settings: SettingsDep,
     actor: Creator,
+    access: AccessDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketCreated:
     """File a ticket: the intake is validated, a key allocated and its workflow started."""
@@ -73,6 +86,11 @@ async def create_ticket(
         definition = await load_definition(
             session=session, key=body.definition, version=body.version
         )
+        catalog = await access.catalog(session, definition.key, definition.version)
+        domains = ticket_domains(definition.department, body.data)
+        view = access.view(subject_of(actor, owner=True), domains, catalog)
+        require_writes(view, body.data)
+        access.usage.wrote(actor.role, body.data)
         created = await file_ticket(
             session=session,
             client=client,
@@ -114,20 +132,25 @@ async def create_ticket(
 async def list_tickets(
     session: SessionDep,
     actor: ActorDep,
+    access: AccessDep,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     definition: Annotated[str | None, Query(max_length=63)] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     assignee: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> TicketPage:
-    """Tickets newest first, filtered; requesters see only their own."""
+) -> Response:
+    """Tickets newest first, filtered, each with only the fields the caller may read.
+
+    A page holds the tickets the caller may see among `limit` candidates, so it may be
+    shorter than `limit` before the end; follow `next_cursor` until it is null.
+    """
     filters = store.TicketFilter(
         status=status_.value if status_ else None,
         definition_key=definition,
         department=department,
         assignee=assignee,
-        requester=None if can_read_all(actor.role) else actor.user,
+        **visible_filter(access, actor),
     )
     try:
         rows, next_cursor = await store.list_tickets(
@@ -139,23 +162,28 @@ async def list_tickets(
             "the cursor is not valid",
             problems=[Problem(pointer="query:/cursor", detail=str(exc))],
         ) from exc
-    return TicketPage(
-        items=[TicketSummary.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    views = await ticket_views(session=session, access=access, actor=actor, rows=rows)
+    items = []
+    for row, view in zip(rows, views, strict=True):
+        if view.visible():
+            items.append(redact(TicketSummary.model_validate(row).model_dump(), view, TICKET_SHAPE))
+            access.usage.read(view)
+    return JSONResponse(jsonable_encoder({"items": items, "next_cursor": next_cursor}))
 
 
 @router.get("/tickets/{key}", response_model=TicketDetail)
-async def get_ticket(key: str, session: SessionDep, actor: ActorDep) -> TicketDetail:
-    """One ticket with its intake data and every task."""
-    row = await readable_ticket(session=session, key=key, actor=actor)
+async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: AccessDep) -> Response:
+    """One ticket with its intake data and every task, as far as the caller may read them."""
+    row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     tasks = await store.list_ticket_tasks(session=session, key=key)
-    summary = TicketSummary.model_validate(row).model_dump()
-    return TicketDetail(
-        **summary,
+    detail = TicketDetail(
+        **TicketSummary.model_validate(row).model_dump(),
         intake=row.intake,
         last_seq=row.last_seq,
         tasks=[TaskView.model_validate(t) for t in tasks],
     )
+    access.usage.read(view)
+    return JSONResponse(jsonable_encoder(redact(detail.model_dump(), view, TICKET_SHAPE)))
 
 
 @router.get("/tickets/{key}/events", response_model=list[EventView])
@@ -163,41 +191,46 @@ async def ticket_events(
     key: str,
     session: SessionDep,
     actor: ActorDep,
+    access: AccessDep,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> list[EventView]:
-    """The ticket's business timeline, in order."""
-    await readable_ticket(session=session, key=key, actor=actor)
+) -> Response:
+    """The ticket's business timeline, in order; form data in it is redacted like the ticket."""
+    _row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
+    if not view.readable("events"):
+        raise ProblemError(403, "you may not read ticket.events")
     rows = await store.list_events(session=session, key=key, after_seq=after, limit=limit)
-    return [EventView.model_validate(r) for r in rows]
+    events = [redact(EventView.model_validate(r).model_dump(), view, EVENT_SHAPE) for r in rows]
+    return JSONResponse(jsonable_encoder(events))
 
 
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
 async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
-    return await change_ticket(caller, key, "comment", payload)
+    field = "internal_comments" if body.internal else "comments"
+    return await change_ticket(caller, key, "comment", payload, writes=[field])
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
 async def cancel(key: str, body: CancelRequest, caller: CallerDep) -> TransitionView:
     """Cancel the ticket (its requester, an agent or an admin)."""
     payload = CancelInput(actor=caller.actor, reason=body.reason)
-    return await change_ticket(caller, key, "cancel", payload)
+    return await change_ticket(caller, key, "cancel", payload, writes=["status"])
 
 
 @router.post("/tickets/{key}/reopen", response_model=TransitionView)
 async def reopen(key: str, body: ReopenRequest, caller: CallerDep) -> TransitionView:
     """Send a resolved ticket back; the chosen stages and their dependents run again."""
     payload = ReopenInput(actor=caller.actor, reason=body.reason, stages=body.stages)
-    return await change_ticket(caller, key, "reopen", payload)
+    return await change_ticket(caller, key, "reopen", payload, writes=["status"])
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
 async def confirm(key: str, body: ConfirmRequest, caller: CallerDep) -> TransitionView:
     """The requester accepts the resolution; the ticket closes."""
     payload = ConfirmInput(actor=caller.actor, comment=body.comment)
-    return await change_ticket(caller, key, "confirm", payload)
+    return await change_ticket(caller, key, "confirm", payload, writes=["status"])
 
 
 @router.post(
@@ -214,11 +247,12 @@ async def signal(
     session: SessionDep,
     client: TemporalDep,
     actor: Signaller,
+    access: AccessDep,
 ) -> dict[str, str]:
     """Deliver an outside system's event to a running ticket."""
     if name not in EXTERNAL_SIGNAL_NAMES:
         raise ProblemError(404, f"no signal {name!r}; known: {', '.join(EXTERNAL_SIGNAL_NAMES)}")
-    await readable_ticket(session=session, key=key, actor=actor)
+    await readable_ticket(session=session, key=key, actor=actor, access=access)
     await send_signal(
         client=client,
         key=key,

@@ -1,0 +1,48 @@
+"""The permission-change report (who, when, before, after, reason) as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep, require_roles
+from policies.roles import AUDITOR
+from store import access as store
+
+router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles(AUDITOR))])
+
+COLUMNS = ("seq", "at", "actor", "action", "before", "after", "reason", "prev_hash", "hash")
+
+
+@router.get("/audit/permissions")
+async def permission_changes(
+    session: SessionDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response:
+    """Policy and role changes in [from, to), oldest first, with their hash chain."""
+    rows = await store.list_audit(session=session, start=start, end=end)
+    entries = [{c: getattr(r, c) for c in COLUMNS} for r in rows]
+    if format_ == "json":
+        return JSONResponse(jsonable_encoder(entries))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    for entry in entries:
+        writer.writerow(
+            {
+                **entry,
+                "at": entry["at"].isoformat(),
+                "before": json.dumps(entry["before"], sort_keys=True),
+                "after": json.dumps(entry["after"], sort_keys=True),
+            }
+        )
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")

@@ -1,0 +1,98 @@
+"""Decide once per (subject, ticket domain) which rules apply, then answer fields from memory.
+
+`Enforcer.enforce` walks every rule for every call (about 2.5 ms with 1,000 rules), so checking
+50 fields one call at a time would cost over 100 ms per ticket. The matcher in model.conf is a
+conjunction of a subject test, a domain test and a field test: the first two depend only on the
+subject and the domain, so they are evaluated once per pair over the distinct rule subjects,
+leaving a short list of applicable rules that each field is matched against. The functions are
+the same ones the enforcer uses; tests compare every answer with `enforce`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from casbin.util.builtin_operators import key_match
+
+from policies.enforcer import covers, domain_match
+
+OWNER, OTHER = "@owner", "@other"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who asks: the user, the role and department on their account, and if they requested it."""
+
+    user: str
+    role: str
+    home: str
+    owner: bool = False
+
+    @property
+    def relation(self) -> str:
+        """The relational role the model's `r.rel` receives."""
+        return OWNER if self.owner else OTHER
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One p line: subject, domain pattern, object pattern, action pattern, clearance, effect."""
+
+    sub: str
+    dom: str
+    obj: str
+    act: str
+    clearance: str
+    eft: str
+
+    @classmethod
+    def from_line(cls, line: Sequence[str]) -> Rule:
+        """A rule from the enforcer's policy line (missing trailing values count as empty)."""
+        values = [*line, "", "", "", "", "", ""][:6]
+        return cls(*values)
+
+
+@dataclass
+class Decision:
+    """The rules that apply to one subject in one domain, and memoised field answers."""
+
+    rules: tuple[Rule, ...]
+    _memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+
+    def allows(self, obj: str, act: str, sensitivity: str) -> bool:
+        """The enforcer's answer for this object, action and sensitivity."""
+        key = (obj, act, sensitivity)
+        answer = self._memo.get(key)
+        if answer is None:
+            answer = self._evaluate(obj, act, sensitivity)
+            self._memo[key] = answer
+        return answer
+
+    def _evaluate(self, obj: str, act: str, sensitivity: str) -> bool:
+        allowed = False
+        for rule in self.rules:
+            if not (key_match(obj, rule.obj) and key_match(act, rule.act)):
+                continue
+            if rule.eft == "deny" and covers(sensitivity, rule.clearance):
+                return False
+            if rule.eft == "allow" and covers(rule.clearance, sensitivity):
+                allowed = True
+        return allowed
+
+
+def decide(enforcer: Any, rules: Sequence[Rule], subject: Subject, domain: str) -> Decision:
+    """The rules whose subject and domain tests hold for this subject in this domain."""
+    links = enforcer.get_role_manager()
+    principals = (subject.user, subject.role, subject.relation)
+    linked: dict[str, bool] = {}
+    applicable = []
+    for rule in rules:
+        holds = linked.get(rule.sub)
+        if holds is None:
+            holds = any(links.has_link(p, rule.sub, domain) for p in principals)
+            linked[rule.sub] = holds
+        if holds and domain_match(domain, rule.dom, subject.home):
+            applicable.append(rule)
+    return Decision(rules=tuple(applicable))

@@ -1,0 +1,29 @@
+"""The policy a fresh install starts with (seeded by migration 0005_access)."""
+
+from __future__ import annotations
+
+# (sub, dom, obj, act, clearance, eft). "@owner" is whoever requested the ticket;
+# "{home}" is the caller's own department.
+DEFAULT_POLICIES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    # Requesters: their own tickets' public and internal fields, masked beyond that.
+    ("@owner", "*", "ticket.*", "read", "internal", "allow"),
+    ("@owner", "*", "ticket.*", "write", "internal", "allow"),
+    ("@owner", "*", "ticket.*", "read_masked", "restricted", "allow"),
+    # Agents: tickets their department owns or has a task in, up to confidential.
+    ("agent", "{home}/*", "ticket.*", "read", "confidential", "allow"),
+    ("agent", "{home}/*", "ticket.*", "write", "confidential", "allow"),
+    ("agent", "{home}/*", "ticket.*", "read_masked", "restricted", "allow"),
+    # Auditors read everything except restricted fields, and write nothing.
+    ("auditor", "*", "ticket.*", "read", "confidential", "allow"),
+    # Process owners and systems follow every ticket, as before field-level policies.
+    ("process_owner", "*", "ticket.*", "read", "internal", "allow"),
+    ("system", "*", "ticket.*", "read", "internal", "allow"),
+    # Department sandboxes: which form fields process owners may put in definitions, per
+    # department (narrow to "{home}/*" to keep each department's owners to their own).
+    ("process_owner", "*", "ticket.*", "define", "restricted", "allow"),
+    # Admins: everything, including managing policies.
+    ("admin", "*", "*", "*", "restricted", "allow"),
+)
+
+# Role inheritance lines (user or role, role, domain); none by default.
+DEFAULT_GROUPINGS: tuple[tuple[str, str, str], ...] = ()

@@ -1,0 +1,64 @@
+"""Least-privilege proposals from counted field use; they never change the policy themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from casbin.util.builtin_operators import key_match
+
+from policies.catalog import FieldCatalog
+from policies.decisions import Rule
+from policies.management import rule_document
+from store.access import FieldUse
+
+
+def _rule_doc(rule: Rule) -> dict[str, str]:
+    return rule_document("p", [rule.sub, rule.dom, rule.obj, rule.act, rule.clearance, rule.eft])
+
+
+def _restricted_fields(rule: Rule, catalogs: Iterable[FieldCatalog]) -> list[str]:
+    if not key_match("read", rule.act) or rule.clearance != "restricted":
+        return []
+    return sorted(
+        {
+            name
+            for catalog in catalogs
+            for name, spec in catalog.fields.items()
+            if spec.sensitivity == "restricted" and key_match("ticket." + name, rule.obj)
+        }
+    )
+
+
+def recommend(
+    *,
+    role: str,
+    rules: Sequence[Rule],
+    uses: Mapping[tuple[str, str], FieldUse],
+    catalogs: Sequence[FieldCatalog],
+) -> dict[str, Any]:
+    """Grants to remove (unused), wildcard grants to narrow (to what was used), restricted reads."""
+    remove, narrow, restricted = [], [], []
+    for rule in rules:
+        if rule.sub != role or rule.eft != "allow":
+            continue
+        used = sorted(
+            {
+                f"ticket.{name}"
+                for (name, action) in uses
+                if key_match("ticket." + name, rule.obj) and key_match(action, rule.act)
+            }
+        )
+        if not used:
+            remove.append(_rule_doc(rule))
+        elif "*" in rule.obj or "*" in rule.act:
+            narrow.append({"rule": _rule_doc(rule), "used_objects": used})
+        fields = _restricted_fields(rule, catalogs)
+        if fields:
+            restricted.append({"rule": _rule_doc(rule), "restricted_fields": fields})
+    return {
+        "role": role,
+        "remove_unused": remove,
+        "narrow_wildcards": narrow,
+        "reads_restricted": restricted,
+    }
