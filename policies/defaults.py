@@ -5,10 +5,14 @@ from __future__ import annotations
 # (sub, dom, obj, act, clearance, eft). "@owner" is whoever requested the ticket;
 # "{home}" is the caller's own department.
 DEFAULT_POLICIES: tuple[tuple[str, str, str, str, str, str], ...] = (
-    # Requesters: their own tickets' public and internal fields, masked beyond that.
+    # Requesters: their own tickets' public and internal fields, masked beyond that. They
+    # write up to confidential, because an intake asks for their own phone or email; a
+    # restricted field (ID number, salary) needs an explicit grant.
     ("@owner", "*", "ticket.*", "read", "internal", "allow"),
-    ("@owner", "*", "ticket.*", "write", "internal", "allow"),
+    ("@owner", "*", "ticket.*", "write", "confidential", "allow"),
     ("@owner", "*", "ticket.*", "read_masked", "restricted", "allow"),
+    # Internal comments are for the handling groups, even on a requester's own ticket.
+    ("requester", "*", "ticket.internal_comments", "write", "public", "deny"),
     # Agents: tickets their department owns or has a task in, up to confidential.
     ("agent", "{home}/*", "ticket.*", "read", "confidential", "allow"),
     ("agent", "{home}/*", "ticket.*", "write", "confidential", "allow"),
