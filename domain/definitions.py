@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.problems import Problem, pointer
+from domain.triage_settings import TriageSettings
 
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 FORM_REF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}@[1-9][0-9]*$"
@@ -50,6 +51,7 @@ class ProcessDefinition(BaseModel):
     intake_form_ref: str | None = Field(default=None, pattern=FORM_REF_PATTERN)
     stages: list[StageDefinition] = Field(min_length=1, max_length=100)
     confirmation: ConfirmationPolicy = Field(default_factory=ConfirmationPolicy)
+    triage: TriageSettings | None = None
 
     def stage(self, key: str) -> StageDefinition:
         """Return the stage with this key."""
@@ -109,6 +111,15 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
         graph.setdefault(stage.key, []).extend(
             d for d in stage.depends_on if d in seen and d != stage.key
         )
+    if definition.triage is not None:
+        for i, key in enumerate(definition.triage.routed_stages):
+            if key not in seen:
+                problems.append(
+                    Problem(
+                        pointer=pointer("triage", "routed_stages", i),
+                        detail=f"unknown stage {key!r}",
+                    )
+                )
     cycle = find_cycle(graph)
     if cycle:
         problems.append(

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.messages import (
@@ -31,6 +31,20 @@ with workflow.unsafe.imports_passed_through():
         UnclaimInput,
     )
     from domain.ticket import Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
+    from domain.triage import (
+        DUPLICATE_SIGNAL,
+        TRIAGE_ACTIVITY,
+        DispatchInput,
+        DuplicateReportInput,
+        TriageResult,
+    )
+    from domain.triage_routing import (
+        apply_triage,
+        check_dispatch,
+        dispatch,
+        record_duplicate,
+        triage_input,
+    )
     from workflows import search_attributes as sa
 
 T = TypeVar("T")
@@ -57,6 +71,12 @@ EVENTS_CARRIED_OVER = 50
 # workflow.patched() ids: histories recorded before each change keep replaying the old path.
 LOCAL_PROJECTION = "projection-as-local-activity"
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
+TRIAGE_AFTER_CREATION = "triage-after-creation"
+
+# Inference takes milliseconds; a model load after a promotion takes seconds.
+TRIAGE_TIMEOUT = timedelta(seconds=60)
+# Triage is advice: after these attempts the ticket goes to a dispatcher instead of waiting.
+TRIAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
@@ -103,6 +123,12 @@ class TicketWorkflow:
         state = self._state
         await self._record(self._unprojected)
         self._creation_projected = True
+        if (
+            start.resume is None
+            and state.definition.triage is not None
+            and workflow.patched(TRIAGE_AFTER_CREATION)
+        ):
+            await self._triage()
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
@@ -114,6 +140,21 @@ class TicketWorkflow:
                 await self._continue_as_new(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
+
+    async def _triage(self) -> None:
+        """Ask the model; route when it is sure, else leave the work with the dispatcher."""
+        ticket = triage_input(self._state)
+        try:
+            result = await workflow.execute_activity(
+                TRIAGE_ACTIVITY,
+                ticket,
+                result_type=TriageResult,
+                start_to_close_timeout=TRIAGE_TIMEOUT,
+                retry_policy=TRIAGE_RETRY,
+            )
+        except ActivityError as exc:
+            result = TriageResult(error=f"triage failed: {exc.cause or exc}")
+        await self._record([apply_triage(self._state, ticket, result, workflow.now())])
 
     async def _await_confirmation(self) -> None:
         state = self._state
@@ -299,7 +340,25 @@ class TicketWorkflow:
     def _validate_confirm(self, cmd: ConfirmInput) -> None:
         _checked(lambda: self._state.check_confirm(cmd.actor))
 
+    @workflow.update
+    async def dispatch(self, cmd: DispatchInput) -> TransitionResult:
+        """A dispatcher sends the routed stages to a team; the choice is a training label."""
+        event = _checked(lambda: dispatch(self._state, cmd, workflow.now()))
+        await self._record([event])
+        return self._result()
+
+    @dispatch.validator
+    def _validate_dispatch(self, cmd: DispatchInput) -> None:
+        _checked(lambda: check_dispatch(self._state, cmd))
+
     # -- Signals and queries --------------------------------------------------------------
+
+    @workflow.signal(name=DUPLICATE_SIGNAL)
+    async def duplicate_report(self, report: DuplicateReportInput) -> None:
+        """Record a repeat report that was linked to this ticket instead of starting another."""
+        if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+            return
+        await self._record([record_duplicate(self._state, report, workflow.now())])
 
     @workflow.signal(name=EXTERNAL_SIGNAL)
     async def external_event(self, sig: ExternalEventInput) -> None:

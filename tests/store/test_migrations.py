@@ -102,7 +102,8 @@ def test_new_revision_on_a_migrated_database_is_empty(tmp_path: Path) -> None:
     command.revision(config, message="nothing to do", autogenerate=True, rev_id="0002")
     source = (copy / "versions" / "0002_nothing_to_do.py").read_text()
     compile(source, "0002_nothing_to_do.py", "exec")
-    assert "down_revision: str | Sequence[str] | None = '0001'" in source
+    head = ScriptDirectory.from_config(alembic_config(url="sqlite://")).get_current_head()
+    assert f"down_revision: str | Sequence[str] | None = {head!r}" in source
     assert "op." not in source
 
 
