@@ -15,7 +15,11 @@ SAMPLE = Path(__file__).with_name("tickets.csv")
 def sample_examples() -> list[Example]:
     """The 48 labelled tickets of tickets.csv."""
     return read_examples(
-        SAMPLE, text=["title", "description"], label="team", category="category", priority="priority"
+        SAMPLE,
+        text=["title", "description"],
+        label="team",
+        category="category",
+        priority="priority",
     )
 
 

@@ -19,7 +19,7 @@ from triage.training import evaluate, split, train_candidate
         ("VPN keeps disconnecting", "the vpn client drops the connection at home", "network"),
         ("无线网络掉线", "会议室无线网络一直掉线", "network"),
         ("Printer paper jam", "printer reports paper jam", "desktop"),
-        ("账号锁定", "忘记密码，账号被锁定", "accounts"),
+        ("账号锁定", "忘记密码 账号被锁定", "accounts"),
         ("Kitchen sink leaking", "water leak under the kitchen sink", "facilities"),
     ],
 )
@@ -38,7 +38,8 @@ def test_probabilities_rank_three_alternatives_and_sum_below_one() -> None:
     assert probabilities == sorted(probabilities, reverse=True)
     assert 0 < sum(probabilities) <= 1.0001
     assert result.confidence == probabilities[0]
-    assert result.category is not None and result.priority is not None
+    assert result.category is not None
+    assert result.priority is not None
 
 
 def test_explanation_names_the_words_that_pushed_the_team() -> None:
@@ -77,13 +78,12 @@ def test_device_numbers_are_imputed_when_missing() -> None:
     for i, example in enumerate(examples):
         if example.team == "facilities":
             example.ticket.numbers["temperature_c"] = 14.0 + i % 3
-    model = TriageModel.fit(
-        [e.ticket for e in examples], {"team": [e.team for e in examples]}
-    )
+    model = TriageModel.fit([e.ticket for e in examples], {"team": [e.team for e in examples]})
     assert "device:temperature_c_missing" in model.names
     with_numbers = model.predict(TriageTicket(numbers={"temperature_c": 15.0}))
     without = model.predict(TriageTicket(numbers={"temperature_c": math.nan}))
-    assert with_numbers.team is not None and without.team is not None
+    assert with_numbers.team is not None
+    assert without.team is not None
 
 
 def test_a_single_team_cannot_be_trained() -> None:
