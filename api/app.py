@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.limits import BodySizeLimit, RequestIds
 from api.problems import install_problem_handlers
-from api.routes import definitions, tasks, tickets
+from api.routes import definitions, tasks, tickets, triage
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -60,4 +60,5 @@ def create_app(
     app.include_router(definitions.router)
     app.include_router(tickets.router)
     app.include_router(tasks.router)
+    app.include_router(triage.router)
     return app

@@ -1,0 +1,104 @@
+"""Triage: a ticket's model suggestions, the dispatcher's decision, the registry and KPIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.deps import ActorDep, CallerDep, SessionDep
+from api.problems import ProblemError
+from api.schemas import TransitionView
+from api.ticket_access import change_ticket, readable_ticket
+from domain.triage import DispatchInput
+from store import triage as triage_store
+from store.models import TicketEventRow, TriageOutcomeRow
+
+router = APIRouter(tags=["triage"])
+
+
+class DispatchRequest(BaseModel):
+    """A dispatcher's decision: the team, and optionally category and priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team: str = Field(min_length=1, max_length=100)
+    category: str | None = Field(default=None, max_length=100)
+    priority: str | None = Field(default=None, max_length=40)
+    reason: str = Field(default="", max_length=2000)
+
+
+class TriageView(BaseModel):
+    """What triage decided for a ticket, with the model's suggestions and reasons."""
+
+    key: str
+    model_version: int | None
+    routed: bool
+    team: str | None
+    final_team: str | None
+    reassignments: int
+    threshold: float | None
+    result: dict[str, Any]
+    triaged_at: datetime
+
+
+class ModelView(BaseModel):
+    """One registered model version."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    status: str
+    created_at: datetime
+    training_size: int
+    sha256: str
+    metrics: dict[str, Any]
+    features: dict[str, Any]
+    note: str
+
+
+@router.get("/tickets/{key}/triage", response_model=TriageView)
+async def ticket_triage(key: str, session: SessionDep, actor: ActorDep) -> TriageView:
+    """The triage decision of one ticket: team, confidence, top-3, weighing features."""
+    await readable_ticket(session=session, key=key, actor=actor)
+    outcome = await session.get(TriageOutcomeRow, key)
+    event = await session.scalar(
+        select(TicketEventRow).where(
+            TicketEventRow.ticket_key == key, TicketEventRow.type == "triaged"
+        )
+    )
+    if outcome is None or event is None:
+        raise ProblemError(404, f"ticket {key} has not been triaged")
+    return TriageView(
+        key=key,
+        model_version=outcome.model_version,
+        routed=outcome.auto_routed,
+        team=outcome.first_team,
+        final_team=outcome.final_team,
+        reassignments=outcome.reassignments,
+        threshold=event.data.get("threshold"),
+        result=event.data.get("result", {}),
+        triaged_at=event.at,
+    )
+
+
+@router.post("/tickets/{key}/triage/dispatch", response_model=TransitionView)
+async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> TransitionView:
+    """Send the ticket's routed stages to a team; recorded as a label with its reason."""
+    payload = DispatchInput(actor=caller.actor, **body.model_dump())
+    return await change_ticket(caller, key, "dispatch", payload)
+
+
+@router.get("/triage/models", response_model=list[ModelView])
+async def triage_models(session: SessionDep, actor: ActorDep) -> list[ModelView]:
+    """Every model version in the registry, newest first."""
+    return [ModelView.model_validate(r) for r in await triage_store.list_models(session=session)]
+
+
+@router.get("/kpis/triage")
+async def triage_kpis(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
+    return await triage_store.triage_kpis(session=session)
