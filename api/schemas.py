@@ -88,6 +88,7 @@ class CreateTicketRequest(Strict):
     definition: str = Field(min_length=1, max_length=63)
     version: int | None = Field(default=None, ge=1)
     data: JsonObject = Field(default_factory=dict, description="Intake form data.")
+    allow_duplicate: bool = Field(default=False, description="File even if it repeats a ticket.")
 
 
 class TicketCreated(BaseModel):

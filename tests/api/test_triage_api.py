@@ -83,3 +83,65 @@ async def test_bad_dispatch_body_and_bad_triage_block_are_problems(api: Api) -> 
     assert {e["pointer"] for e in response.json()["errors"]} == {"/team", "/colour"}
     models = await api.http.get("/triage/models", headers=api.auth("dana"))
     assert models.json() == []
+
+
+async def file(
+    api: Api, user: str, data: dict[str, Any], **extra: Any
+) -> tuple[int, dict[str, Any]]:
+    response = await api.http.post(
+        "/tickets",
+        json={"definition": "incident", "data": data, **extra},
+        headers=api.auth(user),
+    )
+    body: dict[str, Any] = response.json()
+    return response.status_code, body
+
+
+async def test_a_repeat_report_is_linked_to_the_open_ticket(api: Api) -> None:
+    duplicates = {"threshold": 0.6, "window_hours": 24}
+    await publish_incident(api, triage={**TRIAGE, "duplicates": duplicates})
+    status, first = await file(api, "rita", {"title": "VPN down since 9am, cannot connect"})
+    assert status == 201
+    await triage_view(api, first["key"])
+
+    status, again = await file(api, "rita", {"title": "VPN down since 9 am - cannot connect"})
+    assert status == 200
+    assert again["key"] == first["key"]
+    assert again["duplicate_of"] == first["key"]
+    for _ in range(100):
+        events = (
+            await api.http.get(f"/tickets/{first['key']}/events", headers=api.auth("dana"))
+        ).json()
+        if any(e["type"] == "duplicate_reported" for e in events):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the open ticket never heard of the repeat")
+
+    other_requester = await file(api, "sam", {"title": "VPN down since 9am, cannot connect"})
+    unrelated = await file(api, "rita", {"title": "Printer on floor 3 jams every page"})
+    insisted = await file(
+        api, "rita", {"title": "VPN down since 9am, cannot connect"}, allow_duplicate=True
+    )
+    for status, body in (other_requester, unrelated, insisted):
+        assert status == 201
+        assert body["duplicate_of"] is None
+        assert body["key"] != first["key"]
+        await triage_view(api, body["key"])
+    kpis = (await api.http.get("/kpis/triage", headers=api.auth("audrey"))).json()
+    assert kpis["duplicates"] == 1
+    assert kpis["repeat_submission_rate"] == round(1 / 5, 4)
+
+
+async def test_the_same_asset_links_reports_from_different_people(api: Api) -> None:
+    await publish_incident(
+        api,
+        triage={**TRIAGE, "duplicates": {"threshold": 0.5}},
+        intake_form={"type": "object", "properties": {"title": {"type": "string"}}},
+    )
+    status, first = await file(api, "rita", {"title": "Press 4 hydraulic leak", "asset_id": "P-4"})
+    assert status == 201
+    status, again = await file(
+        api, "sam", {"title": "hydraulic leak on press 4", "asset_id": "P-4"}
+    )
+    assert (status, again["duplicate_of"]) == (200, first["key"])
