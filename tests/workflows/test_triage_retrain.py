@@ -18,8 +18,8 @@ from store import triage as triage_store
 from tests.builders import REQUESTER
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import dev_server_env
-from tests.triage.fixtures import sample_examples
-from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack, support, triaged
+from tests.triage.fixtures import sample_examples, support, triaged
+from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack
 from ticketflow.triage_schedule import SCHEDULE_ID, ensure_retrain_schedule, run_retrain_now
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow

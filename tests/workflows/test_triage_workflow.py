@@ -16,44 +16,19 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.triage import register_run
-from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, ReassignInput, StartTicketInput, TicketResult
-from domain.ticket import TicketEvent
 from domain.triage import DispatchInput
 from store.models import TriageLabelRow, TriageOutcomeRow
 from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import time_skipping_env
-from tests.triage.fixtures import sample_examples
+from tests.triage.fixtures import sample_examples, support, triaged
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
 Handle = WorkflowHandle[TicketWorkflow, TicketResult]
 DISPATCHER = actor("dora", "dispatch")
 NETWORK = actor("nick", "network")
-
-
-def support(threshold: float = 0.5) -> ProcessDefinition:
-    """A two-stage support process whose first stage goes to whichever team triage picks."""
-    return ProcessDefinition.model_validate(
-        {
-            "key": "support",
-            "version": 1,
-            "title": "IT support",
-            "key_prefix": "SUP",
-            "department": "dispatch",
-            "intake_form": {"type": "object"},
-            "stages": [
-                {"key": "handle", "title": "Handle", "group": "desktop"},
-                {"key": "verify", "title": "Verify", "group": "dispatch", "depends_on": ["handle"]},
-            ],
-            "triage": {
-                "threshold": threshold,
-                "dispatcher_group": "dispatch",
-                "routed_stages": ["handle"],
-            },
-        }
-    )
 
 
 @dataclass
@@ -112,17 +87,6 @@ async def open_ticket(stack: TriageStack, intake: dict[str, Any], threshold: flo
         id=key,
         task_queue=stack.task_queue,
     )
-
-
-async def triaged(handle: Handle) -> TicketEvent:
-    """Wait for the ticket's triage event."""
-    for _ in range(200):
-        state = await handle.query(TicketWorkflow.state)
-        found = [e for e in state.events if e.type == "triaged"]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError("the ticket was never triaged")
 
 
 async def outcome(stack: TriageStack, key: str) -> TriageOutcomeRow:
