@@ -14,6 +14,7 @@ from domain.ticket import (
     TicketStatus,
 )
 from domain.triage import (
+    CATEGORICAL_FIELDS,
     MAX_TEXT_CHARS,
     DispatchInput,
     DuplicateReportInput,
@@ -38,11 +39,10 @@ def triage_input(state: TicketState) -> TriageTicket:
     intake = state.intake
     description = next((str(intake[f]) for f in TEXT_FIELDS if intake.get(f)), "")
     fields = {
-        k: str(v) for k, v in intake.items() if isinstance(v, str | int) and not isinstance(v, bool)
+        k: str(intake[k])
+        for k in CATEGORICAL_FIELDS
+        if isinstance(intake.get(k), str | int) and not isinstance(intake.get(k), bool)
     }
-    fields.pop("title", None)
-    for f in TEXT_FIELDS:
-        fields.pop(f, None)
     fields.setdefault("reporter_role", state.requester.role)
     fields.setdefault("department", state.requester.department)
     numbers: dict[str, float] = {}

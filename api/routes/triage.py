@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from api.deps import ActorDep, CallerDep, SessionDep
+from api.deps import ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.schemas import TransitionView
 from api.ticket_access import change_ticket, readable_ticket
+from domain.ticket import Actor
 from domain.triage import DispatchInput
+from policies.roles import READ_ALL
 from store import triage as triage_store
 from store.models import TicketEventRow, TriageOutcomeRow
 
 router = APIRouter(tags=["triage"])
+# Registry and KPIs describe every team's work: not for requesters.
+Reader = Annotated[Actor, Depends(require_roles(*READ_ALL))]
 
 
 class DispatchRequest(BaseModel):
@@ -93,12 +97,12 @@ async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> Transi
 
 
 @router.get("/triage/models", response_model=list[ModelView])
-async def triage_models(session: SessionDep, actor: ActorDep) -> list[ModelView]:
+async def triage_models(session: SessionDep, actor: Reader) -> list[ModelView]:
     """Every model version in the registry, newest first."""
     return [ModelView.model_validate(r) for r in await triage_store.list_models(session=session)]
 
 
 @router.get("/kpis/triage")
-async def triage_kpis(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+async def triage_kpis(session: SessionDep, actor: Reader) -> dict[str, Any]:
     """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
     return await triage_store.triage_kpis(session=session)

@@ -53,6 +53,7 @@ async def test_without_a_model_the_desk_dispatches_and_the_kpis_count_it(api: Ap
     assert kpis["auto_routed"] == 0
     assert kpis["teams"]["ops"]["actual"] == 1
     assert kpis["repeat_submission_rate"] == 0
+    assert (await api.http.get("/kpis/triage", headers=api.auth("rita"))).status_code == 403
 
 
 async def test_bad_dispatch_body_and_bad_triage_block_are_problems(api: Api) -> None:
