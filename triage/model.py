@@ -11,9 +11,9 @@ from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
-from sklearn.svm import LinearSVC
 
 from domain.triage import FeatureWeight, Suggestion, TriageResult, TriageTicket
+from triage.blend import SvcNbBlend
 from triage.features import build_features, feature_names
 
 TARGETS = ("team", "category", "priority")
@@ -33,13 +33,15 @@ class Head:
     coef: np.ndarray  # one row per class: what each feature adds to that class's score
 
 
-def _fit_head(x: sparse.csr_matrix, labels: list[str]) -> Head:
-    """LinearSVC calibrated by cross-validation; logistic regression on small histories."""
+def _fit_head(
+    x: sparse.csr_matrix, labels: list[str], word_columns: int, calibrate_from: int
+) -> Head:
+    """The SVC + NB-SVM blend calibrated by cross-validation; logistic regression when small."""
     smallest = min(Counter(labels).values())
     # Calibrating on folds of a few dozen tickets flattens every probability toward the prior.
-    if smallest >= 2 and len(labels) >= SMALL_TRAINING_SET:
+    if smallest >= 2 and len(labels) >= calibrate_from:
         classifier: CalibratedClassifierCV | LogisticRegression = CalibratedClassifierCV(
-            LinearSVC(C=SVC_C), method="sigmoid", cv=min(3, smallest)
+            SvcNbBlend(C=SVC_C, nb_columns=word_columns), method="sigmoid", cv=min(3, smallest)
         )
         classifier.fit(x, labels)
         coef = np.mean([c.estimator.coef_ for c in classifier.calibrated_classifiers_], axis=0)
@@ -47,9 +49,9 @@ def _fit_head(x: sparse.csr_matrix, labels: list[str]) -> Head:
         classifier = LogisticRegression(C=10, max_iter=2000)
         classifier.fit(x, labels)
         coef = classifier.coef_
+        if len(classifier.classes_) == 2:  # one row for two classes: the second one's score
+            coef = np.vstack([-coef[0], coef[0]])
     classes = [str(c) for c in classifier.classes_]
-    if len(classes) == 2:  # sklearn keeps one row for two classes: the second one's score
-        coef = np.vstack([-coef[0], coef[0]])
     return Head(classifier=classifier, classes=classes, coef=coef)
 
 
@@ -63,18 +65,26 @@ class TriageModel:
 
     @classmethod
     def fit(
-        cls, tickets: Sequence[TriageTicket], labels: Mapping[str, Sequence[str | None]]
+        cls,
+        tickets: Sequence[TriageTicket],
+        labels: Mapping[str, Sequence[str | None]],
+        *,
+        calibrate_from: int = SMALL_TRAINING_SET,
     ) -> TriageModel:
-        """Fit the features once, then a head per target that has at least two classes."""
+        """Fit the features once, then a head per target that has at least two classes.
+
+        Below `calibrate_from` tickets a head is a plain logistic regression.
+        """
         min_df = 2 if len(tickets) >= SMALL_TRAINING_SET else 1
         features = build_features(min_df=min_df)
         x = features.fit_transform(list(tickets))
         model = cls(features=features, names=feature_names(features))
+        word_columns = sum(name.startswith("word:") for name in model.names)
         for target, values in labels.items():
             rows = [i for i, v in enumerate(values) if v]
             ys = [str(values[i]) for i in rows]
             if len(set(ys)) >= 2:
-                model.heads[target] = _fit_head(x[rows], ys)
+                model.heads[target] = _fit_head(x[rows], ys, word_columns, calibrate_from)
         if "team" not in model.heads:
             raise ValueError("training needs at least two distinct teams")
         return model

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from sklearn.calibration import CalibratedClassifierCV
 
 from domain.triage import MAX_TEXT_CHARS, TriageTicket
 from tests.triage.fixtures import sample_examples, sample_model
+from triage.blend import SvcNbBlend
 from triage.features import ticket_text
 from triage.model import TriageModel
 from triage.training import evaluate, split, train_candidate
@@ -102,3 +105,34 @@ def test_candidate_is_scored_on_the_held_out_split_beside_the_live_model() -> No
     assert run.current_scores is not None
     assert run.scores["accuracy"] == evaluate(run.model, test)["accuracy"]
     assert set(run.scores["per_class"]) == {"network", "desktop", "accounts", "facilities"}
+
+
+def test_the_calibrated_blend_head_is_one_linear_model() -> None:
+    examples = sample_examples()
+    model = TriageModel.fit(
+        [e.ticket for e in examples],
+        {"team": [e.team for e in examples]},
+        calibrate_from=0,
+    )
+    head = model.heads["team"]
+    assert isinstance(head.classifier, CalibratedClassifierCV)
+    blends = [c.estimator for c in head.classifier.calibrated_classifiers_]
+    assert all(isinstance(b, SvcNbBlend) for b in blends)
+    x = model.transform([e.ticket for e in examples[:5]])
+    for blend in blends:
+        scores = x @ blend.coef_.T + blend.intercept_
+        assert np.allclose(scores, blend.decision_function(x))
+    result = model.predict(TriageTicket(title="VPN drops", description="vpn disconnects"))
+    assert result.team == "network"
+    assert any("vpn" in f.feature for f in result.top_features)
+
+
+def test_the_blend_handles_two_classes() -> None:
+    examples = [e for e in sample_examples() if e.team in ("network", "facilities")]
+    model = TriageModel.fit(
+        [e.ticket for e in examples], {"team": [e.team for e in examples]}, calibrate_from=0
+    )
+    leak = model.predict(TriageTicket(title="Water leak", description="kitchen sink leaking"))
+    assert leak.team == "facilities"
+    assert len(leak.alternatives) == 2
+    assert abs(sum(a.probability for a in leak.alternatives) - 1) < 1e-3
