@@ -238,10 +238,17 @@ async def labelled_tickets(
 
 
 async def triage_kpis(*, session: AsyncSession) -> dict[str, Any]:
-    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
+    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate.
+
+    First-dispatch accuracy: of the resolved tickets triage routed itself, the share resolved
+    with no reassignment. Model accuracy counts every resolved ticket the model had a guess
+    for, routed or not, against the team that finally did the work.
+    """
     outcomes = list(await session.scalars(select(TriageOutcomeRow)))
     routed_resolved = [o for o in outcomes if o.auto_routed and o.resolved_at is not None]
     first_dispatch = [o for o in routed_resolved if o.reassignments == 0]
+    predicted_resolved = [o for o in outcomes if o.predicted_team and o.resolved_at is not None]
+    model_right = [o for o in predicted_resolved if o.final_team == o.predicted_team]
     teams: dict[str, dict[str, int]] = {}
     for o in outcomes:
         for team in {o.predicted_team, o.final_team} - {None}:
@@ -259,6 +266,7 @@ async def triage_kpis(*, session: AsyncSession) -> dict[str, Any]:
         "triaged": len(outcomes),
         "auto_routed": sum(o.auto_routed for o in outcomes),
         "first_dispatch_accuracy": _ratio(len(first_dispatch), len(routed_resolved)),
+        "model_accuracy_resolved": _ratio(len(model_right), len(predicted_resolved)),
         "teams": {
             team: {
                 "precision": _ratio(c["hit"], c["predicted"]),

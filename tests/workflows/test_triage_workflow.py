@@ -16,8 +16,15 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.triage import register_run
-from domain.messages import ClaimInput, ReassignInput, StartTicketInput, TicketResult
+from domain.messages import (
+    ClaimInput,
+    CompleteInput,
+    ReassignInput,
+    StartTicketInput,
+    TicketResult,
+)
 from domain.triage import DispatchInput
+from store import triage as triage_store
 from store.models import TriageLabelRow, TriageOutcomeRow
 from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
@@ -165,6 +172,32 @@ async def test_a_confident_model_routes_at_once_and_explains_why(stack: TriageSt
     assert [(lab.team, lab.source, lab.reason) for lab in labels] == [
         ("desktop", "reassignment", "laptop")
     ]
+
+
+async def test_a_routed_ticket_resolved_by_its_team_counts_as_a_first_dispatch(
+    stack: TriageStack,
+) -> None:
+    await train_live_model(stack)
+    handle = await open_ticket(stack, VPN)
+    assert (await triaged(handle)).data["routed"] is True
+    for stage, who in (("handle", NETWORK), ("verify", DISPATCHER)):
+        await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key=stage, actor=who))
+        await handle.execute_update(
+            TicketWorkflow.complete, CompleteInput(stage_key=stage, actor=who)
+        )
+    async with stack.sessions() as session:
+        kpis = await triage_store.triage_kpis(session=session)
+        labelled = await triage_store.labelled_tickets(session=session)
+    assert kpis["first_dispatch_accuracy"] == 1.0
+    assert kpis["model_accuracy_resolved"] == 1.0
+    assert kpis["teams"]["network"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "coverage": 1.0,
+        "predicted": 1,
+        "actual": 1,
+    }
+    assert [(t.title, team) for t, team, _, _ in labelled] == [(VPN["title"], "network")]
 
 
 async def test_below_the_threshold_the_dispatcher_sees_the_suggestions(
