@@ -49,17 +49,23 @@ class SvcNbBlend(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             intercept[i] += nb.intercept_[0]
         self.coef_ = coef
         self.intercept_ = intercept
+        # Laid out for sparse @ dense: a transposed view would be copied on every predict.
+        self.coef_columns_ = np.ascontiguousarray(coef.T)
         return self
+
+    def _scores(self, x: Any) -> np.ndarray:
+        scores: np.ndarray = np.asarray(sparse.csr_matrix(x) @ self.coef_columns_)
+        scores += self.intercept_
+        return scores
 
     def decision_function(self, x: Any) -> np.ndarray:
         """Per-class scores (one column, the second class's margin, for two classes)."""
-        scores: np.ndarray = np.asarray(sparse.csr_matrix(x) @ self.coef_.T) + self.intercept_
+        scores = self._scores(x)
         if len(self.classes_) == 2:
             return np.asarray(scores[:, 1] - scores[:, 0])
         return scores
 
     def predict(self, x: Any) -> np.ndarray:
         """The highest-scoring class."""
-        scores = np.asarray(sparse.csr_matrix(x) @ self.coef_.T) + self.intercept_
-        labels: np.ndarray = self.classes_[scores.argmax(axis=1)]
+        labels: np.ndarray = self.classes_[self._scores(x).argmax(axis=1)]
         return labels

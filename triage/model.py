@@ -41,7 +41,12 @@ def _fit_head(
     # Calibrating on folds of a few dozen tickets flattens every probability toward the prior.
     if smallest >= 2 and len(labels) >= calibrate_from:
         classifier: CalibratedClassifierCV | LogisticRegression = CalibratedClassifierCV(
-            SvcNbBlend(C=SVC_C, nb_columns=word_columns), method="sigmoid", cv=min(3, smallest)
+            SvcNbBlend(C=SVC_C, nb_columns=word_columns),
+            method="sigmoid",
+            cv=min(3, smallest),
+            # One blend fitted on every ticket, calibrated on out-of-fold scores: more accurate
+            # than three fitted on two thirds each, and one product per prediction, not three.
+            ensemble=False,
         )
         classifier.fit(x, labels)
         coef = np.mean([c.estimator.coef_ for c in classifier.calibrated_classifiers_], axis=0)
