@@ -19,7 +19,13 @@ from domain.triage import (
     TriageTicket,
 )
 from store import triage as triage_store
-from triage.artifacts import ModelUnavailable, artifact_path, load_model, save_model
+from triage.artifacts import (
+    ModelUnavailable,
+    artifact_name,
+    artifact_path,
+    load_model,
+    save_model,
+)
 from triage.model import TriageModel
 from triage.training import Example, describe_features, train_candidate
 
@@ -41,7 +47,7 @@ class TriageActivities:
         if row is None:
             return None
         if self._loaded is None or self._loaded[:2] != (row.version, row.sha256):
-            model = await asyncio.to_thread(load_model, Path(row.path), row.sha256)
+            model = await asyncio.to_thread(load_model, self._data_dir / row.path, row.sha256)
             self._loaded = (row.version, row.sha256, model)
         return row.version, self._loaded[2]
 
@@ -110,7 +116,7 @@ async def register_run(
         await triage_store.add_model(
             session=session,
             version=version,
-            path=str(path),
+            path=artifact_name(version),
             sha256=sha256,
             training_size=run.training_size,
             metrics={**run.scores, "train_seconds": round(run.seconds, 2)},

@@ -190,7 +190,7 @@ class TriageModelRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20), index=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text, doc="Artifact file, relative to the data dir.")
     sha256: Mapped[str] = mapped_column(String(64))
     training_size: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any]]

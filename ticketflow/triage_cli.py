@@ -45,7 +45,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "train":
             return await _train_from_csv(args, settings, sessions)
         if args.action == "eval":
-            return await _eval_csv(args, sessions)
+            return await _eval_csv(args, settings, sessions)
         if args.action == "rollback":
             return await _rollback(args, sessions)
         return await _models(sessions)
@@ -91,7 +91,7 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
     current = None
     if live is not None:
         try:
-            current = (live.version, load_model(Path(live.path), live.sha256))
+            current = (live.version, load_model(settings.data_dir / live.path, live.sha256))
         except ModelUnavailable as exc:
             sys.stderr.write(f"live model ignored: {exc}\n")
     result = await register_run(
@@ -106,7 +106,7 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
     return 0
 
 
-async def _eval_csv(args: argparse.Namespace, sessions: Any) -> int:
+async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
     from store import triage as triage_store
     from triage.artifacts import ModelUnavailable, load_model
     from triage.csv_import import CsvProblem
@@ -124,7 +124,7 @@ async def _eval_csv(args: argparse.Namespace, sessions: Any) -> int:
         sys.stderr.write("no live triage model; train one first\n")
         return 1
     try:
-        model = load_model(Path(live.path), live.sha256)
+        model = load_model(settings.data_dir / live.path, live.sha256)
     except ModelUnavailable as exc:
         sys.stderr.write(f"{exc}\n")
         return 1

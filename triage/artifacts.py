@@ -17,9 +17,14 @@ class ModelUnavailable(Exception):
     """The artifact is missing, altered or unreadable: triage falls back to a human."""
 
 
+def artifact_name(version: int) -> str:
+    """Where version `version` lives, relative to the data dir (so the dir can move)."""
+    return f"{MODEL_DIR}/triage-v{version}.joblib"
+
+
 def artifact_path(data_dir: Path, version: int) -> Path:
-    """Where version `version` of the model lives."""
-    return data_dir / MODEL_DIR / f"triage-v{version}.joblib"
+    """The file of version `version` in this data dir."""
+    return data_dir / artifact_name(version)
 
 
 def save_model(model: TriageModel, path: Path) -> str:
