@@ -7,9 +7,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ticketflow.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    Sessions = async_sessionmaker[AsyncSession]
+
+    from triage.training import Example
 
 
 def add_triage_parser(sub: Any) -> argparse.ArgumentParser:
@@ -53,7 +60,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
 
 
-def _examples(args: argparse.Namespace) -> Any:
+def _examples(args: argparse.Namespace) -> list[Example]:
     from triage.csv_import import read_examples
 
     return read_examples(
@@ -75,7 +82,7 @@ async def _train_from_history(settings: Settings) -> int:
     return 0
 
 
-async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
+async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
     from activities.triage import register_run
     from store import triage as triage_store
     from triage.artifacts import ModelUnavailable, load_model
@@ -106,7 +113,7 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
     return 0
 
 
-async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
+async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
     from store import triage as triage_store
     from triage.artifacts import ModelUnavailable, load_model
     from triage.csv_import import CsvProblem
@@ -133,7 +140,7 @@ async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Any)
     return 0
 
 
-async def _rollback(args: argparse.Namespace, sessions: Any) -> int:
+async def _rollback(args: argparse.Namespace, sessions: Sessions) -> int:
     from store import triage as triage_store
 
     async with sessions() as session, session.begin():
@@ -146,7 +153,7 @@ async def _rollback(args: argparse.Namespace, sessions: Any) -> int:
     return 0
 
 
-async def _models(sessions: Any) -> int:
+async def _models(sessions: Sessions) -> int:
     from store import triage as triage_store
 
     async with sessions() as session:
