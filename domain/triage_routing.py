@@ -81,8 +81,15 @@ def apply_triage(
 ) -> TicketEvent:
     """Route at once when the model is sure enough; otherwise leave it to the dispatcher."""
     settings = _settings(state)
+    # A dispatcher may have decided while the model was still thinking: theirs stands.
+    waiting = any(
+        state.tasks[k].group == settings.dispatcher_group
+        and state.tasks[k].status in (TaskStatus.PENDING, *ACTIVE_TASK)
+        for k in settings.routed_stages
+    )
     routed = (
-        result.model_version is not None
+        waiting
+        and result.model_version is not None
         and result.team is not None
         and result.confidence >= settings.threshold
         and (not settings.teams or result.team in settings.teams)

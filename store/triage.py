@@ -110,7 +110,7 @@ async def record_triage_events(
     """Keep the triage outcome and labels in step with newly projected events."""
     for event in events:
         if event.type == "triaged":
-            _add_outcome(session, ticket, event)
+            await _add_outcome(session, ticket, event)
         elif event.type == "triage_dispatched":
             await _dispatched(session, ticket, event)
         elif event.type == "task_reassigned":
@@ -132,9 +132,16 @@ async def record_triage_events(
     await session.flush()
 
 
-def _add_outcome(session: AsyncSession, ticket: TicketSnapshot, event: TicketEvent) -> None:
+async def _add_outcome(session: AsyncSession, ticket: TicketSnapshot, event: TicketEvent) -> None:
     result = event.data.get("result", {})
-    team = event.data.get("team")
+    # A dispatcher who decided before the model answered already labelled the ticket.
+    earlier = await session.scalar(
+        select(TriageLabelRow.team)
+        .where(TriageLabelRow.ticket_key == ticket.key)
+        .order_by(TriageLabelRow.seq.desc())
+        .limit(1)
+    )
+    team = event.data.get("team") or earlier
     session.add(
         TriageOutcomeRow(
             ticket_key=ticket.key,

@@ -85,3 +85,12 @@ def test_dispatch_needs_the_dispatcher_group_and_an_open_routed_stage() -> None:
     # A second decision moves the work again (a correction), wherever it sits now.
     dispatch(state, DispatchInput(actor=actor("dora", "dispatch"), team="desktop"), NOW)
     assert state.tasks["handle"].group == "desktop"
+
+
+def test_a_dispatcher_who_decided_first_is_not_overruled_by_a_late_model() -> None:
+    state = ticket({"title": "x"})
+    dispatch(state, DispatchInput(actor=actor("dora", "dispatch"), team="desktop"), NOW)
+    sure = TriageResult(model_version=1, team="network", confidence=0.99)
+    event = apply_triage(state, triage_input(state), sure, NOW)
+    assert event.data["routed"] is False
+    assert state.tasks["handle"].group == "desktop"
