@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.ticket import TicketEvent, TicketSnapshot
 from domain.triage import TriageTicket
-from store.models import DuplicateReportRow, TriageLabelRow, TriageModelRow, TriageOutcomeRow
+from store.models import (
+    DuplicateReportRow,
+    TicketEventRow,
+    TicketRow,
+    TriageLabelRow,
+    TriageModelRow,
+    TriageOutcomeRow,
+)
 
 ACTIVE = "active"
 RETIRED = "retired"
@@ -209,6 +216,25 @@ async def _reassigned(session: AsyncSession, ticket: TicketSnapshot, event: Tick
     )
     outcome.final_team = str(group)
     outcome.reassignments += 1
+
+
+async def awaiting_dispatch(
+    *, session: AsyncSession, limit: int = 100
+) -> list[tuple[TriageOutcomeRow, dict[str, Any]]]:
+    """Tickets in manual triage, oldest first, each with the model's answer from its event."""
+    rows = await session.execute(
+        select(TriageOutcomeRow, TicketEventRow.data)
+        .join(TicketEventRow, TicketEventRow.ticket_key == TriageOutcomeRow.ticket_key)
+        .join(TicketRow, TicketRow.key == TriageOutcomeRow.ticket_key)
+        .where(
+            TriageOutcomeRow.first_team.is_(None),
+            TicketEventRow.type == "triaged",
+            TicketRow.status == "open",
+        )
+        .order_by(TriageOutcomeRow.created_at, TriageOutcomeRow.ticket_key)
+        .limit(limit)
+    )
+    return [(outcome, data.get("result", {})) for outcome, data in rows]
 
 
 # -- training data and KPIs ----------------------------------------------------------------

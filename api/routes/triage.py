@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -94,6 +94,38 @@ async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> Transi
     """Send the ticket's routed stages to a team; recorded as a label with its reason."""
     payload = DispatchInput(actor=caller.actor, **body.model_dump())
     return await change_ticket(caller, key, "dispatch", payload)
+
+
+class AwaitingView(BaseModel):
+    """A ticket in manual triage and what the model suggested for it."""
+
+    key: str
+    definition_key: str
+    triaged_at: datetime
+    model_version: int | None
+    suggestions: list[dict[str, Any]]
+    top_features: list[dict[str, Any]]
+    error: str
+
+
+@router.get("/triage/queue", response_model=list[AwaitingView])
+async def triage_queue(
+    session: SessionDep, actor: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[AwaitingView]:
+    """Open tickets waiting for a dispatcher, oldest first, with the model's suggestions."""
+    rows = await triage_store.awaiting_dispatch(session=session, limit=limit)
+    return [
+        AwaitingView(
+            key=outcome.ticket_key,
+            definition_key=outcome.definition_key,
+            triaged_at=outcome.created_at,
+            model_version=outcome.model_version,
+            suggestions=result.get("alternatives", []),
+            top_features=result.get("top_features", []),
+            error=result.get("error", ""),
+        )
+        for outcome, result in rows
+    ]
 
 
 @router.get("/triage/models", response_model=list[ModelView])

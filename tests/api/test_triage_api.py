@@ -29,6 +29,8 @@ async def test_without_a_model_the_desk_dispatches_and_the_kpis_count_it(api: Ap
     assert view["routed"] is False
     assert view["model_version"] is None
     assert view["result"]["error"] == "no trained triage model yet"
+    queue = (await api.http.get("/triage/queue", headers=api.auth("dana"))).json()
+    assert [(q["key"], q["error"]) for q in queue] == [(key, "no trained triage model yet")]
 
     outsider = await api.http.post(
         f"/tickets/{key}/triage/dispatch", json={"team": "ops"}, headers=api.auth("otto")
@@ -47,6 +49,7 @@ async def test_without_a_model_the_desk_dispatches_and_the_kpis_count_it(api: Ap
     detail = (await api.http.get(f"/tickets/{key}", headers=api.auth("dana"))).json()
     assert {t["stage_key"]: t["group"] for t in detail["tasks"]}["diagnose"] == "ops"
     assert (await triage_view(api, key))["final_team"] == "ops"
+    assert (await api.http.get("/triage/queue", headers=api.auth("dana"))).json() == []
 
     kpis = (await api.http.get("/kpis/triage", headers=api.auth("audrey"))).json()
     assert kpis["triaged"] == 1
