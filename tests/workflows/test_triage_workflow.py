@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from store.models import TriageLabelRow, TriageOutcomeRow
 from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import time_skipping_env
-from tests.triage.fixtures import sample_examples, support, triaged
+from tests.triage.fixtures import sample_examples, sample_model, support, triaged
+from triage.artifacts import artifact_path, save_model
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
@@ -236,3 +239,28 @@ async def test_empty_and_huge_text_are_triaged(stack: TriageStack) -> None:
     event = await triaged(huge)
     assert len(event.data["ticket"]["description"]) == 8000
     assert event.data["result"]["team"] == "network"
+
+
+async def test_a_model_that_fails_to_predict_ends_in_manual_triage(stack: TriageStack) -> None:
+    broken = copy.copy(sample_model())
+    broken.heads = {}  # an artifact that loads but cannot answer: predict raises KeyError
+    path = artifact_path(stack.data_dir, 1)
+    sha256 = save_model(broken, path)
+    async with stack.sessions() as session, session.begin():
+        await triage_store.add_model(
+            session=session,
+            version=1,
+            path=str(path.relative_to(stack.data_dir)),
+            sha256=sha256,
+            training_size=0,
+            metrics={},
+            features={},
+            now=datetime.now(UTC),
+        )
+        await triage_store.promote_model(session=session, version=1)
+    handle = await open_ticket(stack, VPN)
+    event = await triaged(handle)
+    assert event.data["routed"] is False
+    assert event.data["result"]["error"].startswith("triage failed")
+    state = await handle.query(TicketWorkflow.state)
+    assert state.tasks["handle"].group == "dispatch"
