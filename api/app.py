@@ -24,6 +24,7 @@ from api.routes import (
     tasks,
     templates,
     tickets,
+    triage,
 )
 from policies.access import AccessControl, flush_usage_until
 from store.db import make_async_engine, make_sessionmaker
@@ -90,4 +91,5 @@ def create_app(
     app.include_router(kpis.router)
     app.include_router(policies.router)
     app.include_router(permission_audit.router)
+    app.include_router(triage.router)
     return app

@@ -90,6 +90,7 @@ class CreateTicketRequest(Strict):
     version: int | None = Field(default=None, ge=1)
     data: JsonObject = Field(default_factory=dict, description="Intake form data.")
     priority: Priority = Field(default=DEFAULT_PRIORITY, description="P1 (most urgent) to P4.")
+    allow_duplicate: bool = Field(default=False, description="File even if it repeats a ticket.")
 
 
 class TicketCreated(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.calendars import BusinessCalendar
 from domain.problems import Problem, pointer
 from domain.sla import SlaPolicy
+from domain.triage_settings import TriageSettings
 
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 FORM_REF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}@[1-9][0-9]*$"
@@ -58,6 +59,7 @@ class ProcessDefinition(BaseModel):
     calendars: dict[str, BusinessCalendar] = Field(
         default_factory=dict, description="Filled on publish: the calendars the SLAs count on."
     )
+    triage: TriageSettings | None = None
 
     def stage(self, key: str) -> StageDefinition:
         """Return the stage with this key."""
@@ -117,6 +119,15 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
         graph.setdefault(stage.key, []).extend(
             d for d in stage.depends_on if d in seen and d != stage.key
         )
+    if definition.triage is not None:
+        for i, key in enumerate(definition.triage.routed_stages):
+            if key not in seen:
+                problems.append(
+                    Problem(
+                        pointer=pointer("triage", "routed_stages", i),
+                        detail=f"unknown stage {key!r}",
+                    )
+                )
     cycle = find_cycle(graph)
     if cycle:
         problems.append(

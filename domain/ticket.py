@@ -155,8 +155,14 @@ class TicketState(BaseModel):
             priority=priority,
         )
         for stage in definition.stages:
+            # With triage on, routed stages wait in the dispatcher's queue until triage decides.
+            triage = definition.triage
+            routed = triage is not None and stage.key in triage.routed_stages
             state.tasks[stage.key] = Task(
-                id=f"{key}:{stage.key}:1", stage_key=stage.key, title=stage.title, group=stage.group
+                id=f"{key}:{stage.key}:1",
+                stage_key=stage.key,
+                title=stage.title,
+                group=triage.dispatcher_group if triage and routed else stage.group,
             )
         state._append(
             "created",
@@ -463,6 +469,10 @@ class TicketState(BaseModel):
     def _close(self, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
         self.status, self.closed_at = TicketStatus.CLOSED, now
         return self._append("closed", actor, now, data)
+
+    def record(self, type_: str, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
+        """Append an event for a transition defined in another domain module (triage)."""
+        return self._append(type_, actor, now, data)
 
     def record_external(
         self, name: str, source: str, payload: dict[str, Any], now: datetime

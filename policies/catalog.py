@@ -23,6 +23,7 @@ SYSTEM_FIELDS: dict[str, str] = {
     "assignee": "internal",
     "priority": "internal",
     "sla": "internal",
+    "triage": "internal",
     "tasks": "internal",
     "events": "internal",
     "comments": "internal",

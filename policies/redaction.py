@@ -66,6 +66,7 @@ _EVENT_KEYS = {
     "payload": "external",
     "requester": "requester",
     "priority": "priority",
+    "result": "triage",  # the model's answer in a `triaged` event
 }
 
 TASK_SHAPE: dict[str, Any] = {

@@ -321,3 +321,69 @@ class FieldAccessRow(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     last_at: Mapped[datetime]
+
+
+class TriageModelRow(Base):
+    """A trained triage model version: its artifact, checksum, scores and whether it is live."""
+
+    __tablename__ = "triage_models"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    path: Mapped[str] = mapped_column(Text, doc="Artifact file, relative to the data dir.")
+    sha256: Mapped[str] = mapped_column(String(64))
+    training_size: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]]
+    features: Mapped[dict[str, Any]]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class TriageOutcomeRow(Base):
+    """What triage decided for one ticket and where the work ended up (for labels and KPIs)."""
+
+    __tablename__ = "triage_outcomes"
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    definition_key: Mapped[str] = mapped_column(String(63), index=True)
+    created_at: Mapped[datetime]
+    ticket: Mapped[dict[str, Any]]
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    predicted_team: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float] = mapped_column(Float)
+    category: Mapped[str | None] = mapped_column(String(100))
+    priority: Mapped[str | None] = mapped_column(String(40))
+    auto_routed: Mapped[bool] = mapped_column(Boolean)
+    first_team: Mapped[str | None] = mapped_column(String(100))
+    final_team: Mapped[str | None] = mapped_column(String(100))
+    reassignments: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None]
+
+
+class TriageLabelRow(Base):
+    """A human's word on a ticket's team: a dispatcher decision or a later reassignment."""
+
+    __tablename__ = "triage_labels"
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(100))
+    priority: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+
+
+class DuplicateReportRow(Base):
+    """A submission linked to an open ticket instead of starting a second one."""
+
+    __tablename__ = "duplicate_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_key: Mapped[str] = mapped_column(String(40), index=True)
+    requester: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    similarity: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]

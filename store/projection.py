@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
 from store.models import Base, SlaClockRow, SlaEventRow, TaskRow, TicketEventRow, TicketRow
+from store.triage import TRIAGE_EVENTS, record_triage_events
 
 
 def _insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
@@ -180,4 +181,9 @@ async def apply_projection(
         .on_conflict_do_nothing()
         .returning(TicketEventRow.seq)
     )
-    return len(inserted.all())
+    new = set(inserted.all())
+    # Triage bookkeeping rides in the same transaction, once per event like the event rows.
+    triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
+    if triage_events:
+        await record_triage_events(session=session, ticket=ticket, events=triage_events)
+    return len(new)

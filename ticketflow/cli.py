@@ -46,9 +46,11 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_worker(settings: Settings, task_queue: str) -> None:
     from store.db import make_async_engine, make_sessionmaker
     from ticketflow.temporal_client import connect
+    from ticketflow.triage_schedule import ensure_retrain_schedule
     from workers.tickets import build_ticket_worker
 
     client = await connect(settings)
+    await ensure_retrain_schedule(client=client, task_queue=task_queue)
     engine = make_async_engine(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -185,6 +187,12 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
     return _with_session(settings, work)
 
 
+def _triage(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.triage_cli import run_triage_command
+
+    return run_triage_command(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
@@ -242,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     cals.add_argument("action", choices=["validate", "publish"])
     cals.add_argument("file")
     cals.set_defaults(run=_calendars)
+
+    from ticketflow.triage_cli import add_triage_parser
+
+    add_triage_parser(sub).set_defaults(run=_triage)
     return parser
 
 

@@ -20,16 +20,19 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.definitions import ProcessDefinition
 from domain.messages import StartTicketInput
 from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
+from domain.triage import DUPLICATE_SIGNAL, MAX_TEXT_CHARS, DuplicateReportInput
 from forms.validation import data_problems
 from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow
+from ticketflow.duplicates import find_duplicate, report_text
 from ticketflow.publishing import Rejected
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -56,6 +59,7 @@ class Created:
     key: str
     definition: ProcessDefinition
     replayed: bool
+    duplicate_of: str | None = None
 
 
 def _request_hash(definition: ProcessDefinition, data: dict[str, Any], priority: Priority) -> str:
@@ -161,6 +165,35 @@ async def _reserve_key(
     return key
 
 
+async def link_duplicate(
+    *,
+    session: AsyncSession,
+    client: Client,
+    definition: ProcessDefinition,
+    data: dict[str, Any],
+    requester: Actor,
+) -> Created | None:
+    """Signal the open ticket this report repeats; None when it repeats none (or that closed)."""
+    match = await find_duplicate(
+        session=session, definition=definition, data=data, requester=requester
+    )
+    if match is None:
+        return None
+    report = DuplicateReportInput(
+        requester=requester.user,
+        title=str(data.get("title") or data.get("summary") or "")[:200],
+        description=report_text(data)[:MAX_TEXT_CHARS],
+        similarity=match.similarity,
+    )
+    try:
+        await client.get_workflow_handle(match.key).signal(DUPLICATE_SIGNAL, report)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None  # it closed since the projection said open: file a new ticket after all
+    return Created(key=match.key, definition=definition, replayed=False, duplicate_of=match.key)
+
+
 async def file_ticket(
     *,
     session: AsyncSession,
@@ -171,8 +204,12 @@ async def file_ticket(
     requester: Actor,
     idempotency_key: str | None,
     priority: Priority = DEFAULT_PRIORITY,
+    allow_duplicate: bool = False,
 ) -> Created:
     """Validate the intake, then start the ticket; a repeated Idempotency-Key returns the first.
+
+    A repeat of an open ticket (per the definition's duplicate settings) is linked to it
+    instead, unless `allow_duplicate`.
 
     Nothing is written for refused input. The key and idempotency record are committed
     before the workflow starts, so a retry after a crash in between finishes the same ticket.
@@ -196,6 +233,12 @@ async def file_ticket(
                 request_hash=request_hash,
                 start=start,
             )
+    if not allow_duplicate:
+        linked = await link_duplicate(
+            session=session, client=client, definition=definition, data=data, requester=requester
+        )
+        if linked is not None:
+            return linked
     # End the read transaction first: SQLite cannot turn a read snapshot into a write once
     # another connection has committed since, and would refuse at once instead of waiting.
     await session.rollback()

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from activities.triage import TriageActivities
+from ticketflow.settings import get_settings
 from workflows.ticket import TicketWorkflow
+from workflows.triage_retrain import TriageRetrainWorkflow
 
-WORKFLOWS = [TicketWorkflow]
+WORKFLOWS = [TicketWorkflow, TriageRetrainWorkflow]
 
 
 def build_ticket_worker(
-    *, client: Client, task_queue: str, sessions: async_sessionmaker[AsyncSession]
+    *,
+    client: Client,
+    task_queue: str,
+    sessions: async_sessionmaker[AsyncSession],
+    data_dir: Path | None = None,
 ) -> Worker:
-    """A worker serving tickets' workflows and activities."""
+    """A worker serving tickets' workflows and activities (models live under `data_dir`)."""
     projection = ProjectionActivities(sessions)
     notifications = NotificationActivities(sessions, projection.write_turn)
+    triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[projection.project_ticket, notifications.record_notifications],
+        activities=[
+            projection.project_ticket,
+            notifications.record_notifications,
+            triage.triage_ticket,
+            triage.train_triage_model,
+        ],
     )

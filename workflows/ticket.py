@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import sla_clocks
@@ -36,6 +36,23 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
+    from domain.triage import (
+        DUPLICATE_SIGNAL,
+        TRIAGE_ACTIVITY,
+        DispatchInput,
+        DuplicateReportInput,
+        TriageResult,
+    )
+    from domain.triage_routing import (
+        apply_triage,
+        check_dispatch,
+        check_dispatch_priority,
+        dispatch,
+        dispatch_priority,
+        model_priority,
+        record_duplicate,
+        triage_input,
+    )
     from workflows import search_attributes as sa
 
 T = TypeVar("T")
@@ -71,6 +88,13 @@ NOTIFY_RETRY = RetryPolicy(
 LOCAL_PROJECTION = "projection-as-local-activity"
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
 SLA_CLOCKS = "sla-clocks"
+TRIAGE_AFTER_CREATION = "triage-after-creation"
+TRIAGE_SETS_PRIORITY = "triage-sets-priority"
+
+# Inference takes milliseconds; a model load after a promotion takes seconds.
+TRIAGE_TIMEOUT = timedelta(seconds=60)
+# Triage is advice: after these attempts the ticket goes to a dispatcher instead of waiting.
+TRIAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
@@ -121,6 +145,12 @@ class TicketWorkflow:
         state = self._state
         await self._record(self._unprojected)
         self._creation_projected = True
+        if (
+            start.resume is None
+            and state.definition.triage is not None
+            and workflow.patched(TRIAGE_AFTER_CREATION)
+        ):
+            await self._triage()
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
@@ -135,6 +165,26 @@ class TicketWorkflow:
                 await self._continue_as_new(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
+
+    async def _triage(self) -> None:
+        """Ask the model; route when it is sure, else leave the work with the dispatcher."""
+        ticket = triage_input(self._state)
+        try:
+            result = await workflow.execute_activity(
+                TRIAGE_ACTIVITY,
+                ticket,
+                result_type=TriageResult,
+                start_to_close_timeout=TRIAGE_TIMEOUT,
+                retry_policy=TRIAGE_RETRY,
+            )
+        except ActivityError as exc:
+            result = TriageResult(error=f"triage failed: {exc.cause or exc}")
+        now = workflow.now()
+        triaged = apply_triage(self._state, ticket, result, now)
+        events = [triaged]
+        if workflow.patched(TRIAGE_SETS_PRIORITY):
+            events += model_priority(self._state, triaged, now)
+        await self._record(events)
 
     async def _await_confirmation(self) -> None:
         state = self._state
@@ -406,7 +456,32 @@ class TicketWorkflow:
     def _validate_resume(self, cmd: ResumeInput) -> None:
         _checked(lambda: sla_clocks.check_resume(self._state, cmd.actor))
 
+    @workflow.update
+    async def dispatch(self, cmd: DispatchInput) -> TransitionResult:
+        """A dispatcher sends the routed stages to a team; the choice is a training label."""
+        now = workflow.now()
+        with_priority = workflow.patched(TRIAGE_SETS_PRIORITY)
+        if with_priority:
+            _checked(lambda: check_dispatch_priority(self._state, cmd))
+        events = [_checked(lambda: dispatch(self._state, cmd, now))]
+        if with_priority:
+            events += dispatch_priority(self._state, cmd, now)
+        await self._record(events)
+        return self._result()
+
+    @dispatch.validator
+    def _validate_dispatch(self, cmd: DispatchInput) -> None:
+        _checked(lambda: check_dispatch(self._state, cmd))
+        _checked(lambda: check_dispatch_priority(self._state, cmd))
+
     # -- Signals and queries --------------------------------------------------------------
+
+    @workflow.signal(name=DUPLICATE_SIGNAL)
+    async def duplicate_report(self, report: DuplicateReportInput) -> None:
+        """Record a repeat report that was linked to this ticket instead of starting another."""
+        if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+            return
+        await self._record([record_duplicate(self._state, report, workflow.now())])
 
     @workflow.signal(name=EXTERNAL_SIGNAL)
     async def external_event(self, sig: ExternalEventInput) -> None:

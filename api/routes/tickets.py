@@ -100,6 +100,7 @@ async def create_ticket(
             requester=actor,
             idempotency_key=idempotency_key,
             priority=body.priority,
+            allow_duplicate=body.allow_duplicate,
         )
     except Rejected as exc:
         raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc
@@ -119,12 +120,15 @@ async def create_ticket(
         ) from exc
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    if created.duplicate_of:
+        response.status_code = status.HTTP_200_OK  # nothing new was created
     response.headers["Location"] = f"/tickets/{created.key}"
     return TicketCreated(
         key=created.key,
         status=TicketStatus.OPEN.value,
         definition_key=created.definition.key,
         definition_version=created.definition.version,
+        duplicate_of=created.duplicate_of,
     )
 
 

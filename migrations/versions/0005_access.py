@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from policies.defaults import DEFAULT_GROUPINGS, DEFAULT_POLICIES
 
 revision: str = "0005_access"
-down_revision: str | Sequence[str] | None = "0002_sla"
+down_revision: str | Sequence[str] | None = "0003_triage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,159 @@
+"""Triage: a ticket's model suggestions, the dispatcher's decision, the registry and KPIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
+from api.problems import ProblemError
+from api.schemas import TransitionView
+from api.ticket_access import change_ticket, readable_ticket, ticket_views
+from domain.ticket import Actor
+from domain.triage import DispatchInput
+from policies.roles import READ_KPIS
+from store import triage as triage_store
+from store.models import TicketEventRow, TriageOutcomeRow
+
+router = APIRouter(tags=["triage"])
+# Registry, queue and KPIs describe every team's work: not for requesters.
+Reader = Annotated[Actor, Depends(require_roles(*READ_KPIS))]
+
+
+class DispatchRequest(BaseModel):
+    """A dispatcher's decision: the team, and optionally category and priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team: str = Field(min_length=1, max_length=100)
+    category: str | None = Field(default=None, max_length=100)
+    priority: str | None = Field(default=None, max_length=40)
+    reason: str = Field(default="", max_length=2000)
+
+
+class TriageView(BaseModel):
+    """What triage decided for a ticket, with the model's suggestions and reasons."""
+
+    key: str
+    model_version: int | None
+    routed: bool
+    team: str | None
+    final_team: str | None
+    reassignments: int
+    threshold: float | None
+    result: dict[str, Any]
+    triaged_at: datetime
+
+
+class ModelView(BaseModel):
+    """One registered model version."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    status: str
+    created_at: datetime
+    training_size: int
+    sha256: str
+    metrics: dict[str, Any]
+    features: dict[str, Any]
+    note: str
+
+
+@router.get("/tickets/{key}/triage", response_model=TriageView)
+async def ticket_triage(
+    key: str, session: SessionDep, actor: ActorDep, access: AccessDep
+) -> TriageView:
+    """The triage decision of one ticket: team, confidence, top-3, weighing features."""
+    _row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
+    if not view.readable("triage"):
+        raise ProblemError(403, f"you may not read ticket.triage of {key}")
+    outcome = await session.get(TriageOutcomeRow, key)
+    event = await session.scalar(
+        select(TicketEventRow).where(
+            TicketEventRow.ticket_key == key, TicketEventRow.type == "triaged"
+        )
+    )
+    if outcome is None or event is None:
+        raise ProblemError(404, f"ticket {key} has not been triaged")
+    return TriageView(
+        key=key,
+        model_version=outcome.model_version,
+        routed=outcome.auto_routed,
+        team=outcome.first_team,
+        final_team=outcome.final_team,
+        reassignments=outcome.reassignments,
+        threshold=event.data.get("threshold"),
+        result=event.data.get("result", {}),
+        triaged_at=event.at,
+    )
+
+
+@router.post("/tickets/{key}/triage/dispatch", response_model=TransitionView)
+async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> TransitionView:
+    """Send the ticket's routed stages to a team; recorded as a label with its reason."""
+    payload = DispatchInput(actor=caller.actor, **body.model_dump())
+    writes = ["tasks", "triage", *(["priority"] if body.priority is not None else [])]
+    return await change_ticket(caller, key, "dispatch", payload, writes=writes)
+
+
+class AwaitingView(BaseModel):
+    """A ticket in manual triage and what the model suggested for it."""
+
+    key: str
+    definition_key: str
+    triaged_at: datetime
+    model_version: int | None
+    suggestions: list[dict[str, Any]]
+    top_features: list[dict[str, Any]]
+    error: str
+
+
+@router.get("/triage/queue", response_model=list[AwaitingView])
+async def triage_queue(
+    session: SessionDep,
+    actor: Reader,
+    access: AccessDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AwaitingView]:
+    """Open tickets waiting for a dispatcher, oldest first, with the model's suggestions.
+
+    Only tickets the caller may see; the suggestions only where they may read ticket.triage.
+    """
+    rows = await triage_store.awaiting_dispatch(session=session, limit=limit)
+    views = await ticket_views(
+        session=session, access=access, actor=actor, rows=[ticket for ticket, _, _ in rows]
+    )
+    queue = []
+    for (_ticket, outcome, result), view in zip(rows, views, strict=True):
+        if not view.visible():
+            continue
+        shown = result if view.readable("triage") else {}
+        queue.append(
+            AwaitingView(
+                key=outcome.ticket_key,
+                definition_key=outcome.definition_key,
+                triaged_at=outcome.created_at,
+                model_version=outcome.model_version,
+                suggestions=shown.get("alternatives", []),
+                top_features=shown.get("top_features", []),
+                error=shown.get("error", ""),
+            )
+        )
+    return queue
+
+
+@router.get("/triage/models", response_model=list[ModelView])
+async def triage_models(session: SessionDep, actor: Reader) -> list[ModelView]:
+    """Every model version in the registry, newest first."""
+    return [ModelView.model_validate(r) for r in await triage_store.list_models(session=session)]
+
+
+@router.get("/kpis/triage")
+async def triage_kpis(session: SessionDep, actor: Reader) -> dict[str, Any]:
+    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
+    return await triage_store.triage_kpis(session=session)

@@ -1,0 +1,199 @@
+"""Triage transitions on a ticket: apply the model's answer, a dispatcher's decision, a repeat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.sla import DEFAULT_PRIORITY, PRIORITIES
+from domain.sla_clocks import check_set_priority, set_priority
+from domain.ticket import (
+    ACTIVE_TASK,
+    ADMIN_ROLE,
+    Actor,
+    TaskStatus,
+    TicketEvent,
+    TicketRuleError,
+    TicketState,
+    TicketStatus,
+)
+from domain.triage import (
+    CATEGORICAL_FIELDS,
+    MAX_TEXT_CHARS,
+    DispatchInput,
+    DuplicateReportInput,
+    TriageResult,
+    TriageTicket,
+)
+from domain.triage_settings import TriageSettings
+
+TEXT_FIELDS = ("description", "details", "body")
+TRIAGE_ACTOR = Actor(user="triage", role="system")
+NUMBER_SOURCES = ("device_snapshot", "device")
+
+
+def _settings(state: TicketState) -> TriageSettings:
+    settings = state.definition.triage
+    if settings is None:
+        raise TicketRuleError("conflict", f"ticket {state.key}'s process has no triage")
+    return settings
+
+
+def triage_input(state: TicketState) -> TriageTicket:
+    """What the model reads: title, description, categorical fields and device numbers."""
+    intake = state.intake
+    description = next((str(intake[f]) for f in TEXT_FIELDS if intake.get(f)), "")
+    fields = {
+        k: str(intake[k])
+        for k in CATEGORICAL_FIELDS
+        if isinstance(intake.get(k), str | int) and not isinstance(intake.get(k), bool)
+    }
+    fields.setdefault("reporter_role", state.requester.role)
+    fields.setdefault("department", state.requester.department)
+    numbers: dict[str, float] = {}
+    for source in NUMBER_SOURCES:
+        snapshot = intake.get(source)
+        if isinstance(snapshot, dict):
+            numbers.update(
+                {
+                    str(k): float(v)
+                    for k, v in snapshot.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                }
+            )
+    return TriageTicket(
+        key=state.key,
+        title=state.title,
+        description=description[:MAX_TEXT_CHARS],
+        fields={k: v[:200] for k, v in fields.items()},
+        numbers=numbers,
+    )
+
+
+def _route(state: TicketState, team: str, holders: tuple[str, ...]) -> None:
+    """Hand the routed stages' unfinished tasks to `team`, back in its queue."""
+    settings = _settings(state)
+    for key in settings.routed_stages:
+        task = state.tasks[key]
+        if task.status in (TaskStatus.PENDING, *ACTIVE_TASK) and task.group in holders:
+            task.group = team
+            if task.status == TaskStatus.CLAIMED:
+                task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
+
+
+def apply_triage(
+    state: TicketState, ticket: TriageTicket, result: TriageResult, now: datetime
+) -> TicketEvent:
+    """Route at once when the model is sure enough; otherwise leave it to the dispatcher."""
+    settings = _settings(state)
+    # A dispatcher may have decided while the model was still thinking: theirs stands.
+    waiting = any(
+        state.tasks[k].group == settings.dispatcher_group
+        and state.tasks[k].status in (TaskStatus.PENDING, *ACTIVE_TASK)
+        for k in settings.routed_stages
+    )
+    routed = (
+        waiting
+        and result.model_version is not None
+        and result.team is not None
+        and result.confidence >= settings.threshold
+        and (not settings.teams or result.team in settings.teams)
+        and state.status == TicketStatus.OPEN
+    )
+    team = result.team if routed else None
+    if team is not None:
+        _route(state, team, (settings.dispatcher_group,))
+    return state.record(
+        "triaged",
+        "triage",
+        now,
+        {
+            "ticket": ticket.model_dump(),
+            "result": result.model_dump(),
+            "threshold": settings.threshold,
+            "routed": routed,
+            "team": team,
+        },
+    )
+
+
+def check_dispatch(state: TicketState, cmd: DispatchInput) -> None:
+    """Only the dispatcher group (or an admin) decides, on an open ticket, to a listed team."""
+    settings = _settings(state)
+    if state.status != TicketStatus.OPEN:
+        raise TicketRuleError("conflict", f"ticket {state.key} is {state.status.value}")
+    if cmd.actor.role != ADMIN_ROLE and cmd.actor.department != settings.dispatcher_group:
+        raise TicketRuleError(
+            "forbidden", f"dispatching belongs to group {settings.dispatcher_group!r}"
+        )
+    if settings.teams and cmd.team not in settings.teams:
+        raise TicketRuleError("invalid", f"{cmd.team!r} is not one of {settings.teams}")
+    if not any(
+        state.tasks[k].status in (TaskStatus.PENDING, *ACTIVE_TASK) for k in settings.routed_stages
+    ):
+        raise TicketRuleError("conflict", "the routed stages are already done")
+
+
+def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEvent:
+    """Send the routed stages to the chosen team; the decision becomes a training label."""
+    check_dispatch(state, cmd)
+    settings = _settings(state)
+    holders = tuple(
+        {state.tasks[k].group for k in settings.routed_stages} | {settings.dispatcher_group}
+    )
+    _route(state, cmd.team, holders)
+    return state.record(
+        "triage_dispatched",
+        cmd.actor.user,
+        now,
+        {
+            "team": cmd.team,
+            "category": cmd.category,
+            "priority": cmd.priority,
+            "reason": cmd.reason,
+        },
+    )
+
+
+def record_duplicate(
+    state: TicketState, report: DuplicateReportInput, now: datetime
+) -> TicketEvent:
+    """A repeat of this ticket's problem reported again; it is kept as one more event."""
+    return state.record(
+        "duplicate_reported",
+        report.requester,
+        now,
+        {
+            "requester": report.requester,
+            "title": report.title,
+            "description": report.description,
+            "similarity": report.similarity,
+        },
+    )
+
+
+def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:
+    """The model's priority, when it routed the ticket itself and nobody has chosen one.
+
+    A priority given at intake or set by a person always stands over the model's.
+    """
+    result = TriageResult.model_validate(triaged.data["result"])
+    if not triaged.data["routed"] or result.priority not in PRIORITIES:
+        return []
+    if state.priority != DEFAULT_PRIORITY or any(
+        e.type == "priority_changed" for e in state.events
+    ):
+        return []
+    return set_priority(state, TRIAGE_ACTOR, result.priority, "triage model", now)
+
+
+def check_dispatch_priority(state: TicketState, cmd: DispatchInput) -> None:
+    """A dispatcher's priority must be one the ticket can take, from a role that may set it."""
+    if cmd.priority is not None:
+        check_set_priority(state, cmd.actor, cmd.priority)
+
+
+def dispatch_priority(state: TicketState, cmd: DispatchInput, now: datetime) -> list[TicketEvent]:
+    """Apply the priority a dispatcher chose along with the team."""
+    if cmd.priority is None:
+        return []
+    return set_priority(state, cmd.actor, cmd.priority, cmd.reason or "dispatch", now)

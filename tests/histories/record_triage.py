@@ -1,0 +1,97 @@
+"""Record a triage-path ticket life: `python -m tests.histories.record_triage`.
+
+The ticket's definition has a triage block and no model is trained, so the triage activity
+answers "no model", the dispatcher decides with the `dispatch` Update, a repeat report
+arrives as a signal, and the team works the ticket to closed. Same rules as record.py: old
+histories stay, a changed workflow records under a new id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from domain.messages import ClaimInput, CompleteInput, ConfirmInput, StartTicketInput
+from domain.ticket import TicketStatus
+from domain.triage import DispatchInput, DuplicateReportInput
+from tests.builders import REQUESTER, actor
+from tests.dbutil import migrated_sessions, sqlite_url
+from tests.histories.record import HISTORY_DIR
+from tests.temporal_env import time_skipping_env
+from tests.triage.fixtures import support, triaged
+from workers.tickets import build_ticket_worker
+from workflows.ticket import TicketWorkflow
+
+WORKFLOW_ID = "SUP-triage-life"
+TASK_QUEUE = "tickets-record-triage"
+DISPATCHER = actor("dora", "dispatch")
+NETWORK = actor("nick", "network")
+
+
+async def record_triage_life(*, workflow_id: str, data_dir: Path) -> str:
+    """Run one triage-enabled ticket from creation to close and return its history as JSON."""
+    env = await time_skipping_env()
+    try:
+        async with (
+            migrated_sessions(sqlite_url(data_dir)) as sessions,
+            build_ticket_worker(
+                client=env.client, task_queue=TASK_QUEUE, sessions=sessions, data_dir=data_dir
+            ),
+        ):
+            handle = await env.client.start_workflow(
+                TicketWorkflow.run,
+                StartTicketInput(
+                    key=workflow_id,
+                    definition=support(),
+                    intake={"title": "VPN drops", "description": "every few minutes"},
+                    requester=REQUESTER,
+                ),
+                id=workflow_id,
+                task_queue=TASK_QUEUE,
+            )
+            await triaged(handle)
+            await handle.execute_update(
+                TicketWorkflow.dispatch,
+                DispatchInput(actor=DISPATCHER, team="network", reason="vpn"),
+            )
+            await handle.signal(
+                TicketWorkflow.duplicate_report,
+                DuplicateReportInput(requester="sam", title="VPN down", similarity=0.9),
+            )
+            for stage, who in (("handle", NETWORK), ("verify", DISPATCHER)):
+                await handle.execute_update(
+                    TicketWorkflow.claim, ClaimInput(stage_key=stage, actor=who)
+                )
+                await handle.execute_update(
+                    TicketWorkflow.complete, CompleteInput(stage_key=stage, actor=who)
+                )
+            await handle.execute_update(
+                TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER, comment="ok")
+            )
+            result = await handle.result()
+            if result.status != TicketStatus.CLOSED:
+                raise RuntimeError(f"the ticket ended {result.status.value}, not closed")
+            return (await handle.fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+
+
+async def _main(workflow_id: str) -> int:
+    target = HISTORY_DIR / f"{workflow_id}.json"
+    if target.exists():
+        sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
+        return 1
+    with tempfile.TemporaryDirectory() as scratch:
+        history = await record_triage_life(workflow_id=workflow_id, data_dir=Path(scratch))
+    target.write_text(history)
+    sys.stderr.write(f"wrote {target}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workflow-id", default=WORKFLOW_ID)
+    raise SystemExit(asyncio.run(_main(parser.parse_args().workflow_id)))

@@ -1,0 +1,1 @@
+"""The triage model: scikit-learn pipeline, metrics, artifacts (workflows never import it)."""
