@@ -257,7 +257,7 @@ async def labelled_tickets(
     for row in await session.scalars(select(TriageLabelRow).order_by(TriageLabelRow.seq)):
         labels[row.ticket_key] = row
     rows = []
-    for outcome, final_priority in outcomes.tuples():
+    for outcome, final_priority in outcomes:
         label = labels.get(outcome.ticket_key)
         if label is None and outcome.resolved_at is None:
             continue

@@ -32,21 +32,30 @@ async def test_without_a_model_the_desk_dispatches_and_the_kpis_count_it(api: Ap
     queue = (await api.http.get("/triage/queue", headers=api.auth("dana"))).json()
     assert [(q["key"], q["error"]) for q in queue] == [(key, "no trained triage model yet")]
 
+    # otto's department (ops) has no part in the ticket yet: he cannot see it at all.
+    assert (await api.http.get("/triage/queue", headers=api.auth("otto"))).json() == []
     outsider = await api.http.post(
         f"/tickets/{key}/triage/dispatch", json={"team": "ops"}, headers=api.auth("otto")
     )
-    assert outsider.status_code == 403
+    assert outsider.status_code == 404
+    bad_priority = await api.http.post(
+        f"/tickets/{key}/triage/dispatch",
+        json={"team": "ops", "priority": "urgent"},
+        headers=api.auth("dana"),
+    )
+    assert bad_priority.status_code == 422
     unlisted = await api.http.post(
         f"/tickets/{key}/triage/dispatch", json={"team": "dev"}, headers=api.auth("dana")
     )
     assert unlisted.status_code == 422
     done = await api.http.post(
         f"/tickets/{key}/triage/dispatch",
-        json={"team": "ops", "category": "network", "reason": "port errors"},
+        json={"team": "ops", "category": "network", "priority": "P2", "reason": "port errors"},
         headers=api.auth("dana"),
     )
     assert done.status_code == 200, done.text
     detail = (await api.http.get(f"/tickets/{key}", headers=api.auth("dana"))).json()
+    assert detail["priority"] == "P2"
     assert {t["stage_key"]: t["group"] for t in detail["tasks"]}["diagnose"] == "ops"
     assert (await triage_view(api, key))["final_team"] == "ops"
     assert (await api.http.get("/triage/queue", headers=api.auth("dana"))).json() == []

@@ -155,6 +155,10 @@ async def test_a_confident_model_routes_at_once_and_explains_why(stack: TriageSt
     assert event.data["ticket"]["fields"]["reporter_role"] == "requester"
     state = await handle.query(TicketWorkflow.state)
     assert state.tasks["handle"].group == "network"
+    # Nobody chose a priority, so the model's (from the labelled VPN tickets) is the ticket's.
+    assert result["priority"] in ("P1", "P2")
+    assert state.priority == result["priority"]
+    assert [e.actor for e in state.events if e.type == "priority_changed"] == ["triage"]
 
     await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="handle", actor=NETWORK))
     await handle.execute_update(
