@@ -42,6 +42,7 @@ log = logging.getLogger("ticketflow.tickets")
 # A key can already name a workflow if the app database was reset while Temporal kept its
 # history; such keys are skipped, but only this many in a row before giving up loudly.
 MAX_KEY_COLLISIONS = 20
+FILED_BY = "filed_by"
 
 
 class IdempotencyMismatch(Exception):
@@ -62,11 +63,27 @@ class Created:
     duplicate_of: str | None = None
 
 
-def _request_hash(definition: ProcessDefinition, data: dict[str, Any], priority: Priority) -> str:
+def request_fingerprint(
+    definition: ProcessDefinition, data: dict[str, Any], priority: Priority
+) -> str:
+    """A fingerprint of a filing request, to tell a retry from a different request."""
     # The default priority leaves the hash as it was before priorities existed.
     extra = [] if priority == DEFAULT_PRIORITY else [priority]
     canonical = json.dumps([definition.key, definition.version, data, *extra], sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def filing_memo(*, user: str, idempotency_key: str | None, fingerprint: str) -> dict[str, str]:
+    """The workflow memo naming the idempotent request that files it (empty without a key).
+
+    When a key turns out to name a workflow already, this tells a concurrent retry of the same
+    request (which started it first: the ticket is ours) from a leftover of an app database
+    reset (a stranger: skip the key).
+    """
+    if not idempotency_key:
+        return {}
+    token = hashlib.sha256(f"{user}\0{idempotency_key}\0{fingerprint}".encode()).hexdigest()
+    return {FILED_BY: token}
 
 
 async def _start(
@@ -75,6 +92,7 @@ async def _start(
     task_queue: str,
     start: StartTicketInput,
     conflict: WorkflowIDConflictPolicy,
+    memo: dict[str, str],
 ) -> None:
     """Start the workflow and wait until its creation is projected into SQL."""
     operation = WithStartWorkflowOperation(
@@ -82,6 +100,7 @@ async def _start(
         start,
         id=start.key,
         task_queue=task_queue,
+        memo=memo or None,
         id_conflict_policy=conflict,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
@@ -94,6 +113,13 @@ async def _start(
     await client.execute_update_with_start_workflow(
         TicketWorkflow.opened, start_workflow_operation=operation, id=f"{start.key}:opened"
     )
+
+
+async def _filed_by(client: Client, key: str) -> str | None:
+    """The filing token in the memo of the workflow under this key, if any."""
+    description = await client.get_workflow_handle(key).describe()
+    token = (await description.memo()).get(FILED_BY)
+    return token if isinstance(token, str) else None
 
 
 async def load_definition(
@@ -119,6 +145,9 @@ async def _replay(
     if earlier.request_hash != request_hash:
         raise IdempotencyMismatch(earlier.key)
     start = start.model_copy(update={"key": earlier.ticket_key})
+    memo = filing_memo(
+        user=start.requester.user, idempotency_key=earlier.key, fingerprint=request_hash
+    )
     # WorkflowAlreadyStarted here means the ticket has since closed: still the answer.
     with suppress(WorkflowAlreadyStartedError):
         await _start(
@@ -126,6 +155,7 @@ async def _replay(
             task_queue=task_queue,
             start=start,
             conflict=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo=memo,
         )
     return Created(key=earlier.ticket_key, definition=start.definition, replayed=True)
 
@@ -217,7 +247,10 @@ async def file_ticket(
     problems = data_problems(definition.intake_form or {}, data)
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
-    request_hash = _request_hash(definition, data, priority)
+    fingerprint = request_fingerprint(definition, data, priority)
+    memo = filing_memo(
+        user=requester.user, idempotency_key=idempotency_key, fingerprint=fingerprint
+    )
     start = StartTicketInput(
         key="", definition=definition, intake=data, requester=requester, priority=priority
     )
@@ -230,7 +263,7 @@ async def file_ticket(
                 client=client,
                 task_queue=task_queue,
                 earlier=earlier,
-                request_hash=request_hash,
+                request_hash=fingerprint,
                 start=start,
             )
     if not allow_duplicate:
@@ -248,14 +281,14 @@ async def file_ticket(
             definition=definition,
             requester=requester,
             idempotency_key=idempotency_key,
-            request_hash=request_hash,
+            request_hash=fingerprint,
         )
         if isinstance(reserved, IdempotencyRow):
             return await _replay(
                 client=client,
                 task_queue=task_queue,
                 earlier=reserved,
-                request_hash=request_hash,
+                request_hash=fingerprint,
                 start=start,
             )
         try:
@@ -264,8 +297,19 @@ async def file_ticket(
                 task_queue=task_queue,
                 start=start.model_copy(update={"key": reserved}),
                 conflict=WorkflowIDConflictPolicy.FAIL,
+                memo=memo,
             )
         except WorkflowAlreadyStartedError:
+            if memo and await _filed_by(client, reserved) == memo[FILED_BY]:
+                # A concurrent retry of this very request started it first: it is ours.
+                await _start(
+                    client=client,
+                    task_queue=task_queue,
+                    start=start.model_copy(update={"key": reserved}),
+                    conflict=WorkflowIDConflictPolicy.USE_EXISTING,
+                    memo=memo,
+                )
+                return Created(key=reserved, definition=definition, replayed=False)
             log.warning("ticket key %s already names a workflow; taking the next key", reserved)
             if idempotency_key:
                 await keys_store.forget_idempotent_create(

@@ -60,6 +60,7 @@ class Api:
     sessions: async_sessionmaker[AsyncSession]
     prefix: str
     tokens: dict[str, str] = field(default_factory=dict)
+    task_queue: str = ""
     scratch: dict[str, str] = field(default_factory=dict)
 
     def auth(self, user: str) -> dict[str, str]:
@@ -93,4 +94,11 @@ async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[
             # Tests share one Temporal server but not a database: a key prefix of their own
             # keeps their ticket keys (workflow ids) apart.
             prefix = "T" + uuid.uuid4().hex[:8].upper()
-            yield Api(http=http, env=dev_env, sessions=sessions, prefix=prefix, tokens=tokens)
+            yield Api(
+                http=http,
+                env=dev_env,
+                sessions=sessions,
+                prefix=prefix,
+                tokens=tokens,
+                task_queue=queue,
+            )

@@ -7,10 +7,13 @@ import asyncio
 from sqlalchemy import func, select
 
 from domain.messages import StartTicketInput
+from domain.sla import DEFAULT_PRIORITY
+from domain.ticket import Actor
 from store.models import TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, create_ticket, publish_incident, work
 from tests.builders import REQUESTER, incident
+from ticketflow.ticket_creation import filing_memo, request_fingerprint
 from workflows.ticket import TicketWorkflow
 
 
@@ -160,6 +163,36 @@ async def test_a_key_that_already_names_a_workflow_is_skipped(api: Api) -> None:
     assert created.json()["key"] == f"{api.prefix}-000002"
     replayed = await api.http.post("/tickets", json=body, headers=headers)
     assert replayed.json()["key"] == f"{api.prefix}-000002"
+
+
+async def test_a_key_started_first_by_a_retry_of_the_same_request_is_not_skipped(
+    api: Api,
+) -> None:
+    # The race: a retry finds the Idempotency-Key record and starts the workflow before the
+    # first request gets to. The first request must adopt that ticket, not file a second.
+    await publish_incident(api)
+    data = {"title": "Raced"}
+    definition = incident(key_prefix=api.prefix)
+    rita = Actor(user="rita", department="sales", role="requester")
+    taken = f"{api.prefix}-000001"
+    await api.env.client.start_workflow(
+        TicketWorkflow.run,
+        StartTicketInput(key=taken, definition=definition, intake=data, requester=rita),
+        id=taken,
+        task_queue=api.task_queue,
+        memo=filing_memo(
+            user="rita",
+            idempotency_key="raced",
+            fingerprint=request_fingerprint(definition, data, DEFAULT_PRIORITY),
+        ),
+    )
+    headers = {**api.auth("rita"), "Idempotency-Key": "raced"}
+    body = {"definition": "incident", "data": data}
+    created = await api.http.post("/tickets", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["key"] == taken
+    listed = (await api.http.get("/tickets", headers=api.auth("rita"))).json()
+    assert [t["key"] for t in listed["items"]] == [taken]
 
 
 async def test_task_refusals_map_to_statuses_and_leave_no_history(api: Api) -> None:
