@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-throughput clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,7 +22,11 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m tests.runner
 
+# Every benchmark, one after the other (about 15 minutes here); each prints its own ratios.
 bench: $(STAMP)
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+bench-throughput: $(STAMP)
 	$(PY) bench/throughput.py
 
 clean:

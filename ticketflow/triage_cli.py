@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     Sessions = async_sessionmaker[AsyncSession]
 
+    from triage.model import TriageModel
     from triage.training import Example
 
 
@@ -82,10 +83,26 @@ async def _train_from_history(settings: Settings) -> int:
     return 0
 
 
-async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
-    from activities.triage import register_run
+NO_LIVE_MODEL = "no live triage model; train one first"
+
+
+async def _live_model(settings: Settings, sessions: Sessions) -> tuple[int, TriageModel] | str:
+    """The live model and its version, or why there is none to use."""
     from store import triage as triage_store
     from triage.artifacts import ModelUnavailable, load_model
+
+    async with sessions() as session:
+        live = await triage_store.get_active_model(session=session)
+    if live is None:
+        return NO_LIVE_MODEL
+    try:
+        return live.version, load_model(settings.data_dir / live.path, live.sha256)
+    except ModelUnavailable as exc:
+        return str(exc)
+
+
+async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
+    from activities.triage import register_run
     from triage.csv_import import CsvProblem
 
     try:
@@ -93,14 +110,13 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
     except CsvProblem as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    async with sessions() as session:
-        live = await triage_store.get_active_model(session=session)
+    live = await _live_model(settings, sessions)
     current = None
-    if live is not None:
-        try:
-            current = (live.version, load_model(settings.data_dir / live.path, live.sha256))
-        except ModelUnavailable as exc:
-            sys.stderr.write(f"live model ignored: {exc}\n")
+    if isinstance(live, str):
+        if live != NO_LIVE_MODEL:
+            sys.stderr.write(f"live model ignored: {live}\n")
+    else:
+        current = live
     result = await register_run(
         sessions=sessions,
         data_dir=settings.data_dir,
@@ -114,8 +130,6 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
 
 
 async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
-    from store import triage as triage_store
-    from triage.artifacts import ModelUnavailable, load_model
     from triage.csv_import import CsvProblem
     from triage.evaluation import format_report
     from triage.training import evaluate
@@ -125,17 +139,12 @@ async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sess
     except CsvProblem as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    async with sessions() as session:
-        live = await triage_store.get_active_model(session=session)
-    if live is None:
-        sys.stderr.write("no live triage model; train one first\n")
+    live = await _live_model(settings, sessions)
+    if isinstance(live, str):
+        sys.stderr.write(f"{live}\n")
         return 1
-    try:
-        model = load_model(settings.data_dir / live.path, live.sha256)
-    except ModelUnavailable as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    sys.stdout.write(f"model v{live.version} on {len(examples)} tickets\n")
+    version, model = live
+    sys.stdout.write(f"model v{version} on {len(examples)} tickets\n")
     sys.stdout.write(format_report(evaluate(model, examples)) + "\n")
     return 0
 
