@@ -92,12 +92,9 @@ def require_direct_publishing(access: AccessControl, actor: Actor) -> None:
         )
 
 
-def refuse_claimed_template(document: object) -> None:
-    """422 at /template: only from-template records which template a definition came from."""
+def claimed_template(document: object) -> list[Problem]:
+    """A problem at /template if a direct publish names one: only from-template records it."""
     if isinstance(document, dict) and document.get("template") is not None:
         detail = "set by POST /definitions/from-template: a direct publish cannot claim a template"
-        raise ProblemError(
-            422,
-            "the definition is not valid",
-            problems=[Problem(pointer="/template", detail=detail)],
-        )
+        return [Problem(pointer="/template", detail=detail)]
+    return []

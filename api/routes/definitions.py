@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, status
 from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.sandbox import (
-    refuse_claimed_template,
+    claimed_template,
     require_definable_fields,
     require_direct_publishing,
 )
@@ -93,8 +93,9 @@ async def publish(
     """Validate a definition completely and publish it as the next version of its key."""
     require_direct_publishing(access, actor)
     document = await _document(request)
-    refuse_claimed_template(document)
     try:
+        if claimed := claimed_template(document):
+            raise Rejected(claimed)
         resolved = await check_definition(session=session, document=document)
         # Before anything is written: on SQLite the insert's savepoint commits by itself.
         require_definable_fields(access, actor, resolved.model_dump())
@@ -111,6 +112,8 @@ async def publish(
 async def validate(request: Request, session: SessionDep, _actor: ActorDep) -> ValidationReport:
     """Check a definition without publishing it; lists every problem."""
     document = await _document(request)
+    if claimed := claimed_template(document):
+        return ValidationReport(valid=False, errors=claimed)
     try:
         await check_definition(session=session, document=document)
     except Rejected as exc:

@@ -168,6 +168,9 @@ async def test_a_direct_publish_cannot_claim_a_template(api: Api) -> None:
     assert claimed.status_code == 422
     assert [e["pointer"] for e in claimed.json()["errors"]] == ["/template"]
     assert await _stored(api) == (0, 0)
+    report = await api.http.post("/definitions/validate", json=document, headers=api.auth("owner"))
+    assert report.json()["valid"] is False
+    assert [e["pointer"] for e in report.json()["errors"]] == ["/template"]
 
 
 async def test_a_sandbox_rule_holds_whatever_clearance_it_names(api: Api) -> None:
@@ -177,3 +180,12 @@ async def test_a_sandbox_rule_holds_whatever_clearance_it_names(api: Api) -> Non
     direct = await api.http.post("/definitions", json=document, headers=api.auth(desk))
     assert direct.status_code == 403
     assert await _stored(api) == (0, 0)
+
+
+async def test_recommendations_leave_grants_they_cannot_count(api: Api) -> None:
+    response = await api.http.get(
+        "/policies/recommendations", params={"role": "process_owner"}, headers=api.auth("root")
+    )
+    assert response.status_code == 200, response.text
+    proposed = [r["action"] for r in response.json()["remove_unused"]]
+    assert proposed == ["read"]
