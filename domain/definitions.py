@@ -60,6 +60,9 @@ class ProcessDefinition(BaseModel):
         default_factory=dict, description="Filled on publish: the calendars the SLAs count on."
     )
     triage: TriageSettings | None = None
+    template: str | None = Field(
+        default=None, pattern=KEY_PATTERN, description="Set by from-template: its library template."
+    )
 
     def stage(self, key: str) -> StageDefinition:
         """Return the stage with this key."""

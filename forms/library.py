@@ -54,7 +54,7 @@ def definition_document(
 ) -> dict[str, Any]:
     """The template's definition as a publishable document, its intake form given by reference."""
     document = copy.deepcopy(template.definition)
-    document.update(key=key, title=title, intake_form_ref=form_ref)
+    document.update(key=key, title=title, intake_form_ref=form_ref, template=template.key)
     document.setdefault("description", template.description)
     if key_prefix is not None:
         document["key_prefix"] = key_prefix

@@ -29,5 +29,12 @@ DEFAULT_POLICIES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("admin", "*", "*", "*", "restricted", "allow"),
 )
 
+# Publishing definitions and forms directly rather than from an approved template (seeded by
+# migration 0006_sandboxes). A department is sandboxed by denying it:
+# "process_owner, <department>/*, definition.direct, publish, public, deny".
+DIRECT_PUBLISHING: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("process_owner", "*", "definition.direct", "publish", "restricted", "allow"),
+)
+
 # Role inheritance lines (user or role, role, domain); none by default.
 DEFAULT_GROUPINGS: tuple[tuple[str, str, str], ...] = ()

@@ -12,6 +12,10 @@ from policies.decisions import Rule
 from policies.management import rule_document
 from store.access import FieldUse
 
+# The actions field access is counted for; a rule for any other (define, publish) has no
+# counted use, so its absence says nothing and it is never proposed for removal.
+COUNTED_ACTIONS = ("read", "read_masked", "write")
+
 
 def _rule_doc(rule: Rule) -> dict[str, str]:
     return rule_document("p", [rule.sub, rule.dom, rule.obj, rule.act, rule.clearance, rule.eft])
@@ -41,6 +45,8 @@ def recommend(
     remove, narrow, restricted = [], [], []
     for rule in rules:
         if rule.sub != role or rule.eft != "allow":
+            continue
+        if not any(key_match(action, rule.act) for action in COUNTED_ACTIONS):
             continue
         used = sorted(
             {

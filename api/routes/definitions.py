@@ -8,7 +8,11 @@ from fastapi import APIRouter, Depends, Request, status
 
 from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
-from api.sandbox import require_definable_fields
+from api.sandbox import (
+    claimed_template,
+    require_definable_fields,
+    require_direct_publishing,
+)
 from api.schemas import (
     DefinitionDetail,
     DefinitionSummary,
@@ -87,8 +91,11 @@ async def publish(
     request: Request, session: SessionDep, actor: Publisher, access: AccessDep
 ) -> DefinitionDetail:
     """Validate a definition completely and publish it as the next version of its key."""
+    require_direct_publishing(access, actor)
     document = await _document(request)
     try:
+        if claimed := claimed_template(document):
+            raise Rejected(claimed)
         resolved = await check_definition(session=session, document=document)
         # Before anything is written: on SQLite the insert's savepoint commits by itself.
         require_definable_fields(access, actor, resolved.model_dump())
@@ -105,6 +112,8 @@ async def publish(
 async def validate(request: Request, session: SessionDep, _actor: ActorDep) -> ValidationReport:
     """Check a definition without publishing it; lists every problem."""
     document = await _document(request)
+    if claimed := claimed_template(document):
+        return ValidationReport(valid=False, errors=claimed)
     try:
         await check_definition(session=session, document=document)
     except Rejected as exc:
@@ -168,9 +177,10 @@ def _form(row: FormRow) -> FormDetail:
     tags=["forms"],
 )
 async def create_form(
-    body: PublishFormRequest, session: SessionDep, actor: Publisher
+    body: PublishFormRequest, session: SessionDep, actor: Publisher, access: AccessDep
 ) -> FormDetail:
     """Publish a form (JSON Schema 2020-12) as the next version of its key."""
+    require_direct_publishing(access, actor)
     try:
         row = await publish_form(
             session=session,

@@ -29,8 +29,10 @@ class PolicyRequest(Strict):
 
     subject: Value
     domain: Value = "*"
-    object: Value = Field(description="ticket.<field>, keyMatch wildcards allowed: ticket.*")
-    action: Literal["read", "read_masked", "write", "define", "*"]
+    object: Value = Field(
+        description="ticket.<field> (keyMatch wildcards allowed: ticket.*), or definition.direct"
+    )
+    action: Literal["read", "read_masked", "write", "define", "publish", "*"]
     clearance: Literal["public", "internal", "confidential", "restricted"] = "internal"
     effect: Literal["allow", "deny"] = "allow"
     reason: str = Field(min_length=1, max_length=2000)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
+from api.sandbox import require_approved_template, require_definable_fields, template_approved
 from api.schemas import DefinitionDetail, FormSummary, Strict
 from domain.definitions import KEY_PATTERN
 from domain.problems import Problem
@@ -29,6 +30,7 @@ class TemplateSummary(BaseModel):
     title: str
     description: str
     departments: list[str]
+    approved: bool = Field(description="Whether the caller's department may publish it.")
 
 
 class FromTemplateRequest(Strict):
@@ -56,12 +58,12 @@ def _template(key: str) -> Template:
 
 @router.get("/templates", response_model=list[TemplateSummary])
 async def list_templates(
-    _actor: ActorDep,
+    actor: ActorDep,
     department: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[TemplateSummary]:
-    """Every template, or those approved for one department."""
+    """Every template, or those approved for one department; flagged if the caller may use it."""
     return [
-        TemplateSummary.model_validate(t.model_dump())
+        TemplateSummary(**t.model_dump(), approved=template_approved(actor, t))
         for t in bundled_templates(department=department)
     ]
 
@@ -78,13 +80,16 @@ async def get_template(key: str, _actor: ActorDep) -> Template:
     response_model=FromTemplateResult,
 )
 async def from_template(
-    body: FromTemplateRequest, session: SessionDep, actor: Publisher
+    body: FromTemplateRequest, session: SessionDep, actor: Publisher, access: AccessDep
 ) -> FromTemplateResult:
-    """Publish a template's form and definition (as the next versions of `key`)."""
+    """Publish a template approved for the caller's department (as the next versions of `key`)."""
     template = find_template(body.template)
     if template is None:
         detail = f"no template {body.template}"
         raise ProblemError(422, detail, problems=[Problem(pointer="/template", detail=detail)])
+    require_approved_template(actor, template)
+    # Before anything is written, like a direct publish: the fields the template defines.
+    require_definable_fields(access, actor, {**template.definition, "intake_form": template.form})
     try:
         form, definition = await publish_template(
             session=session,

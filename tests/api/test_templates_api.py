@@ -14,12 +14,12 @@ from tests.api.helpers import PROBLEM
 TEMPLATES = bundled_templates()
 
 
-async def _agent_for(api: Api, group: str) -> str:
-    name = f"agent-{group}"
+async def _user_for(api: Api, group: str, role: str = "agent") -> str:
+    name = f"{role}-{group}"
     if name not in api.tokens:
         async with api.sessions() as session, session.begin():
             _row, api.tokens[name] = await add_user(
-                session=session, name=name, department=group, role="agent", now=datetime.now(UTC)
+                session=session, name=name, department=group, role=role, now=datetime.now(UTC)
             )
     return name
 
@@ -32,10 +32,11 @@ def test_the_library_covers_the_departments() -> None:
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.key for t in TEMPLATES])
 async def test_template_runs_through_a_tickets_life(api: Api, template: Template) -> None:
+    owner = await _user_for(api, template.departments[0], "process_owner")
     created = await api.http.post(
         "/definitions/from-template",
         json={"template": template.key, "key": "from-template", "key_prefix": api.prefix},
-        headers=api.auth("owner"),
+        headers=api.auth(owner),
     )
     assert created.status_code == 201, created.text
     body = created.json()
@@ -50,7 +51,7 @@ async def test_template_runs_through_a_tickets_life(api: Api, template: Template
     assert ticket.status_code == 201, ticket.text
     key = ticket.json()["key"]
     for stage in document["stages"]:
-        worker = await _agent_for(api, stage["group"])
+        worker = await _user_for(api, stage["group"])
         claimed = await api.http.post(
             f"/tickets/{key}/tasks/{stage['key']}/claim", headers=api.auth(worker)
         )
