@@ -88,6 +88,7 @@ NOTIFY_RETRY = RetryPolicy(
 LOCAL_PROJECTION = "projection-as-local-activity"
 SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
 SLA_CLOCKS = "sla-clocks"
+SLA_TIMER_KEPT = "sla-timer-kept-until-due-moves"
 TRIAGE_AFTER_CREATION = "triage-after-creation"
 TRIAGE_SETS_PRIORITY = "triage-sets-priority"
 
@@ -138,6 +139,10 @@ class TicketWorkflow:
         # Tickets started before SLA clocks existed replay without them.
         self._sla = workflow.patched(SLA_CLOCKS)
         self._sla_changes = 0
+        # Before this patch every change re-armed the SLA timer (two history events each);
+        # now the timer stays until the next due instant itself moves.
+        self._keep_timer = self._sla and workflow.patched(SLA_TIMER_KEPT)
+        self._next_due = sla_clocks.next_due(self._state) if self._sla else None
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
@@ -203,27 +208,19 @@ class TicketWorkflow:
         state = self._state
         seen = self._sla_changes
         due = sla_clocks.next_due(state)
+
+        def woken() -> bool:
+            moved = self._next_due != due if self._keep_timer else self._sla_changes != seen
+            return state.status != TicketStatus.OPEN or self._continue_as_new_due() or moved
+
         if due is not None and due > workflow.now():
             try:
-                await workflow.wait_condition(
-                    lambda: (
-                        state.status != TicketStatus.OPEN
-                        or self._continue_as_new_due()
-                        or self._sla_changes != seen
-                    ),
-                    timeout=due - workflow.now(),
-                )
+                await workflow.wait_condition(woken, timeout=due - workflow.now())
                 return
             except TimeoutError:
                 pass
         elif due is None:
-            await workflow.wait_condition(
-                lambda: (
-                    state.status != TicketStatus.OPEN
-                    or self._continue_as_new_due()
-                    or self._sla_changes != seen
-                )
-            )
+            await workflow.wait_condition(woken)
             return
         firing = sla_clocks.fire_due(state, workflow.now())
         await self._record(firing.events)
@@ -256,6 +253,7 @@ class TicketWorkflow:
         if self._sla:
             events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
             self._sla_changes += 1
+            self._next_due = sla_clocks.next_due(self._state)
             clocks = list(self._state.clocks.values())
         self._publish_search_attributes()
         # A deep copy: the snapshot shares task objects with the live state, which later

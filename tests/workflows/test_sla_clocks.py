@@ -375,3 +375,40 @@ async def test_a_rung_due_while_no_worker_runs_fires_once_when_workers_return(
             assert [n.recipient for n in notes] == ["group:service-desk"]
     finally:
         await environment.shutdown()
+
+
+async def test_changes_that_leave_the_next_due_instant_keep_the_timer(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    _environment, stack = env
+    d = definition(
+        sla={
+            "target": "PT8H",
+            "calendar": "24x7",
+            "pause_when": ["customer"],
+            "ladder": [{"name": "half", "at_fraction": 0.5, "actions": [NOTIFY_DESK]}],
+        }
+    )
+    handle = await start(stack, d)
+
+    async def timers() -> tuple[int, int]:
+        events = (await handle.fetch_history()).events
+        kinds = [e.WhichOneof("attributes") for e in events]
+        return (
+            kinds.count("timer_started_event_attributes"),
+            kinds.count("timer_canceled_event_attributes"),
+        )
+
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="triage", actor=DESK))
+    assert await timers() == (1, 0)
+    # Completing triage opens two stages but moves nothing on the ticket's clock.
+    await handle.execute_update(
+        TicketWorkflow.complete,
+        CompleteInput(stage_key="triage", actor=DESK, data=STAGE_DATA["triage"]),
+    )
+    assert await timers() == (1, 0)
+    # Waiting for the customer pauses the clock: its due instant moves, so the timer goes.
+    await handle.execute_update(
+        TicketWorkflow.pause, PauseInput(actor=DESK, reason="customer", note="")
+    )
+    assert await timers() == (1, 1)
