@@ -55,7 +55,7 @@ async def record_triage_life(*, workflow_id: str, data_dir: Path) -> str:
             await triaged(handle)
             await handle.execute_update(
                 TicketWorkflow.dispatch,
-                DispatchInput(actor=DISPATCHER, team="network", reason="vpn"),
+                DispatchInput(actor=DISPATCHER, team="network", priority="P2", reason="vpn"),
             )
             await handle.signal(
                 TicketWorkflow.duplicate_report,
