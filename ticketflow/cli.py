@@ -18,6 +18,8 @@ from ticketflow.settings import Settings, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from ticketflow.publishing import Rejected
+
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -155,13 +157,18 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:
-            for problem in exc.problems:
-                sys.stderr.write(f"{args.file}: {problem.pointer or '/'}: {problem.detail}\n")
-            sys.stderr.write(json.dumps({"errors": [p.model_dump() for p in exc.problems]}) + "\n")
-            return 1
+            return _report_rejected(args.file, exc)
         return 0
 
     return _with_session(settings, work)
+
+
+def _report_rejected(file: str, exc: Rejected) -> int:
+    """Every problem on stderr, one per line and then as JSON; the exit status 1."""
+    for problem in exc.problems:
+        sys.stderr.write(f"{file}: {problem.pointer or '/'}: {problem.detail}\n")
+    sys.stderr.write(json.dumps({"errors": [p.model_dump() for p in exc.problems]}) + "\n")
+    return 1
 
 
 def _calendars(args: argparse.Namespace, settings: Settings) -> int:
@@ -178,10 +185,7 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
                 row = await publish_calendar(session=session, document=document, published_by="cli")
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:
-            for problem in exc.problems:
-                sys.stderr.write(f"{args.file}: {problem.pointer or '/'}: {problem.detail}\n")
-            sys.stderr.write(json.dumps({"errors": [p.model_dump() for p in exc.problems]}) + "\n")
-            return 1
+            return _report_rejected(args.file, exc)
         return 0
 
     return _with_session(settings, work)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,6 +21,8 @@ from store.db import make_async_engine, make_sessionmaker
 from store.models import DefinitionRow, FormRow
 from ticketflow.bundled import bundled_definitions
 from ticketflow.settings import Settings
+
+R = TypeVar("R")
 
 
 class Rejected(Exception):
@@ -115,18 +118,32 @@ async def publish_definition(
 ) -> DefinitionRow:
     """Check a definition and store it as the next version of its key (immutable)."""
     definition = await check_definition(session=session, document=document)
-    for _ in range(3):
-        definition.version = await store.next_definition_version(
-            session=session, key=definition.key
+
+    async def insert(version: int) -> DefinitionRow:
+        definition.version = version
+        return await store.insert_definition(
+            session=session, definition=definition, published_by=published_by, now=datetime.now(UTC)
         )
+
+    return await insert_next_version(
+        session=session,
+        next_version=lambda: store.next_definition_version(session=session, key=definition.key),
+        insert=insert,
+    )
+
+
+async def insert_next_version(
+    *,
+    session: AsyncSession,
+    next_version: Callable[[], Awaitable[int]],
+    insert: Callable[[int], Awaitable[R]],
+) -> R:
+    """Insert under the next free version number, retrying when a concurrent publish took it."""
+    for _ in range(3):
+        version = await next_version()
         try:
             async with session.begin_nested():
-                return await store.insert_definition(
-                    session=session,
-                    definition=definition,
-                    published_by=published_by,
-                    now=datetime.now(UTC),
-                )
+                return await insert(version)
         except IntegrityError:
             continue  # another publisher took this version number; take the next one
     raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])

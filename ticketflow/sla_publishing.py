@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.calendars import ALWAYS, BusinessCalendar, calendar_problems
@@ -14,7 +13,7 @@ from domain.problems import Problem, pointer
 from domain.sla import SlaPolicy, policy_problems
 from store import calendars as store
 from store.models import CalendarRow
-from ticketflow.publishing import Rejected, model_problems
+from ticketflow.publishing import Rejected, insert_next_version, model_problems
 
 
 def check_calendar(document: object) -> BusinessCalendar:
@@ -36,19 +35,18 @@ async def publish_calendar(
 ) -> CalendarRow:
     """Check a calendar and store it as the next version of its key (immutable)."""
     calendar = check_calendar(document)
-    for _ in range(3):
-        calendar.version = await store.next_calendar_version(session=session, key=calendar.key)
-        try:
-            async with session.begin_nested():
-                return await store.insert_calendar(
-                    session=session,
-                    calendar=calendar,
-                    published_by=published_by,
-                    now=datetime.now(UTC),
-                )
-        except IntegrityError:
-            continue  # another publisher took this version number; take the next one
-    raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])
+
+    async def insert(version: int) -> CalendarRow:
+        calendar.version = version
+        return await store.insert_calendar(
+            session=session, calendar=calendar, published_by=published_by, now=datetime.now(UTC)
+        )
+
+    return await insert_next_version(
+        session=session,
+        next_version=lambda: store.next_calendar_version(session=session, key=calendar.key),
+        insert=insert,
+    )
 
 
 async def _resolve_calendar(
