@@ -79,6 +79,8 @@ class DuplicateReportInput(BaseModel):
     title: str = ""
     description: str = ""
     similarity: float = 0.0
+    # The filing request's token (see ticket filing): a retried request reports once.
+    report_id: str = Field(default="", max_length=64)
 
 
 class RetrainInput(BaseModel):

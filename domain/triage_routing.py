@@ -156,19 +156,22 @@ def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEve
 
 def record_duplicate(
     state: TicketState, report: DuplicateReportInput, now: datetime
-) -> TicketEvent:
-    """A repeat of this ticket's problem reported again; it is kept as one more event."""
-    return state.record(
-        "duplicate_reported",
-        report.requester,
-        now,
-        {
-            "requester": report.requester,
-            "title": report.title,
-            "description": report.description,
-            "similarity": report.similarity,
-        },
-    )
+) -> TicketEvent | None:
+    """A repeat of this ticket's problem, kept as one more event; None if already reported."""
+    if report.report_id and any(
+        e.type == "duplicate_reported" and e.data.get("report_id") == report.report_id
+        for e in state.events
+    ):
+        return None
+    data: dict[str, object] = {
+        "requester": report.requester,
+        "title": report.title,
+        "description": report.description,
+        "similarity": report.similarity,
+    }
+    if report.report_id:
+        data["report_id"] = report.report_id
+    return state.record("duplicate_reported", report.requester, now, data)
 
 
 def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:

@@ -202,8 +202,12 @@ async def link_duplicate(
     definition: ProcessDefinition,
     data: dict[str, Any],
     requester: Actor,
+    report_id: str = "",
 ) -> Created | None:
-    """Signal the open ticket this report repeats; None when it repeats none (or that closed)."""
+    """Signal the open ticket this report repeats; None when it repeats none (or that closed).
+
+    `report_id` names an idempotent request, so that its retries are reported only once.
+    """
     match = await find_duplicate(
         session=session, definition=definition, data=data, requester=requester
     )
@@ -214,6 +218,7 @@ async def link_duplicate(
         title=str(data.get("title") or data.get("summary") or "")[:200],
         description=report_text(data)[:MAX_TEXT_CHARS],
         similarity=match.similarity,
+        report_id=report_id,
     )
     try:
         await client.get_workflow_handle(match.key).signal(DUPLICATE_SIGNAL, report)
@@ -268,7 +273,12 @@ async def file_ticket(
             )
     if not allow_duplicate:
         linked = await link_duplicate(
-            session=session, client=client, definition=definition, data=data, requester=requester
+            session=session,
+            client=client,
+            definition=definition,
+            data=data,
+            requester=requester,
+            report_id=memo.get(FILED_BY, ""),
         )
         if linked is not None:
             return linked

@@ -479,7 +479,9 @@ class TicketWorkflow:
         """Record a repeat report that was linked to this ticket instead of starting another."""
         if self._state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             return
-        await self._record([record_duplicate(self._state, report, workflow.now())])
+        event = record_duplicate(self._state, report, workflow.now())
+        if event is not None:
+            await self._record([event])
 
     @workflow.signal(name=EXTERNAL_SIGNAL)
     async def external_event(self, sig: ExternalEventInput) -> None:
