@@ -68,6 +68,14 @@ async def test_template_runs_through_a_tickets_life(api: Api, template: Template
     assert confirmed.status_code == 200, confirmed.text
     final = await api.http.get(f"/tickets/{key}", headers=api.auth("rita"))
     assert final.json()["status"] == "closed"
+    # Worked at once, every clock the template declares was met.
+    expected = (["ticket"] if document.get("sla") else []) + [
+        f"stage:{s['key']}" for s in document["stages"] if s.get("sla")
+    ]
+    sla = await api.http.get(f"/tickets/{key}/sla", headers=api.auth("audrey"))
+    assert sla.status_code == 200, sla.text
+    clocks = {c["id"]: c["state"] for c in sla.json()["clocks"]}
+    assert clocks == dict.fromkeys(expected, "met")
 
 
 async def test_templates_are_listed_per_department(api: Api) -> None:
