@@ -14,12 +14,40 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from policies.defaults import DEFAULT_GROUPINGS, DEFAULT_POLICIES
-
 revision: str = "0005_access"
 down_revision: str | Sequence[str] | None = "0003_triage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The policy a fresh install starts with, frozen here: a migration must not change when the
+# code does.
+# (sub, dom, obj, act, clearance, eft). "@owner" is whoever requested the ticket;
+# "{home}" is the caller's own department.
+DEFAULT_POLICIES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    # Requesters: their own tickets' public and internal fields, masked beyond that. They
+    # write up to confidential, because an intake asks for their own phone or email; a
+    # restricted field (ID number, salary) needs an explicit grant.
+    ("@owner", "*", "ticket.*", "read", "internal", "allow"),
+    ("@owner", "*", "ticket.*", "write", "confidential", "allow"),
+    ("@owner", "*", "ticket.*", "read_masked", "restricted", "allow"),
+    # Internal comments are for the handling groups, even on a requester's own ticket.
+    ("requester", "*", "ticket.internal_comments", "write", "public", "deny"),
+    # Agents: tickets their department owns or has a task in, up to confidential.
+    ("agent", "{home}/*", "ticket.*", "read", "confidential", "allow"),
+    ("agent", "{home}/*", "ticket.*", "write", "confidential", "allow"),
+    ("agent", "{home}/*", "ticket.*", "read_masked", "restricted", "allow"),
+    # Auditors read everything except restricted fields, and write nothing.
+    ("auditor", "*", "ticket.*", "read", "confidential", "allow"),
+    # Process owners and systems follow every ticket, as before field-level policies.
+    ("process_owner", "*", "ticket.*", "read", "internal", "allow"),
+    ("system", "*", "ticket.*", "read", "internal", "allow"),
+    # Department sandboxes: which form fields process owners may put in definitions, per
+    # department (narrow to "{home}/*" to keep each department's owners to their own).
+    ("process_owner", "*", "ticket.*", "define", "restricted", "allow"),
+    # Admins: everything, including managing policies.
+    ("admin", "*", "*", "*", "restricted", "allow"),
+)
+
 
 GENESIS = "0" * 64
 
@@ -76,10 +104,6 @@ def upgrade() -> None:
     seed = [
         dict(zip(("ptype", *_RULE_COLUMNS), ("p", *line), strict=False))
         for line in DEFAULT_POLICIES
-    ]
-    seed += [
-        dict(zip(("ptype", *_RULE_COLUMNS), ("g", *line), strict=False))
-        for line in DEFAULT_GROUPINGS
     ]
     op.bulk_insert(rules, seed)
     op.bulk_insert(state, [{"id": 1, "version": 1, "audit_head": GENESIS, "audit_count": 0}])

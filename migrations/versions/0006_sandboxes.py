@@ -12,13 +12,16 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from policies.defaults import DIRECT_PUBLISHING
-
 revision: str = "0006_sandboxes"
 down_revision: str | Sequence[str] | None = "0005_access"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Direct publishing stays open to every department's process owners; a deny rule of
+# (process_owner, <department>/*, definition.direct, publish, ..., deny) sandboxes one.
+DIRECT_PUBLISHING: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("process_owner", "*", "definition.direct", "publish", "restricted", "allow"),
+)
 _RULE_COLUMNS = ("v0", "v1", "v2", "v3", "v4", "v5")
 # Typed columns: offline mode (--sql) renders the values as literals.
 _rules = sa.table("casbin_rule", *(sa.column(c, sa.String()) for c in ("ptype", *_RULE_COLUMNS)))
