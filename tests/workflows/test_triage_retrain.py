@@ -16,12 +16,10 @@ from domain.messages import StartTicketInput
 from domain.triage import DispatchInput, RetrainResult
 from store import triage as triage_store
 from tests.builders import REQUESTER
-from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import dev_server_env
 from tests.triage.fixtures import sample_examples, support, triaged
-from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack
+from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack, triage_stack
 from ticketflow.triage_schedule import SCHEDULE_ID, ensure_retrain_schedule, run_retrain_now
-from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
 
@@ -37,14 +35,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TriageStack]:
-    queue = f"tickets-{uuid.uuid4().hex[:8]}"
-    async with (
-        migrated_sessions(sqlite_url(tmp_path)) as sessions,
-        build_ticket_worker(
-            client=dev_env.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
-        ),
-    ):
-        yield TriageStack(dev_env.client, queue, sessions, tmp_path)
+    """A triage stack on the module's dev server."""
+    async with triage_stack(dev_env.client, tmp_path) as opened:
+        yield opened
 
 
 async def dispatch_sample(stack: TriageStack) -> None:

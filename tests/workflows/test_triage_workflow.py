@@ -6,6 +6,7 @@ import asyncio
 import copy
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,17 +62,22 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         await environment.shutdown()
 
 
-@pytest.fixture
-async def stack(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TriageStack]:
+@asynccontextmanager
+async def triage_stack(client: Client, tmp_path: Path) -> AsyncIterator[TriageStack]:
     """A worker with the real triage activity, its registry in a fresh SQLite file."""
     queue = f"tickets-{uuid.uuid4().hex[:8]}"
     async with (
         migrated_sessions(sqlite_url(tmp_path)) as sessions,
-        build_ticket_worker(
-            client=env.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
-        ),
+        build_ticket_worker(client=client, task_queue=queue, sessions=sessions, data_dir=tmp_path),
     ):
-        yield TriageStack(env.client, queue, sessions, tmp_path)
+        yield TriageStack(client, queue, sessions, tmp_path)
+
+
+@pytest.fixture
+async def stack(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[TriageStack]:
+    """A triage stack on this module's time-skipping server."""
+    async with triage_stack(env.client, tmp_path) as opened:
+        yield opened
 
 
 async def train_live_model(stack: TriageStack) -> None:
