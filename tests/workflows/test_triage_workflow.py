@@ -31,7 +31,6 @@ from store import triage as triage_store
 from store.models import TriageLabelRow, TriageOutcomeRow
 from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
-from tests.temporal_env import time_skipping_env
 from tests.triage.fixtures import sample_examples, sample_model, support, triaged
 from triage.artifacts import artifact_path, save_model
 from workers.tickets import build_ticket_worker
@@ -50,16 +49,6 @@ class TriageStack:
     task_queue: str
     sessions: async_sessionmaker[AsyncSession]
     data_dir: Path
-
-
-@pytest.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping server for this module."""
-    environment = await time_skipping_env()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 @asynccontextmanager
