@@ -212,8 +212,10 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
                     f"{args.file}: valid ({definition.key}, {len(definition.stages)} stages)\n"
                 )
             else:
+                # The CLI runs with the database's credentials, not a user's: no key
+                # ownership applies to it.
                 row = await publish_definition(
-                    session=session, document=document, published_by="cli"
+                    session=session, document=document, published_by="cli", publisher=None
                 )
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:
