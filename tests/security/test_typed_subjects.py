@@ -120,8 +120,8 @@ LEGACY = [
 ]
 
 
-async def test_the_migration_types_existing_rules(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
+async def test_the_migration_types_existing_rules(database_url: str) -> None:
+    url = database_url
     command.upgrade(alembic_config(url=url), "0006_sandboxes")
     engine = make_sync_engine(url)
     with engine.begin() as connection:
