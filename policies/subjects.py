@@ -80,11 +80,6 @@ def dept_subject(name: str) -> str:
     return f"{DEPT}:{name}"
 
 
-def department_of(subject: str) -> str:
-    """The department name in a `dept:` subject (anything else unchanged)."""
-    return subject.removeprefix(f"{DEPT}:")
-
-
 def rule_problems(ptype: str, values: Sequence[str]) -> list[tuple[str, str]]:
     """(field, detail) for every value the model cannot take; empty when the rule is storable."""
     columns = _COMPILED.get(ptype)
