@@ -65,14 +65,14 @@ def _definition() -> dict[str, Any]:
 def _policy_lines() -> list[str]:
     rng = random.Random(2)
     lines = [
-        "g, ana, analyst, *",
-        "g, analyst, reviewer, *",
-        "g, reviewer, viewer, *",
-        "p, viewer, {home}/*, ticket.*, read, internal, allow",
-        "p, analyst, {home}/*, ticket.*, read_masked, restricted, allow",
+        "g, user:ana, role:analyst, *",
+        "g, role:analyst, role:reviewer, *",
+        "g, role:reviewer, role:viewer, *",
+        "p, role:viewer, {home}/*, ticket.*, read, internal, allow",
+        "p, role:analyst, {home}/*, ticket.*, read_masked, restricted, allow",
     ]
-    own_roles = ["analyst", "reviewer", "viewer", "agent"]
-    other_roles = [f"role{i}" for i in range(60)]
+    own_roles = ["role:analyst", "role:reviewer", "role:viewer", "role:agent"]
+    other_roles = [f"role:role{i}" for i in range(60)]
     sites = ["*", "plant-a", "plant-b", "plant-c"]
     while len(lines) < 3 + RULES:  # three g lines, then RULES p lines
         own = len(lines) < 3 + USER_RULES
@@ -157,7 +157,7 @@ def main() -> None:
         cold.append(time.perf_counter() - start)
         access.install(enforcer, version=access.version + 1)
     per_call = []
-    request = (subject.user, subject.role, subject.relation, subject.home)
+    request = subject.principals
     for name in list(catalog.fields)[:10]:
         sensitivity = catalog.spec(name).sensitivity
         start = time.perf_counter()

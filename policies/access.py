@@ -133,7 +133,8 @@ class AccessControl:
         decided exactly.
         """
         links = self.enforcer.get_grouping_policy() if self.enforcer is not None else []
-        held = {subject.user, subject.role}
+        user, role, _relation, dept = subject.principals
+        held = {user, role, dept}
         grew = True
         while grew:
             more = {line[1] for line in links if line[0] in held} - held

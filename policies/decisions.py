@@ -17,8 +17,9 @@ from typing import Any
 from casbin.util.builtin_operators import key_match
 
 from policies.enforcer import covers, domain_match
+from policies.subjects import OTHER, OWNER, dept_subject, role_subject, user_subject
 
-OWNER, OTHER = "@owner", "@other"
+__all__ = ["OTHER", "OWNER", "Decision", "Rule", "Subject", "decide"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,16 @@ class Subject:
     def relation(self) -> str:
         """The relational role the model's `r.rel` receives."""
         return OWNER if self.owner else OTHER
+
+    @property
+    def principals(self) -> tuple[str, str, str, str]:
+        """The typed subjects the caller holds: the request's first four values."""
+        return (
+            user_subject(self.user),
+            role_subject(self.role),
+            self.relation,
+            dept_subject(self.home),
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class Decision:
 def decide(enforcer: Any, rules: Sequence[Rule], subject: Subject, domain: str) -> Decision:
     """The rules whose subject and domain tests hold for this subject in this domain."""
     links = enforcer.get_role_manager()
-    principals = (subject.user, subject.role, subject.relation)
+    principals = subject.principals
     linked: dict[str, bool] = {}
     applicable = []
     for rule in rules:

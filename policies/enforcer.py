@@ -29,10 +29,15 @@ def domain_match(domain: str, pattern: str, home: str) -> bool:
     return bool(key_match(domain, pattern.replace("{home}", home)))
 
 
+def _request_domain_match(domain: str, pattern: str, dept: str) -> bool:
+    # The request carries the caller's department as its typed subject, "dept:<name>".
+    return domain_match(domain, pattern, dept.removeprefix("dept:"))
+
+
 def configure(enforcer: Any) -> Any:
     """Register the model's functions and wildcard domains for role links."""
     enforcer.add_function("covers", covers)
-    enforcer.add_function("domainMatch", domain_match)
+    enforcer.add_function("domainMatch", _request_domain_match)
     enforcer.add_named_domain_matching_func("g", key_match)
     return enforcer
 

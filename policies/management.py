@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.enforcer import db_adapter
+from policies.subjects import rule_problems
 from store import access as store
 
 RULE_FIELDS = {
@@ -23,6 +24,14 @@ class RuleExists(ValueError):
 
 class NoSuchRule(LookupError):
     """Removing a rule that is not there."""
+
+
+class InvalidRule(ValueError):
+    """A rule value the model cannot parse: (field, detail) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(detail for _field, detail in problems))
+        self.problems = problems
 
 
 def rule_document(ptype: str, rule: Sequence[str]) -> dict[str, str]:
@@ -40,7 +49,13 @@ async def change_rule(
     reason: str,
     now: datetime,
 ) -> int:
-    """Add or remove one p or g rule; returns the audit entry's sequence number."""
+    """Add or remove one p or g rule; returns the audit entry's sequence number.
+
+    A rule to add must follow the grammar of policies.subjects: one the model cannot parse
+    would break the loading of the whole policy.
+    """
+    if add and (problems := rule_problems(ptype, rule)):
+        raise InvalidRule(problems)
     state = await store.locked_state(session=session)
     present = await store.rule_exists(session=session, ptype=ptype, rule=rule)
     if add and present:

@@ -10,6 +10,7 @@ from casbin.util.builtin_operators import key_match
 from policies.catalog import FieldCatalog
 from policies.decisions import Rule
 from policies.management import rule_document
+from policies.subjects import role_subject
 from store.access import FieldUse
 
 # The actions field access is counted for; a rule for any other (define, publish) has no
@@ -41,10 +42,15 @@ def recommend(
     uses: Mapping[tuple[str, str], FieldUse],
     catalogs: Sequence[FieldCatalog],
 ) -> dict[str, Any]:
-    """Grants to remove (unused), wildcard grants to narrow (to what was used), restricted reads."""
+    """Grants to remove (unused), wildcard grants to narrow (to what was used), restricted reads.
+
+    `role` is the role's name as users carry it (uses are counted per role); its rules are
+    those whose subject is `role:<name>`.
+    """
+    subject = role_subject(role)
     remove, narrow, restricted = [], [], []
     for rule in rules:
-        if rule.sub != role or rule.eft != "allow":
+        if rule.sub != subject or rule.eft != "allow":
             continue
         if not any(key_match(action, rule.act) for action in COUNTED_ACTIONS):
             continue

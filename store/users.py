@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from policies.subjects import department_name_problem, user_name_problem
 from store.models import UserRow
 
 
@@ -22,18 +23,73 @@ def new_token() -> str:
     return "tf_" + secrets.token_urlsafe(32)
 
 
+class UserExists(ValueError):
+    """Adding a user whose name is taken: rotate its token or update it instead."""
+
+
+class NoSuchUser(LookupError):
+    """Changing a user that does not exist."""
+
+
+class InvalidUser(ValueError):
+    """A name or department a user cannot have (reserved, or not a valid policy name)."""
+
+
 async def add_user(
     *, session: AsyncSession, name: str, department: str, role: str, now: datetime
 ) -> tuple[UserRow, str]:
-    """Create a user (or rotate an existing user's token); returns the row and the token."""
+    """Create a new user; returns the row and its token (shown once, only its hash stored).
+
+    Refused for a name already taken (UserExists) and for a reserved or unusable name or
+    department (InvalidUser): role names, system actors, anything with ':' or '*' or
+    starting with '@'.
+    """
+    problem = user_name_problem(name) or department_name_problem(department)
+    if problem is not None:
+        raise InvalidUser(problem)
+    if await session.get(UserRow, name) is not None:
+        raise UserExists(f"user {name!r} exists")
     token = new_token()
-    row = await session.get(UserRow, name)
-    if row is None:
-        row = UserRow(name=name, created_at=now, note="")
-        session.add(row)
-    row.department, row.role, row.token_hash = department, role, hash_token(token)
+    row = UserRow(
+        name=name,
+        department=department,
+        role=role,
+        token_hash=hash_token(token),
+        created_at=now,
+        note="",
+    )
+    session.add(row)
     await session.flush()
     return row, token
+
+
+async def rotate_token(*, session: AsyncSession, name: str) -> str:
+    """Give an existing user a new token (returned once); the old one stops working."""
+    row = await session.get(UserRow, name)
+    if row is None:
+        raise NoSuchUser(f"no user {name!r}")
+    token = new_token()
+    row.token_hash = hash_token(token)
+    await session.flush()
+    return token
+
+
+async def update_user(
+    *, session: AsyncSession, name: str, department: str | None = None, role: str | None = None
+) -> UserRow:
+    """Change an existing user's department and/or role; the token stays as it is."""
+    row = await session.get(UserRow, name)
+    if row is None:
+        raise NoSuchUser(f"no user {name!r}")
+    if department is not None:
+        problem = department_name_problem(department)
+        if problem is not None:
+            raise InvalidUser(problem)
+        row.department = department
+    if role is not None:
+        row.role = role
+    await session.flush()
+    return row
 
 
 async def user_by_token(*, session: AsyncSession, token: str) -> UserRow | None:

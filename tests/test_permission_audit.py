@@ -19,7 +19,7 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 async def _three_changes(sessions: async_sessionmaker[AsyncSession]) -> None:
-    rule = ["agent", "*", "ticket.notes", "read", "internal", "allow"]
+    rule = ["role:agent", "*", "ticket.notes", "read", "internal", "allow"]
     async with sessions() as session, session.begin():
         for i, add in enumerate((True, False, True)):
             await change_rule(

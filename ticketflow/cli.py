@@ -98,27 +98,87 @@ def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[i
     return asyncio.run(run())
 
 
-def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+def _unknown_role(role: str | None) -> bool:
     from policies.roles import ROLES
-    from store.users import add_user
 
-    if args.role not in ROLES:
-        sys.stderr.write(f"unknown role {args.role!r}; choose one of: {', '.join(ROLES)}\n")
+    if role is None or role in ROLES:
+        return False
+    sys.stderr.write(f"unknown role {role!r}; choose one of: {', '.join(ROLES)}\n")
+    return True
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from store.users import InvalidUser, UserExists, add_user
+
+    if _unknown_role(args.role):
         return 2
 
     async def work(session: AsyncSession) -> int:
-        _row, token = await add_user(
-            session=session,
-            name=args.name,
-            department=args.department,
-            role=args.role,
-            now=datetime.now(UTC),
-        )
+        try:
+            _row, token = await add_user(
+                session=session,
+                name=args.name,
+                department=args.department,
+                role=args.role,
+                now=datetime.now(UTC),
+            )
+        except UserExists:
+            sys.stderr.write(
+                f"user {args.name} exists; nothing changed: use `ticketflow users rotate-token"
+                f" {args.name}` for a new token, `ticketflow users update {args.name}` to change"
+                " its department or role\n"
+            )
+            return 1
+        except InvalidUser as exc:
+            sys.stderr.write(f"{exc}; nothing changed\n")
+            return 2
         sys.stderr.write(
             f"user {args.name} ({args.role}, {args.department}); the token is shown "
             "once, only its hash is stored:\n"
         )
         sys.stdout.write(token + "\n")
+        return 0
+
+    return _with_session(settings, work)
+
+
+def _users_rotate_token(args: argparse.Namespace, settings: Settings) -> int:
+    from store.users import NoSuchUser, rotate_token
+
+    async def work(session: AsyncSession) -> int:
+        try:
+            token = await rotate_token(session=session, name=args.name)
+        except NoSuchUser as exc:
+            sys.stderr.write(f"{exc.args[0]}; add it with `ticketflow users add`\n")
+            return 1
+        sys.stderr.write(f"user {args.name}: new token, shown once; the old one no longer works:\n")
+        sys.stdout.write(token + "\n")
+        return 0
+
+    return _with_session(settings, work)
+
+
+def _users_update(args: argparse.Namespace, settings: Settings) -> int:
+    from store.users import InvalidUser, NoSuchUser, update_user
+
+    if args.department is None and args.role is None:
+        sys.stderr.write("nothing to change: give --department and/or --role\n")
+        return 2
+    if _unknown_role(args.role):
+        return 2
+
+    async def work(session: AsyncSession) -> int:
+        try:
+            row = await update_user(
+                session=session, name=args.name, department=args.department, role=args.role
+            )
+        except NoSuchUser as exc:
+            sys.stderr.write(f"{exc.args[0]}; add it with `ticketflow users add`\n")
+            return 1
+        except InvalidUser as exc:
+            sys.stderr.write(f"{exc}; nothing changed\n")
+            return 2
+        sys.stderr.write(f"user {row.name} is now {row.role} in {row.department}\n")
         return 0
 
     return _with_session(settings, work)
@@ -152,8 +212,10 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
                     f"{args.file}: valid ({definition.key}, {len(definition.stages)} stages)\n"
                 )
             else:
+                # The CLI runs with the database's credentials, not a user's: no key
+                # ownership applies to it.
                 row = await publish_definition(
-                    session=session, document=document, published_by="cli"
+                    session=session, document=document, published_by="cli", publisher=None
                 )
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:
@@ -232,11 +294,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users", required=True)
-    add = users.add_parser("add", help="add a user (or rotate its token); prints the token once")
+    add = users.add_parser("add", help="add a new user; prints its token once")
     add.add_argument("name")
     add.add_argument("--department", required=True)
     add.add_argument("--role", required=True)
     add.set_defaults(run=_users_add)
+    rotate = users.add_parser(
+        "rotate-token", help="give a user a new token (printed once); the old one stops working"
+    )
+    rotate.add_argument("name")
+    rotate.set_defaults(run=_users_rotate_token)
+    update = users.add_parser("update", help="change a user's department and/or role")
+    update.add_argument("name")
+    update.add_argument("--department", default=None)
+    update.add_argument("--role", default=None)
+    update.set_defaults(run=_users_update)
 
     audit = sub.add_parser("audit", help="permission audit log").add_subparsers(
         dest="audit", required=True

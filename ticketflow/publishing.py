@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.definitions import ProcessDefinition, structural_problems
 from domain.problems import Problem, pointer
+from domain.ticket import Actor
 from forms.validation import schema_problems
+from policies.roles import ADMIN
 from store import definitions as store
 from store.db import make_async_engine, make_sessionmaker
 from store.models import DefinitionRow, FormRow
@@ -31,6 +33,52 @@ class Rejected(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
+
+
+class NotOwner(Exception):
+    """The publisher may not publish the next version of this key (a 403, not a 422)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+async def require_key_owner(
+    *,
+    session: AsyncSession,
+    key: str,
+    department: str,
+    publisher: Actor | None,
+    department_at: str = "/department",
+) -> None:
+    """Once a definition key exists, its department's process owners (or admins) own it.
+
+    The department is that of the key's latest version, the publisher's that of their account;
+    a next version keeps the department unless an admin moves it. `publisher` None is the CLI
+    and the bundled loader, which act with the database's own credentials. `department_at`
+    points at where the department came from (a template's, for a from-template publish).
+    """
+    if publisher is None or publisher.role == ADMIN:
+        return
+    latest = await store.get_definition(session=session, key=key)
+    if latest is None:
+        return
+    if publisher.department != latest.department:
+        raise NotOwner(
+            Problem(
+                pointer="/key",
+                detail=f"definition {key!r} belongs to department {latest.department!r}: only"
+                " its process owners or an admin publish its next version",
+            )
+        )
+    if department != latest.department:
+        raise NotOwner(
+            Problem(
+                pointer=department_at,
+                detail=f"definition {key!r} belongs to department {latest.department!r}: only"
+                f" an admin moves it to {department!r}",
+            )
+        )
 
 
 def read_document(path: Path) -> object:
@@ -114,12 +162,23 @@ async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> 
 
 
 async def publish_definition(
-    *, session: AsyncSession, document: object, published_by: str
+    *, session: AsyncSession, document: object, published_by: str, publisher: Actor | None
 ) -> DefinitionRow:
-    """Check a definition and store it as the next version of its key (immutable)."""
+    """Check a definition and store it as the next version of its key (immutable).
+
+    `publisher` is the API caller, who must own an existing key (require_key_owner); None for
+    the CLI and the bundled loader.
+    """
     definition = await check_definition(session=session, document=document)
 
     async def insert(version: int) -> DefinitionRow:
+        # Checked again on every attempt: a concurrent first publish may have created the key.
+        await require_key_owner(
+            session=session,
+            key=definition.key,
+            department=definition.department,
+            publisher=publisher,
+        )
         definition.version = version
         return await store.insert_definition(
             session=session, definition=definition, published_by=published_by, now=datetime.now(UTC)
@@ -188,7 +247,7 @@ async def load_bundled_definitions(*, settings: Settings) -> list[str]:
                 latest = await store.get_definition(session=session, key=definition.key)
                 if latest is None or not _same_content(latest, definition):
                     latest = await publish_definition(
-                        session=session, document=document, published_by="bundled"
+                        session=session, document=document, published_by="bundled", publisher=None
                     )
                 loaded.append(f"{latest.key}@{latest.version}")
     finally:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.ticket import Actor
 from forms.library import Template, definition_document
 from store.models import DefinitionRow, FormRow
-from ticketflow.publishing import Rejected, publish_definition, publish_form
+from ticketflow.publishing import Rejected, publish_definition, publish_form, require_key_owner
 
 
 async def publish_template(
@@ -16,9 +17,21 @@ async def publish_template(
     key: str,
     title: str,
     key_prefix: str | None,
-    published_by: str,
+    publisher: Actor,
 ) -> tuple[FormRow, DefinitionRow]:
-    """Publish the template's form and definition under `key`; the caller commits both or none."""
+    """Publish the template's form and definition under `key`; the caller commits both or none.
+
+    An existing `key` must belong to the publisher's department (NotOwner), checked before the
+    form is written.
+    """
+    await require_key_owner(
+        session=session,
+        key=key,
+        department=str(template.definition.get("department", "")),
+        publisher=publisher,
+        department_at="/template",
+    )
+    published_by = publisher.user
     form = await publish_form(
         session=session,
         key=key,
@@ -31,7 +44,7 @@ async def publish_template(
     )
     try:
         definition = await publish_definition(
-            session=session, document=document, published_by=published_by
+            session=session, document=document, published_by=published_by, publisher=publisher
         )
     except Rejected as exc:
         raise Rejected(

@@ -26,6 +26,7 @@ from policies.roles import PUBLISH
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
 from ticketflow.publishing import (
+    NotOwner,
     Rejected,
     check_definition,
     parse_text,
@@ -99,7 +100,11 @@ async def publish(
         resolved = await check_definition(session=session, document=document)
         # Before anything is written: on SQLite the insert's savepoint commits by itself.
         require_definable_fields(access, actor, resolved.model_dump())
-        row = await publish_definition(session=session, document=document, published_by=actor.user)
+        row = await publish_definition(
+            session=session, document=document, published_by=actor.user, publisher=actor
+        )
+    except NotOwner as exc:
+        raise ProblemError(403, exc.problem.detail, problems=[exc.problem]) from exc
     except Rejected as exc:
         raise ProblemError(422, "the definition is not valid", problems=exc.problems) from exc
     await session.commit()

@@ -16,7 +16,7 @@ from domain.problems import Problem
 from domain.ticket import Actor
 from forms.library import Template, bundled_templates, find_template
 from policies.roles import PUBLISH
-from ticketflow.publishing import Rejected
+from ticketflow.publishing import NotOwner, Rejected
 from ticketflow.template_publishing import publish_template
 
 router = APIRouter(tags=["templates"])
@@ -97,8 +97,10 @@ async def from_template(
             key=body.key or template.key,
             title=body.title or template.title,
             key_prefix=body.key_prefix,
-            published_by=actor.user,
+            publisher=actor,
         )
+    except NotOwner as exc:
+        raise ProblemError(403, exc.problem.detail, problems=[exc.problem]) from exc
     except Rejected as exc:
         raise ProblemError(422, "the template cannot be published", problems=exc.problems) from exc
     await session.commit()

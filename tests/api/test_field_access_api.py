@@ -130,7 +130,7 @@ async def test_task_completion_touching_a_denied_field_is_refused(api: Api) -> N
     key = (await file(api, "rita", title="Slow VPN")).json()["key"]
     await grant(
         api,
-        subject="agent",
+        subject="role:agent",
         domain="ops/*",
         object="ticket.root_cause",
         action="write",
@@ -169,7 +169,7 @@ async def test_a_policy_change_reaches_every_api_process(api: Api) -> None:
         assert warm.json()["intake"]["phone"] == "13812345678"
         changed = await grant(
             api,
-            subject="auditor",
+            subject="role:auditor",
             domain="*",
             object="ticket.phone",
             action="read",
@@ -181,7 +181,7 @@ async def test_a_policy_change_reaches_every_api_process(api: Api) -> None:
         await grant(
             api,
             add=False,
-            subject="auditor",
+            subject="role:auditor",
             domain="*",
             object="ticket.phone",
             action="read",
@@ -194,7 +194,7 @@ async def test_a_policy_change_reaches_every_api_process(api: Api) -> None:
 
 
 async def test_policy_api_is_for_admins_and_checks_its_input(api: Api) -> None:
-    rule = {"subject": "agent", "object": "ticket.x", "action": "read", "reason": "r"}
+    rule = {"subject": "role:agent", "object": "ticket.x", "action": "read", "reason": "r"}
     assert (await api.http.get("/policies", headers=api.auth("dana"))).status_code == 403
     assert (
         await api.http.post("/policies", json=rule, headers=api.auth("audrey"))
@@ -213,20 +213,25 @@ async def test_policy_api_is_for_admins_and_checks_its_input(api: Api) -> None:
     assert {**{k: v for k, v in rule.items() if k != "reason"}, "domain": "*"}.items() <= next(
         p for p in listed["policies"] if p["object"] == "ticket.x"
     ).items()
-    role = {"user": "sam", "role": "auditor", "domain": "service-desk/*", "reason": "audit"}
+    role = {
+        "user": "user:sam",
+        "role": "role:auditor",
+        "domain": "service-desk/*",
+        "reason": "audit",
+    }
     assert (
         await api.http.post("/policies/roles", json=role, headers=api.auth("root"))
     ).status_code == 201
     roles = (await api.http.get("/policies/roles", headers=api.auth("root"))).json()
-    assert {"user": "sam", "role": "auditor", "domain": "service-desk/*"} in roles
+    assert {"user": "user:sam", "role": "role:auditor", "domain": "service-desk/*"} in roles
     gone = await api.http.request(
-        "DELETE", "/policies/roles", json={**role, "user": "nobody"}, headers=api.auth("root")
+        "DELETE", "/policies/roles", json={**role, "user": "user:nobody"}, headers=api.auth("root")
     )
     assert gone.status_code == 404
 
 
 async def test_process_owners_publish_only_fields_their_department_may_define(api: Api) -> None:
-    default = {"subject": "process_owner", "object": "ticket.*", "action": "define"}
+    default = {"subject": "role:process_owner", "object": "ticket.*", "action": "define"}
     await grant(api, add=False, **default, clearance="restricted")
     await grant(api, **default, domain="{home}/*", clearance="internal")
     elsewhere = incident_document(key_prefix=api.prefix)

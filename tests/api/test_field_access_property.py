@@ -27,7 +27,12 @@ from tests.api.helpers import work
 
 RULES = st.fixed_dictionaries(
     {
-        "subject": st.sampled_from(["agent", "requester", "auditor", "@owner", "rita", "special"]),
+        "subject": st.sampled_from(
+            [
+                *("role:agent", "role:requester", "role:auditor", "@owner", "user:rita"),
+                *("role:special", "group:night-shift", "dept:ops", "user:agent"),
+            ]
+        ),
         "domain": st.sampled_from(["*", "{home}/*", "service-desk/*", "ops/*", "ops/plant-a"]),
         "object": st.sampled_from(
             [
@@ -42,8 +47,12 @@ RULES = st.fixed_dictionaries(
 )
 ROLES = st.fixed_dictionaries(
     {
-        "user": st.sampled_from(["rita", "sam", "dana", "otto", "audrey"]),
-        "role": st.sampled_from(["agent", "auditor", "special"]),
+        "user": st.sampled_from(
+            ["user:rita", "user:sam", "user:dana", "user:otto", "user:audrey", "dept:sales"]
+        ),
+        "role": st.sampled_from(
+            ["role:agent", "role:auditor", "role:special", "group:night-shift"]
+        ),
         "domain": st.sampled_from(["*", "ops/*", "service-desk/*"]),
     }
 )
@@ -112,7 +121,7 @@ class Oracle:
         department, role = USERS[user]
         actor = Actor(user=user, department=department, role=role)
         subject = subject_of(actor, owner=row.requester == user)
-        self.request = (subject.user, subject.role, subject.relation, subject.home)
+        self.request = subject.principals
         self.domains = ticket_domains(row.department, row.intake, groups)
         self.enforcer, self.catalog = enforcer, catalog
 

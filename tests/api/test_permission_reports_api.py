@@ -13,7 +13,7 @@ from tests.api.conftest import Api
 
 async def test_permission_changes_report_as_json_and_csv(api: Api) -> None:
     rule: dict[str, Any] = {
-        "subject": "agent",
+        "subject": "role:agent",
         "domain": "*",
         "object": "ticket.notes",
         "action": "read",
@@ -53,7 +53,7 @@ async def test_recommendations_narrow_wildcards_remove_unused_and_flag_restricte
 ) -> None:
     await publish_sensitive(api)
     key = (await file(api, "root", title="Payroll", notes="n", salary=1)).json()["key"]
-    await grant(api, subject="auditor", domain="*", object="ticket.device_*", action="read")
+    await grant(api, subject="role:auditor", domain="*", object="ticket.device_*", action="read")
     # Reads are sampled one in eight: enough reads make every field count.
     for _ in range(16):
         assert (

@@ -14,7 +14,7 @@ from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, incident_document
 
 SANDBOX_SERVICE_DESK = {
-    "subject": "process_owner",
+    "subject": "role:process_owner",
     "domain": "service-desk/*",
     "object": "definition.direct",
     "action": "publish",
@@ -113,7 +113,9 @@ async def test_a_sandboxed_department_publishes_only_from_its_templates(api: Api
     hr = await _from_template(api, desk, "hr-onboarding-issue")
     assert hr.status_code == 403, hr.text
 
-    unsandboxed = incident_document(key_prefix=api.prefix, department="process-office")
+    unsandboxed = incident_document(
+        key="office-incident", key_prefix=api.prefix, department="process-office"
+    )
     other = await api.http.post("/definitions", json=unsandboxed, headers=api.auth("owner"))
     assert other.status_code == 201, other.text
     assert (await api.http.post("/forms", json=FORM, headers=api.auth("owner"))).status_code == 201
@@ -124,7 +126,7 @@ async def test_a_sandboxed_department_publishes_only_from_its_templates(api: Api
 
 
 async def test_admins_are_exempt_from_sandboxes(api: Api) -> None:
-    await grant(api, **{**SANDBOX_SERVICE_DESK, "subject": "root", "domain": "*"})
+    await grant(api, **{**SANDBOX_SERVICE_DESK, "subject": "user:root", "domain": "*"})
     document = incident_document(key_prefix=api.prefix)
     published = await api.http.post("/definitions", json=document, headers=api.auth("root"))
     assert published.status_code == 201, published.text
@@ -136,7 +138,7 @@ async def test_a_fresh_install_sandboxes_no_one(api: Api) -> None:
     direct = [r for r in rules if r["object"] == "definition.direct"]
     assert direct == [
         {
-            "subject": "process_owner",
+            "subject": "role:process_owner",
             "domain": "*",
             "object": "definition.direct",
             "action": "publish",
@@ -151,7 +153,7 @@ async def test_a_fresh_install_sandboxes_no_one(api: Api) -> None:
 
 
 async def test_templates_define_only_fields_the_department_may_define(api: Api) -> None:
-    default = {"subject": "process_owner", "object": "ticket.*", "action": "define"}
+    default = {"subject": "role:process_owner", "object": "ticket.*", "action": "define"}
     await grant(api, add=False, **default, clearance="restricted")
     await grant(api, **default, domain="{home}/*", clearance="internal")
     desk = await _owner_in(api, "service-desk")

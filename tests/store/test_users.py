@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import UserRow
-from store.users import add_user, hash_token, user_by_token
+from store.users import (
+    NoSuchUser,
+    UserExists,
+    add_user,
+    hash_token,
+    rotate_token,
+    update_user,
+    user_by_token,
+)
 from tests.store.snapshots import T0
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,13 +64,25 @@ async def test_unknown_or_hash_as_token_finds_nobody(session_factory: Sessions) 
         assert await user_by_token(session=session, token="") is None
 
 
-async def test_adding_again_rotates_the_token(session_factory: Sessions) -> None:
+async def test_adding_again_is_refused_and_rotating_replaces_the_token(
+    session_factory: Sessions,
+) -> None:
     old = await _add(session_factory, "bob")
-    new = await _add(session_factory, "bob", department="field")
+    with pytest.raises(UserExists):
+        await _add(session_factory, "bob", department="field")
+    async with session_factory() as session, session.begin():
+        new = await rotate_token(session=session, name="bob")
+        moved = await update_user(session=session, name="bob", department="field", role="lead")
+        assert (moved.department, moved.role) == ("field", "lead")
     assert new != old
     async with session_factory() as session:
         assert await user_by_token(session=session, token=old) is None
         found = await user_by_token(session=session, token=new)
         assert found is not None
-        assert (found.name, found.department) == ("bob", "field")
+        assert (found.name, found.department, found.role) == ("bob", "field", "lead")
         assert len((await session.scalars(select(UserRow))).all()) == 1
+    async with session_factory() as session:
+        with pytest.raises(NoSuchUser):
+            await rotate_token(session=session, name="nobody")
+        with pytest.raises(NoSuchUser):
+            await update_user(session=session, name="nobody", role="agent")
