@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from domain.sla import DEFAULT_PRIORITY, PRIORITIES
 from domain.sla_clocks import check_set_priority, set_priority
@@ -38,15 +40,35 @@ def _settings(state: TicketState) -> TriageSettings:
     return settings
 
 
+def description_field(intake: Mapping[str, Any]) -> str | None:
+    """The intake field the model reads as the description: the first non-empty text field."""
+    return next((f for f in TEXT_FIELDS if intake.get(f)), None)
+
+
+def categorical_in_intake(intake: Mapping[str, Any], name: str) -> bool:
+    """Whether the model takes this categorical from the intake (else from the requester)."""
+    value = intake.get(name)
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def number_source(intake: Mapping[str, Any], name: str) -> str | None:
+    """The intake field a device number comes from (a later source overrides an earlier one)."""
+    found = None
+    for source in NUMBER_SOURCES:
+        snapshot = intake.get(source)
+        if isinstance(snapshot, dict):
+            value = snapshot.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found = source
+    return found
+
+
 def triage_input(state: TicketState) -> TriageTicket:
     """What the model reads: title, description, categorical fields and device numbers."""
     intake = state.intake
-    description = next((str(intake[f]) for f in TEXT_FIELDS if intake.get(f)), "")
-    fields = {
-        k: str(intake[k])
-        for k in CATEGORICAL_FIELDS
-        if isinstance(intake.get(k), str | int) and not isinstance(intake.get(k), bool)
-    }
+    source = description_field(intake)
+    description = str(intake[source]) if source else ""
+    fields = {k: str(intake[k]) for k in CATEGORICAL_FIELDS if categorical_in_intake(intake, k)}
     fields.setdefault("reporter_role", state.requester.role)
     fields.setdefault("department", state.requester.department)
     numbers: dict[str, float] = {}
