@@ -31,6 +31,7 @@ from domain.triage_settings import TriageSettings
 TEXT_FIELDS = ("description", "details", "body")
 TRIAGE_ACTOR = Actor(user="triage", role="system")
 NUMBER_SOURCES = ("device_snapshot", "device")
+REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
 def _settings(state: TicketState) -> TriageSettings:
@@ -179,21 +180,45 @@ def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEve
 def record_duplicate(
     state: TicketState, report: DuplicateReportInput, now: datetime
 ) -> TicketEvent | None:
-    """A repeat of this ticket's problem, kept as one more event; None if already reported."""
+    """A repeat of this ticket's problem, kept as one more event; None if already reported.
+
+    A merged report is `duplicate_reported` with the reporter and their text by source field
+    (`intake`); a link to a ticket filed separately is `possible_duplicate` (`related`).
+    """
     if report.report_id and any(
-        e.type == "duplicate_reported" and e.data.get("report_id") == report.report_id
+        e.type in REPORT_EVENTS and e.data.get("report_id") == report.report_id
         for e in state.events
     ):
         return None
-    data: dict[str, object] = {
-        "requester": report.requester,
-        "title": report.title,
-        "description": report.description,
-        "similarity": report.similarity,
-    }
+    data: dict[str, object]
+    actor = TRIAGE_ACTOR.user
+    if report.related_key:
+        type_ = "possible_duplicate"
+        data = {
+            "related": {
+                "ticket": report.related_key,
+                "relation": report.relation,
+                "similarity": report.similarity,
+            }
+        }
+    elif report.excerpt or not (report.title or report.description):
+        type_ = "duplicate_reported"
+        data = {
+            "requester": report.requester,
+            "intake": dict(report.excerpt),
+            "similarity": report.similarity,
+        }
+    else:  # a report from before excerpts, recorded as it always was
+        type_, actor = "duplicate_reported", report.requester
+        data = {
+            "requester": report.requester,
+            "title": report.title,
+            "description": report.description,
+            "similarity": report.similarity,
+        }
     if report.report_id:
         data["report_id"] = report.report_id
-    return state.record("duplicate_reported", report.requester, now, data)
+    return state.record(type_, actor, now, data)
 
 
 def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:

@@ -127,11 +127,13 @@ async def record_triage_events(
             if outcome is not None:
                 outcome.resolved_at = event.at
         elif event.type == "duplicate_reported":
+            excerpt = event.data.get("intake") or {}
+            title = event.data.get("title") or excerpt.get("title") or excerpt.get("summary")
             session.add(
                 DuplicateReportRow(
                     ticket_key=ticket.key,
                     requester=str(event.data.get("requester", ""))[:100],
-                    title=str(event.data.get("title", ""))[:200],
+                    title=str(title or "")[:200],
                     similarity=float(event.data.get("similarity", 0.0)),
                     created_at=event.at,
                 )

@@ -57,6 +57,7 @@ from policies.access import ticket_domains
 from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
 from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
+from store.models import TicketRow
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
     IdempotencyMismatch,
@@ -81,7 +82,11 @@ async def create_ticket(
     access: AccessDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketCreated:
-    """File a ticket: the intake is validated, a key allocated and its workflow started."""
+    """File a ticket: the intake is validated, a key allocated and its workflow started.
+
+    A repeat of an open ticket the caller may see answers 200 with `duplicate_of`; a repeat
+    of one they may not see is filed like any ticket, linked to it for the handlers.
+    """
     try:
         definition = await load_definition(
             session=session, key=body.definition, version=body.version
@@ -91,6 +96,12 @@ async def create_ticket(
         view = access.view(subject_of(actor, owner=True), domains, catalog)
         require_writes(view, body.data)
         access.usage.wrote(actor.role, body.data)
+
+        async def may_see(rows: list[TicketRow]) -> list[bool]:
+            # A repeat is reported to a ticket only if the filer may read it like any ticket.
+            views = await ticket_views(session=session, access=access, actor=actor, rows=rows)
+            return [v.visible() for v in views]
+
         created = await file_ticket(
             session=session,
             client=client,
@@ -101,6 +112,7 @@ async def create_ticket(
             idempotency_key=idempotency_key,
             priority=body.priority,
             allow_duplicate=body.allow_duplicate,
+            may_see=may_see,
         )
     except Rejected as exc:
         raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc
