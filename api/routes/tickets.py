@@ -53,7 +53,8 @@ from domain.messages import (
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from policies.access import ticket_domains
+from policies.access import AccessControl, ticket_domains
+from policies.list_filters import unreadable_somewhere
 from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
 from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
@@ -144,6 +145,37 @@ async def create_ticket(
     )
 
 
+# The fields whose values each list filter compares: the department filter matches the
+# owning department or a group holding a task, the assignee filter any task's assignee.
+FILTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "definition": ("definition",),
+    "department": ("department", "tasks"),
+    "assignee": ("tasks", "assignee"),
+}
+
+
+def _refuse_hidden_filters(access: AccessControl, actor: Actor, **used: object) -> None:
+    """403 naming each filter on a field the caller may not read in every ticket they list."""
+    subject = subject_of(actor, owner=False)
+    scope = access.list_scope(subject)
+    problems = []
+    for param, value in used.items():
+        if value is None:
+            continue
+        denied = unreadable_somewhere(access, subject, scope, FILTER_FIELDS[param])
+        if denied:
+            fields = ", ".join(f"ticket.{name}" for name in denied)
+            problems.append(
+                Problem(
+                    pointer=f"query:/{param}",
+                    detail=f"you may not read {fields} in every ticket you can list",
+                )
+            )
+    if problems:
+        raise ProblemError(403, "you may not filter by a field you cannot read", problems=problems)
+
+
 @router.get("/tickets", response_model=TicketPage)
 async def list_tickets(
     session: SessionDep,
@@ -158,9 +190,19 @@ async def list_tickets(
 ) -> Response:
     """Tickets newest first, filtered, each with only the fields the caller may read.
 
+    A filter on a field the caller may not read in every ticket they can list is a 403.
+
     A page holds the tickets the caller may see among `limit` candidates, so it may be
     shorter than `limit` before the end; follow `next_cursor` until it is null.
     """
+    _refuse_hidden_filters(
+        access,
+        actor,
+        status=status_,
+        definition=definition,
+        department=department,
+        assignee=assignee,
+    )
     filters = store.TicketFilter(
         status=status_.value if status_ else None,
         definition_key=definition,
