@@ -221,7 +221,7 @@ async def _reassigned(session: AsyncSession, ticket: TicketSnapshot, event: Tick
 
 
 async def awaiting_dispatch(
-    *, session: AsyncSession, limit: int = 100
+    *, session: AsyncSession, limit: int = 100, offset: int = 0
 ) -> list[tuple[TicketRow, TriageOutcomeRow, dict[str, Any]]]:
     """Tickets in manual triage, oldest first, each with the model's answer from its event."""
     rows = await session.execute(
@@ -234,6 +234,7 @@ async def awaiting_dispatch(
             TicketRow.status == "open",
         )
         .order_by(TriageOutcomeRow.created_at, TriageOutcomeRow.ticket_key)
+        .offset(offset)
         .limit(limit)
     )
     return [(ticket, outcome, data.get("result", {})) for ticket, outcome, data in rows]

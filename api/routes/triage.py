@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
@@ -15,10 +16,11 @@ from api.schemas import TransitionView
 from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.ticket import Actor
 from domain.triage import DispatchInput
+from policies.access import AccessControl
 from policies.derived import shown_triage_result
 from policies.roles import READ_KPIS
 from store import triage as triage_store
-from store.models import TicketEventRow, TriageOutcomeRow
+from store.models import TicketEventRow, TicketRow, TriageOutcomeRow
 
 router = APIRouter(tags=["triage"])
 # Registry, queue and KPIs describe every team's work: not for requesters.
@@ -129,7 +131,25 @@ async def triage_queue(
     Only tickets the caller may see; the suggestions only where they may read ticket.triage,
     and each feature only where they may read the fields it was derived from.
     """
-    rows = await triage_store.awaiting_dispatch(session=session, limit=limit)
+    queue: list[AwaitingView] = []
+    offset = 0
+    # Filled past tickets the caller may not see: a short page would count them.
+    while len(queue) < limit:
+        rows = await triage_store.awaiting_dispatch(session=session, limit=limit, offset=offset)
+        queue += await _awaiting(session, access, actor, rows)
+        if len(rows) < limit:
+            break
+        offset += len(rows)
+    return queue[:limit]
+
+
+async def _awaiting(
+    session: AsyncSession,
+    access: AccessControl,
+    actor: Actor,
+    rows: list[tuple[TicketRow, TriageOutcomeRow, dict[str, Any]]],
+) -> list[AwaitingView]:
+    """The entries among these the caller may see, as far as they may read them."""
     views = await ticket_views(
         session=session, access=access, actor=actor, rows=[ticket for ticket, _, _ in rows]
     )

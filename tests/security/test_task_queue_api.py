@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.api.conftest import Api
 from tests.api.helpers import publish_incident
 
@@ -34,3 +36,20 @@ async def test_a_short_queue_page_does_not_count_hidden_tickets(api: Api) -> Non
         assert hidden not in page.text
     desk = await api.http.get("/tasks?limit=1", headers=api.auth("dana"))
     assert [t["ticket_key"] for t in desk.json()["items"]] == [hidden]
+
+
+async def test_a_short_dispatch_queue_page_does_not_count_hidden_tickets(api: Api) -> None:
+    stages = [{"key": "triage", "title": "Triage", "group": "service-desk"}]
+    triage = {"dispatcher_group": "service-desk", "routed_stages": ["triage"]}
+    await publish_incident(api, key="desk", stages=stages, triage=triage)
+    await publish_incident(api, key="plant", stages=stages, triage=triage, department="ops")
+    hidden = await _file(api, "desk")
+    shown = await _file(api, "plant")
+    for _ in range(100):
+        queue = (await api.http.get("/triage/queue", headers=api.auth("dana"))).json()
+        if len(queue) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [q["key"] for q in queue] == [hidden, shown]
+    page = await api.http.get("/triage/queue?limit=1", headers=api.auth("otto"))
+    assert [q["key"] for q in page.json()] == [shown]
