@@ -265,7 +265,8 @@ async def link_related(
 ) -> None:
     """Link a newly filed ticket and the open one it may repeat, both ways, for handlers.
 
-    Best effort: a link is a hint, and the original may have closed meanwhile.
+    Best effort: a link is a hint for handlers, the original may have closed meanwhile, and
+    the filing must answer the same whether or not its report matched a hidden ticket.
     """
     links = (
         (match.key, DuplicateReportInput(requester="", related_key=key, relation="repeated_by")),
@@ -277,7 +278,7 @@ async def link_related(
             await client.get_workflow_handle(target).signal(DUPLICATE_SIGNAL, report)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
+                log.warning("could not link ticket %s to %s: %s", target, report.related_key, exc)
 
 
 async def _filed(
