@@ -9,12 +9,46 @@ from pydantic import BaseModel, Field
 NOTIFY_ACTIVITY = "record_notifications"
 
 
+SLA_RUNG = "sla_rung"
+
+
+class NotificationParts(BaseModel):
+    """What a notification says, as data: each reader's text is rendered from it.
+
+    `mentions` names the ticket fields whose values the text shows (the title); a reader
+    sees each only if they may read that field.
+    """
+
+    kind: str = SLA_RUNG
+    clock: str = ""
+    stage: str | None = None
+    rung: int = 0
+    rung_name: str = ""
+    mentions: list[str] = Field(default_factory=list)
+
+
 class Notification(BaseModel):
-    """One message to one recipient (`group:ops`, `role:manager`, `user:otto`)."""
+    """One message to one recipient (`group:ops`, `role:manager`, `user:otto`).
+
+    `subject` and `body` hold no ticket field (a channel may send them as they are); `parts`
+    is None only in notifications recorded before parts existed.
+    """
 
     recipient: str
     subject: str
     body: str = ""
+    parts: NotificationParts | None = None
+
+
+def rung_subject(key: str, stage: str | None, rung_name: str, index: int) -> str:
+    """A fired rung's subject without any ticket field: `IT-1: SLA due reached on stage fix`."""
+    where = f"stage {stage}" if stage else "the ticket"
+    return f"{key}: SLA {rung_name or f'rung {index}'} reached on {where}"
+
+
+def rung_body(clock: str, index: int) -> str:
+    """A fired rung's body: the clock and the rung's index."""
+    return f"{clock} rung {index}"
 
 
 class NotifyInput(BaseModel):

@@ -13,7 +13,13 @@ from typing import Any
 
 from domain.calendars import ALWAYS, ALWAYS_CALENDAR, BusinessCalendar
 from domain.definitions import ProcessDefinition
-from domain.notifications import Notification, NotifyInput
+from domain.notifications import (
+    Notification,
+    NotificationParts,
+    NotifyInput,
+    rung_body,
+    rung_subject,
+)
 from domain.sla import (
     PRIORITIES,
     TICKET_CLOCK,
@@ -243,9 +249,9 @@ def fire_due(state: TicketState, now: datetime) -> Firing:
 
 
 def _subject(state: TicketState, clock: SlaClock, rung: Rung, index: int) -> str:
-    where = f"stage {clock.stage}" if clock.stage else "the ticket"
-    label = rung.name or f"rung {index}"
-    return f"{state.key}: SLA {label} reached on {where} ({state.title})"
+    # No ticket field in it: it also becomes event reasons and a follow-up task's title,
+    # which people who may not read the title can see.
+    return rung_subject(state.key, clock.stage, rung.name, index)
 
 
 def _apply_actions(
@@ -303,13 +309,21 @@ def _apply_actions(
                     )
                 )
     if recipients:
+        parts = NotificationParts(
+            clock=clock.id, stage=clock.stage, rung=index, rung_name=rung.name, mentions=["title"]
+        )
         firing.notifications.append(
             NotifyInput(
                 ticket_key=state.key,
                 seq=event.seq,
                 at=now,
                 notifications=[
-                    Notification(recipient=r, subject=subject, body=f"{clock.id} rung {index}")
+                    Notification(
+                        recipient=r,
+                        subject=subject,
+                        body=rung_body(clock.id, index),
+                        parts=parts,
+                    )
                     for r in dict.fromkeys(recipients)
                 ],
             )

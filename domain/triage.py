@@ -5,6 +5,8 @@ Stdlib and pydantic only: the TicketWorkflow imports this inside the sandbox.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from domain.ticket import Actor
@@ -73,14 +75,23 @@ class DispatchInput(BaseModel):
 
 
 class DuplicateReportInput(BaseModel):
-    """A new report that was linked to this open ticket instead of starting another."""
+    """A new report that was linked to this open ticket instead of starting another.
+
+    Or, with `related_key`, a link between two tickets for their handlers: the reporter could
+    not see this one, so theirs was filed as a ticket of its own.
+    """
 
     requester: str
+    # Reports from before `excerpt`: title or summary, and every text field joined.
     title: str = ""
     description: str = ""
     similarity: float = 0.0
     # The filing request's token (see ticket filing): a retried request reports once.
     report_id: str = Field(default="", max_length=64)
+    # The report's text keyed by the intake field it came from (title or summary, description).
+    excerpt: dict[str, str] = Field(default_factory=dict)
+    related_key: str = Field(default="", max_length=40)
+    relation: Literal["", "repeated_by", "repeats"] = ""
 
 
 class RetrainInput(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from domain.sla import DEFAULT_PRIORITY, PRIORITIES
 from domain.sla_clocks import check_set_priority, set_priority
@@ -29,6 +31,7 @@ from domain.triage_settings import TriageSettings
 TEXT_FIELDS = ("description", "details", "body")
 TRIAGE_ACTOR = Actor(user="triage", role="system")
 NUMBER_SOURCES = ("device_snapshot", "device")
+REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
 def _settings(state: TicketState) -> TriageSettings:
@@ -38,15 +41,35 @@ def _settings(state: TicketState) -> TriageSettings:
     return settings
 
 
+def description_field(intake: Mapping[str, Any]) -> str | None:
+    """The intake field the model reads as the description: the first non-empty text field."""
+    return next((f for f in TEXT_FIELDS if intake.get(f)), None)
+
+
+def categorical_in_intake(intake: Mapping[str, Any], name: str) -> bool:
+    """Whether the model takes this categorical from the intake (else from the requester)."""
+    value = intake.get(name)
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def number_source(intake: Mapping[str, Any], name: str) -> str | None:
+    """The intake field a device number comes from (a later source overrides an earlier one)."""
+    found = None
+    for source in NUMBER_SOURCES:
+        snapshot = intake.get(source)
+        if isinstance(snapshot, dict):
+            value = snapshot.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found = source
+    return found
+
+
 def triage_input(state: TicketState) -> TriageTicket:
     """What the model reads: title, description, categorical fields and device numbers."""
     intake = state.intake
-    description = next((str(intake[f]) for f in TEXT_FIELDS if intake.get(f)), "")
-    fields = {
-        k: str(intake[k])
-        for k in CATEGORICAL_FIELDS
-        if isinstance(intake.get(k), str | int) and not isinstance(intake.get(k), bool)
-    }
+    source = description_field(intake)
+    description = str(intake[source]) if source else ""
+    fields = {k: str(intake[k]) for k in CATEGORICAL_FIELDS if categorical_in_intake(intake, k)}
     fields.setdefault("reporter_role", state.requester.role)
     fields.setdefault("department", state.requester.department)
     numbers: dict[str, float] = {}
@@ -157,21 +180,45 @@ def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEve
 def record_duplicate(
     state: TicketState, report: DuplicateReportInput, now: datetime
 ) -> TicketEvent | None:
-    """A repeat of this ticket's problem, kept as one more event; None if already reported."""
+    """A repeat of this ticket's problem, kept as one more event; None if already reported.
+
+    A merged report is `duplicate_reported` with the reporter and their text by source field
+    (`intake`); a link to a ticket filed separately is `possible_duplicate` (`related`).
+    """
     if report.report_id and any(
-        e.type == "duplicate_reported" and e.data.get("report_id") == report.report_id
+        e.type in REPORT_EVENTS and e.data.get("report_id") == report.report_id
         for e in state.events
     ):
         return None
-    data: dict[str, object] = {
-        "requester": report.requester,
-        "title": report.title,
-        "description": report.description,
-        "similarity": report.similarity,
-    }
+    data: dict[str, object]
+    actor = TRIAGE_ACTOR.user
+    if report.related_key:
+        type_ = "possible_duplicate"
+        data = {
+            "related": {
+                "ticket": report.related_key,
+                "relation": report.relation,
+                "similarity": report.similarity,
+            }
+        }
+    elif report.excerpt or not (report.title or report.description):
+        type_ = "duplicate_reported"
+        data = {
+            "requester": report.requester,
+            "intake": dict(report.excerpt),
+            "similarity": report.similarity,
+        }
+    else:  # a report from before excerpts, recorded as it always was
+        type_, actor = "duplicate_reported", report.requester
+        data = {
+            "requester": report.requester,
+            "title": report.title,
+            "description": report.description,
+            "similarity": report.similarity,
+        }
     if report.report_id:
         data["report_id"] = report.report_id
-    return state.record("duplicate_reported", report.requester, now, data)
+    return state.record(type_, actor, now, data)
 
 
 def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:

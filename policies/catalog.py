@@ -29,6 +29,8 @@ SYSTEM_FIELDS: dict[str, str] = {
     "comments": "internal",
     "internal_comments": "confidential",
     "external": "internal",
+    # Links to other tickets (possible duplicates): for handlers, not for requesters.
+    "links": "confidential",
 }
 
 

@@ -67,6 +67,7 @@ _EVENT_KEYS = {
     "requester": "requester",
     "priority": "priority",
     "result": "triage",  # the model's answer in a `triaged` event
+    "related": "links",  # the other ticket of a `possible_duplicate` event
 }
 
 TASK_SHAPE: dict[str, Any] = {

@@ -246,6 +246,9 @@ class NotificationRow(Base):
     channel: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    # What the text is made of (domain.notifications.NotificationParts); each reader's copy
+    # is rendered from it. NULL in rows recorded before it, whose subject ends with the title.
+    parts: Mapped[dict[str, Any] | None]
 
 
 class CalendarRow(Base):

@@ -30,6 +30,7 @@ async def record_notifications(*, session: AsyncSession, batch: NotifyInput, cha
             "channel": channel,
             "status": "recorded",
             "created_at": batch.at,
+            "parts": n.parts.model_dump() if n.parts else None,
         }
         for n in batch.notifications
     ]
@@ -46,8 +47,9 @@ async def list_notifications(
     ticket_key: str | None = None,
     since: datetime | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[NotificationRow]:
-    """Notifications newest first, for some recipients (None: everyone's)."""
+    """Notifications newest first, for some recipients (None: everyone's), after `offset`."""
     query = select(NotificationRow)
     if recipients is not None:
         query = query.where(NotificationRow.recipient.in_(recipients))
@@ -55,5 +57,10 @@ async def list_notifications(
         query = query.where(NotificationRow.ticket_key == ticket_key)
     if since is not None:
         query = query.where(NotificationRow.created_at >= since)
-    query = query.order_by(NotificationRow.created_at.desc(), NotificationRow.seq.desc())
-    return list((await session.scalars(query.limit(limit))).all())
+    query = query.order_by(
+        NotificationRow.created_at.desc(),
+        NotificationRow.seq.desc(),
+        NotificationRow.ticket_key,
+        NotificationRow.recipient,
+    )
+    return list((await session.scalars(query.offset(offset).limit(limit))).all())

@@ -140,14 +140,15 @@ async def list_tasks(
     assignee: str | None = None,
     statuses: tuple[str, ...] = ("open", "claimed"),
     limit: int = 100,
+    offset: int = 0,
 ) -> list[TaskRow]:
-    """Tasks still to do, for a group's queue or one person, oldest first."""
+    """Tasks still to do, for a group's queue or one person, oldest first, after `offset`."""
     query = select(TaskRow).where(TaskRow.status.in_(statuses))
     if group is not None:
         query = query.where(TaskRow.group_name == group)
     if assignee is not None:
         query = query.where(TaskRow.assignee == assignee)
-    query = query.order_by(TaskRow.opened_at, TaskRow.id).limit(limit)
+    query = query.order_by(TaskRow.opened_at, TaskRow.id).offset(offset).limit(limit)
     return list((await session.scalars(query)).all())
 
 

@@ -127,11 +127,13 @@ async def record_triage_events(
             if outcome is not None:
                 outcome.resolved_at = event.at
         elif event.type == "duplicate_reported":
+            excerpt = event.data.get("intake") or {}
+            title = event.data.get("title") or excerpt.get("title") or excerpt.get("summary")
             session.add(
                 DuplicateReportRow(
                     ticket_key=ticket.key,
                     requester=str(event.data.get("requester", ""))[:100],
-                    title=str(event.data.get("title", ""))[:200],
+                    title=str(title or "")[:200],
                     similarity=float(event.data.get("similarity", 0.0)),
                     created_at=event.at,
                 )
@@ -219,7 +221,7 @@ async def _reassigned(session: AsyncSession, ticket: TicketSnapshot, event: Tick
 
 
 async def awaiting_dispatch(
-    *, session: AsyncSession, limit: int = 100
+    *, session: AsyncSession, limit: int = 100, offset: int = 0
 ) -> list[tuple[TicketRow, TriageOutcomeRow, dict[str, Any]]]:
     """Tickets in manual triage, oldest first, each with the model's answer from its event."""
     rows = await session.execute(
@@ -232,6 +234,7 @@ async def awaiting_dispatch(
             TicketRow.status == "open",
         )
         .order_by(TriageOutcomeRow.created_at, TriageOutcomeRow.ticket_key)
+        .offset(offset)
         .limit(limit)
     )
     return [(ticket, outcome, data.get("result", {})) for ticket, outcome, data in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +28,12 @@ from domain.messages import StartTicketInput
 from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
-from domain.triage import DUPLICATE_SIGNAL, MAX_TEXT_CHARS, DuplicateReportInput
+from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems
 from store import definitions as definitions_store
 from store import keys as keys_store
-from store.models import IdempotencyRow
-from ticketflow.duplicates import find_duplicate, report_text
+from store.models import IdempotencyRow, TicketRow
+from ticketflow.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from ticketflow.publishing import Rejected
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -51,6 +52,18 @@ class IdempotencyMismatch(Exception):
 
 class KeyCollisions(Exception):
     """Too many allocated keys already named workflows: the key sequence is behind Temporal."""
+
+
+# Which of these ticket rows the filing requester may see (as the ticket read decides it).
+SeeTickets = Callable[[list[TicketRow]], Awaitable[list[bool]]]
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """A repeat the requester may see (reported to), and the best they may not (linked)."""
+
+    told: DuplicateMatch | None = None
+    hidden: DuplicateMatch | None = None
 
 
 @dataclass(frozen=True)
@@ -195,28 +208,46 @@ async def _reserve_key(
     return key
 
 
-async def link_duplicate(
+async def check_duplicates(
     *,
     session: AsyncSession,
+    definition: ProcessDefinition,
+    data: dict[str, Any],
+    requester: Actor,
+    may_see: SeeTickets,
+) -> DuplicateCheck:
+    """The repeat to report to (the most similar the requester may see) and the one to link.
+
+    What the requester is told depends only on tickets they may see, so filing tells them
+    nothing about others' tickets; the most similar one they may not see is only linked.
+    """
+    matches = await find_duplicates(
+        session=session, definition=definition, data=data, requester=requester
+    )
+    if not matches:
+        return DuplicateCheck()
+    seen = await may_see([m.row for m in matches])
+    told = next((m for m, ok in zip(matches, seen, strict=True) if ok), None)
+    hidden = next((m for m, ok in zip(matches, seen, strict=True) if not ok), None)
+    return DuplicateCheck(told=told, hidden=hidden)
+
+
+async def link_duplicate(
+    *,
     client: Client,
     definition: ProcessDefinition,
+    match: DuplicateMatch,
     data: dict[str, Any],
     requester: Actor,
     report_id: str = "",
 ) -> Created | None:
-    """Signal the open ticket this report repeats; None when it repeats none (or that closed).
+    """Signal the open ticket this report repeats; None when that ticket has closed since.
 
     `report_id` names an idempotent request, so that its retries are reported only once.
     """
-    match = await find_duplicate(
-        session=session, definition=definition, data=data, requester=requester
-    )
-    if match is None:
-        return None
     report = DuplicateReportInput(
         requester=requester.user,
-        title=str(data.get("title") or data.get("summary") or "")[:200],
-        description=report_text(data)[:MAX_TEXT_CHARS],
+        excerpt=report_excerpt(data),
         similarity=match.similarity,
         report_id=report_id,
     )
@@ -229,6 +260,40 @@ async def link_duplicate(
     return Created(key=match.key, definition=definition, replayed=False, duplicate_of=match.key)
 
 
+async def link_related(
+    *, client: Client, match: DuplicateMatch, key: str, report_id: str = ""
+) -> None:
+    """Link a newly filed ticket and the open one it may repeat, both ways, for handlers.
+
+    Best effort: a link is a hint for handlers, the original may have closed meanwhile, and
+    the filing must answer the same whether or not its report matched a hidden ticket.
+    """
+    links = (
+        (match.key, DuplicateReportInput(requester="", related_key=key, relation="repeated_by")),
+        (key, DuplicateReportInput(requester="", related_key=match.key, relation="repeats")),
+    )
+    for target, report in links:
+        report = report.model_copy(update={"similarity": match.similarity, "report_id": report_id})
+        try:
+            await client.get_workflow_handle(target).signal(DUPLICATE_SIGNAL, report)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                log.warning("could not link ticket %s to %s: %s", target, report.related_key, exc)
+
+
+async def _filed(
+    client: Client,
+    definition: ProcessDefinition,
+    key: str,
+    related: DuplicateMatch | None,
+    report_id: str,
+) -> Created:
+    """The new ticket, linked first to the open one it may repeat."""
+    if related is not None:
+        await link_related(client=client, match=related, key=key, report_id=report_id)
+    return Created(key=key, definition=definition, replayed=False)
+
+
 async def file_ticket(
     *,
     session: AsyncSession,
@@ -238,13 +303,15 @@ async def file_ticket(
     data: dict[str, Any],
     requester: Actor,
     idempotency_key: str | None,
+    may_see: SeeTickets,
     priority: Priority = DEFAULT_PRIORITY,
     allow_duplicate: bool = False,
 ) -> Created:
     """Validate the intake, then start the ticket; a repeated Idempotency-Key returns the first.
 
-    A repeat of an open ticket (per the definition's duplicate settings) is linked to it
-    instead, unless `allow_duplicate`.
+    A repeat of an open ticket the requester may see (`may_see`, per the definition's
+    duplicate settings) is reported to it instead, unless `allow_duplicate`; a repeat of one
+    they may not see is filed as usual and the two tickets are linked for their handlers.
 
     Nothing is written for refused input. The key and idempotency record are committed
     before the workflow starts, so a retry after a crash in between finishes the same ticket.
@@ -271,17 +338,27 @@ async def file_ticket(
                 request_hash=fingerprint,
                 start=start,
             )
+    report_id = memo.get(FILED_BY, "")
+    check = DuplicateCheck()
     if not allow_duplicate:
-        linked = await link_duplicate(
+        check = await check_duplicates(
             session=session,
-            client=client,
             definition=definition,
             data=data,
             requester=requester,
-            report_id=memo.get(FILED_BY, ""),
+            may_see=may_see,
         )
-        if linked is not None:
-            return linked
+        if check.told is not None:
+            linked = await link_duplicate(
+                client=client,
+                definition=definition,
+                match=check.told,
+                data=data,
+                requester=requester,
+                report_id=report_id,
+            )
+            if linked is not None:
+                return linked
     # End the read transaction first: SQLite cannot turn a read snapshot into a write once
     # another connection has committed since, and would refuse at once instead of waiting.
     await session.rollback()
@@ -319,7 +396,7 @@ async def file_ticket(
                     conflict=WorkflowIDConflictPolicy.USE_EXISTING,
                     memo=memo,
                 )
-                return Created(key=reserved, definition=definition, replayed=False)
+                return await _filed(client, definition, reserved, check.hidden, report_id)
             log.warning("ticket key %s already names a workflow; taking the next key", reserved)
             if idempotency_key:
                 await keys_store.forget_idempotent_create(
@@ -327,5 +404,5 @@ async def file_ticket(
                 )
                 await session.commit()
             continue
-        return Created(key=reserved, definition=definition, replayed=False)
+        return await _filed(client, definition, reserved, check.hidden, report_id)
     raise KeyCollisions(definition.key_prefix)

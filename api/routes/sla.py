@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
@@ -22,18 +23,21 @@ from api.sla_schemas import (
     SetPriorityRequest,
     TicketSlaView,
 )
-from api.ticket_access import change_ticket, readable_ticket
+from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.calendars import ALWAYS_CALENDAR
 from domain.definitions import ProcessDefinition
 from domain.messages import PauseInput, ResumeInput, SetPriorityInput
 from domain.sla import SlaClock
 from domain.sla_clocks import calendar_of, policy_of
 from domain.ticket import Actor
+from policies.access import AccessControl
+from policies.notifications import Stored, render_notification
 from policies.roles import PUBLISH, REQUESTER
 from store import calendars as calendars_store
 from store import definitions as definitions_store
 from store import sla as sla_store
-from store.models import CalendarRow, SlaClockRow, SlaEventRow
+from store import tickets as tickets_store
+from store.models import CalendarRow, NotificationRow, SlaClockRow, SlaEventRow
 from store.notifications import list_notifications
 from ticketflow.publishing import Rejected
 from ticketflow.sla_publishing import publish_calendar
@@ -226,10 +230,45 @@ async def ticket_sla(
     )
 
 
+async def _rendered(
+    session: AsyncSession, access: AccessControl, actor: Actor, rows: list[NotificationRow]
+) -> list[NotificationView]:
+    """The notifications among these this reader may see, each rendered with their view."""
+    keys = list(dict.fromkeys(r.ticket_key for r in rows))
+    tickets = [t for k in keys if (t := await tickets_store.get_ticket(session=session, key=k))]
+    views = await ticket_views(session=session, access=access, actor=actor, rows=tickets)
+    by_key = {t.key: (t, v) for t, v in zip(tickets, views, strict=True)}
+    shown = []
+    for row in rows:
+        found = by_key.get(row.ticket_key)
+        if found is None:
+            continue
+        ticket, view = found
+        stored = Stored(
+            ticket_key=row.ticket_key, subject=row.subject, body=row.body, parts=row.parts
+        )
+        text = render_notification(stored, view, {"title": ticket.title})
+        if text is not None:
+            shown.append(
+                NotificationView(
+                    ticket_key=row.ticket_key,
+                    seq=row.seq,
+                    recipient=row.recipient,
+                    subject=text.subject,
+                    body=text.body,
+                    channel=row.channel,
+                    status=row.status,
+                    created_at=row.created_at,
+                )
+            )
+    return shown
+
+
 @router.get("/notifications", response_model=list[NotificationView], tags=["notifications"])
 async def notifications(
     session: SessionDep,
     actor: ActorDep,
+    access: AccessDep,
     recipient: Annotated[str | None, Query(max_length=120)] = None,
     ticket: Annotated[str | None, Query(max_length=40)] = None,
     since: Annotated[datetime | None, Query()] = None,
@@ -237,16 +276,28 @@ async def notifications(
 ) -> list[NotificationView]:
     """Notifications for the caller (as user, department group and role), newest first.
 
-    Auditors and admins may ask for any `recipient`; others only for one of their own.
+    Auditors and admins may ask for any `recipient`; others only for one of their own. Each
+    is rendered for the caller: only about tickets they may see (and whose SLA they may
+    read), with the ticket's title only if they may read it.
     """
     own = [f"user:{actor.user}", f"group:{actor.department}", f"role:{actor.role}"]
     if recipient is not None and recipient not in own and actor.role not in ("admin", "auditor"):
         raise ProblemError(403, f"{actor.user} may not read notifications for {recipient}")
-    rows = await list_notifications(
-        session=session,
-        recipients=[recipient] if recipient else own,
-        ticket_key=ticket,
-        since=since,
-        limit=limit,
-    )
-    return [NotificationView.model_validate(r) for r in rows]
+    shown: list[NotificationView] = []
+    offset = 0
+    # Pages are filled past notifications the caller may not see, so their number shows
+    # nothing of tickets hidden from the caller.
+    while len(shown) < limit:
+        rows = await list_notifications(
+            session=session,
+            recipients=[recipient] if recipient else own,
+            ticket_key=ticket,
+            since=since,
+            limit=limit,
+            offset=offset,
+        )
+        shown += await _rendered(session, access, actor, rows)
+        if len(rows) < limit:
+            break
+        offset += len(rows)
+    return shown[:limit]

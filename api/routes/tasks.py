@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.encoders import jsonable_encoder
@@ -35,9 +36,9 @@ from store.models import TaskRow
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require_roles(*WORK_TASKS))])
 
 
-async def _task_page(
+async def _visible_tasks(
     session: AsyncSession, access: AccessControl, actor: Actor, rows: list[TaskRow]
-) -> Response:
+) -> list[dict[str, Any]]:
     """Tasks of tickets the caller may see, each redacted like its ticket."""
     keys = list(dict.fromkeys(r.ticket_key for r in rows))
     tickets = [t for k in keys if (t := await store.get_ticket(session=session, key=k))]
@@ -48,7 +49,30 @@ async def _task_page(
         view = by_key.get(row.ticket_key)
         if view is not None and view.readable("tasks"):
             items.append(redact(TaskView.model_validate(row).model_dump(), view, TASK_SHAPE))
-    return JSONResponse(jsonable_encoder({"items": items}))
+    return items
+
+
+async def _task_page(
+    session: AsyncSession,
+    access: AccessControl,
+    actor: Actor,
+    limit: int,
+    fetch: Callable[[int], Awaitable[list[TaskRow]]],
+) -> Response:
+    """Up to `limit` tasks the caller may see, read past the ones they may not.
+
+    A page cut short by hidden tasks would count another group's work on tickets the
+    caller cannot see; `fetch(offset)` returns the next `limit` rows.
+    """
+    items: list[dict[str, Any]] = []
+    offset = 0
+    while len(items) < limit:
+        rows = await fetch(offset)
+        items += await _visible_tasks(session, access, actor, rows)
+        if len(rows) < limit:
+            break
+        offset += len(rows)
+    return JSONResponse(jsonable_encoder({"items": items[:limit]}))
 
 
 @router.get("/tasks/mine", response_model=TaskPage)
@@ -59,10 +83,13 @@ async def my_tasks(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """Tasks the caller has claimed and not yet completed."""
-    rows = await store.list_tasks(
-        session=session, assignee=actor.user, statuses=("claimed",), limit=limit
-    )
-    return await _task_page(session, access, actor, rows)
+
+    async def fetch(offset: int) -> list[TaskRow]:
+        return await store.list_tasks(
+            session=session, assignee=actor.user, statuses=("claimed",), limit=limit, offset=offset
+        )
+
+    return await _task_page(session, access, actor, limit, fetch)
 
 
 @router.get("/tasks", response_model=TaskPage)
@@ -73,9 +100,17 @@ async def queue(
     group: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
-    """A group's queue (default: the caller's department): open and claimed tasks, oldest first."""
-    rows = await store.list_tasks(session=session, group=group or actor.department, limit=limit)
-    return await _task_page(session, access, actor, rows)
+    """A group's queue (default: the caller's department): open and claimed tasks, oldest first.
+
+    Only tasks of tickets the caller may see (and whose tasks they may read).
+    """
+
+    async def fetch(offset: int) -> list[TaskRow]:
+        return await store.list_tasks(
+            session=session, group=group or actor.department, limit=limit, offset=offset
+        )
+
+    return await _task_page(session, access, actor, limit, fetch)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)

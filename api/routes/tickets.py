@@ -53,10 +53,12 @@ from domain.messages import (
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
-from policies.access import ticket_domains
+from policies.access import AccessControl, ticket_domains
+from policies.list_filters import unreadable_somewhere
 from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
 from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
+from store.models import TicketRow
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
     IdempotencyMismatch,
@@ -81,7 +83,11 @@ async def create_ticket(
     access: AccessDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketCreated:
-    """File a ticket: the intake is validated, a key allocated and its workflow started."""
+    """File a ticket: the intake is validated, a key allocated and its workflow started.
+
+    A repeat of an open ticket the caller may see answers 200 with `duplicate_of`; a repeat
+    of one they may not see is filed like any ticket, linked to it for the handlers.
+    """
     try:
         definition = await load_definition(
             session=session, key=body.definition, version=body.version
@@ -91,6 +97,12 @@ async def create_ticket(
         view = access.view(subject_of(actor, owner=True), domains, catalog)
         require_writes(view, body.data)
         access.usage.wrote(actor.role, body.data)
+
+        async def may_see(rows: list[TicketRow]) -> list[bool]:
+            # A repeat is reported to a ticket only if the filer may read it like any ticket.
+            views = await ticket_views(session=session, access=access, actor=actor, rows=rows)
+            return [v.visible() for v in views]
+
         created = await file_ticket(
             session=session,
             client=client,
@@ -101,6 +113,7 @@ async def create_ticket(
             idempotency_key=idempotency_key,
             priority=body.priority,
             allow_duplicate=body.allow_duplicate,
+            may_see=may_see,
         )
     except Rejected as exc:
         raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc
@@ -132,6 +145,37 @@ async def create_ticket(
     )
 
 
+# The fields whose values each list filter compares: the department filter matches the
+# owning department or a group holding a task, the assignee filter any task's assignee.
+FILTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "definition": ("definition",),
+    "department": ("department", "tasks"),
+    "assignee": ("tasks", "assignee"),
+}
+
+
+def _refuse_hidden_filters(access: AccessControl, actor: Actor, **used: object) -> None:
+    """403 naming each filter on a field the caller may not read in every ticket they list."""
+    subject = subject_of(actor, owner=False)
+    scope = access.list_scope(subject)
+    problems = []
+    for param, value in used.items():
+        if value is None:
+            continue
+        denied = unreadable_somewhere(access, subject, scope, FILTER_FIELDS[param])
+        if denied:
+            fields = ", ".join(f"ticket.{name}" for name in denied)
+            problems.append(
+                Problem(
+                    pointer=f"query:/{param}",
+                    detail=f"you may not read {fields} in every ticket you can list",
+                )
+            )
+    if problems:
+        raise ProblemError(403, "you may not filter by a field you cannot read", problems=problems)
+
+
 @router.get("/tickets", response_model=TicketPage)
 async def list_tickets(
     session: SessionDep,
@@ -146,9 +190,19 @@ async def list_tickets(
 ) -> Response:
     """Tickets newest first, filtered, each with only the fields the caller may read.
 
+    A filter on a field the caller may not read in every ticket they can list is a 403.
+
     A page holds the tickets the caller may see among `limit` candidates, so it may be
     shorter than `limit` before the end; follow `next_cursor` until it is null.
     """
+    _refuse_hidden_filters(
+        access,
+        actor,
+        status=status_,
+        definition=definition,
+        department=department,
+        assignee=assignee,
+    )
     filters = store.TicketFilter(
         status=status_.value if status_ else None,
         definition_key=definition,

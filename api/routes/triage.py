@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
@@ -15,9 +16,11 @@ from api.schemas import TransitionView
 from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.ticket import Actor
 from domain.triage import DispatchInput
+from policies.access import AccessControl
+from policies.derived import shown_triage_result
 from policies.roles import READ_KPIS
 from store import triage as triage_store
-from store.models import TicketEventRow, TriageOutcomeRow
+from store.models import TicketEventRow, TicketRow, TriageOutcomeRow
 
 router = APIRouter(tags=["triage"])
 # Registry, queue and KPIs describe every team's work: not for requesters.
@@ -68,8 +71,11 @@ class ModelView(BaseModel):
 async def ticket_triage(
     key: str, session: SessionDep, actor: ActorDep, access: AccessDep
 ) -> TriageView:
-    """The triage decision of one ticket: team, confidence, top-3, weighing features."""
-    _row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
+    """The triage decision of one ticket: team, confidence, top-3, weighing features.
+
+    A feature is shown only when the caller may read every field it was derived from.
+    """
+    row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     if not view.readable("triage"):
         raise ProblemError(403, f"you may not read ticket.triage of {key}")
     outcome = await session.get(TriageOutcomeRow, key)
@@ -88,7 +94,7 @@ async def ticket_triage(
         final_team=outcome.final_team,
         reassignments=outcome.reassignments,
         threshold=event.data.get("threshold"),
-        result=event.data.get("result", {}),
+        result=shown_triage_result(event.data.get("result", {}), row.intake, view),
         triaged_at=event.at,
     )
 
@@ -122,17 +128,36 @@ async def triage_queue(
 ) -> list[AwaitingView]:
     """Open tickets waiting for a dispatcher, oldest first, with the model's suggestions.
 
-    Only tickets the caller may see; the suggestions only where they may read ticket.triage.
+    Only tickets the caller may see; the suggestions only where they may read ticket.triage,
+    and each feature only where they may read the fields it was derived from.
     """
-    rows = await triage_store.awaiting_dispatch(session=session, limit=limit)
+    queue: list[AwaitingView] = []
+    offset = 0
+    # Filled past tickets the caller may not see: a short page would count them.
+    while len(queue) < limit:
+        rows = await triage_store.awaiting_dispatch(session=session, limit=limit, offset=offset)
+        queue += await _awaiting(session, access, actor, rows)
+        if len(rows) < limit:
+            break
+        offset += len(rows)
+    return queue[:limit]
+
+
+async def _awaiting(
+    session: AsyncSession,
+    access: AccessControl,
+    actor: Actor,
+    rows: list[tuple[TicketRow, TriageOutcomeRow, dict[str, Any]]],
+) -> list[AwaitingView]:
+    """The entries among these the caller may see, as far as they may read them."""
     views = await ticket_views(
         session=session, access=access, actor=actor, rows=[ticket for ticket, _, _ in rows]
     )
     queue = []
-    for (_ticket, outcome, result), view in zip(rows, views, strict=True):
+    for (ticket, outcome, result), view in zip(rows, views, strict=True):
         if not view.visible():
             continue
-        shown = result if view.readable("triage") else {}
+        shown = shown_triage_result(result, ticket.intake, view) if view.readable("triage") else {}
         queue.append(
             AwaitingView(
                 key=outcome.ticket_key,

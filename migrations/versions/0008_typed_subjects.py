@@ -14,7 +14,7 @@ typed: `role:requester`, `role:agent`, `role:auditor`, `role:process_owner`, `ro
 `role:admin` and `@owner`. Values already typed are left alone.
 
 Revision ID: 0008_typed_subjects
-Revises: 0006_sandboxes
+Revises: 0007_notifications
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_typed_subjects"
-down_revision: str | Sequence[str] | None = "0006_sandboxes"
+down_revision: str | Sequence[str] | None = "0007_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -62,6 +62,7 @@ class Api:
     tokens: dict[str, str] = field(default_factory=dict)
     task_queue: str = ""
     scratch: dict[str, str] = field(default_factory=dict)
+    data_dir: Path = field(default_factory=Path)  # where the worker reads triage models
 
     def auth(self, user: str) -> dict[str, str]:
         """Authorization header for a test user."""
@@ -69,7 +70,9 @@ class Api:
 
 
 @pytest.fixture
-async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
+async def api(
+    dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> AsyncIterator[Api]:
     """The app on a migrated database, with a worker on its own task queue."""
     queue = f"api-{uuid.uuid4().hex[:8]}"
     settings = Settings(database_url=database_url, task_queue=queue, max_body_bytes=64_000)
@@ -87,7 +90,9 @@ async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[
         app = create_app(settings, temporal=dev_env.client, sessions=sessions)
         transport = httpx.ASGITransport(app=app)
         async with (
-            build_ticket_worker(client=dev_env.client, task_queue=queue, sessions=sessions),
+            build_ticket_worker(
+                client=dev_env.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
+            ),
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://ticketflow.test") as http,
         ):
@@ -101,4 +106,5 @@ async def api(dev_env: WorkflowEnvironment, database_url: str) -> AsyncIterator[
                 prefix=prefix,
                 tokens=tokens,
                 task_queue=queue,
+                data_dir=tmp_path,
             )

@@ -165,7 +165,11 @@ async def test_the_same_asset_links_reports_from_different_people(api: Api) -> N
     )
     status, first = await file(api, "rita", {"title": "Press 4 hydraulic leak", "asset_id": "P-4"})
     assert status == 201
+    # The desk's agent sees rita's ticket, so her report is merged into it.
     status, again = await file(
-        api, "sam", {"title": "hydraulic leak on press 4", "asset_id": "P-4"}
+        api, "dana", {"title": "hydraulic leak on press 4", "asset_id": "P-4"}
     )
     assert (status, again["duplicate_of"]) == (200, first["key"])
+    # sam may not see it: his report is filed (and linked for the desk, see tests/security).
+    status, own = await file(api, "sam", {"title": "hydraulic leak on press 4", "asset_id": "P-4"})
+    assert (status, own["duplicate_of"]) == (201, None)
