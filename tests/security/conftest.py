@@ -1,0 +1,5 @@
+"""The HTTP fixtures of tests/api (a real dev server, worker and database) for security tests."""
+
+from tests.api.conftest import api, database_url, dev_env
+
+__all__ = ["api", "database_url", "dev_env"]
