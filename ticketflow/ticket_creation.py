@@ -28,7 +28,7 @@ from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, MAX_TEXT_CHARS, DuplicateReportInput
-from forms.validation import data_problems
+from forms.validation import data_problems_in_thread
 from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow
@@ -249,7 +249,7 @@ async def file_ticket(
     Nothing is written for refused input. The key and idempotency record are committed
     before the workflow starts, so a retry after a crash in between finishes the same ticket.
     """
-    problems = data_problems(definition.intake_form or {}, data)
+    problems = await data_problems_in_thread(definition.intake_form or {}, data)
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     fingerprint = request_fingerprint(definition, data, priority)

@@ -14,7 +14,7 @@ from domain.ticket import Actor
 from forms.diff import FormDiff, diff_forms
 from forms.generate import GenerationRejected, generate_form
 from forms.layout import FormLayout, form_layout
-from forms.validation import schema_problems
+from forms.validation import schema_problems_in_thread
 from policies.roles import PUBLISH
 from store import definitions as store
 from store.models import FormRow
@@ -86,5 +86,5 @@ async def generate(body: GenerateFormRequest, _actor: Publisher) -> GeneratedFor
 @router.post("/forms/validate", response_model=ValidationReport)
 async def validate_form(body: CheckFormRequest, _actor: ActorDep) -> ValidationReport:
     """Check a form schema as publishing would; lists every problem, publishes nothing."""
-    problems = schema_problems(body.schema_, at="/schema")
+    problems = await schema_problems_in_thread(body.schema_, at="/schema")
     return ValidationReport(valid=not problems, errors=problems)
