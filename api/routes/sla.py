@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
+from api.params import Version
 from api.problems import ProblemError
 from api.routes.definitions import _document
 from api.schemas import TransitionView
@@ -110,7 +111,7 @@ async def calendar_versions(
 
 @router.get("/calendars/{key}/versions/{version}", response_model=CalendarDetail)
 async def calendar_version(
-    key: str, version: int, session: SessionDep, _actor: ActorDep
+    key: str, version: Version, session: SessionDep, _actor: ActorDep
 ) -> CalendarDetail:
     """One version of a calendar."""
     row = await calendars_store.get_calendar(session=session, key=key, version=version)
