@@ -1,10 +1,10 @@
 """Refuse request values the service cannot store or carry, before any view sees them.
 
-The URL may hold no NUL (PostgreSQL text cannot store it). A JSON body is parsed once, with
-integers read by length first (Python refuses to convert more than 4,300 digits, and 64 bits
-is what databases and other clients hold), and then walked without recursion for NUL, lone
-surrogates, out-of-range or non-finite numbers and nesting deeper than 64 levels; each is a
-422 problem with its pointer. Bodies that are not JSON pass on for their views to judge.
+The URL may hold no NUL (PostgreSQL text cannot store it). A JSON body is parsed once (in a
+worker thread; integers too long for Python to convert are read by length instead) and walked
+without recursion for NUL, lone surrogates, integers beyond 64 bits (what databases and other
+clients hold), non-finite numbers and nesting deeper than 64 levels; each is a 422 problem
+with its pointer. Bodies that are not JSON pass on for their views to judge.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, unquote
 
+from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,12 +45,16 @@ def body_problems(body: bytes, content_type: str = "application/json") -> list[P
     if not body or content_type.split(";")[0].strip().lower().startswith(_NOT_JSON):
         return []
     try:
-        parsed = json.loads(body, parse_int=_bounded_int)
+        parsed = json.loads(body)
     except RecursionError:
         return [Problem(pointer="", detail=TOO_DEEP)]
-    except ValueError:
+    except json.JSONDecodeError:
         # Not JSON: its view answers that; a raw NUL is refused here all the same.
         return [Problem(pointer="", detail=NUL)] if b"\x00" in body else []
+    except ValueError:
+        # An integer of more digits than Python converts: parse again, reading them by length
+        # (only then, as the hook slows every integer down).
+        parsed = json.loads(body, parse_int=_bounded_int)
     return value_problems(parsed)
 
 
@@ -94,7 +99,8 @@ class BodyGuard:
             return
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
-        problems = body_problems(body, content_type)
+        # Linear in the body, but a megabyte of small values takes a while: not on the loop.
+        problems = await to_thread.run_sync(body_problems, body, content_type)
         if problems:
             await problem_response(422, DETAIL, problems=problems)(scope, receive, send)
             return

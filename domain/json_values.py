@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 from domain.problems import Problem, pointer
 
@@ -30,8 +31,22 @@ def text_problem(text: str) -> str | None:
     """Why a string (a value or a key) cannot be stored, or None."""
     if "\x00" in text:
         return NUL
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        return SURROGATE
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE
+    return None
+
+
+def _leaf_problem(value: object) -> str | None:
+    kind = type(value)
+    if kind is str:
+        return text_problem(value)  # type: ignore[arg-type]
+    if kind is int and not INT_MIN <= value <= INT_MAX:  # type: ignore[operator]
+        return OUT_OF_RANGE
+    if kind is float and not math.isfinite(value):  # type: ignore[arg-type]
+        return NOT_FINITE
     return None
 
 
@@ -40,47 +55,34 @@ def _shown(key: str) -> str:
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _number_problem(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
-        return OUT_OF_RANGE
-    if isinstance(value, float) and not math.isfinite(value):
-        return NOT_FINITE
-    return None
-
-
 def _walk(value: object) -> Iterator[Problem]:
-    # Iterative, so depth is counted instead of exhausting the interpreter's recursion.
-    stack: list[tuple[object, tuple[str | int, ...]]] = [(value, ())]
+    # Iterative, so depth is counted instead of exhausting the interpreter's recursion; leaves
+    # are checked in place, as a body is mostly leaves.
+    if not isinstance(value, dict | list):
+        problem = _leaf_problem(value)
+        if problem:
+            yield Problem(pointer="", detail=problem)
+        return
+    stack: list[tuple[dict[Any, Any] | list[Any], tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        if isinstance(node, dict | list) and len(path) >= MAX_DEPTH:
+        if len(path) >= MAX_DEPTH:
             yield Problem(pointer=pointer(*path), detail=TOO_DEEP)
             continue
-        if isinstance(node, str):
-            problem = text_problem(node)
-        elif isinstance(node, dict):
-            problem = None
-            children: list[tuple[object, tuple[str | int, ...]]] = []
-            for key, item in node.items():
-                key_problem = text_problem(key) if isinstance(key, str) else None
-                if key_problem:
-                    yield Problem(pointer=pointer(*path, _shown(key)), detail=key_problem)
-                else:
-                    children.append((item, (*path, key)))
-            stack.extend(reversed(children))
-        elif isinstance(node, list):
-            problem = None
-            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node))))
-        else:
-            problem = _number_problem(node)
-        if problem:
-            yield Problem(pointer=pointer(*path), detail=problem)
+        children = []
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, item in items:
+            if isinstance(key, str) and (key_problem := text_problem(key)):
+                yield Problem(pointer=pointer(*path, _shown(key)), detail=key_problem)
+            elif isinstance(item, dict | list):
+                children.append((item, (*path, key)))
+            elif problem := _leaf_problem(item):
+                yield Problem(pointer=pointer(*path, key), detail=problem)
+        stack.extend(reversed(children))
 
 
 def value_problems(value: object) -> list[Problem]:
-    """Every value (at most MAX_PROBLEMS) the service could not store or carry, in order."""
+    """Every value (at most MAX_PROBLEMS) the service could not store or carry."""
     problems = []
     for problem in _walk(value):
         problems.append(problem)
