@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.body_guard import BodyGuard
 from api.limits import BodySizeLimit, RequestIds
-from api.nul_refusal import NulRefusal
 from api.problems import install_problem_handlers
 from api.routes import (
     definitions,
@@ -72,7 +72,7 @@ def create_app(
     app.state.access = AccessControl()
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
-    app.add_middleware(NulRefusal)
+    app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
 

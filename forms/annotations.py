@@ -55,7 +55,18 @@ _OLD_KEYWORDS = {
 
 def annotation_problems(schema: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Yield (pointer, detail) for unsupported keywords and malformed UI annotations."""
-    for node, path in subschemas(schema):
+    nodes = list(subschemas(schema))
+    # jsonschema finds the properties an unevaluatedProperties leaves by running the form's
+    # patternProperties with Python's backtracking `re`; forms run patterns on RE2 only.
+    if any("patternProperties" in node for node, _ in nodes):
+        for node, path in nodes:
+            if "unevaluatedProperties" in node:
+                yield (
+                    pointer(*path, "unevaluatedProperties"),
+                    "unevaluatedProperties cannot be used in a form with patternProperties; "
+                    "use additionalProperties",
+                )
+    for node, path in nodes:
         for key in node:
             if key in ROOT_ONLY_KEYWORDS and path:
                 yield pointer(*path, key), f"{key} is only allowed at the top of a form"

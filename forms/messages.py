@@ -15,10 +15,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "type": ("must be of type {v}", "类型应为 {v}"),
     "format": ("must be a valid {v}", "不是有效的 {v}"),
     "pattern": ("does not match the expected format {v}", "格式不正确，应符合 {v}"),
-    "patternInputLength": (
-        "is too long to check against its format (at most {v} characters)",
-        "过长，无法校验格式（最多 {v} 个字符）",
-    ),
     "minLength": ("must be at least {v} characters long", "至少需要 {v} 个字符"),
     "maxLength": ("must be at most {v} characters long", "最多 {v} 个字符"),
     "minimum": ("must be at least {v}", "不能小于 {v}"),

@@ -1,26 +1,59 @@
-"""Refusing regular expressions that can backtrack for ever (ReDoS) before a form is published.
+"""Form patterns on RE2, a linear-time engine: no pattern can backtrack for ever.
 
-Python's `re` backtracks, so a pattern such as `^(a+)+$` takes exponential time on a string
-like "aaaa…!". Form patterns come from process owners and run on every submission, so a
-pattern is refused when it nests an unbounded quantifier inside another repetition or uses a
-backreference; both are the classic shapes of catastrophic backtracking.
+Patterns come from process owners and run on every submission, so a backtracking engine such
+as Python's `re` would let one pattern (`^(a|a)*$`) stall the service for seconds per
+character. RE2 matches in time linear in the input; what it gives up (backreferences and
+lookaround) is refused when a form is published, with RE2's reason.
+
+JSON Schema patterns are ECMA-262 expressions. RE2 reads most of them alike (ASCII `\\d` and
+`\\w`, `^`/`$` at the ends of the text); ECMA's `\\uXXXX` escape is rewritten to RE2's
+`\\x{XXXX}`.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
+from functools import lru_cache
 from typing import Any
 
-MAX_PATTERN_LENGTH = 1000
-# Longer strings are refused without running the pattern: it bounds polynomial backtracking.
-MAX_PATTERN_INPUT = 1000
+import re2
 
-# The parser behind `re.compile`; private, so it is loaded by name and used read-only.
-_parser: Any = importlib.import_module("re._parser")
-_constants: Any = importlib.import_module("re._constants")
-_REPEATS = {_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT}
-_BACKREFERENCES = {_constants.GROUPREF, _constants.GROUPREF_EXISTS}
+MAX_PATTERN_LENGTH = 1000
+# Memory per compiled pattern (program and match cache); RE2 refuses a program that needs more.
+MAX_PATTERN_MEMORY = 1 << 20
+# A backslash pair stays as it is (an escaped backslash); `\uXXXX` becomes `\x{XXXX}`.
+_ECMA_ESCAPES = re.compile(r"\\\\|\\u([0-9A-Fa-f]{4})")
+
+
+class PatternRefused(Exception):
+    """A pattern RE2 cannot compile (backreference, lookaround, bad syntax, too large)."""
+
+
+def _options() -> Any:
+    options = re2.Options()
+    # A refused pattern is reported to its author as a problem, not logged by RE2.
+    options.log_errors = False
+    options.max_mem = MAX_PATTERN_MEMORY
+    return options
+
+
+_OPTIONS = _options()
+
+
+def _rewrite(pattern: str) -> str:
+    return _ECMA_ESCAPES.sub(lambda m: m[0] if m[1] is None else "\\x{" + m[1] + "}", pattern)
+
+
+@lru_cache(maxsize=256)
+def compiled(pattern: str) -> Any:
+    """The RE2 program of a form pattern; raises PatternRefused when RE2 cannot compile it."""
+    try:
+        return re2.compile(_rewrite(pattern), _OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise PatternRefused(str(reason)) from exc
+    except UnicodeEncodeError as exc:
+        raise PatternRefused("the pattern is not valid Unicode (a lone surrogate)") from exc
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -28,45 +61,15 @@ def pattern_problem(pattern: str) -> str | None:
     if len(pattern) > MAX_PATTERN_LENGTH:
         return f"the pattern is longer than {MAX_PATTERN_LENGTH} characters"
     try:
-        parsed = _parser.parse(pattern)
-    except re.error as exc:
-        return f"not a valid regular expression: {exc}"
-    return _shape_problem(list(parsed), enclosing="")
-
-
-def _shape_problem(items: list[Any], *, enclosing: str) -> str | None:
-    """Walk the parsed pattern; `enclosing` is "", "bounded" or "unbounded" repetition."""
-    for op, arg in items:
-        if op in _BACKREFERENCES:
-            return "backreferences are not allowed in form patterns (they can backtrack for ever)"
-        inner = enclosing
-        if op in _REPEATS:
-            low, high = arg[0], arg[1]
-            unbounded = high == _constants.MAXREPEAT
-            if enclosing and high > low and (unbounded or enclosing == "unbounded"):
-                return (
-                    "nested quantifiers (such as (a+)+) are not allowed in form patterns: "
-                    "they can backtrack for ever"
-                )
-            if high > 1:
-                inner = "unbounded" if unbounded or enclosing == "unbounded" else "bounded"
-        for child in _children(op, arg):
-            problem = _shape_problem(child, enclosing=inner)
-            if problem:
-                return problem
+        compiled(pattern)
+    except PatternRefused as exc:
+        return (
+            "form patterns run on RE2, a linear-time engine without backreferences or "
+            f"lookaround, which refuses this one: {exc}"
+        )
     return None
 
 
-def _children(op: Any, arg: Any) -> list[list[Any]]:
-    """The sub-pattern lists below one parsed item."""
-    if op in _REPEATS:
-        return [list(arg[2])]
-    if op == _constants.SUBPATTERN:
-        return [list(arg[3])]
-    if op == _constants.BRANCH:
-        return [list(branch) for branch in arg[1]]
-    if op in (_constants.ASSERT, _constants.ASSERT_NOT):
-        return [list(arg[1])]
-    if op == _constants.ATOMIC_GROUP:
-        return [list(arg)]
-    return []
+def search(pattern: str, text: str) -> bool:
+    """Whether the pattern matches anywhere in `text` (JSON Schema's `pattern` semantics)."""
+    return compiled(pattern).search(text) is not None

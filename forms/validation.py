@@ -11,25 +11,36 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import unquote
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
 from domain.problems import Problem, pointer
+from forms import patterns
 from forms.annotations import annotation_problems
 from forms.messages import error_message, form_language, message
-from forms.patterns import MAX_PATTERN_INPUT
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 256 * 1024
 MAX_SCHEMA_DEPTH = 32
+# Checks running at once in worker threads; more wait their turn instead of taking every
+# thread the server has (its default pool also serves file and sync calls).
+MAX_CONCURRENT_CHECKS = 4
+_CHECK_LIMITER: RunVar[CapacityLimiter] = RunVar("form_check_limiter")
 
+# Patterns are checked by forms.patterns (on RE2, with a clear message); the meta-schema's own
+# "regex" format would compile them with Python's `re` and say only "is not a 'regex'".
 _META_VALIDATOR = Draft202012Validator(
-    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    Draft202012Validator.META_SCHEMA,
+    format_checker=FormatChecker(
+        formats=[f for f in Draft202012Validator.FORMAT_CHECKER.checkers if f != "regex"]
+    ),
 )
 _FORMAT_CHECKER = FormatChecker()
 # jsonschema's own email check only looks for an "@"; forms need a deliverable-looking address:
@@ -46,6 +57,12 @@ def _is_email(instance: object) -> bool:
         return True
     local, _, _domain = instance.rpartition("@")
     return len(instance) <= 254 and len(local) <= 64 and _EMAIL.match(instance) is not None
+
+
+@_FORMAT_CHECKER.checks("regex")
+def _is_regex(instance: object) -> bool:
+    # A value that is to be a pattern is one a form could use: RE2's dialect, not Python's.
+    return not isinstance(instance, str) or patterns.pattern_problem(instance) is None
 
 
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
@@ -88,6 +105,28 @@ def schema_problems(schema: object, *, at: str = "") -> list[Problem]:
     return sorted(problems, key=lambda p: (p.pointer, p.detail))
 
 
+def check_limiter() -> CapacityLimiter:
+    """This event loop's limit on form checks running in worker threads at once."""
+    try:
+        return _CHECK_LIMITER.get()
+    except LookupError:
+        limiter = CapacityLimiter(MAX_CONCURRENT_CHECKS)
+        _CHECK_LIMITER.set(limiter)
+        return limiter
+
+
+async def schema_problems_in_thread(schema: object, *, at: str = "") -> list[Problem]:
+    """`schema_problems` in a worker thread: a slow form never holds up the event loop."""
+    check = partial(schema_problems, schema, at=at)
+    return await to_thread.run_sync(check, limiter=check_limiter())
+
+
+async def data_problems_in_thread(schema: dict[str, Any], data: object) -> list[Problem]:
+    """`data_problems` in a worker thread: a slow submission never holds up the event loop."""
+    check = partial(data_problems, schema, data)
+    return await to_thread.run_sync(check, limiter=check_limiter())
+
+
 def _example_problems(schema: dict[str, Any], at: str) -> Iterator[Problem]:
     """A form's own `examples` must satisfy it: they are shown to people as valid input."""
     examples = schema.get("examples")
@@ -115,25 +154,51 @@ def data_problems(schema: dict[str, Any], data: object) -> list[Problem]:
     return [unique[key] for key in sorted(unique)]
 
 
-def _bounded_pattern(
+def _pattern(
     validator: Draft202012Validator, pattern: str, instance: object, schema: dict[str, Any]
 ) -> Iterator[ValidationError]:
-    """`pattern`, but never run on a string longer than MAX_PATTERN_INPUT characters."""
-    if not isinstance(instance, str):
-        return
-    if len(instance) > MAX_PATTERN_INPUT:
-        # Publishing refuses exponential patterns; this bounds the polynomial ones (.*.*x).
-        yield ValidationError(
-            f"{len(instance)} characters is too long to check against a pattern",
-            validator="patternInputLength",
-            validator_value=MAX_PATTERN_INPUT,
-        )
-    elif not re.search(pattern, instance):
+    """`pattern` on RE2 instead of Python's backtracking `re`."""
+    if isinstance(instance, str) and not patterns.search(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+def _pattern_properties(
+    validator: Draft202012Validator,
+    pattern_properties: dict[str, Any],
+    instance: object,
+    schema: dict[str, Any],
+) -> Iterator[ValidationError]:
+    """`patternProperties` on RE2."""
+    if not isinstance(instance, dict):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for name, value in instance.items():
+            if patterns.search(pattern, name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Draft202012Validator, additional: object, instance: object, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`additionalProperties`, telling pattern properties apart on RE2."""
+    if not isinstance(instance, dict):
+        return
+    extras = _unexpected_properties(schema, instance)
+    if isinstance(additional, dict):
+        for name in extras:
+            yield from validator.descend(instance[name], additional, path=name)
+    elif additional is False and extras:
+        listed = ", ".join(repr(name) for name in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
+
+
 _FormValidator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {"pattern": _bounded_pattern}
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
 )
 
 
@@ -167,11 +232,11 @@ def _unexpected_properties(schema: object, instance: dict[str, Any]) -> list[str
     if not isinstance(schema, dict):
         return list(instance)
     known = schema.get("properties", {})
-    patterns = list(schema.get("patternProperties", {}))
+    pattern_names = list(schema.get("patternProperties", {}))
     return [
         name
         for name in instance
-        if name not in known and not any(re.search(p, name) for p in patterns)
+        if name not in known and not any(patterns.search(p, name) for p in pattern_names)
     ]
 
 

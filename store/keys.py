@@ -30,6 +30,24 @@ async def allocate_ticket_key(*, session: AsyncSession, prefix: str) -> str:
     return f"{prefix}-{value:06d}"
 
 
+async def release_ticket_key(*, session: AsyncSession, prefix: str, key: str) -> None:
+    """Give back the key just allocated, unless a later one was handed out meanwhile."""
+    value = int(key.rsplit("-", 1)[1])
+    if value == 1:
+        # The prefix's first key: its counter row goes too, as if never allocated.
+        await session.execute(
+            delete(KeySequenceRow).where(
+                KeySequenceRow.prefix == prefix, KeySequenceRow.last_value == 1
+            )
+        )
+        return
+    await session.execute(
+        update(KeySequenceRow)
+        .where(KeySequenceRow.prefix == prefix, KeySequenceRow.last_value == value)
+        .values(last_value=value - 1)
+    )
+
+
 async def find_idempotent_create(
     *, session: AsyncSession, user: str, key: str
 ) -> IdempotencyRow | None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.definitions import ProcessDefinition, structural_problems
 from domain.problems import Problem, pointer
 from domain.ticket import Actor
-from forms.validation import schema_problems
+from forms.validation import schema_problems_in_thread
 from policies.roles import ADMIN
 from store import definitions as store
 from store.db import make_async_engine, make_sessionmaker
@@ -136,14 +136,14 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
     definition: ProcessDefinition = _parse(ProcessDefinition, document)
     problems = structural_problems(definition)
     if definition.intake_form is not None:
-        problems += schema_problems(definition.intake_form, at="/intake_form")
+        problems += await schema_problems_in_thread(definition.intake_form, at="/intake_form")
     elif definition.intake_form_ref is not None:
         definition.intake_form = await _resolve_form(
             session, definition.intake_form_ref, "/intake_form_ref", problems
         )
     for i, stage in enumerate(definition.stages):
         if stage.form is not None:
-            problems += schema_problems(stage.form, at=pointer("stages", i, "form"))
+            problems += await schema_problems_in_thread(stage.form, at=pointer("stages", i, "form"))
         elif stage.form_ref is not None:
             stage.form = await _resolve_form(
                 session, stage.form_ref, pointer("stages", i, "form_ref"), problems
@@ -212,7 +212,7 @@ async def publish_form(
     *, session: AsyncSession, key: str, title: str, schema: object, published_by: str
 ) -> FormRow:
     """Check a form schema and store it as the next version of its key."""
-    problems = schema_problems(schema, at="/schema")
+    problems = await schema_problems_in_thread(schema, at="/schema")
     if problems or not isinstance(schema, dict):
         raise Rejected(problems)
     version = await store.next_form_version(session=session, key=key)

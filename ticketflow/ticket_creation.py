@@ -24,12 +24,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.definitions import ProcessDefinition
+from domain.json_values import value_problems
 from domain.messages import StartTicketInput
 from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
-from forms.validation import data_problems
+from forms.validation import data_problems_in_thread
 from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow, TicketRow
@@ -43,6 +44,11 @@ log = logging.getLogger("ticketflow.tickets")
 # A key can already name a workflow if the app database was reset while Temporal kept its
 # history; such keys are skipped, but only this many in a row before giving up loudly.
 MAX_KEY_COLLISIONS = 20
+# Temporal's answers to a start that no retry can change (a payload over its size limit, say):
+# nothing was started, so the reservation is undone.
+REFUSED_STARTS = frozenset(
+    {RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.OUT_OF_RANGE}
+)
 FILED_BY = "filed_by"
 
 
@@ -126,6 +132,33 @@ async def _start(
     await client.execute_update_with_start_workflow(
         TicketWorkflow.opened, start_workflow_operation=operation, id=f"{start.key}:opened"
     )
+
+
+async def _check_encodable(client: Client, start: StartTicketInput) -> None:
+    """Encode the workflow input as the start will, so a failure refuses before any write."""
+    try:
+        await client.data_converter.encode([start])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Rejected(
+            [Problem(pointer="/data", detail=f"the intake cannot be sent to its workflow: {exc}")]
+        ) from exc
+
+
+async def _release(
+    *,
+    session: AsyncSession,
+    definition: ProcessDefinition,
+    key: str,
+    requester: Actor,
+    idempotency_key: str | None,
+) -> None:
+    """Undo a reservation whose workflow was refused: no key burnt, no record left behind."""
+    if idempotency_key:
+        await keys_store.forget_idempotent_create(
+            session=session, user=requester.user, key=idempotency_key
+        )
+    await keys_store.release_ticket_key(session=session, prefix=definition.key_prefix, key=key)
+    await session.commit()
 
 
 async def _filed_by(client: Client, key: str) -> str | None:
@@ -313,10 +346,14 @@ async def file_ticket(
     duplicate settings) is reported to it instead, unless `allow_duplicate`; a repeat of one
     they may not see is filed as usual and the two tickets are linked for their handlers.
 
-    Nothing is written for refused input. The key and idempotency record are committed
+    Nothing is written for refused input: everything that can fail (the form, what the stores
+    can hold, the workflow input's encoding) is checked before the key and idempotency record
+    are committed, and a start Temporal refuses for good gives both back. They are committed
     before the workflow starts, so a retry after a crash in between finishes the same ticket.
     """
-    problems = data_problems(definition.intake_form or {}, data)
+    problems = value_problems(data) or await data_problems_in_thread(
+        definition.intake_form or {}, data
+    )
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     fingerprint = request_fingerprint(definition, data, priority)
@@ -326,6 +363,7 @@ async def file_ticket(
     start = StartTicketInput(
         key="", definition=definition, intake=data, requester=requester, priority=priority
     )
+    await _check_encodable(client, start)
     if idempotency_key:
         earlier = await keys_store.find_idempotent_create(
             session=session, user=requester.user, key=idempotency_key
@@ -386,6 +424,19 @@ async def file_ticket(
                 conflict=WorkflowIDConflictPolicy.FAIL,
                 memo=memo,
             )
+        except RPCError as exc:
+            if exc.status not in REFUSED_STARTS:
+                raise  # transient: the key and record stay, so a retry finishes this ticket
+            await _release(
+                session=session,
+                definition=definition,
+                key=reserved,
+                requester=requester,
+                idempotency_key=idempotency_key,
+            )
+            raise Rejected(
+                [Problem(pointer="/data", detail=f"Temporal refused the ticket: {exc.message}")]
+            ) from exc
         except WorkflowAlreadyStartedError:
             if memo and await _filed_by(client, reserved) == memo[FILED_BY]:
                 # A concurrent retry of this very request started it first: it is ours.

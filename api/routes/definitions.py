@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from api.deps import AccessDep, ActorDep, SessionDep, require_roles
+from api.params import Version
 from api.problems import ProblemError
 from api.sandbox import (
     claimed_template,
@@ -21,6 +22,8 @@ from api.schemas import (
     PublishFormRequest,
     ValidationReport,
 )
+from domain.json_values import TOO_DEEP, value_problems
+from domain.problems import Problem
 from domain.ticket import Actor
 from policies.roles import PUBLISH
 from store import definitions as store
@@ -48,9 +51,18 @@ async def _document(request: Request) -> object:
         raise ProblemError(400, "the body is not UTF-8") from exc
     is_yaml = request.headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES
     try:
-        return parse_text(text, json_only=not is_yaml)
+        document = parse_text(text, json_only=not is_yaml)
     except Rejected as exc:
         raise ProblemError(400, exc.problems[0].detail) from exc
+    except RecursionError as exc:
+        raise ProblemError(422, TOO_DEEP, problems=[Problem(pointer="", detail=TOO_DEEP)]) from exc
+    # JSON bodies were checked at the door (api.body_guard); YAML ones are checked here alike.
+    problems = value_problems(document) if is_yaml else []
+    if problems:
+        raise ProblemError(
+            422, "the document holds values the service cannot store", problems=problems
+        )
+    return document
 
 
 DEFINITION_BODY = {
@@ -154,7 +166,7 @@ async def definition_versions(
 
 @router.get("/definitions/{key}/versions/{version}", response_model=DefinitionDetail)
 async def definition_version(
-    key: str, version: int, session: SessionDep, _actor: ActorDep
+    key: str, version: Version, session: SessionDep, _actor: ActorDep
 ) -> DefinitionDetail:
     """One version of a definition."""
     row = await store.get_definition(session=session, key=key, version=version)
@@ -224,7 +236,9 @@ async def latest_form(key: str, session: SessionDep, _actor: ActorDep) -> FormDe
     response_model_by_alias=True,
     tags=["forms"],
 )
-async def form_version(key: str, version: int, session: SessionDep, _actor: ActorDep) -> FormDetail:
+async def form_version(
+    key: str, version: Version, session: SessionDep, _actor: ActorDep
+) -> FormDetail:
     """One version of a form."""
     row = await store.get_form(session=session, key=key, version=version)
     if row is None:

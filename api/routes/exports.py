@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from api.csv_cells import csv_row
 from api.deps import AccessDep, ActorDep, SessionDep
 from api.schemas import TicketSummary
 from api.ticket_access import ticket_views, visible_filter
@@ -57,7 +58,7 @@ async def export_tickets(
     rows_out = [_flatten(jsonable_encoder(d)) for d in documents]
     columns = list(dict.fromkeys(c for r in rows_out for c in r))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows_out)
+    writer = csv.writer(out)
+    writer.writerow(csv_row(columns))
+    writer.writerows(csv_row(r.get(c, "") for c in columns) for r in rows_out)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, require_roles
+from api.params import Version
 from api.problems import ProblemError
 from api.schemas import JsonObject, Strict, ValidationReport
 from domain.ticket import Actor
 from forms.diff import FormDiff, diff_forms
 from forms.generate import GenerationRejected, generate_form
 from forms.layout import FormLayout, form_layout
-from forms.validation import schema_problems
+from forms.validation import schema_problems_in_thread
 from policies.roles import PUBLISH
 from store import definitions as store
 from store.models import FormRow
@@ -54,13 +55,13 @@ async def _form_row(session: SessionDep, key: str, version: int) -> FormRow:
 
 
 @router.get("/forms/{key}/versions/{version}/layout", response_model=FormLayout)
-async def layout(key: str, version: int, session: SessionDep, _actor: ActorDep) -> FormLayout:
+async def layout(key: str, version: Version, session: SessionDep, _actor: ActorDep) -> FormLayout:
     """The form as a front end draws it: ordered fields, widgets, dependent fields."""
     return form_layout((await _form_row(session, key, version)).schema)
 
 
 @router.get("/forms/{key}/versions/{a}/diff/{b}", response_model=FormDiff)
-async def diff(key: str, a: int, b: int, session: SessionDep, _actor: ActorDep) -> FormDiff:
+async def diff(key: str, a: Version, b: Version, session: SessionDep, _actor: ActorDep) -> FormDiff:
     """Fields added, removed and changed from version a to version b."""
     before, after = await _form_row(session, key, a), await _form_row(session, key, b)
     return diff_forms(key, before.schema, after.schema, versions=(a, b))
@@ -86,5 +87,5 @@ async def generate(body: GenerateFormRequest, _actor: Publisher) -> GeneratedFor
 @router.post("/forms/validate", response_model=ValidationReport)
 async def validate_form(body: CheckFormRequest, _actor: ActorDep) -> ValidationReport:
     """Check a form schema as publishing would; lists every problem, publishes nothing."""
-    problems = schema_problems(body.schema_, at="/schema")
+    problems = await schema_problems_in_thread(body.schema_, at="/schema")
     return ValidationReport(valid=not problems, errors=problems)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from api.csv_cells import csv_row
 from api.deps import SessionDep, require_roles
 from policies.roles import AUDITOR
 from store import access as store
@@ -34,15 +35,14 @@ async def permission_changes(
     if format_ == "json":
         return JSONResponse(jsonable_encoder(entries))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
+    writer = csv.writer(out)
+    writer.writerow(csv_row(COLUMNS))
     for entry in entries:
-        writer.writerow(
-            {
-                **entry,
-                "at": entry["at"].isoformat(),
-                "before": json.dumps(entry["before"], sort_keys=True),
-                "after": json.dumps(entry["after"], sort_keys=True),
-            }
-        )
+        cells = {
+            **entry,
+            "at": entry["at"].isoformat(),
+            "before": json.dumps(entry["before"], sort_keys=True),
+            "after": json.dumps(entry["after"], sort_keys=True),
+        }
+        writer.writerow(csv_row(cells[c] for c in COLUMNS))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")

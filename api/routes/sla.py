@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
+from api.params import Version
 from api.problems import ProblemError
 from api.routes.definitions import _document
 from api.schemas import TransitionView
@@ -114,7 +115,7 @@ async def calendar_versions(
 
 @router.get("/calendars/{key}/versions/{version}", response_model=CalendarDetail)
 async def calendar_version(
-    key: str, version: int, session: SessionDep, _actor: ActorDep
+    key: str, version: Version, session: SessionDep, _actor: ActorDep
 ) -> CalendarDetail:
     """One version of a calendar."""
     row = await calendars_store.get_calendar(session=session, key=key, version=version)

@@ -24,7 +24,7 @@ from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
 from domain.sla_clocks import ESCALATION_PREFIX
 from domain.ticket import Actor
-from forms.validation import data_problems
+from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
 from policies.redaction import TASK_SHAPE, redact
 from policies.roles import WORK_TASKS
@@ -153,7 +153,7 @@ async def complete(
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
         form = None
     require_writes(view, body.data, pointer="/data")
-    problems = data_problems(form or {}, body.data)
+    problems = await data_problems_in_thread(form or {}, body.data)
     if problems:
         raise ProblemError(
             422,

@@ -43,6 +43,7 @@ from api.ticket_access import (
     visible_filter,
 )
 from api.workflow_calls import send_signal
+from domain.json_values import INT_MAX
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
@@ -250,7 +251,7 @@ async def ticket_events(
     session: SessionDep,
     actor: ActorDep,
     access: AccessDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """The ticket's business timeline, in order; form data in it is redacted like the ticket."""

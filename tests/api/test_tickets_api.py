@@ -100,14 +100,14 @@ async def test_nan_and_infinity_are_refused_not_rewritten(api: Api) -> None:
             headers={**api.auth("rita"), "Content-Type": "application/json"},
         )
         assert response.status_code == 422, constant
-        assert response.json()["errors"][0]["pointer"] == "/data"
+        assert response.json()["errors"][0]["pointer"] == "/data/x/0"
     definition = await api.http.post(
         "/definitions",
         content='{"key": NaN}',
         headers={**api.auth("owner"), "Content-Type": "application/json"},
     )
-    assert definition.status_code == 400
-    assert "NaN is not a JSON number" in definition.json()["detail"]
+    assert definition.status_code == 422
+    assert [e["pointer"] for e in definition.json()["errors"]] == ["/key"]
 
 
 async def test_idempotency_key_returns_the_same_ticket(api: Api) -> None:

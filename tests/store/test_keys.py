@@ -10,7 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.keys import allocate_ticket_key, find_idempotent_create, record_idempotent_create
+from store.keys import (
+    allocate_ticket_key,
+    find_idempotent_create,
+    record_idempotent_create,
+    release_ticket_key,
+)
 from store.models import KeySequenceRow
 from tests.store.snapshots import T0
 
@@ -118,3 +123,23 @@ async def test_recording_a_key_twice_is_refused(session_factory: Sessions) -> No
                 ticket_key="IT-000002",
                 now=T0 + timedelta(seconds=1),
             )
+
+
+async def _release(sessions: Sessions, prefix: str, key: str) -> None:
+    async with sessions() as session, session.begin():
+        await release_ticket_key(session=session, prefix=prefix, key=key)
+
+
+async def test_a_released_key_is_handed_out_again(session_factory: Sessions) -> None:
+    await _release(session_factory, "IT", await _allocate(session_factory, "IT"))
+    async with session_factory() as session:
+        assert await session.scalar(select(KeySequenceRow)) is None  # as if never allocated
+    first, second = await _allocate(session_factory, "IT"), await _allocate(session_factory, "IT")
+    await _release(session_factory, "IT", second)
+    assert (first, await _allocate(session_factory, "IT")) == ("IT-000001", "IT-000002")
+
+
+async def test_a_key_is_not_released_once_a_later_one_is_out(session_factory: Sessions) -> None:
+    first, second = await _allocate(session_factory, "IT"), await _allocate(session_factory, "IT")
+    await _release(session_factory, "IT", first)
+    assert (second, await _allocate(session_factory, "IT")) == ("IT-000002", "IT-000003")
