@@ -68,7 +68,7 @@ async def test_ticket_export_quotes_formula_values(api: Api) -> None:
 
 async def test_permission_audit_csv_quotes_formula_values(api: Api) -> None:
     await grant(
-        api, subject="agent", domain="*", object="ticket.notes", action="read", reason="=1+1"
+        api, subject="role:agent", domain="*", object="ticket.notes", action="read", reason="=1+1"
     )
     report = await api.http.get(
         "/audit/permissions", params={"format": "csv"}, headers=api.auth("audrey")
