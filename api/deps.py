@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -14,6 +14,7 @@ from temporalio.client import Client
 from api.problems import ProblemError
 from domain.ticket import Actor
 from policies.access import AccessControl
+from policies.authorization import may_call
 from store.users import user_by_token
 from ticketflow.settings import Settings
 
@@ -65,7 +66,7 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     """A dependency admitting only callers with one of these roles (admins always)."""
 
     async def check(actor: ActorDep) -> Actor:
-        if actor.role != "admin" and actor.role not in roles:
+        if not may_call(actor.role, roles):
             raise ProblemError(
                 403, f"role {actor.role!r} may not do this; needs one of {sorted(roles)}"
             )
@@ -74,13 +75,26 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     return check
 
 
-def request_id(request: Request) -> str:
-    """The request id (X-Request-ID from the caller, or one the middleware made)."""
-    rid: str = request.state.request_id
-    return rid
+MAX_IDEMPOTENCY_KEY = 200
 
 
-RequestIdDep = Annotated[str, Depends(request_id)]
+def idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY,
+            description="Retrying a change with the same key returns its first outcome "
+            "instead of changing the ticket twice; reusing it for another request is a 422.",
+        ),
+    ] = None,
+) -> str | None:
+    """The caller's Idempotency-Key for a state-changing request, if given."""
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def get_access(request: Request, session: SessionDep) -> AccessControl:
@@ -95,12 +109,12 @@ AccessDep = Annotated[AccessControl, Depends(get_access)]
 
 @dataclass(frozen=True)
 class Caller:
-    """What a change needs: who asks, under which request id, and the connections to use."""
+    """What a change needs: who asks, under which Idempotency-Key, and the connections to use."""
 
     actor: Actor
     session: AsyncSession
     temporal: Client
-    request_id: str
+    idempotency_key: str | None
     access: AccessControl
 
 
@@ -108,12 +122,16 @@ async def get_caller(
     actor: ActorDep,
     session: SessionDep,
     temporal: TemporalDep,
-    request_id: RequestIdDep,
+    idempotency_key: IdempotencyKeyDep,
     access: AccessDep,
 ) -> Caller:
     """The caller of a change (the session is the same one authentication used)."""
     return Caller(
-        actor=actor, session=session, temporal=temporal, request_id=request_id, access=access
+        actor=actor,
+        session=session,
+        temporal=temporal,
+        idempotency_key=idempotency_key,
+        access=access,
     )
 
 

@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids, and a body size limit enforced while the body streams in."""
+"""ASGI middleware: request ids for tracing, and a body size limit enforced while the body
+streams in."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from starlette.datastructures import MutableHeaders
@@ -45,13 +47,14 @@ class BodySizeLimit:
 
 
 MAX_REQUEST_ID = 128
+log = logging.getLogger("ticketflow.requests")
 
 
 class RequestIds:
-    """Give every request an id (the caller's X-Request-ID, or a new one) and echo it back.
+    """Give every request an id for tracing (the caller's X-Request-ID, or a new one).
 
-    The id doubles as the Update id: a client retrying with the same X-Request-ID gets the
-    first attempt's outcome instead of a second change.
+    The id is echoed in the response and logged; it identifies nothing else (retries of a
+    change are matched by their Idempotency-Key). An id too long to log is replaced.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -62,13 +65,21 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"")[:MAX_REQUEST_ID]
-        request_id = given.decode("latin-1") or str(uuid.uuid4())
+        given = dict(scope["headers"]).get(b"x-request-id", b"")
+        usable = 0 < len(given) <= MAX_REQUEST_ID
+        request_id = given.decode("latin-1") if usable else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                log.info(
+                    "%s %s %s request-id=%s",
+                    scope["method"],
+                    scope["path"],
+                    message["status"],
+                    request_id,
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from domain.messages import UpdateInput
 from domain.ticket import Actor
 from domain.triage_settings import DuplicateSettings, TriageSettings
 
@@ -62,7 +63,7 @@ class TriageResult(BaseModel):
     top_features: list[FeatureWeight] = Field(default_factory=list)
 
 
-class DispatchInput(BaseModel):
+class DispatchInput(UpdateInput):
     """A dispatcher's decision on a ticket in manual triage (or a correction of the model)."""
 
     actor: Actor

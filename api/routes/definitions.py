@@ -22,7 +22,7 @@ from api.schemas import (
     ValidationReport,
 )
 from domain.ticket import Actor
-from policies.roles import PUBLISH
+from policies.authorization import PUBLISH
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
 from ticketflow.publishing import (

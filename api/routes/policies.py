@@ -12,13 +12,14 @@ from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.schemas import Strict
 from policies.access import flush_usage
+from policies.authorization import MANAGE_POLICIES
 from policies.catalog import catalog_from_document
 from policies.management import NoSuchRule, RuleExists, change_rule, rule_document
 from policies.recommendations import recommend
 from store import access as store
 from store.definitions import list_definitions
 
-router = APIRouter(tags=["policies"], dependencies=[Depends(require_roles())])
+router = APIRouter(tags=["policies"], dependencies=[Depends(require_roles(*MANAGE_POLICIES))])
 
 # Rule values are stored as one CSV line per rule: no commas, no blanks.
 Value = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^,\s]+$")]

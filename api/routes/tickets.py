@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
@@ -13,6 +13,7 @@ from api.deps import (
     AccessDep,
     ActorDep,
     CallerDep,
+    IdempotencyKeyDep,
     SessionDep,
     SettingsDep,
     TemporalDep,
@@ -54,8 +55,8 @@ from domain.messages import (
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
 from policies.access import ticket_domains
+from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
-from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
@@ -79,7 +80,7 @@ async def create_ticket(
     settings: SettingsDep,
     actor: Creator,
     access: AccessDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> TicketCreated:
     """File a ticket: the intake is validated, a key allocated and its workflow started."""
     try:
@@ -89,8 +90,9 @@ async def create_ticket(
         catalog = await access.catalog(session, definition.key, definition.version)
         domains = ticket_domains(definition.department, body.data)
         view = access.view(subject_of(actor, owner=True), domains, catalog)
-        require_writes(view, body.data)
-        access.usage.wrote(actor.role, body.data)
+        writes = creation_writes(body.data, priority_given="priority" in body.model_fields_set)
+        require_writes(view, writes)
+        access.usage.wrote(actor.role, [w.field for w in writes])
         created = await file_ticket(
             session=session,
             client=client,
@@ -212,29 +214,28 @@ async def ticket_events(
 async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
-    field = "internal_comments" if body.internal else "comments"
-    return await change_ticket(caller, key, "comment", payload, writes=[field])
+    return await change_ticket(caller, key, "comment", payload)
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
 async def cancel(key: str, body: CancelRequest, caller: CallerDep) -> TransitionView:
     """Cancel the ticket (its requester, an agent or an admin)."""
     payload = CancelInput(actor=caller.actor, reason=body.reason)
-    return await change_ticket(caller, key, "cancel", payload, writes=["status"])
+    return await change_ticket(caller, key, "cancel", payload)
 
 
 @router.post("/tickets/{key}/reopen", response_model=TransitionView)
 async def reopen(key: str, body: ReopenRequest, caller: CallerDep) -> TransitionView:
     """Send a resolved ticket back; the chosen stages and their dependents run again."""
     payload = ReopenInput(actor=caller.actor, reason=body.reason, stages=body.stages)
-    return await change_ticket(caller, key, "reopen", payload, writes=["status"])
+    return await change_ticket(caller, key, "reopen", payload)
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
 async def confirm(key: str, body: ConfirmRequest, caller: CallerDep) -> TransitionView:
     """The requester accepts the resolution; the ticket closes."""
     payload = ConfirmInput(actor=caller.actor, comment=body.comment)
-    return await change_ticket(caller, key, "confirm", payload, writes=["status"])
+    return await change_ticket(caller, key, "confirm", payload)
 
 
 @router.post(
