@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.limits import FailedAuthLimit
 from api.problems import ProblemError
 from domain.ticket import Actor
 from policies.access import AccessControl
@@ -46,15 +47,30 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_actor(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The authenticated caller; 401 without a valid bearer token."""
+    """The authenticated caller; 401 without a valid bearer token.
+
+    A client that sent too many invalid tokens lately is refused (429) before its token is
+    even looked up, so guessing tokens is slow whatever the guesses are.
+    """
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise ProblemError(401, "a bearer token is required", headers=challenge)
+    failures: FailedAuthLimit = request.app.state.auth_failures
+    client = request.client.host if request.client else "-"
+    wait = await failures.retry_after(client)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "too many invalid bearer tokens from this client; retry later",
+            headers={"Retry-After": str(wait)},
+        )
     user = await user_by_token(session=session, token=credentials.credentials)
     if user is None:
+        await failures.failed(client)
         raise ProblemError(401, "the bearer token is not valid", headers=challenge)
     return Actor(user=user.name, department=user.department, role=user.role)
 

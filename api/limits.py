@@ -1,11 +1,16 @@
-"""ASGI middleware: request ids for tracing, and a body size limit enforced while the body
-streams in."""
+"""Request ids for tracing, a body size limit enforced while the body streams in, and the
+limit on invalid bearer tokens per client."""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
 
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,3 +88,22 @@ class RequestIds:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class FailedAuthLimit:
+    """Invalid bearer tokens per client address, in a moving window held in memory."""
+
+    def __init__(self, rate: str) -> None:
+        self.item = parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def retry_after(self, client: str) -> int | None:
+        """Seconds until this client may try a token again; None when it may now."""
+        if await self.limiter.test(self.item, client):
+            return None
+        stats = await self.limiter.get_window_stats(self.item, client)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def failed(self, client: str) -> None:
+        """Count one invalid token from this client."""
+        await self.limiter.hit(self.item, client)
