@@ -177,6 +177,11 @@ def may_hold_task(role: str, department: str, group: str) -> bool:
     return role == ADMIN or department == group
 
 
+def sees_stage_clocks(role: str) -> bool:
+    """Whether the caller sees every stage's SLA clock (requesters: joint clock, milestones)."""
+    return role != REQUESTER
+
+
 def may_read_notifications_of(role: str, recipient: str, own: Iterable[str]) -> bool:
     """Callers read notifications addressed to themselves; auditors and admins anyone's."""
     return recipient in own or may_call(role, READ_ALL_NOTIFICATIONS)

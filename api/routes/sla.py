@@ -29,8 +29,7 @@ from domain.messages import PauseInput, ResumeInput, SetPriorityInput
 from domain.sla import SlaClock
 from domain.sla_clocks import calendar_of, policy_of
 from domain.ticket import Actor
-from policies.authorization import PUBLISH, may_read_notifications_of
-from policies.roles import REQUESTER
+from policies.authorization import PUBLISH, may_read_notifications_of, sees_stage_clocks
 from store import calendars as calendars_store
 from store import definitions as definitions_store
 from store import sla as sla_store
@@ -214,7 +213,7 @@ async def ticket_sla(
         raise ProblemError(500, f"definition {ticket.definition_key} is missing from the store")
     definition = ProcessDefinition.model_validate(row.document)
     clocks = await sla_store.ticket_clocks(session=session, key=key)
-    if actor.role == REQUESTER:
+    if not sees_stage_clocks(actor.role):
         clocks = [c for c in clocks if c.milestone or c.clock_id == "ticket"]
     fired = await sla_store.fired_rungs(session=session, key=key)
     now = datetime.now(UTC)

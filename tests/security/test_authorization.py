@@ -22,7 +22,10 @@ from policies.authorization import (
     handler_departments,
     handles,
     may_call,
+    may_hold_task,
+    may_read_notifications_of,
     may_update,
+    sees_stage_clocks,
     update_writes,
 )
 from store.projection import apply_projection
@@ -137,6 +140,16 @@ def test_role_gates_admit_admins_always_and_auditors_to_no_update() -> None:
     for update in UPDATES:
         assert may_update("admin", update, own=False)
         assert not may_update("auditor", update, own=True)
+    # Tasks go to members of their group, or to admins.
+    assert may_hold_task("agent", "ops", "ops")
+    assert not may_hold_task("agent", "dev", "ops")
+    assert may_hold_task("admin", "it", "ops")
+    own = ["user:rita", "group:sales", "role:requester"]
+    assert may_read_notifications_of("requester", "group:sales", own)
+    assert not may_read_notifications_of("requester", "group:ops", own)
+    assert may_read_notifications_of("auditor", "group:ops", [])
+    assert not sees_stage_clocks("requester")
+    assert sees_stage_clocks("agent")
 
 
 def test_update_ids_are_scoped_by_update_and_caller_and_never_cut() -> None:
