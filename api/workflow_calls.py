@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -39,6 +40,10 @@ def _rpc_problem(key: str, exc: RPCError) -> ProblemError:
     return ProblemError(502, f"workflow service error: {exc.message}")
 
 
+# Who asks, and the ids derived from it, are not part of what is asked.
+_NOT_ASKED = {"actor", "source", "request_fingerprint", "signal_id"}
+
+
 def update_id(*, update: str, user: str, idempotency_key: str | None) -> str:
     """The Update id: derived from the Update, the caller and their Idempotency-Key.
 
@@ -52,7 +57,7 @@ def update_id(*, update: str, user: str, idempotency_key: str | None) -> str:
 
 def request_fingerprint(update: str, payload: BaseModel) -> str:
     """A digest of what the Update asks, without who asks (the Update id names the caller)."""
-    asked = payload.model_dump(mode="json", exclude={"actor", "request_fingerprint"})
+    asked = payload.model_dump(mode="json", exclude=_NOT_ASKED)
     canonical = json.dumps([update, asked], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -104,6 +109,22 @@ async def send_update(
             ],
         )
     return result
+
+
+def signal_input(
+    *, name: str, user: str, payload: dict[str, Any], idempotency_key: str | None
+) -> ExternalEventInput:
+    """The signal for an outside system's event, with its id when the sender gave a key."""
+    signal = ExternalEventInput(name=name, source=user, payload=payload)
+    if idempotency_key is None:
+        return signal
+    kind = f"signal:{name}"
+    return signal.model_copy(
+        update={
+            "signal_id": update_id(update=kind, user=user, idempotency_key=idempotency_key),
+            "request_fingerprint": request_fingerprint(kind, signal),
+        }
+    )
 
 
 async def send_signal(*, client: Client, key: str, signal: ExternalEventInput) -> None:

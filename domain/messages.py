@@ -143,6 +143,9 @@ class ExternalEventInput(BaseModel):
     name: str
     source: str
     payload: dict[str, Any] = Field(default_factory=dict)
+    # Derived from the sender's Idempotency-Key: a retry with the same id is recorded once.
+    signal_id: str = ""
+    request_fingerprint: str = ""
 
 
 class TransitionResult(BaseModel):

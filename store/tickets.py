@@ -145,6 +145,19 @@ async def list_events(
     return list((await session.scalars(query)).all())
 
 
+async def find_external_event(
+    *, session: AsyncSession, key: str, signal_id: str
+) -> TicketEventRow | None:
+    """The recorded outside event of this ticket that carried this signal id, if any."""
+    query = select(TicketEventRow).where(
+        TicketEventRow.ticket_key == key, TicketEventRow.type == "external_event"
+    )
+    for row in await session.scalars(query):
+        if row.data.get("signal_id") == signal_id:
+            return row
+    return None
+
+
 async def list_tasks(
     *,
     session: AsyncSession,

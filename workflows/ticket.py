@@ -493,7 +493,17 @@ class TicketWorkflow:
         if state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             return
         now = workflow.now()
-        events = [state.record_external(sig.name, sig.source, sig.payload, now)]
+        event = state.record_external(
+            sig.name,
+            sig.source,
+            sig.payload,
+            now,
+            signal_id=sig.signal_id,
+            fingerprint=sig.request_fingerprint,
+        )
+        if event is None:  # a retried signal, already recorded
+            return
+        events = [event]
         if self._sla and sig.name == "customer_reply" and state.waiting_for == "customer":
             system = Actor(user=sig.source, role="system")
             events += sla_clocks.resume(state, system, "the customer replied", now)

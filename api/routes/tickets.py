@@ -43,13 +43,12 @@ from api.ticket_access import (
     ticket_views,
     visible_filter,
 )
-from api.workflow_calls import send_signal
+from api.workflow_calls import send_signal, signal_input
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
     CommentInput,
     ConfirmInput,
-    ExternalEventInput,
     ReopenInput,
 )
 from domain.problems import Problem
@@ -253,14 +252,38 @@ async def signal(
     client: TemporalDep,
     actor: Signaller,
     access: AccessDep,
+    idempotency_key: IdempotencyKeyDep,
+    response: Response,
 ) -> dict[str, str]:
-    """Deliver an outside system's event to a running ticket."""
+    """Deliver an outside system's event to a running ticket.
+
+    With an Idempotency-Key a retry is recorded once; the key reused with another payload is a
+    422.
+    """
     if name not in EXTERNAL_SIGNAL_NAMES:
         raise ProblemError(404, f"no signal {name!r}; known: {', '.join(EXTERNAL_SIGNAL_NAMES)}")
     await readable_ticket(session=session, key=key, actor=actor, access=access)
-    await send_signal(
-        client=client,
-        key=key,
-        signal=ExternalEventInput(name=name, source=actor.user, payload=body.payload),
+    signal = signal_input(
+        name=name, user=actor.user, payload=body.payload, idempotency_key=idempotency_key
     )
+    if signal.signal_id:
+        earlier = await store.find_external_event(
+            session=session, key=key, signal_id=signal.signal_id
+        )
+        if earlier is not None:
+            if earlier.data.get("fingerprint") != signal.request_fingerprint:
+                raise ProblemError(
+                    422,
+                    "this Idempotency-Key was used with a different request",
+                    problems=[
+                        Problem(
+                            pointer="header:/Idempotency-Key",
+                            detail="already used for another signal to this ticket",
+                        )
+                    ],
+                )
+            response.headers["Idempotent-Replayed"] = "true"
+            return {"key": key, "signal": name, "status": "accepted"}
+    await session.rollback()
+    await send_signal(client=client, key=key, signal=signal)
     return {"key": key, "signal": name, "status": "accepted"}

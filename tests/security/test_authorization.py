@@ -13,7 +13,7 @@ from temporalio import workflow
 
 from api.workflow_calls import request_fingerprint, update_id
 from domain.messages import CommentInput, CompleteInput
-from domain.ticket import Actor, TaskStatus
+from domain.ticket import Actor, TaskStatus, TicketState
 from policies.authorization import (
     UPDATES,
     TaskFacts,
@@ -30,6 +30,7 @@ from policies.authorization import (
 )
 from store.projection import apply_projection
 from store.tickets import TicketFilter, list_tickets
+from tests.builders import actor, incident
 from tests.dbutil import database_params, fresh_database, migrated_sessions
 from tests.store.snapshots import T0, snapshot, task
 from workflows.ticket import TicketWorkflow
@@ -182,3 +183,19 @@ def test_fingerprints_tell_bodies_apart_but_not_who_sends_them() -> None:
     first = CompleteInput(stage_key="s", actor=rita, data={"a": 1, "b": 2})
     reordered = CompleteInput(stage_key="s", actor=rita, data={"b": 2, "a": 1})
     assert request_fingerprint("complete", first) == request_fingerprint("complete", reordered)
+
+
+def test_a_signal_recorded_under_an_id_is_not_recorded_again() -> None:
+    state = TicketState.create(
+        key="S-1",
+        definition=incident(),
+        intake={"title": "x"},
+        requester=actor("rita", "sales"),
+        now=T0,
+    )
+    first = state.record_external("external_update", "monitor", {}, T0, signal_id="s1")
+    assert first is not None
+    assert state.record_external("external_update", "monitor", {"x": 1}, T0, signal_id="s1") is None
+    assert state.record_external("external_update", "monitor", {}, T0) is not None
+    assert state.record_external("external_update", "monitor", {}, T0) is not None
+    assert [e.type for e in state.events].count("external_event") == 3

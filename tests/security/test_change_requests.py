@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
@@ -108,6 +109,38 @@ async def test_a_key_reused_with_another_body_is_refused_and_changes_nothing(api
         assert plain.status_code == 200
     bodies = [e["data"]["body"] for e in await _events(api, key, "comment_added")]
     assert bodies == ["a", "b", "a", "a"]
+
+
+async def _wait_for_events(api: Api, key: str, type_: str, count: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        found = await _events(api, key, type_)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{key} never had {count} {type_} events")
+
+
+async def test_a_retried_signal_is_recorded_once(api: Api) -> None:
+    await publish_incident(api)
+    key = await create_ticket(api)
+    path = f"/tickets/{key}/signals/external_update"
+    headers = {**api.auth("monitor"), "Idempotency-Key": "evt-1"}
+    body = {"payload": {"status": "degraded"}}
+    for _ in range(2):
+        sent = await api.http.post(path, json=body, headers=headers)
+        assert sent.status_code == 202, sent.text
+    await _wait_for_events(api, key, "external_event", 1)
+    again = await api.http.post(path, json=body, headers=headers)
+    assert again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await api.http.post(path, json={"payload": {"status": "ok"}}, headers=headers)
+    assert other.status_code == 422, other.text
+    # Without a key each signal is its own event.
+    for _ in range(2):
+        plain = await api.http.post(path, json=body, headers=api.auth("monitor"))
+        assert plain.status_code == 202
+    events = await _wait_for_events(api, key, "external_event", 3)
+    assert [e["data"]["payload"] for e in events] == [{"status": "degraded"}] * 3
 
 
 async def test_change_responses_are_redacted_like_reads(api: Api) -> None:
