@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from domain.problems import pointer
 from domain.sla_clocks import CHANGE_PRIORITY_ROLES, PAUSE_ROLES
 from policies.redaction import FieldView, denied_writes
 from policies.roles import ADMIN, AGENT, AUDITOR, PROCESS_OWNER, REQUESTER, SYSTEM
@@ -56,7 +57,7 @@ def _fields(*names: str) -> Callable[[Mapping[str, Any]], tuple[Write, ...]]:
 
 def form_writes(data: Mapping[str, Any], at: str = "/data") -> tuple[Write, ...]:
     """Every top-level field of submitted form data (intake or stage completion)."""
-    return tuple(Write(str(name), f"{at}/{name}") for name in data)
+    return tuple(Write(str(name), at + pointer(str(name))) for name in data)
 
 
 def _complete(payload: Mapping[str, Any]) -> tuple[Write, ...]:

@@ -132,6 +132,7 @@ def test_each_update_names_the_fields_its_payload_writes() -> None:
         Write("title", "/data/title"),
         Write("priority", "/priority"),
     )
+    assert update_writes("complete", {"data": {"a/b~c": 1}}) == (Write("a/b~c", "/data/a~1b~0c"),)
     assert creation_writes({"title": "t"}, priority_given=False) == (Write("title", "/data/title"),)
 
 
