@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.body_guard import BodyGuard
-from api.limits import BodySizeLimit, RequestIds
+from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
 from api.problems import install_problem_handlers
 from api.routes import (
     definitions,
@@ -70,6 +70,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.access = AccessControl()
+    app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)

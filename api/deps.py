@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.limits import FailedAuthLimit
 from api.problems import ProblemError
 from domain.ticket import Actor
 from policies.access import AccessControl
+from policies.authorization import may_call
 from store.users import user_by_token
 from ticketflow.settings import Settings
 
@@ -45,15 +47,30 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_actor(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The authenticated caller; 401 without a valid bearer token."""
+    """The authenticated caller; 401 without a valid bearer token.
+
+    A client that sent too many invalid tokens lately is refused (429) before its token is
+    even looked up, so guessing tokens is slow whatever the guesses are.
+    """
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise ProblemError(401, "a bearer token is required", headers=challenge)
+    failures: FailedAuthLimit = request.app.state.auth_failures
+    client = request.client.host if request.client else "-"
+    wait = await failures.retry_after(client)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "too many invalid bearer tokens from this client; retry later",
+            headers={"Retry-After": str(wait)},
+        )
     user = await user_by_token(session=session, token=credentials.credentials)
     if user is None:
+        await failures.failed(client)
         raise ProblemError(401, "the bearer token is not valid", headers=challenge)
     return Actor(user=user.name, department=user.department, role=user.role)
 
@@ -65,7 +82,7 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     """A dependency admitting only callers with one of these roles (admins always)."""
 
     async def check(actor: ActorDep) -> Actor:
-        if actor.role != "admin" and actor.role not in roles:
+        if not may_call(actor.role, roles):
             raise ProblemError(
                 403, f"role {actor.role!r} may not do this; needs one of {sorted(roles)}"
             )
@@ -74,13 +91,26 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     return check
 
 
-def request_id(request: Request) -> str:
-    """The request id (X-Request-ID from the caller, or one the middleware made)."""
-    rid: str = request.state.request_id
-    return rid
+MAX_IDEMPOTENCY_KEY = 200
 
 
-RequestIdDep = Annotated[str, Depends(request_id)]
+def idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY,
+            description="Retrying a change with the same key returns its first outcome "
+            "instead of changing the ticket twice; reusing it for another request is a 422.",
+        ),
+    ] = None,
+) -> str | None:
+    """The caller's Idempotency-Key for a state-changing request, if given."""
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def get_access(request: Request, session: SessionDep) -> AccessControl:
@@ -95,12 +125,12 @@ AccessDep = Annotated[AccessControl, Depends(get_access)]
 
 @dataclass(frozen=True)
 class Caller:
-    """What a change needs: who asks, under which request id, and the connections to use."""
+    """What a change needs: who asks, under which Idempotency-Key, and the connections to use."""
 
     actor: Actor
     session: AsyncSession
     temporal: Client
-    request_id: str
+    idempotency_key: str | None
     access: AccessControl
 
 
@@ -108,12 +138,16 @@ async def get_caller(
     actor: ActorDep,
     session: SessionDep,
     temporal: TemporalDep,
-    request_id: RequestIdDep,
+    idempotency_key: IdempotencyKeyDep,
     access: AccessDep,
 ) -> Caller:
     """The caller of a change (the session is the same one authentication used)."""
     return Caller(
-        actor=actor, session=session, temporal=temporal, request_id=request_id, access=access
+        actor=actor,
+        session=session,
+        temporal=temporal,
+        idempotency_key=idempotency_key,
+        access=access,
     )
 
 

@@ -1,9 +1,16 @@
-"""ASGI middleware: request ids, and a body size limit enforced while the body streams in."""
+"""Request ids for tracing, a body size limit enforced while the body streams in, and the
+limit on invalid bearer tokens per client."""
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 import uuid
 
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,13 +52,14 @@ class BodySizeLimit:
 
 
 MAX_REQUEST_ID = 128
+log = logging.getLogger("ticketflow.requests")
 
 
 class RequestIds:
-    """Give every request an id (the caller's X-Request-ID, or a new one) and echo it back.
+    """Give every request an id for tracing (the caller's X-Request-ID, or a new one).
 
-    The id doubles as the Update id: a client retrying with the same X-Request-ID gets the
-    first attempt's outcome instead of a second change.
+    The id is echoed in the response and logged; it identifies nothing else (retries of a
+    change are matched by their Idempotency-Key). An id too long to log is replaced.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -62,13 +70,40 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"")[:MAX_REQUEST_ID]
-        request_id = given.decode("latin-1") or str(uuid.uuid4())
+        given = dict(scope["headers"]).get(b"x-request-id", b"")
+        usable = 0 < len(given) <= MAX_REQUEST_ID
+        request_id = given.decode("latin-1") if usable else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                log.info(
+                    "%s %s %s request-id=%s",
+                    scope["method"],
+                    scope["path"],
+                    message["status"],
+                    request_id,
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class FailedAuthLimit:
+    """Invalid bearer tokens per client address, in a moving window held in memory."""
+
+    def __init__(self, rate: str) -> None:
+        self.item = parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def retry_after(self, client: str) -> int | None:
+        """Seconds until this client may try a token again; None when it may now."""
+        if await self.limiter.test(self.item, client):
+            return None
+        stats = await self.limiter.get_window_stats(self.item, client)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def failed(self, client: str) -> None:
+        """Count one invalid token from this client."""
+        await self.limiter.hit(self.item, client)

@@ -12,12 +12,20 @@ from api.deps import Caller
 from api.problems import ProblemError
 from api.schemas import TransitionView
 from api.workflow_calls import send_update, transition_view
+from domain.messages import UpdateInput
 from domain.problems import Problem
 from domain.ticket import Actor
 from policies.access import AccessControl, ListScope, ticket_domains
+from policies.authorization import (
+    TaskFacts,
+    Write,
+    handler_departments,
+    may_update,
+    refused_writes,
+    update_writes,
+)
 from policies.decisions import Subject
-from policies.redaction import FieldView, denied_writes
-from policies.roles import may_change_ticket
+from policies.redaction import FieldView
 from store import tickets as store
 from store.models import TicketRow
 
@@ -30,12 +38,13 @@ def subject_of(actor: Actor, *, owner: bool) -> Subject:
 async def ticket_views(
     *, session: AsyncSession, access: AccessControl, actor: Actor, rows: list[TicketRow]
 ) -> list[FieldView]:
-    """The caller's view of each ticket (one query for the departments involved)."""
-    groups = await store.task_groups(session=session, keys=[r.key for r in rows])
+    """The caller's view of each ticket (one query for the departments handling them)."""
+    tasks = await store.task_facts(session=session, keys=[r.key for r in rows])
     views = []
     for row in rows:
         catalog = await access.catalog(session, row.definition_key, row.definition_version)
-        domains = ticket_domains(row.department, row.intake, groups[row.key])
+        handlers = handler_departments(row.department, map(TaskFacts._make, tasks[row.key]))
+        domains = ticket_domains(row.department, row.intake, handlers)
         subject = subject_of(actor, owner=row.requester == actor.user)
         views.append(access.view(subject, domains, catalog))
     return views
@@ -64,45 +73,56 @@ def visible_filter(access: AccessControl, actor: Actor) -> dict[str, Any]:
     }
 
 
-def require_writes(view: FieldView, fields: Iterable[str], *, pointer: str = "/data") -> None:
+def require_writes(view: FieldView, writes: Iterable[Write]) -> None:
     """403 naming every field the caller may not write; nothing is applied."""
-    denied = denied_writes(view, fields)
-    if denied:
+    refused = refused_writes(view, writes)
+    if refused:
         raise ProblemError(
             403,
-            f"you may not write {', '.join(denied)}",
+            f"you may not write {', '.join(w.field for w in refused)}",
             problems=[
-                Problem(pointer=f"{pointer}/{name}", detail=f"may not write ticket.{name}")
-                for name in denied
+                Problem(pointer=w.pointer, detail=f"may not write ticket.{w.field}")
+                for w in refused
             ],
         )
+
+
+def authorize_change(
+    caller: Caller, row: TicketRow, view: FieldView, update: str, payload: BaseModel
+) -> tuple[Write, ...]:
+    """403 unless the caller may send this Update and write every field it writes."""
+    if not may_update(caller.actor.role, update, own=row.requester == caller.actor.user):
+        raise ProblemError(403, f"role {caller.actor.role!r} may not {update} this ticket")
+    writes = update_writes(update, payload.model_dump())
+    require_writes(view, writes)
+    return writes
 
 
 async def change_ticket(
     caller: Caller,
     key: str,
     update: str,
-    payload: BaseModel,
+    payload: UpdateInput,
     *,
-    writes: Iterable[str],
-    pointer: str = "",
     ticket: tuple[TicketRow, FieldView] | None = None,
 ) -> TransitionView:
-    """Send an Update to a ticket the caller can see and may change, writing these fields."""
+    """Send an Update to a ticket the caller can see and may change; the answer is redacted.
+
+    The fields it writes come from the Update's declaration (policies.authorization), so no
+    change reaches the workflow without the write check.
+    """
     row, view = ticket or await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )
-    if not may_change_ticket(caller.actor.role, own=row.requester == caller.actor.user):
-        raise ProblemError(403, f"role {caller.actor.role!r} may not change this ticket")
-    fields = list(writes)
-    require_writes(view, fields, pointer=pointer)
-    caller.access.usage.wrote(caller.actor.role, fields)
+    writes = authorize_change(caller, row, view, update, payload)
+    caller.access.usage.wrote(caller.actor.role, [w.field for w in writes])
     await caller.session.rollback()  # release the read before a possibly long Update
     result = await send_update(
         client=caller.temporal,
         key=key,
         update=update,
         payload=payload,
-        request_id=caller.request_id,
+        user=caller.actor.user,
+        idempotency_key=caller.idempotency_key,
     )
-    return transition_view(result)
+    return transition_view(result, view)

@@ -44,21 +44,29 @@ class TicketResult(BaseModel):
     last_seq: int
 
 
-class ClaimInput(BaseModel):
+class UpdateInput(BaseModel):
+    """What every Update input carries besides its own fields."""
+
+    # The API's fingerprint of the request; the result echoes it, so a retry under the same
+    # Update id with another body (which Temporal answers with the first outcome) shows.
+    request_fingerprint: str = ""
+
+
+class ClaimInput(UpdateInput):
     """Claim a stage's task."""
 
     stage_key: str
     actor: Actor
 
 
-class UnclaimInput(BaseModel):
+class UnclaimInput(UpdateInput):
     """Give a claimed task back to its group's queue."""
 
     stage_key: str
     actor: Actor
 
 
-class CompleteInput(BaseModel):
+class CompleteInput(UpdateInput):
     """Complete a claimed task with form data."""
 
     stage_key: str
@@ -66,7 +74,7 @@ class CompleteInput(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class ReassignInput(BaseModel):
+class ReassignInput(UpdateInput):
     """Move a task to another group and/or person."""
 
     stage_key: str
@@ -76,7 +84,7 @@ class ReassignInput(BaseModel):
     reason: str = ""
 
 
-class CommentInput(BaseModel):
+class CommentInput(UpdateInput):
     """Add a comment to the ticket."""
 
     actor: Actor
@@ -84,14 +92,14 @@ class CommentInput(BaseModel):
     internal: bool = False
 
 
-class CancelInput(BaseModel):
+class CancelInput(UpdateInput):
     """Cancel the ticket."""
 
     actor: Actor
     reason: str
 
 
-class ReopenInput(BaseModel):
+class ReopenInput(UpdateInput):
     """Reopen a resolved ticket; by default its final stages run again."""
 
     actor: Actor
@@ -99,14 +107,14 @@ class ReopenInput(BaseModel):
     stages: list[str] | None = None
 
 
-class ConfirmInput(BaseModel):
+class ConfirmInput(UpdateInput):
     """The requester confirms the resolution."""
 
     actor: Actor
     comment: str = ""
 
 
-class SetPriorityInput(BaseModel):
+class SetPriorityInput(UpdateInput):
     """Change the ticket's priority; its SLA clocks get the new priority's targets."""
 
     actor: Actor
@@ -114,7 +122,7 @@ class SetPriorityInput(BaseModel):
     reason: str = ""
 
 
-class PauseInput(BaseModel):
+class PauseInput(UpdateInput):
     """Put the ticket on hold, waiting for someone outside (`customer`, `supplier`, ...)."""
 
     actor: Actor
@@ -122,7 +130,7 @@ class PauseInput(BaseModel):
     note: str = ""
 
 
-class ResumeInput(BaseModel):
+class ResumeInput(UpdateInput):
     """End the ticket's wait."""
 
     actor: Actor
@@ -135,6 +143,9 @@ class ExternalEventInput(BaseModel):
     name: str
     source: str
     payload: dict[str, Any] = Field(default_factory=dict)
+    # Derived from the sender's Idempotency-Key: a retry with the same id is recorded once.
+    signal_id: str = ""
+    request_fingerprint: str = ""
 
 
 class TransitionResult(BaseModel):
@@ -144,6 +155,7 @@ class TransitionResult(BaseModel):
     status: TicketStatus
     seq: int
     task: Task | None = None
+    request_fingerprint: str = ""
 
 
 class ProjectionInput(BaseModel):

@@ -475,7 +475,25 @@ class TicketState(BaseModel):
         return self._append(type_, actor, now, data)
 
     def record_external(
-        self, name: str, source: str, payload: dict[str, Any], now: datetime
-    ) -> TicketEvent:
-        """Record a signal from an outside system (monitoring, CRM, a customer's reply)."""
-        return self._append("external_event", source, now, {"name": name, "payload": payload})
+        self,
+        name: str,
+        source: str,
+        payload: dict[str, Any],
+        now: datetime,
+        *,
+        signal_id: str = "",
+        fingerprint: str = "",
+    ) -> TicketEvent | None:
+        """Record a signal from an outside system (monitoring, CRM, a customer's reply).
+
+        A signal carrying the id of one already recorded is a retry: None, nothing recorded.
+        """
+        data: dict[str, Any] = {"name": name, "payload": payload}
+        if signal_id:
+            if any(
+                e.type == "external_event" and e.data.get("signal_id") == signal_id
+                for e in self.events
+            ):
+                return None
+            data.update(signal_id=signal_id, fingerprint=fingerprint)
+        return self._append("external_event", source, now, data)

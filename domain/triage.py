@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.messages import UpdateInput
 from domain.ticket import Actor
 from domain.triage_settings import DuplicateSettings, TriageSettings
 
@@ -64,7 +65,7 @@ class TriageResult(BaseModel):
     top_features: list[FeatureWeight] = Field(default_factory=list)
 
 
-class DispatchInput(BaseModel):
+class DispatchInput(UpdateInput):
     """A dispatcher's decision on a ticket in manual triage (or a correction of the model)."""
 
     actor: Actor

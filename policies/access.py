@@ -40,7 +40,10 @@ def ticket_domain(department: str, intake: Mapping[str, Any] | None) -> str:
 def ticket_domains(
     department: str, intake: Mapping[str, Any] | None, groups: Iterable[str] = ()
 ) -> tuple[str, ...]:
-    """The owning department's domain, then one per other department with a task on it."""
+    """The owning department's domain, then one per other handling department.
+
+    Which departments handle a ticket is policies.authorization.handler_departments.
+    """
     site = ticket_domain(department, intake).split("/", 1)[1]
     names = dict.fromkeys([department, *sorted(groups)])
     return tuple(f"{name}/{site}" for name in names)

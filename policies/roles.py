@@ -1,4 +1,4 @@
-"""Roles and the endpoints each may use; which tickets and fields each sees is the Casbin policy."""
+"""The role names on user accounts; what each may do is policies/authorization.py and the policy."""
 
 from __future__ import annotations
 
@@ -17,17 +17,3 @@ ROLES: dict[str, str] = {
     ADMIN: "everything",
     SYSTEM: "an outside system: creates tickets and signals running ones",
 }
-
-CREATE_TICKETS = (REQUESTER, AGENT, PROCESS_OWNER, SYSTEM)
-PUBLISH = (PROCESS_OWNER,)
-WORK_TASKS = (AGENT,)
-SIGNAL = (SYSTEM,)
-# Aggregate KPIs (counts and durations, no ticket's fields): everyone but requesters.
-READ_KPIS = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
-
-
-def may_change_ticket(role: str, *, own: bool) -> bool:
-    """Agents and admins change any ticket; auditors none; everyone else only their own."""
-    if role in (ADMIN, AGENT):
-        return True
-    return role != AUDITOR and own

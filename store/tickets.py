@@ -23,11 +23,11 @@ class TicketFilter:
 
     status: str | None = None
     definition_key: str | None = None
-    department: str | None = None  # owning department, or one with an opened task
+    department: str | None = None  # owning department, or one handling it
     assignee: str | None = None
     requester: str | None = None
     # Visibility: when set, only tickets requested by `visible_requester` or involving one of
-    # `visible_departments` (owning it or holding a task on it).
+    # `visible_departments` (owning it or handling it).
     visible_requester: str | None = None
     visible_departments: tuple[str, ...] | None = None
 
@@ -47,6 +47,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadCursor("cursor is not valid") from exc
 
 
+# The statuses of a task whose group handles its ticket, with any task that ever opened: the
+# SQL form of policies.authorization.handles (a test holds the two together).
+HANDLING_STATUSES = ("open", "claimed", "done")
+
+
+def handling_task() -> ColumnElement[bool]:
+    """Tasks that make their group one of the ticket's handlers: opened, even if since cancelled."""
+    return or_(
+        TaskRow.status.in_(HANDLING_STATUSES),
+        and_(TaskRow.status == "cancelled", TaskRow.opened_at.is_not(None)),
+    )
+
+
 def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if f.status:
@@ -57,12 +70,9 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(
                 TicketRow.department == f.department,
-                # A department is involved once one of its tasks has opened (pending ones
-                # may never reach it).
                 TicketRow.key.in_(
                     select(TaskRow.ticket_key).where(
-                        TaskRow.group_name == f.department,
-                        TaskRow.status.in_(("open", "claimed", "done")),
+                        TaskRow.group_name == f.department, handling_task()
                     )
                 ),
             )
@@ -77,7 +87,9 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         visible: list[ColumnElement[bool]] = [
             TicketRow.department.in_(f.visible_departments),
             TicketRow.key.in_(
-                select(TaskRow.ticket_key).where(TaskRow.group_name.in_(f.visible_departments))
+                select(TaskRow.ticket_key).where(
+                    TaskRow.group_name.in_(f.visible_departments), handling_task()
+                )
             ),
         ]
         if f.visible_requester:
@@ -133,6 +145,19 @@ async def list_events(
     return list((await session.scalars(query)).all())
 
 
+async def find_external_event(
+    *, session: AsyncSession, key: str, signal_id: str
+) -> TicketEventRow | None:
+    """The recorded outside event of this ticket that carried this signal id, if any."""
+    query = select(TicketEventRow).where(
+        TicketEventRow.ticket_key == key, TicketEventRow.type == "external_event"
+    )
+    for row in await session.scalars(query):
+        if row.data.get("signal_id") == signal_id:
+            return row
+    return None
+
+
 async def list_tasks(
     *,
     session: AsyncSession,
@@ -152,15 +177,22 @@ async def list_tasks(
     return list((await session.scalars(query)).all())
 
 
-async def task_groups(*, session: AsyncSession, keys: list[str]) -> dict[str, set[str]]:
-    """The groups holding a task (of any status) on each of these tickets."""
-    groups: dict[str, set[str]] = {key: set() for key in keys}
+async def task_facts(
+    *, session: AsyncSession, keys: list[str]
+) -> dict[str, list[tuple[str, str, bool]]]:
+    """(group, status, ever opened) of every task (all rounds) of each of these tickets."""
+    facts: dict[str, list[tuple[str, str, bool]]] = {key: [] for key in keys}
     if keys:
         rows = await session.execute(
-            select(TaskRow.ticket_key, TaskRow.group_name)
+            select(
+                TaskRow.ticket_key,
+                TaskRow.group_name,
+                TaskRow.status,
+                TaskRow.opened_at.is_not(None),
+            )
             .where(TaskRow.ticket_key.in_(keys))
             .distinct()
         )
-        for key, group in rows:
-            groups[key].add(group)
-    return groups
+        for key, group, status, opened in rows:
+            facts[key].append((group, status, bool(opened)))
+    return facts

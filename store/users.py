@@ -95,3 +95,8 @@ async def update_user(
 async def user_by_token(*, session: AsyncSession, token: str) -> UserRow | None:
     """The user owning this token, if any."""
     return await session.scalar(select(UserRow).where(UserRow.token_hash == hash_token(token)))
+
+
+async def get_user(*, session: AsyncSession, name: str) -> UserRow | None:
+    """The user of this name, if any."""
+    return await session.get(UserRow, name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from limits import parse
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +26,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = 1_000_000
+    # Invalid bearer tokens one client address may send before it is refused (429) for the
+    # rest of the window; a `limits` rate string ("20/minute", "100/hour").
+    auth_failure_limit: str = "20/minute"
+
+    @field_validator("auth_failure_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse(value)  # a ValueError here names the bad setting at startup
+        return value
 
     @property
     def effective_database_url(self) -> str:

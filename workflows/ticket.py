@@ -297,12 +297,15 @@ class TicketWorkflow:
             ]
         )
 
-    def _result(self, task: Task | None = None) -> TransitionResult:
+    def _result(self, task: Task | None = None, *, fingerprint: str = "") -> TransitionResult:
+        # The fingerprint is echoed so the API can tell a retry from another request that
+        # reused its Idempotency-Key (Temporal answers both with the first outcome).
         return TransitionResult(
             key=self._state.key,
             status=self._state.status,
             seq=self._state.last_seq,
             task=task.model_copy() if task else None,
+            request_fingerprint=fingerprint,
         )
 
     # -- Updates: validators refuse without writing history; handlers re-check and apply ----
@@ -318,7 +321,7 @@ class TicketWorkflow:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event] if event else [])
-        return self._result(self._state.tasks[cmd.stage_key])
+        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
 
     @claim.validator
     def _validate_claim(self, cmd: ClaimInput) -> None:
@@ -329,7 +332,7 @@ class TicketWorkflow:
         """Give a claimed task back to its group's queue."""
         event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key])
+        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
 
     @unclaim.validator
     def _validate_unclaim(self, cmd: UnclaimInput) -> None:
@@ -342,7 +345,7 @@ class TicketWorkflow:
         event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
         task = self._state.tasks[cmd.stage_key].model_copy()
         await self._record([event, *self._state.open_ready_tasks(now)])
-        return self._result(task)
+        return self._result(task, fingerprint=cmd.request_fingerprint)
 
     @complete.validator
     def _validate_complete(self, cmd: CompleteInput) -> None:
@@ -357,7 +360,7 @@ class TicketWorkflow:
             )
         )
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key])
+        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignInput) -> None:
@@ -372,7 +375,7 @@ class TicketWorkflow:
             lambda: self._state.comment(cmd.actor, cmd.body, cmd.internal, workflow.now())
         )
         await self._record([event])
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @comment.validator
     def _validate_comment(self, cmd: CommentInput) -> None:
@@ -383,7 +386,7 @@ class TicketWorkflow:
         """Cancel the ticket with a reason."""
         event = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
         await self._record([event])
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @cancel.validator
     def _validate_cancel(self, cmd: CancelInput) -> None:
@@ -396,7 +399,7 @@ class TicketWorkflow:
             lambda: self._state.reopen(cmd.actor, cmd.reason, cmd.stages, workflow.now())
         )
         await self._record(events)
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @reopen.validator
     def _validate_reopen(self, cmd: ReopenInput) -> None:
@@ -407,7 +410,7 @@ class TicketWorkflow:
         """The requester confirms the resolution; the ticket closes."""
         event = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
         await self._record([event])
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @confirm.validator
     def _validate_confirm(self, cmd: ConfirmInput) -> None:
@@ -422,7 +425,7 @@ class TicketWorkflow:
             )
         )
         await self._record(events)
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @set_priority.validator
     def _validate_set_priority(self, cmd: SetPriorityInput) -> None:
@@ -435,7 +438,7 @@ class TicketWorkflow:
             lambda: sla_clocks.pause(self._state, cmd.actor, cmd.reason, cmd.note, workflow.now())
         )
         await self._record(events)
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @pause.validator
     def _validate_pause(self, cmd: PauseInput) -> None:
@@ -448,7 +451,7 @@ class TicketWorkflow:
             lambda: sla_clocks.resume(self._state, cmd.actor, cmd.note, workflow.now())
         )
         await self._record(events)
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @resume.validator
     def _validate_resume(self, cmd: ResumeInput) -> None:
@@ -465,7 +468,7 @@ class TicketWorkflow:
         if with_priority:
             events += dispatch_priority(self._state, cmd, now)
         await self._record(events)
-        return self._result()
+        return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
     def _validate_dispatch(self, cmd: DispatchInput) -> None:
@@ -490,7 +493,17 @@ class TicketWorkflow:
         if state.status in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             return
         now = workflow.now()
-        events = [state.record_external(sig.name, sig.source, sig.payload, now)]
+        event = state.record_external(
+            sig.name,
+            sig.source,
+            sig.payload,
+            now,
+            signal_id=sig.signal_id,
+            fingerprint=sig.request_fingerprint,
+        )
+        if event is None:  # a retried signal, already recorded
+            return
+        events = [event]
         if self._sla and sig.name == "customer_reply" and state.waiting_for == "customer":
             system = Actor(user=sig.source, role="system")
             events += sla_clocks.resume(state, system, "the customer replied", now)

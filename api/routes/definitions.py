@@ -25,7 +25,7 @@ from api.schemas import (
 from domain.json_values import TOO_DEEP, value_problems
 from domain.problems import Problem
 from domain.ticket import Actor
-from policies.roles import PUBLISH
+from policies.authorization import PUBLISH
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
 from ticketflow.publishing import (

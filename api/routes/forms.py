@@ -16,7 +16,7 @@ from forms.diff import FormDiff, diff_forms
 from forms.generate import GenerationRejected, generate_form
 from forms.layout import FormLayout, form_layout
 from forms.validation import schema_problems_in_thread
-from policies.roles import PUBLISH
+from policies.authorization import PUBLISH
 from store import definitions as store
 from store.models import FormRow
 

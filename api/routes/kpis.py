@@ -11,7 +11,7 @@ from api.deps import SessionDep, require_roles
 from api.problems import ProblemError
 from api.sla_schemas import KpiReport
 from domain.problems import Problem
-from policies.roles import READ_KPIS
+from policies.authorization import READ_KPIS
 from store.kpis import KpiFilter, compute_kpis
 
 router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_KPIS))])

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 
 from api.csv_cells import csv_row
 from api.deps import SessionDep, require_roles
-from policies.roles import AUDITOR
+from policies.authorization import READ_PERMISSION_AUDIT
 from store import access as store
 
-router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles(AUDITOR))])
+router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles(*READ_PERMISSION_AUDIT))])
 
 COLUMNS = ("seq", "at", "actor", "action", "before", "after", "reason", "prev_hash", "hash")
 

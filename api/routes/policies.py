@@ -13,6 +13,7 @@ from api.problems import ProblemError
 from api.schemas import Strict
 from domain.problems import Problem
 from policies.access import flush_usage
+from policies.authorization import MANAGE_POLICIES
 from policies.catalog import catalog_from_document
 from policies.management import InvalidRule, NoSuchRule, RuleExists, change_rule, rule_document
 from policies.recommendations import recommend
@@ -28,7 +29,7 @@ from policies.subjects import (
 from store import access as store
 from store.definitions import list_definitions
 
-router = APIRouter(tags=["policies"], dependencies=[Depends(require_roles())])
+router = APIRouter(tags=["policies"], dependencies=[Depends(require_roles(*MANAGE_POLICIES))])
 
 # Rule values are stored as one policy line per rule and parsed back by Casbin: each column
 # has the strict grammar of policies.subjects, so no value can break the loading of the policy.

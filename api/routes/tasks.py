@@ -19,18 +19,20 @@ from api.schemas import (
     TaskView,
     TransitionView,
 )
-from api.ticket_access import change_ticket, readable_ticket, require_writes, ticket_views
+from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
+from domain.problems import Problem
 from domain.sla_clocks import ESCALATION_PREFIX
 from domain.ticket import Actor
 from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
+from policies.authorization import WORK_TASKS, may_hold_task
 from policies.redaction import TASK_SHAPE, redact
-from policies.roles import WORK_TASKS
 from store import definitions as definitions_store
 from store import tickets as store
 from store.models import TaskRow
+from store.users import get_user
 
 # Every route here is for people who work tasks.
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require_roles(*WORK_TASKS))])
@@ -117,7 +119,7 @@ async def queue(
 async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Claim a task of the caller's group."""
     return await change_ticket(
-        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor), writes=["assignee"]
+        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor)
     )
 
 
@@ -125,7 +127,7 @@ async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
 async def unclaim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Put a claimed task back in its group's queue."""
     payload = UnclaimInput(stage_key=stage, actor=caller.actor)
-    return await change_ticket(caller, key, "unclaim", payload, writes=["assignee"])
+    return await change_ticket(caller, key, "unclaim", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
@@ -152,7 +154,9 @@ async def complete(
         if not stage.startswith(ESCALATION_PREFIX):
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
         form = None
-    require_writes(view, body.data, pointer="/data")
+    payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
+    # Refused writes are a 403 before the form's 422s, which would describe denied fields.
+    authorize_change(caller, ticket, view, "complete", payload)
     problems = await data_problems_in_thread(form or {}, body.data)
     if problems:
         raise ProblemError(
@@ -160,23 +164,22 @@ async def complete(
             "the form data does not satisfy the stage form",
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
-    payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
-    return await change_ticket(
-        caller,
-        key,
-        "complete",
-        payload,
-        writes=body.data,
-        pointer="/data",
-        ticket=(ticket, view),
-    )
+    return await change_ticket(caller, key, "complete", payload, ticket=(ticket, view))
 
 
 @router.post("/tickets/{key}/tasks/{stage}/reassign", response_model=TransitionView)
 async def reassign(
     key: str, stage: str, body: ReassignTaskRequest, caller: CallerDep
 ) -> TransitionView:
-    """Move a task to another group (back to its queue) and/or hand it to a person."""
+    """Move a task to another group (back to its queue) and/or hand it to a person.
+
+    `to_user` must be a known user who may hold tasks of the group the task ends up in (422
+    otherwise: a task held by someone who cannot work it is locked for the whole group).
+    `to_group` may name a group that has no users yet.
+    """
+    ticket, view = await readable_ticket(
+        session=caller.session, key=key, actor=caller.actor, access=caller.access
+    )
     payload = ReassignInput(
         stage_key=stage,
         actor=caller.actor,
@@ -184,4 +187,23 @@ async def reassign(
         to_user=body.to_user,
         reason=body.reason,
     )
-    return await change_ticket(caller, key, "reassign", payload, writes=["assignee"])
+    authorize_change(caller, ticket, view, "reassign", payload)
+    if body.to_user is not None:
+        group = body.to_group or await _task_group(caller.session, key, stage)
+        holder = await get_user(session=caller.session, name=body.to_user)
+        if holder is None:
+            detail = f"no user {body.to_user!r}"
+        elif group is not None and not may_hold_task(holder.role, holder.department, group):
+            detail = f"{body.to_user} is not in group {group!r}"
+        else:
+            detail = ""
+        if detail:
+            raise ProblemError(422, detail, problems=[Problem(pointer="/to_user", detail=detail)])
+    return await change_ticket(caller, key, "reassign", payload, ticket=(ticket, view))
+
+
+async def _task_group(session: AsyncSession, key: str, stage: str) -> str | None:
+    """The group holding the stage's latest task (None if the stage has none)."""
+    tasks = await store.list_ticket_tasks(session=session, key=key)
+    rounds = [t for t in tasks if t.stage_key == stage]
+    return max(rounds, key=lambda t: t.round).group_name if rounds else None

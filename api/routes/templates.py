@@ -15,7 +15,7 @@ from domain.definitions import KEY_PATTERN
 from domain.problems import Problem
 from domain.ticket import Actor
 from forms.library import Template, bundled_templates, find_template
-from policies.roles import PUBLISH
+from policies.authorization import PUBLISH
 from ticketflow.publishing import NotOwner, Rejected
 from ticketflow.template_publishing import publish_template
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
@@ -13,6 +13,7 @@ from api.deps import (
     AccessDep,
     ActorDep,
     CallerDep,
+    IdempotencyKeyDep,
     SessionDep,
     SettingsDep,
     TemporalDep,
@@ -42,22 +43,21 @@ from api.ticket_access import (
     ticket_views,
     visible_filter,
 )
-from api.workflow_calls import send_signal
+from api.workflow_calls import send_signal, signal_input
 from domain.json_values import INT_MAX
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
     CommentInput,
     ConfirmInput,
-    ExternalEventInput,
     ReopenInput,
 )
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
 from policies.access import AccessControl, ticket_domains
+from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.list_filters import unreadable_somewhere
 from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
-from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
 from store.models import TicketRow
 from ticketflow.publishing import Rejected
@@ -82,7 +82,7 @@ async def create_ticket(
     settings: SettingsDep,
     actor: Creator,
     access: AccessDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> TicketCreated:
     """File a ticket: the intake is validated, a key allocated and its workflow started.
 
@@ -96,8 +96,9 @@ async def create_ticket(
         catalog = await access.catalog(session, definition.key, definition.version)
         domains = ticket_domains(definition.department, body.data)
         view = access.view(subject_of(actor, owner=True), domains, catalog)
-        require_writes(view, body.data)
-        access.usage.wrote(actor.role, body.data)
+        writes = creation_writes(body.data, priority_given="priority" in body.model_fields_set)
+        require_writes(view, writes)
+        access.usage.wrote(actor.role, [w.field for w in writes])
 
         async def may_see(rows: list[TicketRow]) -> list[bool]:
             # A repeat is reported to a ticket only if the filer may read it like any ticket.
@@ -267,29 +268,28 @@ async def ticket_events(
 async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
-    field = "internal_comments" if body.internal else "comments"
-    return await change_ticket(caller, key, "comment", payload, writes=[field])
+    return await change_ticket(caller, key, "comment", payload)
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
 async def cancel(key: str, body: CancelRequest, caller: CallerDep) -> TransitionView:
     """Cancel the ticket (its requester, an agent or an admin)."""
     payload = CancelInput(actor=caller.actor, reason=body.reason)
-    return await change_ticket(caller, key, "cancel", payload, writes=["status"])
+    return await change_ticket(caller, key, "cancel", payload)
 
 
 @router.post("/tickets/{key}/reopen", response_model=TransitionView)
 async def reopen(key: str, body: ReopenRequest, caller: CallerDep) -> TransitionView:
     """Send a resolved ticket back; the chosen stages and their dependents run again."""
     payload = ReopenInput(actor=caller.actor, reason=body.reason, stages=body.stages)
-    return await change_ticket(caller, key, "reopen", payload, writes=["status"])
+    return await change_ticket(caller, key, "reopen", payload)
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
 async def confirm(key: str, body: ConfirmRequest, caller: CallerDep) -> TransitionView:
     """The requester accepts the resolution; the ticket closes."""
     payload = ConfirmInput(actor=caller.actor, comment=body.comment)
-    return await change_ticket(caller, key, "confirm", payload, writes=["status"])
+    return await change_ticket(caller, key, "confirm", payload)
 
 
 @router.post(
@@ -307,14 +307,38 @@ async def signal(
     client: TemporalDep,
     actor: Signaller,
     access: AccessDep,
+    idempotency_key: IdempotencyKeyDep,
+    response: Response,
 ) -> dict[str, str]:
-    """Deliver an outside system's event to a running ticket."""
+    """Deliver an outside system's event to a running ticket.
+
+    With an Idempotency-Key a retry is recorded once; the key reused with another payload is a
+    422.
+    """
     if name not in EXTERNAL_SIGNAL_NAMES:
         raise ProblemError(404, f"no signal {name!r}; known: {', '.join(EXTERNAL_SIGNAL_NAMES)}")
     await readable_ticket(session=session, key=key, actor=actor, access=access)
-    await send_signal(
-        client=client,
-        key=key,
-        signal=ExternalEventInput(name=name, source=actor.user, payload=body.payload),
+    signal = signal_input(
+        name=name, user=actor.user, payload=body.payload, idempotency_key=idempotency_key
     )
+    if signal.signal_id:
+        earlier = await store.find_external_event(
+            session=session, key=key, signal_id=signal.signal_id
+        )
+        if earlier is not None:
+            if earlier.data.get("fingerprint") != signal.request_fingerprint:
+                raise ProblemError(
+                    422,
+                    "this Idempotency-Key was used with a different request",
+                    problems=[
+                        Problem(
+                            pointer="header:/Idempotency-Key",
+                            detail="already used for another signal to this ticket",
+                        )
+                    ],
+                )
+            response.headers["Idempotent-Replayed"] = "true"
+            return {"key": key, "signal": name, "status": "accepted"}
+    await session.rollback()
+    await send_signal(client=client, key=key, signal=signal)
     return {"key": key, "signal": name, "status": "accepted"}

@@ -17,8 +17,8 @@ from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.ticket import Actor
 from domain.triage import DispatchInput
 from policies.access import AccessControl
+from policies.authorization import READ_KPIS
 from policies.derived import shown_triage_result
-from policies.roles import READ_KPIS
 from store import triage as triage_store
 from store.models import TicketEventRow, TicketRow, TriageOutcomeRow
 
@@ -103,8 +103,7 @@ async def ticket_triage(
 async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> TransitionView:
     """Send the ticket's routed stages to a team; recorded as a label with its reason."""
     payload = DispatchInput(actor=caller.actor, **body.model_dump())
-    writes = ["tasks", "triage", *(["priority"] if body.priority is not None else [])]
-    return await change_ticket(caller, key, "dispatch", payload, writes=writes)
+    return await change_ticket(caller, key, "dispatch", payload)
 
 
 class AwaitingView(BaseModel):

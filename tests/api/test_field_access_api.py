@@ -49,7 +49,9 @@ async def test_each_caller_sees_only_the_fields_the_policy_grants(api: Api) -> N
     assert intake(root) == FULL
     audrey = await api.http.get(f"/tickets/{key}", headers=api.auth("audrey"))
     assert intake(audrey) == {"title": "Payroll", "notes": "n1", "phone": "13812345678"}
-    # otto's department (ops) has a stage on the ticket: it sees up to confidential.
+    # ops handles the ticket once its diagnose task opens (after triage): up to confidential.
+    assert (await api.http.get(f"/tickets/{key}", headers=api.auth("otto"))).status_code == 404
+    await work(api, key, "triage", "dana")
     otto = await api.http.get(f"/tickets/{key}", headers=api.auth("otto"))
     assert "salary" not in intake(otto)
     assert (await api.http.get(f"/tickets/{key}", headers=api.auth("rita"))).status_code == 404

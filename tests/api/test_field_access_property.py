@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from api.ticket_access import subject_of
 from domain.ticket import Actor
 from policies.access import ticket_domains
+from policies.authorization import TaskFacts, handler_departments
 from policies.catalog import SYSTEM_FIELDS, FieldCatalog, catalog_from_document
 from policies.enforcer import db_enforcer
 from policies.redaction import mask
@@ -117,7 +118,9 @@ async def _add(api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]
 class Oracle:
     """The enforcer's answer for a user and a field of a ticket, in any of its domains."""
 
-    def __init__(self, enforcer: Any, user: str, row: Any, groups: set[str], catalog: FieldCatalog):
+    def __init__(
+        self, enforcer: Any, user: str, row: Any, groups: tuple[str, ...], catalog: FieldCatalog
+    ):
         department, role = USERS[user]
         actor = Actor(user=user, department=department, role=role)
         subject = subject_of(actor, owner=row.requester == user)
@@ -165,7 +168,12 @@ async def test_no_response_holds_a_field_the_enforcer_denies(
     async with api.sessions() as session:
         enforcer = await db_enforcer(session)
         rows = [await store.get_ticket(session=session, key=k) for k in keys]
-        groups = await store.task_groups(session=session, keys=keys)
+        tasks = await store.task_facts(session=session, keys=keys)
+        groups = {
+            row.key: handler_departments(row.department, map(TaskFacts._make, tasks[row.key]))
+            for row in rows
+            if row is not None
+        }
         definition = await get_definition(session=session, key="incident")
         assert definition is not None
         catalog = catalog_from_document(definition.document)

@@ -207,15 +207,15 @@ async def test_task_refusals_map_to_statuses_and_leave_no_history(api: Api) -> N
     )
     assert someone_elses.status_code == 409
     assert "claimed by dana" in someone_elses.json()["detail"]
-    wrong_department = await api.http.post(
+    # Ops' only task (diagnose) has not opened yet: ops does not handle the ticket, not even
+    # to see it.
+    not_handling = await api.http.post(
         f"/tickets/{key}/tasks/triage/unclaim", headers=api.auth("otto")
     )
-    assert wrong_department.status_code == 409
-    not_ready = await api.http.post(f"/tickets/{key}/tasks/fix/claim", headers=api.auth("devi"))
+    assert not_handling.status_code == 404
+    not_ready = await api.http.post(f"/tickets/{key}/tasks/verify/claim", headers=api.auth("dana"))
     assert not_ready.status_code == 409
-    foreign_group = await api.http.post(
-        f"/tickets/{key}/tasks/verify/claim", headers=api.auth("otto")
-    )
+    foreign_group = await api.http.post(f"/tickets/{key}/tasks/fix/claim", headers=api.auth("dana"))
     assert foreign_group.status_code == 403
     no_stage = await api.http.post(f"/tickets/{key}/tasks/nope/claim", headers=api.auth("dana"))
     assert no_stage.status_code == 404
@@ -238,14 +238,14 @@ async def test_task_refusals_map_to_statuses_and_leave_no_history(api: Api) -> N
     assert "required" in missing.json()["errors"][0]["detail"]
 
 
-async def test_retried_request_id_changes_once(api: Api) -> None:
+async def test_retried_idempotency_key_changes_once(api: Api) -> None:
     await publish_incident(api)
     key = await create_ticket(api)
-    headers = {**api.auth("dana"), "X-Request-ID": "comment-7"}
+    headers = {**api.auth("dana"), "Idempotency-Key": "comment-7", "X-Request-ID": "trace-1"}
     first = await api.http.post(f"/tickets/{key}/comments", json={"body": "on it"}, headers=headers)
     again = await api.http.post(f"/tickets/{key}/comments", json={"body": "on it"}, headers=headers)
     assert first.json() == again.json()
-    assert again.headers["X-Request-ID"] == "comment-7"
+    assert again.headers["X-Request-ID"] == "trace-1"  # echoed for tracing only
     events = (await api.http.get(f"/tickets/{key}/events", headers=api.auth("dana"))).json()
     assert [e["type"] for e in events].count("comment_added") == 1
 

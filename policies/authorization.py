@@ -1,0 +1,188 @@
+"""Who may call what, which fields each change writes, and which departments handle a ticket.
+
+The one module of role rules beside the Casbin policy: the API's endpoint gates, the views'
+change checks, the notifications and the sandbox ask here; the Casbin policy then decides
+field by field. Pure: no web framework, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from domain.problems import pointer
+from domain.sla_clocks import CHANGE_PRIORITY_ROLES, PAUSE_ROLES
+from policies.redaction import FieldView, denied_writes
+from policies.roles import ADMIN, AGENT, AUDITOR, PROCESS_OWNER, REQUESTER, SYSTEM
+
+# Endpoint gates: the roles admitted besides admins, who pass every gate.
+CREATE_TICKETS = (REQUESTER, AGENT, PROCESS_OWNER, SYSTEM)
+PUBLISH = (PROCESS_OWNER,)
+WORK_TASKS = (AGENT,)
+SIGNAL = (SYSTEM,)
+# Aggregate KPIs (counts and durations, no ticket's fields): everyone but requesters.
+READ_KPIS = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
+READ_PERMISSION_AUDIT = (AUDITOR,)
+MANAGE_POLICIES: tuple[str, ...] = ()
+# Notifications addressed to anyone, not only to the caller, their group or their role.
+READ_ALL_NOTIFICATIONS = (AUDITOR,)
+
+
+def may_call(role: str, gate: Iterable[str]) -> bool:
+    """Whether a caller with this role passes an endpoint gate (admins always do)."""
+    return role == ADMIN or role in gate
+
+
+def is_exempt_from_sandbox(role: str) -> bool:
+    """Admins publish anything directly and use any template, whatever the department."""
+    return role == ADMIN
+
+
+@dataclass(frozen=True)
+class Write:
+    """One field a request writes, and the pointer a refusal names.
+
+    Form data is pointed at where it is in the body (`/data/<name>`), a system field by its
+    name (`/priority`, `/assignee`).
+    """
+
+    field: str
+    pointer: str
+
+
+def _fields(*names: str) -> Callable[[Mapping[str, Any]], tuple[Write, ...]]:
+    return lambda _payload: tuple(Write(name, f"/{name}") for name in names)
+
+
+def form_writes(data: Mapping[str, Any], at: str = "/data") -> tuple[Write, ...]:
+    """Every top-level field of submitted form data (intake or stage completion)."""
+    return tuple(Write(str(name), at + pointer(str(name))) for name in data)
+
+
+def _complete(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    return form_writes(payload.get("data") or {})
+
+
+def _reassign(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    moved = (Write("tasks", "/tasks"),) if payload.get("to_group") else ()
+    return (Write("assignee", "/assignee"), *moved)
+
+
+def _comment(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    field = "internal_comments" if payload.get("internal") else "comments"
+    return (Write(field, f"/{field}"),)
+
+
+def _confirm(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    said = (Write("comments", "/comments"),) if payload.get("comment") else ()
+    return (Write("status", "/status"), *said)
+
+
+def _dispatch(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    priority = (Write("priority", "/priority"),) if payload.get("priority") is not None else ()
+    return (Write("tasks", "/tasks"), Write("triage", "/triage"), *priority)
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """Who may send one Update (None: whoever may change the ticket) and what it writes."""
+
+    writes: Callable[[Mapping[str, Any]], tuple[Write, ...]]
+    roles: tuple[str, ...] | None = None
+
+
+# Every Update the API sends, with the fields it writes: `change_ticket` refuses an Update
+# missing here, so a new one cannot skip the write check.
+UPDATES: dict[str, UpdateRule] = {
+    "claim": UpdateRule(_fields("assignee"), WORK_TASKS),
+    "unclaim": UpdateRule(_fields("assignee"), WORK_TASKS),
+    "complete": UpdateRule(_complete, WORK_TASKS),
+    "reassign": UpdateRule(_reassign, WORK_TASKS),
+    "comment": UpdateRule(_comment),
+    "cancel": UpdateRule(_fields("status")),
+    "reopen": UpdateRule(_fields("status", "tasks")),
+    "confirm": UpdateRule(_confirm),
+    # The workflow re-checks these roles in its validators (the domain's own constants).
+    "set_priority": UpdateRule(_fields("priority"), CHANGE_PRIORITY_ROLES),
+    "pause": UpdateRule(_fields("sla"), PAUSE_ROLES),
+    # A requester ends a wait for the customer on their own ticket; the workflow checks that.
+    "resume": UpdateRule(_fields("sla")),
+    # Dispatchers are agents of the definition's dispatcher group (the workflow checks which).
+    "dispatch": UpdateRule(_dispatch, WORK_TASKS),
+}
+
+
+def may_update(role: str, update: str, *, own: bool) -> bool:
+    """Whether this role may send this Update to a ticket it did (own) or did not request.
+
+    Admins send any; auditors none; agents work every ticket the policy lets them see; other
+    roles change only their own tickets. Unknown Updates are refused.
+    """
+    rule = UPDATES.get(update)
+    if rule is None or role == AUDITOR:
+        return False
+    if role == ADMIN:
+        return True
+    if rule.roles is not None and role not in rule.roles:
+        return False
+    return role == AGENT or own
+
+
+def update_writes(update: str, payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    """The fields an Update with this payload writes; KeyError for an undeclared Update."""
+    return UPDATES[update].writes(payload)
+
+
+def creation_writes(data: Mapping[str, Any], *, priority_given: bool) -> tuple[Write, ...]:
+    """The fields filing a ticket writes: the intake's, and the priority when the caller sets it."""
+    given = (Write("priority", "/priority"),) if priority_given else ()
+    return (*form_writes(data), *given)
+
+
+def refused_writes(view: FieldView, writes: Iterable[Write]) -> list[Write]:
+    """The writes this view does not allow, one per field, sorted by field."""
+    by_field: dict[str, Write] = {}
+    for write in writes:
+        by_field.setdefault(write.field, write)
+    return [by_field[name] for name in denied_writes(view, by_field)]
+
+
+# A department handles a ticket from the moment one of its tasks opens: these statuses, or a
+# task cancelled after it had opened. A task still pending (a future stage), or cancelled
+# before it ever opened, gives its group nothing.
+HANDLING_STATUSES = ("open", "claimed", "done")
+
+
+class TaskFacts(NamedTuple):
+    """What the handler rule needs of one task: its group, status and whether it ever opened."""
+
+    group: str
+    status: str
+    opened: bool
+
+
+def handles(task: TaskFacts) -> bool:
+    """Whether this task makes its group one of the ticket's handlers."""
+    return task.status in HANDLING_STATUSES or (task.status == "cancelled" and task.opened)
+
+
+def handler_departments(owner: str, tasks: Iterable[TaskFacts]) -> tuple[str, ...]:
+    """The owning department first (always), then every department a task of which has opened."""
+    others = sorted({t.group for t in tasks if handles(t)} - {owner})
+    return (owner, *others)
+
+
+def may_hold_task(role: str, department: str, group: str) -> bool:
+    """Whether a user may be handed a task of this group: its members, and admins."""
+    return role == ADMIN or department == group
+
+
+def sees_stage_clocks(role: str) -> bool:
+    """Whether the caller sees every stage's SLA clock (requesters: joint clock, milestones)."""
+    return role != REQUESTER
+
+
+def may_read_notifications_of(role: str, recipient: str, own: Iterable[str]) -> bool:
+    """Callers read notifications addressed to themselves; auditors and admins anyone's."""
+    return recipient in own or may_call(role, READ_ALL_NOTIFICATIONS)
