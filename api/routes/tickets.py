@@ -70,7 +70,12 @@ Creator = Annotated[Actor, Depends(require_roles(*CREATE_TICKETS))]
 Signaller = Annotated[Actor, Depends(require_roles(*SIGNAL))]
 
 
-@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
+@router.post(
+    "/tickets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketCreated,
+    responses={200: {"model": TicketCreated, "description": "A duplicate: nothing was filed."}},
+)
 async def create_ticket(
     body: CreateTicketRequest,
     response: Response,

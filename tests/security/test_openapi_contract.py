@@ -119,6 +119,13 @@ def test_reports_document_their_csv_form(document: dict[str, Any]) -> None:
         assert content["application/json"]["schema"]["type"] == "array", path
 
 
+def test_filing_documents_the_duplicate_answer(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/tickets"]["post"]["responses"]
+    for status in ("200", "201"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/TicketCreated"}, status
+
+
 @pytest.mark.parametrize("value", ["-17966147", "1700000000", "0", "12.5"])
 def test_a_number_is_not_a_date_time(value: str) -> None:
     with pytest.raises(ValidationError):
