@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench bench-throughput clean
+.PHONY: run test test-fuzz lint bench bench-throughput clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m tests.runner
+
+# The Schemathesis run alone, deeper than in `make test` (FUZZ_EXAMPLES per operation and role).
+FUZZ_EXAMPLES ?= 200
+test-fuzz: $(STAMP)
+	TICKETFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m tests.runner -m fuzz tests/api/test_openapi_fuzz.py
 
 # Every benchmark, one after the other (about 15 minutes here); each prints its own ratios.
 bench: $(STAMP)

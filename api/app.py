@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api.body_guard import BodyGuard
 from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
-from api.problems import install_problem_handlers
+from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     definitions,
     exports,
@@ -61,7 +61,7 @@ def create_app(
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(
+    app = ProblemDocumentedAPI(
         title="Ticketflow",
         version="0.1.0",
         description="Work orders as durable Temporal workflows. Authenticate with "

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Path
 
-from domain.json_values import INT_MAX
+# Versions and sequence numbers are SQL INTEGER columns (32 bits on PostgreSQL): a larger
+# number is a 422 here, not a driver error when it is bound.
+COLUMN_INT_MAX = 2**31 - 1
 
-# Beyond 64 bits a number cannot be bound to an SQL parameter: a 422, not a driver error.
-Version = Annotated[int, Path(ge=1, le=INT_MAX, description="A version number, from 1.")]
+Version = Annotated[int, Path(ge=1, le=COLUMN_INT_MAX, description="A version number, from 1.")]

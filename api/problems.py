@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,6 +17,48 @@ from domain.problems import Problem, pointer
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ticketflow.api")
+
+
+class ProblemDocument(BaseModel):
+    """The body of every error answer (RFC 9457), as `problem_response` builds it."""
+
+    type: str
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str = Field(default="", description="The request path; absent when unknown.")
+    errors: list[Problem] = Field(
+        default_factory=list, description="One entry per offending input location."
+    )
+
+
+class ProblemDocumentedAPI(FastAPI):
+    """FastAPI whose OpenAPI document gives every operation its problem-document 4xx answer."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The generated document, with FastAPI's 422 validation body replaced by the problem."""
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        document = super().openapi()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas[ProblemDocument.__name__] = problem
+        # FastAPI documents its own validation error body, which the handlers never send.
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        reference = {"$ref": f"#/components/schemas/{ProblemDocument.__name__}"}
+        answer = {
+            "description": "A problem document: refused, not found, conflicting or invalid.",
+            "content": {PROBLEM_JSON: {"schema": reference}},
+        }
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["4XX"] = answer
+        self.openapi_schema = document
+        return document
 
 
 class ProblemError(Exception):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from api.params import COLUMN_INT_MAX
 from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority
 
@@ -26,6 +30,33 @@ def _finite(value: Any) -> Any:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_finite)]
+
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
+
+
+def _not_a_number(value: Any) -> Any:
+    """Refuse a number where a date-time is documented: pydantic would read it as Unix time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+    return value
+
+
+DateTimeParam = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
+def _redactable(*always: str) -> Callable[[JsonDict], None]:
+    """A JSON-schema hook for a redacted view: only `always` stays required in the document.
+
+    Redaction removes every field the caller may not read, so a response shows a subset; the
+    Python model keeps its types for the views that build it.
+    """
+
+    def only_always_required(schema: JsonDict) -> None:
+        required = schema.get("required")
+        if isinstance(required, list):
+            schema["required"] = [name for name in required if name in always]
+
+    return only_always_required
 
 
 class Strict(BaseModel):
@@ -87,7 +118,7 @@ class CreateTicketRequest(Strict):
     """File a ticket against a published definition (its latest version unless given)."""
 
     definition: str = Field(min_length=1, max_length=63)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=COLUMN_INT_MAX)
     data: JsonObject = Field(default_factory=dict, description="Intake form data.")
     priority: Priority = Field(default=DEFAULT_PRIORITY, description="P1 (most urgent) to P4.")
     allow_duplicate: bool = Field(default=False, description="File even if it repeats a ticket.")
@@ -104,9 +135,11 @@ class TicketCreated(BaseModel):
 
 
 class TaskView(BaseModel):
-    """A stage task as stored in the projection."""
+    """A stage task as stored in the projection (redacted: fields may be absent)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra=_redactable("id", "ticket_key")
+    )
 
     id: str
     ticket_key: str
@@ -124,9 +157,9 @@ class TaskView(BaseModel):
 
 
 class TicketSummary(BaseModel):
-    """A ticket in a list."""
+    """A ticket in a list (redacted: fields other than the key may be absent)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=_redactable("key"))
 
     key: str
     definition_key: str
@@ -159,9 +192,11 @@ class TicketPage(BaseModel):
 
 
 class EventView(BaseModel):
-    """One recorded transition."""
+    """One recorded transition (redacted: the actor and data may be hidden)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra=_redactable("seq", "type", "at")
+    )
 
     seq: int
     type: str
@@ -229,3 +264,16 @@ class TransitionView(BaseModel):
     status: str
     seq: int
     task: JsonObject | None = None
+
+
+def json_or_csv(items: JsonDict, description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a report: a JSON array of `items`, or CSV text with `format=csv`."""
+    return {
+        200: {
+            "description": description,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": items}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    }

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.csv_cells import csv_row
 from api.deps import AccessDep, ActorDep, SessionDep
-from api.schemas import TicketSummary
+from api.schemas import TicketSummary, json_or_csv
 from api.ticket_access import ticket_views, visible_filter
 from policies.redaction import TICKET_SHAPE, redact
 from store import tickets as store
@@ -27,7 +27,13 @@ def _flatten(document: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-@router.get("/tickets/export")
+@router.get(
+    "/tickets/export",
+    responses=json_or_csv(
+        {"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}},
+        "Redacted tickets, with their intake under `intake` (CSV: `intake.<field>` columns).",
+    ),
+)
 async def export_tickets(
     session: SessionDep,
     actor: ActorDep,

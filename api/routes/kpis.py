@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, require_roles
 from api.problems import ProblemError
+from api.schemas import DateTimeParam
 from api.sla_schemas import KpiReport
 from domain.problems import Problem
 from policies.authorization import READ_KPIS
@@ -22,8 +22,8 @@ async def kpis(
     session: SessionDep,
     definition: Annotated[str | None, Query(max_length=63)] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
-    created_from: Annotated[datetime | None, Query(alias="from")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+    created_from: Annotated[DateTimeParam | None, Query(alias="from")] = None,
+    created_to: Annotated[DateTimeParam | None, Query(alias="to")] = None,
 ) -> KpiReport:
     """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.csv_cells import csv_row
 from api.deps import SessionDep, require_roles
+from api.schemas import DateTimeParam, json_or_csv
 from policies.authorization import READ_PERMISSION_AUDIT
 from store import access as store
 
@@ -22,11 +22,31 @@ router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles(*READ_PER
 COLUMNS = ("seq", "at", "actor", "action", "before", "after", "reason", "prev_hash", "hash")
 
 
-@router.get("/audit/permissions")
+@router.get(
+    "/audit/permissions",
+    responses=json_or_csv(
+        {
+            "type": "object",
+            "required": list(COLUMNS),
+            "properties": {
+                "seq": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string"},
+                "action": {"type": "string"},
+                "before": {},
+                "after": {},
+                "reason": {"type": "string"},
+                "prev_hash": {"type": "string"},
+                "hash": {"type": "string"},
+            },
+        },
+        "Audit entries, oldest first (CSV: `before` and `after` as JSON text).",
+    ),
+)
 async def permission_changes(
     session: SessionDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[DateTimeParam | None, Query(alias="from")] = None,
+    end: Annotated[DateTimeParam | None, Query(alias="to")] = None,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     """Policy and role changes in [from, to), oldest first, with their hash chain."""

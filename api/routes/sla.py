@@ -12,7 +12,7 @@ from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.params import Version
 from api.problems import ProblemError
 from api.routes.definitions import _document
-from api.schemas import TransitionView
+from api.schemas import DateTimeParam, TransitionView
 from api.sla_schemas import (
     CalendarDetail,
     CalendarSummary,
@@ -276,7 +276,7 @@ async def notifications(
     access: AccessDep,
     recipient: Annotated[str | None, Query(max_length=120)] = None,
     ticket: Annotated[str | None, Query(max_length=40)] = None,
-    since: Annotated[datetime | None, Query()] = None,
+    since: Annotated[DateTimeParam | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[NotificationView]:
     """Notifications for the caller (as user, department group and role), newest first.

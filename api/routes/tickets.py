@@ -19,6 +19,7 @@ from api.deps import (
     TemporalDep,
     require_roles,
 )
+from api.params import COLUMN_INT_MAX
 from api.problems import ProblemError
 from api.schemas import (
     CancelRequest,
@@ -44,7 +45,6 @@ from api.ticket_access import (
     visible_filter,
 )
 from api.workflow_calls import send_signal, signal_input
-from domain.json_values import INT_MAX
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
@@ -73,7 +73,12 @@ Creator = Annotated[Actor, Depends(require_roles(*CREATE_TICKETS))]
 Signaller = Annotated[Actor, Depends(require_roles(*SIGNAL))]
 
 
-@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
+@router.post(
+    "/tickets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketCreated,
+    responses={200: {"model": TicketCreated, "description": "A duplicate: nothing was filed."}},
+)
 async def create_ticket(
     body: CreateTicketRequest,
     response: Response,
@@ -252,7 +257,7 @@ async def ticket_events(
     session: SessionDep,
     actor: ActorDep,
     access: AccessDep,
-    after: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+    after: Annotated[int, Query(ge=0, le=COLUMN_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
     """The ticket's business timeline, in order; form data in it is redacted like the ticket."""
