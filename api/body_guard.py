@@ -21,6 +21,8 @@ from domain.json_values import INT_MAX, INT_MIN, NUL, TOO_DEEP, value_problems
 from domain.problems import Problem, pointer
 
 DETAIL = "the request holds values the service cannot store"
+# JSON travels as UTF-8 (RFC 8259); other bytes cannot be a string of any field.
+NOT_UTF8 = "the body is not UTF-8 text"
 # Bodies of these types are not JSON; their views parse them (YAML definitions).
 _NOT_JSON = (
     "application/yaml",
@@ -45,16 +47,20 @@ def body_problems(body: bytes, content_type: str = "application/json") -> list[P
     if not body or content_type.split(";")[0].strip().lower().startswith(_NOT_JSON):
         return []
     try:
-        parsed = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [Problem(pointer="", detail=f"{NOT_UTF8} (byte {exc.start})")]
+    try:
+        parsed = json.loads(text)
     except RecursionError:
         return [Problem(pointer="", detail=TOO_DEEP)]
     except json.JSONDecodeError:
         # Not JSON: its view answers that; a raw NUL is refused here all the same.
-        return [Problem(pointer="", detail=NUL)] if b"\x00" in body else []
+        return [Problem(pointer="", detail=NUL)] if "\x00" in text else []
     except ValueError:
         # An integer of more digits than Python converts: parse again, reading them by length
         # (only then, as the hook slows every integer down).
-        parsed = json.loads(body, parse_int=_bounded_int)
+        parsed = json.loads(text, parse_int=_bounded_int)
     return value_problems(parsed)
 
 

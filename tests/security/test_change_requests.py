@@ -147,7 +147,7 @@ async def test_change_responses_are_redacted_like_reads(api: Api) -> None:
     await publish_sensitive(api)
     await grant(
         api,
-        subject="agent",
+        subject="role:agent",
         domain="*",
         object="ticket.root_cause",
         action="read",
@@ -182,7 +182,7 @@ async def test_a_priority_given_at_creation_needs_the_priority_write(api: Api) -
     await publish_incident(api)
     await grant(
         api,
-        subject="requester",
+        subject="role:requester",
         domain="*",
         object="ticket.priority",
         action="write",
@@ -214,7 +214,7 @@ async def test_updates_write_only_the_fields_the_policy_lets_them(api: Api) -> N
     await work(api, key, "verify", "dana")
     await grant(
         api,
-        subject="requester",
+        subject="role:requester",
         domain="*",
         object="ticket.comments",
         action="write",
@@ -230,7 +230,7 @@ async def test_updates_write_only_the_fields_the_policy_lets_them(api: Api) -> N
     assert [e["pointer"] for e in confirm.json()["errors"]] == ["/comments"]
     await grant(
         api,
-        subject="agent",
+        subject="role:agent",
         domain="*",
         object="ticket.tasks",
         action="write",

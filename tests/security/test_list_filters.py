@@ -41,12 +41,12 @@ def test_a_departments_representatives_cover_its_domains(
 
 
 POLICY = """\
-p, agent, {home}/*, ticket.*, read, confidential, allow
-p, otto, ops/plant-b, ticket.assignee, read, public, deny
+p, role:agent, {home}/*, ticket.*, read, confidential, allow
+p, user:otto, ops/plant-b, ticket.assignee, read, public, deny
 p, @owner, *, ticket.*, read, internal, allow
-p, requester, *, ticket.assignee, read, public, deny
-p, auditor, *, ticket.*, read, confidential, allow
-g, frank, auditor, hr/*
+p, role:requester, *, ticket.assignee, read, public, deny
+p, role:auditor, *, ticket.*, read, confidential, allow
+g, user:frank, role:auditor, hr/*
 """
 
 
