@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from domain.problems import Problem
 from domain.ticket import Actor
 from policies.access import AccessControl, ListScope, ticket_domains
 from policies.decisions import Subject
-from policies.redaction import FieldView, denied_writes
+from policies.redaction import FieldView, denied_writes, field_pointer
 from policies.roles import may_change_ticket
 from store import tickets as store
 from store.models import TicketRow
@@ -65,14 +65,21 @@ def visible_filter(access: AccessControl, actor: Actor) -> dict[str, Any]:
 
 
 def require_writes(view: FieldView, fields: Iterable[str], *, pointer: str = "/data") -> None:
-    """403 naming every field the caller may not write; nothing is applied."""
+    """403 naming every field the caller may not write; nothing is applied.
+
+    `fields` are field paths; given as `written_fields(data)`, each pointer is the field's place.
+    """
+    written = fields if isinstance(fields, Mapping) else None
     denied = denied_writes(view, fields)
     if denied:
         raise ProblemError(
             403,
             f"you may not write {', '.join(denied)}",
             problems=[
-                Problem(pointer=f"{pointer}/{name}", detail=f"may not write ticket.{name}")
+                Problem(
+                    pointer=pointer + field_pointer(name, written),
+                    detail=f"may not write ticket.{name}",
+                )
                 for name in denied
             ],
         )

@@ -41,7 +41,9 @@ def _settings(state: TicketState) -> TriageSettings:
 def triage_input(state: TicketState) -> TriageTicket:
     """What the model reads: title, description, categorical fields and device numbers."""
     intake = state.intake
-    description = next((str(intake[f]) for f in TEXT_FIELDS if intake.get(f)), "")
+    # Only text is copied: an object's nested fields have sensitivities of their own.
+    texts = [intake.get(f) for f in TEXT_FIELDS]
+    description = next((t for t in texts if isinstance(t, str) and t), "")
     fields = {
         k: str(intake[k])
         for k in CATEGORICAL_FIELDS

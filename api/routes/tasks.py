@@ -25,7 +25,7 @@ from domain.sla_clocks import ESCALATION_PREFIX
 from domain.ticket import Actor
 from forms.validation import data_problems
 from policies.access import AccessControl
-from policies.redaction import TASK_SHAPE, redact
+from policies.redaction import redact_task, written_fields
 from policies.roles import WORK_TASKS
 from store import definitions as definitions_store
 from store import tickets as store
@@ -47,7 +47,7 @@ async def _task_page(
     for row in rows:
         view = by_key.get(row.ticket_key)
         if view is not None and view.readable("tasks"):
-            items.append(redact(TaskView.model_validate(row).model_dump(), view, TASK_SHAPE))
+            items.append(redact_task(TaskView.model_validate(row).model_dump(), view))
     return JSONResponse(jsonable_encoder({"items": items}))
 
 
@@ -117,7 +117,8 @@ async def complete(
         if not stage.startswith(ESCALATION_PREFIX):
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
         form = None
-    require_writes(view, body.data, pointer="/data")
+    written = written_fields(body.data)
+    require_writes(view, written, pointer="/data")
     problems = data_problems(form or {}, body.data)
     if problems:
         raise ProblemError(
@@ -131,7 +132,7 @@ async def complete(
         key,
         "complete",
         payload,
-        writes=body.data,
+        writes=written,
         pointer="/data",
         ticket=(ticket, view),
     )

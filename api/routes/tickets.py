@@ -54,7 +54,8 @@ from domain.messages import (
 from domain.problems import Problem
 from domain.ticket import Actor, TicketStatus
 from policies.access import ticket_domains
-from policies.redaction import EVENT_SHAPE, TICKET_SHAPE, redact
+from policies.event_shapes import redact_events
+from policies.redaction import TICKET_SHAPE, redact, written_fields
 from policies.roles import CREATE_TICKETS, SIGNAL
 from store import tickets as store
 from ticketflow.publishing import Rejected
@@ -89,8 +90,9 @@ async def create_ticket(
         catalog = await access.catalog(session, definition.key, definition.version)
         domains = ticket_domains(definition.department, body.data)
         view = access.view(subject_of(actor, owner=True), domains, catalog)
-        require_writes(view, body.data)
-        access.usage.wrote(actor.role, body.data)
+        written = written_fields(body.data)
+        require_writes(view, written)
+        access.usage.wrote(actor.role, written)
         created = await file_ticket(
             session=session,
             client=client,
@@ -199,12 +201,12 @@ async def ticket_events(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
-    """The ticket's business timeline, in order; form data in it is redacted like the ticket."""
+    """The ticket's business timeline, in order, each event redacted by its declared shape."""
     _row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     if not view.readable("events"):
         raise ProblemError(403, "you may not read ticket.events")
     rows = await store.list_events(session=session, key=key, after_seq=after, limit=limit)
-    events = [redact(EventView.model_validate(r).model_dump(), view, EVENT_SHAPE) for r in rows]
+    events = redact_events([EventView.model_validate(r).model_dump() for r in rows], view)
     return JSONResponse(jsonable_encoder(events))
 
 
