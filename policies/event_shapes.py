@@ -210,67 +210,107 @@ _ALWAYS = ("seq", "type", "at")
 
 def shape_of(event: Mapping[str, Any]) -> EventShape | None:
     """The declared shape of this event (None for a type nobody declared)."""
+    name = _shape_name(event)
+    return None if name is None else EVENT_SHAPES[name]
+
+
+# How a data key is shown, once its rule is decided for a view.
+_SHOW, _MASK, _FORM, _FIELDS, _KEYED = range(5)
+_Compiled = dict[str, tuple[int, Any]]
+
+
+def _compile(view: FieldView, rules: Mapping[str, Any]) -> _Compiled:
+    """Each key's rule decided for this view; keys it may not see are left out."""
+    out: _Compiled = {}
+    for key, rule in rules.items():
+        if rule == KEEP:
+            out[key] = (_SHOW, None)
+        elif rule == FORM:
+            out[key] = (_FORM, None)
+        elif isinstance(rule, Gate):
+            if rule.allows(view):
+                out[key] = (_SHOW, None)
+        elif isinstance(rule, Fields):
+            out[key] = (_FIELDS, _compile(view, rule.rules))
+        elif isinstance(rule, Keyed):
+            out[key] = (_KEYED, rule.sources)
+        elif view.readable(rule):
+            out[key] = (_SHOW, None)
+        elif view.masked(rule):
+            out[key] = (_MASK, None)
+    return out
+
+
+def _fields(view: FieldView, rules: _Compiled, data: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(data, Mapping):
+        return out
+    for key, value in data.items():
+        rule = rules.get(key)
+        if rule is None:
+            continue  # undeclared or denied: removed, never passed on
+        how, inner = rule
+        if how == _SHOW:
+            out[key] = value
+        elif how == _FORM:
+            out[key] = redact_form(value, view)
+        elif how == _FIELDS:
+            if isinstance(value, Mapping):
+                out[key] = _fields(view, inner, value)
+        elif how == _KEYED:
+            if isinstance(value, Mapping):
+                out[key] = {
+                    k: v
+                    for k, v in value.items()
+                    if (sources := inner(k)) is not None and view.all_readable(sources)
+                }
+        elif not isinstance(value, Mapping | list):
+            out[key] = mask(value)
+    return out
+
+
+_Decided = tuple[bool, bool, _Compiled]
+
+
+def _decided(view: FieldView, name: str, shape: EventShape) -> _Decided:
+    """(event shown, actor shown, data rules) of one shape for this view, worked out once."""
+    key = "event:" + name
+    found: _Decided | None = view.derived.get(key)
+    if found is None:
+        found = (
+            view.all_readable(shape.gate),
+            view.all_readable(shape.actor),
+            _compile(view, shape.data),
+        )
+        view.derived[key] = found
+    return found
+
+
+def _shape_name(event: Mapping[str, Any]) -> str | None:
+    """The table's name for this event's shape (None for a type nobody declared)."""
     type_ = event.get("type")
     if not isinstance(type_, str):
         return None
     if type_ == "comment_added":
         data = event.get("data")
         if not isinstance(data, Mapping) or data.get("internal") is not False:
-            return EVENT_SHAPES["comment_added/internal"]
-    return EVENT_SHAPES.get(type_)
-
-
-def _apply(view: FieldView, rule: Any, value: Any) -> tuple[bool, Any]:
-    """(shown, value) for one value under its rule."""
-    if rule == KEEP:
-        return True, value
-    if rule == FORM:
-        return True, redact_form(value, view)
-    if isinstance(rule, Gate):
-        return rule.allows(view), value
-    if isinstance(rule, Fields):
-        return isinstance(value, Mapping), _fields(view, rule.rules, value)
-    if isinstance(rule, Keyed):
-        if not isinstance(value, Mapping):
-            return False, None
-        shown = {}
-        for key, item in value.items():
-            sources = rule.sources(key)
-            if sources is not None and view.all_readable(sources):
-                shown[key] = item
-        return True, shown
-    if view.readable(rule):
-        return True, value
-    if view.masked(rule) and not isinstance(value, Mapping | list):
-        return True, mask(value)
-    return False, None
-
-
-def _fields(view: FieldView, rules: Mapping[str, Any], data: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            rule = rules.get(key)
-            if rule is None:
-                continue  # undeclared: removed, never passed on
-            shown, redacted = _apply(view, rule, value)
-            if shown:
-                out[key] = redacted
-    return out
+            return "comment_added/internal"
+    return type_ if type_ in EVENT_SHAPES else None
 
 
 def redact_event(event: Mapping[str, Any], view: FieldView) -> dict[str, Any] | None:
     """One event as this caller may see it; None when the whole event is about a denied field."""
     out = {key: event[key] for key in _ALWAYS if key in event}
-    shape = shape_of(event)
-    if shape is None:
+    name = _shape_name(event)
+    if name is None:
         return out
-    if not view.all_readable(shape.gate):
+    shown, actor_shown, rules = _decided(view, name, EVENT_SHAPES[name])
+    if not shown:
         return None
     actor = event.get("actor")
-    if (isinstance(actor, str) and actor in SYSTEM_ACTORS) or view.all_readable(shape.actor):
+    if actor_shown or (isinstance(actor, str) and actor in SYSTEM_ACTORS):
         out["actor"] = actor
-    out["data"] = _fields(view, shape.data, event.get("data"))
+    out["data"] = _fields(view, rules, event.get("data"))
     return out
 
 

@@ -19,6 +19,9 @@ from policies.decisions import Decision
 MAX_DEPTH = 64
 # A view's memo holds answers per path; paths come from data, so it is bounded.
 _MAX_MEMO = 20_000
+# What a caller sees of one form value: all of it, a masked rendering (scalars), or nothing.
+_READ, _MASKED, _HIDDEN = 2, 1, 0
+_Node = tuple[str, FieldSpec, int]
 
 
 @dataclass
@@ -32,7 +35,13 @@ class FieldView:
     catalog: FieldCatalog
     role: str = ""
     _memo: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+    _paths: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+    _nodes: dict[tuple[str, str | None], tuple[FieldSpec | None, _Node]] = field(
+        default_factory=dict, repr=False
+    )
     _visible: bool | None = field(default=None, repr=False)
+    # Answers other modules derive from this view alone (event shapes), kept with it.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def allows(self, path: str, act: str, spec: FieldSpec | None = None) -> bool:
         """The policy's answer for this one path alone (its ancestors not asked)."""
@@ -50,7 +59,38 @@ class FieldView:
         return answer
 
     def _with_ancestors(self, name: str, own: str, above: str) -> bool:
-        return self.allows(name, own) and all(self.allows(a, above) for a in ancestors(name))
+        key = (name, own, above)
+        answer = self._paths.get(key)
+        if answer is None:
+            answer = self.allows(name, own) and all(self.allows(a, above) for a in ancestors(name))
+            if len(self._paths) >= _MAX_MEMO:
+                self._paths.clear()
+            self._paths[key] = answer
+        return answer
+
+    def node(self, base: str, parent: FieldSpec | None, key: str | None) -> _Node:
+        """Path, spec and what the caller may see of property `key` (None: the items) of the
+        value at `base`, whose spec is `parent`; the caller has read every ancestor."""
+        hit = self._nodes.get((base, key))
+        # Declared paths hand down the catalog's own spec objects, so identity finds them.
+        if hit is not None and hit[0] is parent:
+            return hit[1]
+        catalog = self.catalog
+        if key is None:
+            path, spec = item_path(base), catalog.items_spec(base, parent or FieldSpec())
+        else:
+            path, spec = child_path(base, key), catalog.child_spec(base, parent, key)
+        if self.allows(path, "read", spec):
+            shown = _READ
+        elif spec.maskable and self.allows(path, "read_masked", spec):
+            shown = _MASKED
+        else:
+            shown = _HIDDEN
+        found = (path, spec, shown)
+        if len(self._nodes) >= _MAX_MEMO:
+            self._nodes.clear()
+        self._nodes[(base, key)] = (parent, found)
+        return found
 
     def readable(self, name: str) -> bool:
         """Whether the caller sees this field in clear."""
@@ -90,20 +130,18 @@ def mask(value: Any) -> str:
 _ABSENT: Any = object()
 
 
-def _value(view: FieldView, path: str, spec: FieldSpec, value: Any, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        return _ABSENT
-    if view.allows(path, "read", spec):
+def _value(view: FieldView, node: _Node, value: Any, depth: int) -> Any:
+    path, spec, shown = node
+    if shown == _READ and depth <= MAX_DEPTH:
         if isinstance(value, Mapping):
             return _object(view, path, spec, value, depth + 1)
         if isinstance(value, list):
-            at, items = item_path(path), view.catalog.items_spec(path, spec)
-            shown = (_value(view, at, items, item, depth + 1) for item in value)
-            return [item for item in shown if item is not _ABSENT]
+            items = view.node(path, spec, None)
+            redacted = (_value(view, items, item, depth + 1) for item in value)
+            return [item for item in redacted if item is not _ABSENT]
         return value
-    scalar = not isinstance(value, Mapping | list)
     # A masked object or list would show its shape and lengths: only scalars are masked.
-    if spec.maskable and scalar and view.allows(path, "read_masked", spec):
+    if shown == _MASKED and not isinstance(value, Mapping | list):
         return mask(value)
     return _ABSENT
 
@@ -112,10 +150,8 @@ def _object(
     view: FieldView, base: str, spec: FieldSpec | None, data: Mapping[str, Any], depth: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    catalog = view.catalog
     for key, value in data.items():
-        path = child_path(base, key)
-        shown = _value(view, path, catalog.child_spec(base, spec, key), value, depth)
+        shown = _value(view, view.node(base, spec, key), value, depth)
         if shown is not _ABSENT:
             out[key] = shown
     return out
