@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from api.problems import ProblemError
+from api.sandbox import require_definable_fields
 from api.ticket_access import require_writes
+from domain.ticket import Actor
+from policies.access import FieldUsage
 from policies.catalog import FieldSpec, catalog_from_document
 from policies.redaction import TICKET_SHAPE, denied_writes, redact, redact_form, written_fields
 from tests.security.policy import access_control, view_of, with_rules
@@ -202,3 +205,27 @@ def test_a_key_spelling_another_fields_path_is_as_strict_as_that_field(
     shown = redact_form({"contact": {"id_number.x": "a"}, "contact.id_number": "b"}, view)
     assert shown == {"contact": {}}
     assert denied_writes(view, written_fields({"contact.id_number": "b"})) == ["contact.id_number"]
+
+
+def test_a_process_owner_may_not_define_a_nested_field_beyond_their_clearance(
+    default_enforcer: Any,
+) -> None:
+    cap = ("process_owner", "*", "ticket.*", "define", "confidential", "deny")
+    access = access_control(with_rules(default_enforcer, [cap]))
+    owner = Actor(user="owner", department="service-desk", role="process_owner")
+    document = {**DOCUMENT, "department": "service-desk", "intake_form": {"properties": {}}}
+    require_definable_fields(access, owner, document)
+    nested = {"properties": {"contact": INTAKE["properties"]["contact"]}}
+    with pytest.raises(ProblemError) as refused:
+        require_definable_fields(access, owner, {**document, "intake_form": nested})
+    assert refused.value.status == 403
+    assert [(p.pointer, p.detail) for p in refused.value.problems] == [
+        ("/intake_form/properties/contact", "may not define ticket.contact.id_number here"),
+        ("/intake_form/properties/contact", "may not define ticket.contact.phone here"),
+    ]
+
+
+def test_a_written_path_too_long_to_store_is_not_counted() -> None:
+    usage = FieldUsage()
+    usage.wrote("requester", written_fields({"contact": {"k" * 300: 1}}))
+    assert usage.drain() == {("requester", "contact", "write"): 1}
