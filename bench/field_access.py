@@ -157,7 +157,7 @@ def _ticket() -> dict[str, Any]:
 
 def _nested_ticket() -> dict[str, Any]:
     ticket = _ticket()
-    intake = {f"f{i:02d}": f"value-{i:02d}-13812345678" for i in range(FLAT)}
+    intake: dict[str, Any] = {f"f{i:02d}": f"value-{i:02d}-13812345678" for i in range(FLAT)}
     for name, indexes in NESTED.items():
         intake[name] = {f"f{i:02d}": f"value-{i:02d}-13812345678" for i in indexes}
     name, indexes = ARRAY

@@ -19,7 +19,7 @@ field's name, so a form field called `body` or `form` means nothing here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,7 +314,7 @@ def redact_event(event: Mapping[str, Any], view: FieldView) -> dict[str, Any] | 
     return out
 
 
-def redact_events(events: list[Mapping[str, Any]], view: FieldView) -> list[dict[str, Any]]:
+def redact_events(events: Iterable[Mapping[str, Any]], view: FieldView) -> list[dict[str, Any]]:
     """A timeline as this caller may see it: events about denied fields left out."""
     shown = (redact_event(e, view) for e in events)
     return [e for e in shown if e is not None]

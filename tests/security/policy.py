@@ -77,16 +77,14 @@ class Oracle:
         caller: str,
         catalog: FieldCatalog,
         *,
-        requester: str = REQUESTER,
-        department: str = DEPARTMENT,
         intake: dict[str, Any] | None = None,
         groups: Iterable[str] = (),
-        actor: Actor | None = None,
     ) -> None:
-        who = actor or CALLERS[caller]
-        subject = subject_of(who, owner=who.user == requester)
+        actor = CALLERS[caller]
+        subject = subject_of(actor, owner=actor.user == REQUESTER)
+        # The request as the model defines it: (user, role, relation, home, domain, obj, ...).
         self.request = (subject.user, subject.role, subject.relation, subject.home)
-        self.domains = ticket_domains(department, intake, groups)
+        self.domains = ticket_domains(DEPARTMENT, intake, groups)
         self.enforcer, self.catalog = enforcer, catalog
         self._memo: dict[str, bool] = {}
 

@@ -96,7 +96,7 @@ async def _ritas_ticket(api: Api) -> str:
     """A ticket rita filed with every nested value (a grant lets her write restricted ones)."""
     await _publish(api)
     everything = {"subject": "@owner", "object": "ticket.*", "action": "write"}
-    await grant(api, **everything, clearance=RESTRICTED)
+    await grant(api, add=True, **everything, clearance=RESTRICTED)
     created = await _file(api, "rita", copy.deepcopy(DATA))
     assert created.status_code == 201, created.text
     await grant(api, add=False, **everything, clearance=RESTRICTED)
