@@ -47,10 +47,13 @@ def require_definable_fields(
     decision = access.decision(
         _subject(actor), ticket_domain(str(document.get("department", "")), None)
     )
+    # A nested field (`contact.id_number`, `devices[].serial`) is defined with its top-level
+    # field, at its own sensitivity: it is reported at that field's pointer.
     denied = [
-        Problem(pointer=at, detail=f"may not define ticket.{name} here")
+        Problem(pointer=at, detail=f"may not define ticket.{path} here")
         for at, name in _form_fields(document)
-        if not decision.allows(f"ticket.{name}", DEFINE, catalog.spec(name).sensitivity)
+        for path in (name, *(p for p in catalog.fields if p.startswith((name + ".", name + "["))))
+        if not decision.allows(f"ticket.{path}", DEFINE, catalog.spec(path).sensitivity)
     ]
     if denied:
         raise ProblemError(

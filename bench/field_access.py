@@ -13,6 +13,10 @@ cache saves: the cold decision (the 1,000 rules reduced to those that apply to t
 the ticket's domains, on the first ticket after a policy change) and the naive alternative,
 `Enforcer.enforce` once per field and action.
 
+Then the same two paths for a ticket whose 50 fields are partly nested (40 top-level, 10 inside
+two objects and an array of objects, each checked by its own path), and for its timeline of 30
+events of every kind, each redacted by its declared shape (`redact_events`).
+
 The policy: 1,000 p rules. 250 belong to roles the user holds (directly, through a
 three-level role chain, and in the user's home department via "{home}/*"), with keyMatch
 wildcards, field-specific grants and denies across sites; 750 belong to other roles.
@@ -42,11 +46,16 @@ from policies.access import AccessControl, ticket_domains
 from policies.catalog import catalog_from_document
 from policies.decisions import Subject, decide
 from policies.enforcer import SENSITIVITY, file_enforcer
-from policies.redaction import TICKET_SHAPE, redact
+from policies.event_shapes import redact_events
+from policies.redaction import TICKET_SHAPE, FieldView, redact
 
 FIELDS = 50
 RULES = 1000
 USER_RULES = 250
+# The nested ticket: the last 10 of its 50 fields are inside objects and an array of objects.
+FLAT = 40
+NESTED = {"o0": range(40, 43), "o1": range(43, 46)}
+ARRAY = ("arr", range(46, 50))
 
 
 def _definition() -> dict[str, Any]:
@@ -62,7 +71,24 @@ def _definition() -> dict[str, Any]:
     return {"key": "bench", "version": 1, "intake_form": {"properties": properties}, "stages": []}
 
 
-def _policy_lines() -> list[str]:
+def _nested_definition() -> dict[str, Any]:
+    rng = random.Random(1)
+
+    def leaf(i: int) -> dict[str, Any]:
+        sensitivity = rng.choice(SENSITIVITY)
+        return {"type": "string", "x-sensitivity": sensitivity, "x-maskable": i % 5 == 0}
+
+    properties: dict[str, Any] = {f"f{i:02d}": leaf(i) for i in range(FLAT)}
+    for name, indexes in NESTED.items():
+        children = {f"f{i:02d}": leaf(i) for i in indexes}
+        properties[name] = {"type": "object", "x-sensitivity": "public", "properties": children}
+    name, indexes = ARRAY
+    item = {"type": "object", "properties": {f"f{i:02d}": leaf(i) for i in indexes}}
+    properties[name] = {"type": "array", "items": item}
+    return {"key": "nested", "version": 1, "intake_form": {"properties": properties}, "stages": []}
+
+
+def _policy_lines(nested: bool = False) -> list[str]:
     rng = random.Random(2)
     lines = [
         "g, user:ana, role:analyst, *",
@@ -78,7 +104,10 @@ def _policy_lines() -> list[str]:
         own = len(lines) < 3 + USER_RULES
         subject = rng.choice(own_roles if own else other_roles)
         department = rng.choice(["{home}", "ops", "it", "hr", "*"])
-        field = rng.choice(["*", *[f"f{i:02d}" for i in range(FIELDS)], "f1*", "f2*"])
+        fields = ["*", *[f"f{i:02d}" for i in range(FIELDS)], "f1*", "f2*"]
+        if nested:
+            fields += ["o0", "o0.*", "o1.f44", "arr", "arr[].*", "arr[].f47"]
+        field = rng.choice(fields)
         action = rng.choice(["read", "write", "read_masked", "*"])
         clearance = rng.choice(SENSITIVITY)
         effect = "deny" if rng.random() < 0.1 else "allow"
@@ -126,6 +155,162 @@ def _ticket() -> dict[str, Any]:
     }
 
 
+def _nested_ticket() -> dict[str, Any]:
+    ticket = _ticket()
+    intake: dict[str, Any] = {f"f{i:02d}": f"value-{i:02d}-13812345678" for i in range(FLAT)}
+    for name, indexes in NESTED.items():
+        intake[name] = {f"f{i:02d}": f"value-{i:02d}-13812345678" for i in indexes}
+    name, indexes = ARRAY
+    intake[name] = [{f"f{i:02d}": f"item-{i:02d}-13812345678" for i in indexes} for _ in range(2)]
+    return {**ticket, "definition_key": "nested", "intake": intake}
+
+
+def _timeline(intake: dict[str, Any]) -> list[dict[str, Any]]:
+    """30 events of a ticket's life, with its form data in the completions."""
+    at = "2026-11-25T10:00:00+00:00"
+    task = {"task": "BENCH-000001:s0:1", "stage": "s0", "group": "ops", "assignee": "ana"}
+    sla = {"clock": "ticket", "stage": None, "round": 1}
+    kinds: list[tuple[str, str, dict[str, Any]]] = [
+        ("created", "rita", {"definition": "nested@1", "title": "Pump 7 vibrates"}),
+        ("sla_started", "sla", {**sla, "target": 14400.0, "due_at": at}),
+        (
+            "triaged",
+            "triage",
+            {
+                "ticket": {
+                    "key": "BENCH-000001",
+                    "title": "Pump 7 vibrates",
+                    "description": "value-description",
+                    "fields": {"error_code": "E-13", "department": "ops"},
+                    "numbers": {"temperature_c": 71.5},
+                },
+                "result": {
+                    "model_version": 3,
+                    "team": "ops",
+                    "confidence": 0.8,
+                    "top_features": [{"feature": "word:pump", "weight": 0.4}],
+                },
+                "threshold": 0.6,
+                "routed": True,
+                "team": "ops",
+            },
+        ),
+    ]
+    for i in range(3):
+        kinds += [
+            ("task_opened", "system", task),
+            ("task_claimed", "ana", task),
+            ("comment_added", "ana", {"body": f"note {i}", "internal": i % 2 == 0}),
+            ("task_completed", "ana", {**task, "form": intake}),
+        ]
+    kinds += [
+        ("priority_changed", "ana", {"from": "P3", "to": "P2", "reason": "customer down"}),
+        ("sla_retargeted", "sla", {**sla, "priority": "P2", "target": 7200.0, "due_at": at}),
+        ("waiting_started", "ana", {"reason": "customer", "note": "logs"}),
+        ("sla_paused", "sla", {**sla, "reason": "customer"}),
+        ("waiting_ended", "rita", {"reason": "customer", "note": "sent"}),
+        ("sla_resumed", "sla", {**sla, "due_at": at}),
+        ("task_reassigned", "ana", {**task, "reason": "shift", "before": {"group": "ops"}}),
+        ("external_event", "monitor", {"name": "crm_update", "payload": {"x": 1}}),
+        ("comment_added", "rita", {"body": "thanks", "internal": False}),
+        ("sla_rung_fired", "sla", {**sla, "rung": 0, "name": "half", "actions": ["notify"]}),
+        ("resolved", "system", {"confirm_by": at}),
+        ("sla_stopped", "sla", {**sla, "outcome": "met", "elapsed": 3600.0, "paused": 60.0}),
+        ("closed", "rita", {"by": "requester", "comment": "ok"}),
+        ("unknown_kind", "x", {"anything": 1}),
+        ("duplicate_reported", "sam", {"requester": "sam", "description": "same pump"}),
+    ]
+    return [
+        {"seq": n, "type": t, "at": at, "actor": actor, "data": data}
+        for n, (t, actor, data) in enumerate(kinds, start=1)
+    ]
+
+
+def _paths(samples: int, plain: Any, redacted: Any) -> tuple[list[float], list[float]]:
+    plain_times: list[float] = []
+    redacted_times: list[float] = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        plain()
+        plain_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        redacted()
+        redacted_times.append(time.perf_counter() - start)
+    return plain_times, redacted_times
+
+
+def _added(label: str, plain_times: list[float], redacted_times: list[float]) -> None:
+    us = 1e6
+    plain_med, red_med = statistics.median(plain_times), statistics.median(redacted_times)
+    plain_p99, red_p99 = _percentile(plain_times, 0.99), _percentile(redacted_times, 0.99)
+    added_med, added_p99 = (red_med - plain_med) * us, (red_p99 - plain_p99) * us
+    print(
+        f"{label:<30} unredacted median {plain_med * us:7.1f} us, redacted {red_med * us:7.1f} us"
+        f", added median {added_med:7.1f} us, p99 {added_p99:7.1f} us"
+    )
+
+
+def _nested(samples: int, tmp: Path) -> None:
+    """The nested ticket and its typed timeline under the nested-field policy."""
+    policy = tmp / "nested.csv"
+    policy.write_text("\n".join(_policy_lines(nested=True)) + "\n")
+    access = AccessControl()
+    access.install(file_enforcer(policy), version=1)
+    catalog = catalog_from_document(_nested_definition())
+    ticket = _nested_ticket()
+    events = _timeline(ticket["intake"])
+    subject = Subject(user="ana", role="agent", home="ops", owner=False)
+    domains = ticket_domains("ops", {"site": "plant-a"}, ["it"])
+
+    def view() -> FieldView:
+        return access.view(subject, domains, catalog)
+
+    shown = redact(ticket, view(), TICKET_SHAPE)
+    timeline = redact_events(events, view())
+    nested_shown = sum(1 for k in (*NESTED, ARRAY[0]) if k in shown["intake"])
+    print(
+        f"nested ticket: {FLAT} top-level + 10 nested fields (2 objects, an array of 2 objects); "
+        f"caller sees {len(shown['intake'])} top-level keys ({nested_shown} of the 3 containers)"
+    )
+    print(
+        f"timeline: {len(events)} events, {len(timeline)} shown to the caller, "
+        f"{sum(1 for e in timeline if 'data' not in e)} reduced to seq/type/at"
+    )
+
+    def detail() -> None:
+        v = view()
+        out = redact(ticket, v, TICKET_SHAPE)
+        access.usage.read(v)
+        jsonable_encoder(out)
+
+    def redacted_events() -> None:
+        jsonable_encoder(redact_events(events, view()))
+
+    def both() -> None:
+        detail()
+        redacted_events()
+
+    _added(
+        "nested 50-field ticket detail", *_paths(samples, lambda: jsonable_encoder(ticket), detail)
+    )
+    _added(
+        "timeline of 30 typed events",
+        *_paths(samples, lambda: jsonable_encoder(events), redacted_events),
+    )
+    _added(
+        "nested detail + timeline",
+        *_paths(samples, lambda: jsonable_encoder([ticket, events]), both),
+    )
+    # The encoding of a redacted answer is cheaper (fewer fields): the redaction on its own.
+    _, alone = _paths(
+        samples // 4,
+        lambda: None,
+        lambda: (redact(ticket, view(), TICKET_SHAPE), redact_events(events, view())),
+    )
+    alone_med = statistics.median(alone) * 1e6
+    print(f"redaction alone (detail + timeline, no encoding): median {alone_med:.1f} us")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -141,6 +326,12 @@ def main() -> None:
         policy = Path(tmp) / "policy.csv"
         policy.write_text("\n".join(_policy_lines()) + "\n")
         enforcer = file_enforcer(policy)
+        _flat(args.samples, enforcer)
+        _nested(args.samples, Path(tmp))
+
+
+def _flat(samples: int, enforcer: Any) -> None:
+    """The flat 50-field ticket: the figures the README reports."""
     access = AccessControl()
     access.install(enforcer, version=1)
     catalog = catalog_from_document(_definition())
@@ -173,7 +364,7 @@ def main() -> None:
     shown = redact(ticket, view, TICKET_SHAPE)
     plain_times: list[float] = []
     redacted_times: list[float] = []
-    for _ in range(args.samples):
+    for _ in range(samples):
         start = time.perf_counter()
         jsonable_encoder(ticket)
         plain_times.append(time.perf_counter() - start)
@@ -193,7 +384,7 @@ def main() -> None:
         f"caller sees {len(shown['intake'])} intake fields "
         f"({sum(1 for v in shown['intake'].values() if '*' in str(v))} masked)"
     )
-    print(f"samples: {args.samples} per path, alternating")
+    print(f"samples: {samples} per path, alternating")
     print(f"unredacted  median {plain_med * us:8.1f} us   p99 {plain_p99 * us:8.1f} us")
     print(f"redacted    median {red_med * us:8.1f} us   p99 {red_p99 * us:8.1f} us")
     print(

@@ -143,7 +143,9 @@ class TicketState(BaseModel):
         priority: Priority = DEFAULT_PRIORITY,
     ) -> TicketState:
         """Start a ticket: every stage gets a task; those with no dependencies open at once."""
-        title = str(intake.get("title") or intake.get("summary") or definition.title)[:200]
+        # Only text is copied: an object's nested fields have sensitivities of their own.
+        texts = [intake.get("title"), intake.get("summary")]
+        title = next((t for t in texts if isinstance(t, str) and t), definition.title)[:200]
         state = cls(
             key=key,
             definition=definition,

@@ -42,8 +42,11 @@ def _settings(state: TicketState) -> TriageSettings:
 
 
 def description_field(intake: Mapping[str, Any]) -> str | None:
-    """The intake field the model reads as the description: the first non-empty text field."""
-    return next((f for f in TEXT_FIELDS if intake.get(f)), None)
+    """The intake field the model reads as the description: the first non-empty text field.
+
+    Only text counts: an object's nested fields have sensitivities of their own.
+    """
+    return next((f for f in TEXT_FIELDS if isinstance(intake.get(f), str) and intake[f]), None)
 
 
 def categorical_in_intake(intake: Mapping[str, Any], name: str) -> bool:

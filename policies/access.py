@@ -29,6 +29,9 @@ NO_SITE = "-"
 READ_SAMPLE = 8
 _MAX_CACHED_VIEWS = 50_000
 FLUSH_SECONDS = 60.0
+# The counters' field column holds this much; a longer path (keys chosen by whoever writes the
+# data) is not counted rather than failing the whole minute's flush.
+MAX_COUNTED_FIELD = 200
 
 
 def ticket_domain(department: str, intake: Mapping[str, Any] | None) -> str:
@@ -61,13 +64,14 @@ class FieldUsage:
         if next(self._tick) % READ_SAMPLE:
             return
         for name in view.catalog.fields:
-            if view.readable(name):
+            if len(name) <= MAX_COUNTED_FIELD and view.readable(name):
                 self.counts[(view.role, name, "read")] += READ_SAMPLE
 
     def wrote(self, role: str, fields: Iterable[str]) -> None:
         """Count written fields (every write)."""
         for name in fields:
-            self.counts[(role, name, "write")] += 1
+            if len(name) <= MAX_COUNTED_FIELD:
+                self.counts[(role, name, "write")] += 1
 
     def drain(self) -> dict[tuple[str, str, str], int]:
         """The counts so far, resetting them."""

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from domain.problems import pointer
 from domain.sla_clocks import CHANGE_PRIORITY_ROLES, PAUSE_ROLES
-from policies.redaction import FieldView, denied_writes
+from policies.redaction import FieldView, denied_writes, written_fields
 from policies.roles import ADMIN, AGENT, AUDITOR, PROCESS_OWNER, REQUESTER, SYSTEM
 
 # Endpoint gates: the roles admitted besides admins, who pass every gate.
@@ -56,8 +55,8 @@ def _fields(*names: str) -> Callable[[Mapping[str, Any]], tuple[Write, ...]]:
 
 
 def form_writes(data: Mapping[str, Any], at: str = "/data") -> tuple[Write, ...]:
-    """Every top-level field of submitted form data (intake or stage completion)."""
-    return tuple(Write(str(name), at + pointer(str(name))) for name in data)
+    """Every field of submitted form data (intake or stage completion), at every depth."""
+    return tuple(Write(path, at + place) for path, place in written_fields(data).items())
 
 
 def _complete(payload: Mapping[str, Any]) -> tuple[Write, ...]:

@@ -1,49 +1,122 @@
-"""The one redaction function every exit uses, and the write check every change uses."""
+"""The one redaction function every exit uses, and the write check every change uses.
+
+Form data is redacted at every depth: an object or array the caller may not read is dropped
+(or masked, for a maskable scalar), and a readable one's children are each checked by their
+own path (`contact.id_number`, `devices[].serial`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from policies.catalog import FieldCatalog
+from policies.catalog import FieldCatalog, FieldSpec, ancestors, child_path, item_path
 from policies.decisions import Decision
+
+# Form data nested deeper than this is not shown at all: stored data went through the body
+# limits, and an exit must not recurse without bound on whatever it finds.
+MAX_DEPTH = 64
+# A view's memo holds answers per path; paths come from data, so it is bounded.
+_MAX_MEMO = 20_000
+# What a caller sees of one form value: all of it, a masked rendering (scalars), or nothing.
+_READ, _MASKED, _HIDDEN = 2, 1, 0
+_Node = tuple[str, FieldSpec, int]
 
 
 @dataclass
 class FieldView:
-    """What one caller may read, see masked and write on one ticket."""
+    """What one caller may read, see masked and write on one ticket.
+
+    Names are field paths; a nested field is readable (writable) only if every ancestor is.
+    """
 
     decisions: tuple[Decision, ...]
     catalog: FieldCatalog
     role: str = ""
+    _memo: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+    _paths: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
+    _nodes: dict[tuple[str, str | None], tuple[FieldSpec | None, _Node]] = field(
+        default_factory=dict, repr=False
+    )
+    _visible: bool | None = field(default=None, repr=False)
+    # Answers other modules derive from this view alone (event shapes), kept with it.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def _allows(self, name: str, act: str) -> bool:
-        # A ticket belongs to its department and every department with a task on it: a
-        # field is granted if the policy grants it in any of them.
-        sensitivity = self.catalog.spec(name).sensitivity
-        obj = "ticket." + name
-        return any(d.allows(obj, act, sensitivity) for d in self.decisions)
+    def allows(self, path: str, act: str, spec: FieldSpec | None = None) -> bool:
+        """The policy's answer for this one path alone (its ancestors not asked)."""
+        sensitivity = (spec or self.catalog.spec(path)).sensitivity
+        key = (path, act, sensitivity)
+        answer = self._memo.get(key)
+        if answer is None:
+            # A ticket belongs to its department and every department with a task on it: a
+            # field is granted if the policy grants it in any of them.
+            obj = "ticket." + path
+            answer = any(d.allows(obj, act, sensitivity) for d in self.decisions)
+            if len(self._memo) >= _MAX_MEMO:
+                self._memo.clear()
+            self._memo[key] = answer
+        return answer
+
+    def _with_ancestors(self, name: str, own: str, above: str) -> bool:
+        key = (name, own, above)
+        answer = self._paths.get(key)
+        if answer is None:
+            answer = self.allows(name, own) and all(self.allows(a, above) for a in ancestors(name))
+            if len(self._paths) >= _MAX_MEMO:
+                self._paths.clear()
+            self._paths[key] = answer
+        return answer
+
+    def node(self, base: str, parent: FieldSpec | None, key: str | None) -> _Node:
+        """Path, spec and what the caller may see of property `key` (None: the items) of the
+        value at `base`, whose spec is `parent`; the caller has read every ancestor."""
+        hit = self._nodes.get((base, key))
+        # Declared paths hand down the catalog's own spec objects, so identity finds them.
+        if hit is not None and hit[0] is parent:
+            return hit[1]
+        catalog = self.catalog
+        if key is None:
+            path, spec = item_path(base), catalog.items_spec(base, parent or FieldSpec())
+        else:
+            path, spec = child_path(base, key), catalog.child_spec(base, parent, key)
+        if self.allows(path, "read", spec):
+            shown = _READ
+        elif spec.maskable and self.allows(path, "read_masked", spec):
+            shown = _MASKED
+        else:
+            shown = _HIDDEN
+        found = (path, spec, shown)
+        if len(self._nodes) >= _MAX_MEMO:
+            self._nodes.clear()
+        self._nodes[(base, key)] = (parent, found)
+        return found
 
     def readable(self, name: str) -> bool:
         """Whether the caller sees this field in clear."""
-        return self._allows(name, "read")
+        return self._with_ancestors(name, "read", "read")
 
     def masked(self, name: str) -> bool:
         """Whether the caller sees this field masked (not readable, maskable, read_masked)."""
         return (
             self.catalog.spec(name).maskable
-            and not self.readable(name)
-            and self._allows(name, "read_masked")
+            and not self.allows(name, "read")
+            and self._with_ancestors(name, "read_masked", "read")
         )
 
     def writable(self, name: str) -> bool:
-        """Whether the caller may write this field."""
-        return self._allows(name, "write")
+        """Whether the caller may write this field (and every object it is inside of)."""
+        return self._with_ancestors(name, "write", "write")
 
     def visible(self) -> bool:
-        """Whether the caller may see the ticket at all (some field of it is readable)."""
-        return any(self.readable(n) or self.masked(n) for n in self.catalog.fields)
+        """Whether the caller may see the ticket at all (some top-level field is readable)."""
+        if self._visible is None:
+            self._visible = any(self.readable(n) or self.masked(n) for n in self.catalog.top_level)
+        return self._visible
+
+    def all_readable(self, names: Iterable[str]) -> bool:
+        """Whether every one of these fields is readable."""
+        return all(self.readable(n) for n in names)
 
 
 def mask(value: Any) -> str:
@@ -54,21 +127,107 @@ def mask(value: Any) -> str:
     return text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
+_ABSENT: Any = object()
+
+
+def _value(view: FieldView, node: _Node, value: Any, depth: int) -> Any:
+    path, spec, shown = node
+    if shown == _READ and depth <= MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return _object(view, path, spec, value, depth + 1)
+        if isinstance(value, list):
+            items = view.node(path, spec, None)
+            redacted = (_value(view, items, item, depth + 1) for item in value)
+            return [item for item in redacted if item is not _ABSENT]
+        return value
+    # A masked object or list would show its shape and lengths: only scalars are masked.
+    if shown == _MASKED and not isinstance(value, Mapping | list):
+        return mask(value)
+    return _ABSENT
+
+
+def _object(
+    view: FieldView, base: str, spec: FieldSpec | None, data: Mapping[str, Any], depth: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        shown = _value(view, view.node(base, spec, key), value, depth)
+        if shown is not _ABSENT:
+            out[key] = shown
+    return out
+
+
+def redact_form(data: Any, view: FieldView) -> dict[str, Any]:
+    """Form data (an intake, a stage's completion) as this caller may see it, at every depth."""
+    return _object(view, "", None, data, 0) if isinstance(data, Mapping) else {}
+
+
+def _pointer_token(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def written_fields(data: Mapping[str, Any]) -> dict[str, str]:
+    """Every field path a data document writes, each with the JSON pointer of its first place.
+
+    Every object key at every depth counts, array items as `[]`: `{"devices": [{"serial": 1}]}`
+    writes `devices` (`/devices`), `devices[]` (`/devices/0`) and `devices[].serial`
+    (`/devices/0/serial`). Pointers are relative to the document.
+    """
+    found: dict[str, str] = {}
+    stack: list[tuple[str, str, Any]] = [
+        (key, "/" + _pointer_token(key), value) for key, value in reversed(list(data.items()))
+    ]
+    while stack:
+        path, at, value = stack.pop()
+        found.setdefault(path, at)
+        if isinstance(value, Mapping):
+            stack.extend(
+                (child_path(path, k), f"{at}/{_pointer_token(k)}", v)
+                for k, v in reversed(list(value.items()))
+            )
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+            stack.extend((item_path(path), f"{at}/{i}", v) for i, v in reversed(items))
+    return found
+
+
+def field_pointer(name: str, written: Mapping[str, str] | None = None) -> str:
+    """The JSON pointer (relative to the data) of a written field path.
+
+    Taken from `written_fields` when given; else spelled from the path, items as `/-`.
+    """
+    if written is not None and name in written:
+        return written[name]
+    parts = name.replace("[]", ".-").split(".")
+    return "".join("/" + _pointer_token(p) for p in parts if p)
+
+
+def denied_writes(view: FieldView, fields: Iterable[str]) -> list[str]:
+    """The field paths among these that the caller may not write, sorted."""
+    return sorted({name for name in fields if not view.writable(name)})
+
+
 KEEP = "*keep*"
 FORM = "*form*"
-FREEFORM = "*freeform*"
 
-# Keys of free-form event data that carry a system field.
-_EVENT_KEYS = {
-    "assignee": "assignee",
-    "title": "title",
-    "body": "comments",
-    "payload": "external",
-    "requester": "requester",
-    "priority": "priority",
-    "result": "triage",  # the model's answer in a `triaged` event
-    "related": "links",  # the other ticket of a `possible_duplicate` event
-}
+
+@dataclass(frozen=True)
+class Gate:
+    """A value shown only if every field in `fields` is readable, and of `if_declared` those a
+    form declares: free text copied from those fields."""
+
+    fields: tuple[str, ...]
+    if_declared: tuple[str, ...] = ()
+
+    def allows(self, view: FieldView) -> bool:
+        """Whether this caller sees the value."""
+        return view.all_readable(self.fields) and all(
+            view.readable(n) for n in self.if_declared if view.catalog.form_field(n)
+        )
+
+
+# The ticket's title is the intake's `title` or, without one, its `summary`.
+TITLE = Gate(("title",), if_declared=("summary",))
 
 TASK_SHAPE: dict[str, Any] = {
     "id": KEEP,
@@ -91,7 +250,7 @@ TICKET_SHAPE: dict[str, Any] = {
     "definition_key": "definition",
     "definition_version": "definition",
     "department": "department",
-    "title": "title",
+    "title": TITLE,
     "status": "status",
     "requester": "requester",
     "created_at": "created_at",
@@ -106,45 +265,12 @@ TICKET_SHAPE: dict[str, Any] = {
     "tasks": ("tasks", TASK_SHAPE),
 }
 
-EVENT_SHAPE: dict[str, Any] = {
-    "seq": KEEP,
-    "type": KEEP,
-    "at": KEEP,
-    "actor": KEEP,
-    "data": FREEFORM,
-}
-
 
 def _reveal(view: FieldView, name: str, value: Any, out: dict[str, Any], key: str) -> None:
     if view.readable(name):
         out[key] = value
     elif view.masked(name):
         out[key] = mask(value)
-
-
-def _form(view: FieldView, data: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(data, Mapping):
-        for name, value in data.items():
-            _reveal(view, name, value, out, name)
-    return out
-
-
-def _freeform(view: FieldView, data: Any) -> Any:
-    if not isinstance(data, Mapping):
-        return data
-    out: dict[str, Any] = {}
-    internal = data.get("internal") is True  # an internal comment is for handling groups
-    for key, value in data.items():
-        if view.catalog.form_field(key):
-            _reveal(view, key, value, out, key)
-        elif key == "body" and internal:
-            _reveal(view, "internal_comments", value, out, key)
-        elif key in _EVENT_KEYS:
-            _reveal(view, _EVENT_KEYS[key], value, out, key)
-        else:
-            out[key] = _freeform(view, value)
-    return out
 
 
 def redact(
@@ -163,18 +289,19 @@ def redact(
         if rule == KEEP:
             out[key] = value
         elif rule == FORM:
-            out[key] = _form(view, value)
-        elif rule == FREEFORM:
-            out[key] = _freeform(view, value)
+            out[key] = redact_form(value, view)
+        elif isinstance(rule, Gate):
+            if rule.allows(view):
+                out[key] = value
         elif isinstance(rule, tuple):
             gate, inner = rule
-            if view.readable(gate):
-                out[key] = [redact(item, view, inner) for item in value]
+            if view.readable(gate) and isinstance(value, list):
+                out[key] = [redact(i, view, inner) for i in value if isinstance(i, Mapping)]
         else:
             _reveal(view, rule, value, out, key)
     return out
 
 
-def denied_writes(view: FieldView, fields: Iterable[str]) -> list[str]:
-    """The fields among these that the caller may not write, sorted."""
-    return sorted({name for name in fields if not view.writable(name)})
+def redact_task(task: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
+    """A task (its form data at every depth) as this caller may see it."""
+    return redact(task, view, TASK_SHAPE)

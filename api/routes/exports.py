@@ -22,8 +22,20 @@ _PAGE = 200
 
 
 def _flatten(document: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row: nested intake values (already redacted) each in a column of their own.
+
+    `intake.contact.phone` for an object's property, `intake.devices[0].serial` for an item's.
+    """
     flat = {k: v for k, v in document.items() if k != "intake"}
-    flat.update({f"intake.{k}": v for k, v in document.get("intake", {}).items()})
+    stack: list[tuple[str, Any]] = [("intake", document.get("intake", {}))]
+    while stack:
+        column, value = stack.pop()
+        if isinstance(value, dict) and value:
+            stack.extend((f"{column}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list) and value:
+            stack.extend((f"{column}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+        elif column != "intake":
+            flat[column] = value if not isinstance(value, dict | list) else ""
     return flat
 
 

@@ -28,7 +28,7 @@ from domain.ticket import Actor
 from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
 from policies.authorization import WORK_TASKS, may_hold_task
-from policies.redaction import TASK_SHAPE, redact
+from policies.redaction import redact_task
 from store import definitions as definitions_store
 from store import tickets as store
 from store.models import TaskRow
@@ -50,7 +50,7 @@ async def _visible_tasks(
     for row in rows:
         view = by_key.get(row.ticket_key)
         if view is not None and view.readable("tasks"):
-            items.append(redact(TaskView.model_validate(row).model_dump(), view, TASK_SHAPE))
+            items.append(redact_task(TaskView.model_validate(row).model_dump(), view))
     return items
 
 

@@ -1,0 +1,284 @@
+"""Typed event shapes: every event the domain appends is declared, and each part is gated."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import domain
+from domain.definitions import ProcessDefinition
+from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
+from domain.ticket import Actor, TicketEvent, TicketState
+from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, TriageResult
+from domain.triage_routing import apply_triage, dispatch, record_duplicate, triage_input
+from policies.catalog import catalog_from_document
+from policies.event_shapes import EVENT_SHAPES, Fields, redact_event, redact_events, shape_of
+from tests.security.policy import access_control, view_of, with_rules
+
+# Domain calls that append an event, and the position of the event type among their arguments.
+APPENDERS = {"_append": 0, "append_event": 0, "record": 0, "_task_event": 0, "_event": 1}
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+RITA = Actor(user="rita", department="sales", role="requester")
+DANA = Actor(user="dana", department="service-desk", role="agent")
+SECRET = "restricted"
+
+
+def appended_types() -> set[str]:
+    """Every event type a domain module passes to an appending call, read from the source."""
+    found: set[str] = set()
+    for path in Path(domain.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for node in ast.walk(function):
+                argument = _type_argument(node)
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    found.add(argument.value)
+                elif argument is not None:
+                    # Only an appending helper passes on a type it was given.
+                    assert function.name in APPENDERS, ast.unparse(node)
+    return found
+
+
+def _type_argument(node: ast.AST) -> ast.expr | None:
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    position = APPENDERS.get(name)
+    if position is None or len(node.args) <= position:
+        return None
+    return node.args[position]
+
+
+def test_every_event_type_the_domain_appends_has_a_declared_shape() -> None:
+    types = appended_types()
+    assert {"created", "task_completed", "comment_added", "triaged", "sla_started"} <= types
+    assert types - set(EVENT_SHAPES) == set()
+
+
+DEFINITION: dict[str, Any] = {
+    "key": "lab",
+    "version": 1,
+    "title": "Lab request",
+    "key_prefix": "LAB",
+    "department": "service-desk",
+    "intake_form": {
+        "type": "object",
+        "properties": {
+            # Form fields named like event keys: they mean nothing to the event shapes.
+            "summary": {"type": "string", "x-sensitivity": SECRET},
+            "description": {"type": "string", "x-sensitivity": SECRET},
+            "body": {"type": "string", "x-sensitivity": SECRET},
+            "payload": {"type": "string", "x-sensitivity": SECRET},
+            "numbers": {"type": "string", "x-sensitivity": SECRET},
+            "error_code": {"type": "string", "x-sensitivity": SECRET},
+            "device_snapshot": {
+                "type": "object",
+                "properties": {"temperature_c": {"type": "number", "x-sensitivity": SECRET}},
+            },
+        },
+    },
+    "stages": [
+        {
+            "key": "work",
+            "title": "Work",
+            "group": "service-desk",
+            "form": {
+                "type": "object",
+                "properties": {
+                    "form": {"type": "string", "x-sensitivity": SECRET},
+                    "body": {"type": "string", "x-sensitivity": SECRET},
+                    "details": {"type": "string", "x-sensitivity": SECRET},
+                    "note": {"type": "string", "x-sensitivity": "public"},
+                },
+            },
+            "sla": {"target": 3600, "ladder": [{"at_fraction": 0.5, "actions": []}]},
+        },
+        {"key": "check", "title": "Check", "group": "service-desk", "depends_on": ["work"]},
+    ],
+    "sla": {"target": 7200, "targets": {"P1": 3600}, "pause_when": ["customer"]},
+    "triage": {"dispatcher_group": "service-desk", "routed_stages": ["work"]},
+}
+INTAKE = {
+    "summary": "MARK-SUMMARY",
+    "description": "MARK-DESCRIPTION",
+    "body": "MARK-BODY",
+    "payload": "MARK-PAYLOAD",
+    "numbers": "MARK-NUMBERS",
+    "error_code": "MARK-ERROR",
+    "device_snapshot": {"temperature_c": 71.25},
+}
+STAGE = {"form": "MARK-FORM", "body": "MARK-STAGE-BODY", "details": "MARK-DETAILS", "note": "ok"}
+
+
+def lifecycle() -> list[TicketEvent]:
+    """A ticket driven through every kind of transition the domain has."""
+    definition = ProcessDefinition.model_validate(DEFINITION)
+    state = TicketState.create(
+        key="LAB-1", definition=definition, intake=INTAKE, requester=RITA, now=NOW
+    )
+    sync_clocks(state, NOW)
+    features = [FeatureWeight(feature="word:mark-description", weight=1.0)]
+    result = TriageResult(model_version=1, team="desk", confidence=0.2, top_features=features)
+    apply_triage(state, triage_input(state), result, NOW)
+    dispatch(state, DispatchInput(actor=DANA, team="service-desk", priority="P1"), NOW)
+    set_priority(state, DANA, "P1", "customer is down", NOW)
+    pause(state, DANA, "customer", "waiting for logs", NOW)
+    resume(state, RITA, "sent", NOW + timedelta(minutes=5))
+    state.claim("work", DANA, NOW)
+    state.unclaim("work", DANA, NOW)
+    state.claim("work", DANA, NOW)
+    fire_due(state, NOW + timedelta(hours=3))
+    state.reassign("work", DANA, None, "dana", "back to me", NOW)
+    state.comment(DANA, "MARK-INTERNAL", True, NOW)
+    state.comment(RITA, "hello", False, NOW)
+    state.complete("work", DANA, STAGE, NOW)
+    state.open_ready_tasks(NOW)
+    state.claim("check", DANA, NOW)
+    state.complete("check", DANA, {}, NOW)
+    state.open_ready_tasks(NOW)
+    sync_clocks(state, NOW)
+    confirmed = state.model_copy(deep=True)  # the other way a resolved ticket goes on
+    closed = confirmed.confirm(RITA, "thanks", NOW)
+    state.reopen(DANA, "again", None, NOW)
+    sync_clocks(state, NOW)
+    state.record_external("crm_update", "monitor", {"x": "MARK-EXTERNAL"}, NOW)
+    report = DuplicateReportInput(requester="sam", title="MARK-SAM", description="MARK-SAM-TEXT")
+    record_duplicate(state, report, NOW)
+    state.cancel(RITA, "never mind", NOW)
+    return [*state.events, closed]
+
+
+def _dump(event: TicketEvent) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -> None:
+    events = lifecycle()
+    assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
+    for event in events:
+        shape = shape_of(_dump(event))
+        assert shape is not None, event.type
+        for key, value in event.data.items():
+            assert key in shape.data, (event.type, key)
+            rule = shape.data[key]
+            if isinstance(rule, Fields) and isinstance(value, dict):
+                assert set(value) <= set(rule.rules), (event.type, key)
+
+
+def _markers(text: str) -> set[str]:
+    return {w.strip("\"',:{}[]") for w in text.split() if "MARK-" in w}
+
+
+def test_a_requester_sees_no_marker_of_a_field_they_may_not_read(default_enforcer: Any) -> None:
+    catalog = catalog_from_document(DEFINITION)
+    view = view_of(access_control(default_enforcer), "rita", catalog, groups=["service-desk"])
+    timeline = redact_events([_dump(e) for e in lifecycle()], view)
+    # Only what an outside system sent (ticket.external is internal, theirs to read) shows.
+    assert _markers(repr(timeline)) == {"MARK-EXTERNAL"}
+    types = [e["type"] for e in timeline]
+    # Those they may read stay: the stage completion (without its fields), their own comment.
+    assert "task_completed" in types
+    assert "comment_added" in types
+    completed = next(e for e in timeline if e["type"] == "task_completed")
+    assert completed["data"]["form"] == {"note": "ok"}
+    assert [e["data"]["body"] for e in timeline if e["type"] == "comment_added"] == ["hello"]
+
+
+def test_an_agent_of_the_department_sees_what_its_clearance_reaches(
+    default_enforcer: Any,
+) -> None:
+    catalog = catalog_from_document(DEFINITION)
+    view = view_of(access_control(default_enforcer), "dana", catalog)
+    timeline = redact_events([_dump(e) for e in lifecycle()], view)
+    assert "MARK-INTERNAL" in repr(timeline)  # internal comments are the handlers'
+    assert "MARK-EXTERNAL" in repr(timeline)
+    assert "MARK-SAM-TEXT" in repr(timeline)  # a linked report, for the handlers
+    # Restricted form values are in no event, under whatever key they were copied.
+    assert _markers(repr(timeline)) == {
+        "MARK-INTERNAL",
+        "MARK-EXTERNAL",
+        "MARK-SAM",
+        "MARK-SAM-TEXT",
+    }
+    triaged = next(e for e in timeline if e["type"] == "triaged")
+    assert triaged["data"]["ticket"]["numbers"] == {}
+    assert "top_features" not in triaged["data"]["result"]
+
+
+def test_a_copy_is_shown_with_its_source(default_enforcer: Any) -> None:
+    stages = [{k: v for k, v in s.items() if k != "form"} for s in DEFINITION["stages"]]
+    document = {**DEFINITION, "intake_form": {"type": "object"}, "stages": stages}
+    catalog = catalog_from_document(document)
+    view = view_of(access_control(default_enforcer), "dana", catalog)
+    triaged = next(e for e in lifecycle() if e.type == "triaged")
+    shown = redact_event(_dump(triaged), view)
+    assert shown is not None
+    assert shown["data"]["ticket"]["description"] == "MARK-DESCRIPTION"
+    assert shown["data"]["ticket"]["numbers"] == {"temperature_c": 71.25}
+    assert shown["data"]["ticket"]["fields"]["error_code"] == "MARK-ERROR"
+
+
+@pytest.mark.parametrize(
+    ("denied", "gone"),
+    [
+        ("priority", {"priority_changed"}),
+        (
+            "sla",
+            {"sla_started", "sla_paused", "sla_rung_fired", "waiting_started", "waiting_ended"},
+        ),
+        ("tasks", {"task_opened", "task_claimed", "task_completed", "task_reassigned"}),
+        ("triage", {"triaged", "triage_dispatched"}),
+    ],
+)
+def test_events_about_a_denied_field_are_left_out(
+    default_enforcer: Any, denied: str, gone: set[str]
+) -> None:
+    rule = ("agent", "*", f"ticket.{denied}", "read", "public", "deny")
+    access = access_control(with_rules(default_enforcer, [rule]))
+    view = view_of(access, "dana", catalog_from_document(DEFINITION))
+    events = [_dump(e) for e in lifecycle()]
+    shown = {e["type"] for e in redact_events(events, view)}
+    assert shown & gone == set()
+    assert gone <= {e["type"] for e in events}
+    if denied == "priority":
+        mention = {"sla_retargeted", "triage_dispatched"}
+        assert mention <= {e["type"] for e in events}
+        for event in redact_events(events, view):
+            if event["type"] in mention:
+                assert "priority" not in event["data"], event
+
+
+def test_a_person_actor_needs_the_field_that_names_them(default_enforcer: Any) -> None:
+    rule = ("agent", "*", "ticket.assignee", "read", "public", "deny")
+    view = view_of(
+        access_control(with_rules(default_enforcer, [rule])),
+        "dana",
+        catalog_from_document(DEFINITION),
+    )
+    timeline = redact_events([_dump(e) for e in lifecycle()], view)
+    claimed = next(e for e in timeline if e["type"] == "task_claimed")
+    assert "actor" not in claimed
+    assert "assignee" not in claimed["data"]
+    assert next(e for e in timeline if e["type"] == "sla_started")["actor"] == "sla"
+    assert next(e for e in timeline if e["type"] == "created")["actor"] == "rita"
+
+
+def test_undeclared_keys_and_unknown_types_carry_nothing(default_enforcer: Any) -> None:
+    view = view_of(access_control(default_enforcer), "dana", catalog_from_document(DEFINITION))
+    base = {"seq": 1, "at": "2026-12-01T09:00:00Z", "actor": "dana"}
+    odd = redact_event({**base, "type": "task_claimed", "data": {"task": "t", "x": "MARK"}}, view)
+    assert odd is not None
+    assert odd["data"] == {"task": "t"}
+    unknown = redact_event({**base, "type": "new_kind", "data": {"body": "MARK"}}, view)
+    assert unknown == {"seq": 1, "at": "2026-12-01T09:00:00Z", "type": "new_kind"}
+    # A comment not plainly marked public is an internal one.
+    loose = {**base, "type": "comment_added", "data": {"body": "MARK", "internal": "no"}}
+    rita = view_of(access_control(default_enforcer), "rita", catalog_from_document(DEFINITION))
+    assert redact_event(loose, rita) is None
