@@ -82,8 +82,8 @@ class Oracle:
     ) -> None:
         actor = CALLERS[caller]
         subject = subject_of(actor, owner=actor.user == REQUESTER)
-        # The request as the model defines it: (user, role, relation, home, domain, obj, ...).
-        self.request = (subject.user, subject.role, subject.relation, subject.home)
+        # The request as the model defines it: (user, role, relation, dept, domain, obj, ...).
+        self.request = subject.principals
         self.domains = ticket_domains(DEPARTMENT, intake, groups)
         self.enforcer, self.catalog = enforcer, catalog
         self._memo: dict[str, bool] = {}

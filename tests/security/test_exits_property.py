@@ -94,7 +94,9 @@ FORMS = st.tuples(_properties(0), _properties(0))
 # A few more rules on the generated fields, on top of the default policy.
 RULES = st.lists(
     st.tuples(
-        st.sampled_from(["agent", "@owner", "auditor", "process_owner", "system"]),
+        st.sampled_from(
+            ["role:agent", "@owner", "role:auditor", "role:process_owner", "role:system"]
+        ),
         st.sampled_from(NAMES),
         st.sampled_from(["", ".*"]),
         st.sampled_from(["read", "read_masked", "*"]),
@@ -268,7 +270,7 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
 ) -> None:
     if "granted" not in api.scratch:
         # Rita and the agents may write every field, so each generated value is in the ticket.
-        for subject in ("@owner", "agent"):
+        for subject in ("@owner", "role:agent"):
             await grant(
                 api, subject=subject, object="ticket.*", action="write", clearance="restricted"
             )
