@@ -193,35 +193,31 @@ def record_duplicate(
         for e in state.events
     ):
         return None
-    data: dict[str, object]
-    actor = TRIAGE_ACTOR.user
+    kept = {"report_id": report.report_id} if report.report_id else {}
     if report.related_key:
-        type_ = "possible_duplicate"
-        data = {
-            "related": {
-                "ticket": report.related_key,
-                "relation": report.relation,
-                "similarity": report.similarity,
-            }
+        related = {
+            "ticket": report.related_key,
+            "relation": report.relation,
+            "similarity": report.similarity,
         }
-    elif report.excerpt or not (report.title or report.description):
-        type_ = "duplicate_reported"
-        data = {
+        return state.record(
+            "possible_duplicate", TRIAGE_ACTOR.user, now, {"related": related, **kept}
+        )
+    if report.excerpt or not (report.title or report.description):
+        merged = {
             "requester": report.requester,
             "intake": dict(report.excerpt),
             "similarity": report.similarity,
         }
-    else:  # a report from before excerpts, recorded as it always was
-        type_, actor = "duplicate_reported", report.requester
-        data = {
-            "requester": report.requester,
-            "title": report.title,
-            "description": report.description,
-            "similarity": report.similarity,
-        }
-    if report.report_id:
-        data["report_id"] = report.report_id
-    return state.record(type_, actor, now, data)
+        return state.record("duplicate_reported", TRIAGE_ACTOR.user, now, {**merged, **kept})
+    # A report from before excerpts, recorded as it always was.
+    legacy = {
+        "requester": report.requester,
+        "title": report.title,
+        "description": report.description,
+        "similarity": report.similarity,
+    }
+    return state.record("duplicate_reported", report.requester, now, {**legacy, **kept})
 
 
 def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:

@@ -21,6 +21,9 @@ from policies.subjects import OTHER, OWNER, dept_subject, role_subject, user_sub
 
 __all__ = ["OTHER", "OWNER", "Decision", "Rule", "Subject", "decide"]
 
+# Field answers remembered per decision; past this many the memo starts again.
+MAX_MEMO = 20_000
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -78,6 +81,9 @@ class Decision:
         answer = self._memo.get(key)
         if answer is None:
             answer = self._evaluate(obj, act, sensitivity)
+            if len(self._memo) >= MAX_MEMO:
+                # Paths come from data keys too: a caller must not grow this without bound.
+                self._memo.clear()
             self._memo[key] = answer
         return answer
 

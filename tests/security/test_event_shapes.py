@@ -151,6 +151,10 @@ def lifecycle() -> list[TicketEvent]:
     state.record_external("crm_update", "monitor", {"x": "MARK-EXTERNAL"}, NOW)
     report = DuplicateReportInput(requester="sam", title="MARK-SAM", description="MARK-SAM-TEXT")
     record_duplicate(state, report, NOW)
+    merged = DuplicateReportInput(requester="sam", excerpt={"summary": "MARK-SAM-EXCERPT"})
+    record_duplicate(state, merged, NOW)
+    link = DuplicateReportInput(requester="sam", related_key="LAB-000009", relation="repeats")
+    record_duplicate(state, link, NOW)
     state.cancel(RITA, "never mind", NOW)
     return [*state.events, closed]
 
@@ -240,7 +244,7 @@ def test_a_copy_is_shown_with_its_source(default_enforcer: Any) -> None:
 def test_events_about_a_denied_field_are_left_out(
     default_enforcer: Any, denied: str, gone: set[str]
 ) -> None:
-    rule = ("agent", "*", f"ticket.{denied}", "read", "public", "deny")
+    rule = ("role:agent", "*", f"ticket.{denied}", "read", "public", "deny")
     access = access_control(with_rules(default_enforcer, [rule]))
     view = view_of(access, "dana", catalog_from_document(DEFINITION))
     events = [_dump(e) for e in lifecycle()]
@@ -256,7 +260,7 @@ def test_events_about_a_denied_field_are_left_out(
 
 
 def test_a_person_actor_needs_the_field_that_names_them(default_enforcer: Any) -> None:
-    rule = ("agent", "*", "ticket.assignee", "read", "public", "deny")
+    rule = ("role:agent", "*", "ticket.assignee", "read", "public", "deny")
     view = view_of(
         access_control(with_rules(default_enforcer, [rule])),
         "dana",

@@ -11,7 +11,9 @@ from api.sandbox import require_definable_fields
 from api.ticket_access import require_writes
 from domain.ticket import Actor
 from policies.access import FieldUsage
+from policies.authorization import form_writes
 from policies.catalog import FieldSpec, catalog_from_document
+from policies.decisions import MAX_MEMO, Decision, Rule
 from policies.redaction import TICKET_SHAPE, denied_writes, redact, redact_form, written_fields
 from tests.security.policy import access_control, view_of, with_rules
 
@@ -189,7 +191,7 @@ def test_a_requester_may_not_write_a_restricted_nested_field(default_enforcer: A
     data = {"contact": {"name": "R", "id_number": "1101"}, "devices": [{"model": "m"}]}
     assert denied_writes(view, written_fields(data)) == ["contact.id_number"]
     with pytest.raises(ProblemError) as refused:
-        require_writes(view, written_fields(data), pointer="/data")
+        require_writes(view, form_writes(data))
     assert refused.value.status == 403
     assert [p.pointer for p in refused.value.problems] == ["/data/contact/id_number"]
     # A write inside an object the caller may not write is refused with the object.
@@ -210,7 +212,7 @@ def test_a_key_spelling_another_fields_path_is_as_strict_as_that_field(
 def test_a_process_owner_may_not_define_a_nested_field_beyond_their_clearance(
     default_enforcer: Any,
 ) -> None:
-    cap = ("process_owner", "*", "ticket.*", "define", "confidential", "deny")
+    cap = ("role:process_owner", "*", "ticket.*", "define", "confidential", "deny")
     access = access_control(with_rules(default_enforcer, [cap]))
     owner = Actor(user="owner", department="service-desk", role="process_owner")
     document = {**DOCUMENT, "department": "service-desk", "intake_form": {"properties": {}}}
@@ -229,3 +231,14 @@ def test_a_written_path_too_long_to_store_is_not_counted() -> None:
     usage = FieldUsage()
     usage.wrote("requester", written_fields({"contact": {"k" * 300: 1}}))
     assert usage.drain() == {("requester", "contact", "write"): 1}
+
+
+def test_a_decisions_memo_stays_bounded_whatever_keys_the_data_brings() -> None:
+    # Undeclared nested keys become field paths: a stream of new keys must not grow memory.
+    decision = Decision(
+        rules=(Rule("role:agent", "*", "ticket.*", "read", "confidential", "allow"),)
+    )
+    for i in range(MAX_MEMO + 50):
+        assert decision.allows(f"ticket.extra.k{i}", "read", "internal")
+    assert len(decision._memo) <= MAX_MEMO
+    assert not decision.allows("ticket.extra.k1", "read", "restricted")
