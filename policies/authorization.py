@@ -211,6 +211,11 @@ def may_hold_task(role: str, department: str, group: str) -> bool:
     return role == ADMIN or department == group
 
 
+def may_dispatch(role: str, department: str, dispatcher_group: str) -> bool:
+    """Whether a caller decides a ticket's triage: its dispatcher group's members, and admins."""
+    return role == ADMIN or department == dispatcher_group
+
+
 def sees_stage_clocks(role: str) -> bool:
     """Whether the caller sees every stage's SLA clock (requesters: joint clock, milestones)."""
     return role != REQUESTER

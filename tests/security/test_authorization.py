@@ -23,6 +23,7 @@ from policies.authorization import (
     handler_departments,
     handles,
     may_call,
+    may_dispatch,
     may_end_own_wait,
     may_hold_task,
     may_read_notifications_of,
@@ -323,3 +324,12 @@ def test_a_signal_recorded_under_an_id_is_not_recorded_again() -> None:
     assert state.record_external("external_update", "monitor", {}, T0) is not None
     assert state.record_external("external_update", "monitor", {}, T0) is not None
     assert [e.type for e in state.events].count("external_event") == 3
+
+
+def test_dispatching_is_the_dispatcher_groups_and_admins() -> None:
+    assert may_dispatch("agent", "service-desk", "service-desk")
+    assert may_dispatch("admin", "it", "service-desk")
+    assert not may_dispatch("agent", "ops", "service-desk")
+    assert not may_dispatch("requester", "sales", "service-desk")
+    # A requester in the dispatcher's department still dispatches nothing: the role gate says so.
+    assert not may_update("requester", "dispatch", own=True)
