@@ -161,7 +161,10 @@ async def test_the_same_asset_links_reports_from_different_people(api: Api) -> N
     await publish_incident(
         api,
         triage={**TRIAGE, "duplicates": {"threshold": 0.5}},
-        intake_form={"type": "object", "properties": {"title": {"type": "string"}}},
+        intake_form={
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "asset_id": {"type": "string"}},
+        },
     )
     status, first = await file(api, "rita", {"title": "Press 4 hydraulic leak", "asset_id": "P-4"})
     assert status == 201
