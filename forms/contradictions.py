@@ -217,17 +217,21 @@ def _required_problems(node: dict[str, Any]) -> Iterator[tuple[Path, str, dict[s
                 stack.append((branch, (*at, key)))
 
 
-def property_schemas(node: Mapping[str, Any], name: str) -> list[object]:
-    """The schemas of property `name` in this node and its same-object branches."""
-    found: list[object] = []
+def declared_fields(node: Mapping[str, Any]) -> dict[str, list[object]] | None:
+    """Each field an object node declares with its schemas (from the node and its same-object
+    branches); None when the node takes fields it does not name (see declared_names)."""
+    if declared_names(node) is None:
+        return None
+    found: dict[str, list[object]] = {}
     stack: list[object] = [node]
     while stack:
         item = stack.pop()
         if not isinstance(item, Mapping):
             continue
         properties = item.get("properties")
-        if isinstance(properties, Mapping) and name in properties:
-            found.append(properties[name])
+        if isinstance(properties, Mapping):
+            for name, schema in properties.items():
+                found.setdefault(name, []).append(schema)
         for key in _SAME_OBJECT:
             branch = item.get(key)
             if key in LIST_OF_SUBSCHEMAS and isinstance(branch, list):

@@ -24,7 +24,7 @@ from referencing import Registry
 from domain.problems import Problem, pointer
 from forms import patterns
 from forms.annotations import annotation_problems
-from forms.contradictions import contradiction_problems, declared_names, property_schemas
+from forms.contradictions import contradiction_problems, declared_fields
 from forms.messages import error_message, form_language, message
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -180,6 +180,8 @@ def undeclared_problems(schema: dict[str, Any], data: object, language: str) -> 
     """
     detail = message("additionalProperties", None, language) or "this field is not allowed here"
     found: list[Problem] = []
+    # Per node (by identity: the schema does not change during the walk): its declared fields.
+    fields: dict[int, dict[str, list[object]] | None] = {}
     stack: list[tuple[object, object, tuple[str | int, ...]]] = [(schema, data, ())]
     while stack:
         node, value, at = stack.pop()
@@ -187,12 +189,17 @@ def undeclared_problems(schema: dict[str, Any], data: object, language: str) -> 
         if not isinstance(node, dict):
             continue
         if isinstance(value, dict):
-            names = declared_names(node)
+            if id(node) not in fields:
+                fields[id(node)] = declared_fields(node)
+            declared = fields[id(node)]
             for name, child in value.items():
-                if names is not None and names and name not in names:
+                schemas = declared.get(name) if declared is not None else None
+                if declared and schemas is None:
                     found.append(Problem(pointer=pointer(*at, name), detail=detail))
-                    continue
-                stack.extend((s, child, (*at, name)) for s in property_schemas(node, name))
+                elif schemas:
+                    stack.extend((s, child, (*at, name)) for s in schemas)
+                elif isinstance(node.get("additionalProperties"), dict):
+                    stack.append((node["additionalProperties"], child, (*at, name)))
         elif isinstance(value, list):
             prefix = node.get("prefixItems")
             prefix = prefix if isinstance(prefix, list) else []

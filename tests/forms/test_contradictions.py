@@ -150,6 +150,10 @@ NESTED = {
         "parts": {"type": "array", "items": {"type": "object", "properties": {"sku": {}}}},
         "pair": {"type": "array", "prefixItems": [{"type": "object", "properties": {"a": {}}}]},
         "extra": {"type": "object", "additionalProperties": {"type": "string"}},
+        "rows": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "properties": {"n": {}}},
+        },
         "free": {"type": "object"},
         "tagged": {"type": "object", "properties": {"a": {}}, "patternProperties": {"^x-": {}}},
     },
@@ -165,6 +169,7 @@ def test_undeclared_fields_are_refused_at_every_depth_with_their_pointer() -> No
         "parts": [{"sku": "1"}, {"sku": "2", "qty": 3}],
         "pair": [{"a": 1, "b": 2}],
         "extra": {"anything": "goes"},
+        "rows": {"r1": {"n": 1}, "r2": {"n": 2, "m": 3}},
         "free": {"any": {"shape": 1}},
         "tagged": {"a": 1, "x-note": 2, "other": 3},
     }
@@ -173,6 +178,7 @@ def test_undeclared_fields_are_refused_at_every_depth_with_their_pointer() -> No
         ("/device/owner", "this field is not allowed here"),
         ("/pair/0/b", "this field is not allowed here"),
         ("/parts/1/qty", "this field is not allowed here"),
+        ("/rows/r2/m", "this field is not allowed here"),
     ]
     zh = {**NESTED, "x-language": "zh"}
     assert [(p.pointer, p.detail) for p in data_problems(zh, {"colour": 1})] == [
