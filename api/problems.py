@@ -79,6 +79,17 @@ class ProblemError(Exception):
         self.headers = headers
 
 
+def reused_idempotency_key(used_for: str) -> ProblemError:
+    """The 422 for an Idempotency-Key already used with a different request."""
+    return ProblemError(
+        422,
+        "this Idempotency-Key was used with a different request",
+        problems=[
+            Problem(pointer="header:/Idempotency-Key", detail=f"already used for {used_for}")
+        ],
+    )
+
+
 def problem_response(
     status: int,
     detail: str,
