@@ -65,24 +65,18 @@ ERROR_TYPES = {
     "forbidden": "TicketForbidden",
 }
 
+# The projection and the notification records are small idempotent writes (per ticket and
+# seq) that the SQL views depend on: a busy or unreachable database is retried with backoff and
+# without limit, since the write must land eventually.
+IDEMPOTENT_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 # One small transaction: a worker that died mid-write is retried after this, not later.
 PROJECTION_TIMEOUT = timedelta(seconds=10)
-# The projection must land eventually (the SQL views depend on it), so it retries without
-# limit; its calls are idempotent per (ticket, seq).
-PROJECTION_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-EVENTS_CARRIED_OVER = 50
-# Recording notifications is one small insert; a busy or unreachable database is retried with
-# backoff and without limit (like the projection), since the record must not be lost.
 NOTIFY_TIMEOUT = timedelta(seconds=10)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
+EVENTS_CARRIED_OVER = 50
 
 # workflow.patched() ids: histories recorded before each change keep replaying the old path.
 LOCAL_PROJECTION = "projection-as-local-activity"
@@ -232,7 +226,7 @@ class TicketWorkflow:
                 batch,
                 result_type=NotifyResult,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
             )
 
     def _continue_as_new_due(self) -> bool:
@@ -269,7 +263,7 @@ class TicketWorkflow:
                 projection,
                 result_type=ProjectionResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
             )
         else:
             await workflow.execute_activity(
@@ -277,7 +271,7 @@ class TicketWorkflow:
                 projection,
                 result_type=ProjectionResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
             )
 
     def _publish_search_attributes(self) -> None:
