@@ -78,14 +78,6 @@ PROJECTION_TIMEOUT = timedelta(seconds=10)
 NOTIFY_TIMEOUT = timedelta(seconds=10)
 EVENTS_CARRIED_OVER = 50
 
-# Retired workflow.patched() ids: deprecated, so histories recorded with them still replay.
-LOCAL_PROJECTION = "projection-as-local-activity"
-SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
-SLA_CLOCKS = "sla-clocks"
-SLA_TIMER_KEPT = "sla-timer-kept-until-due-moves"
-TRIAGE_AFTER_CREATION = "triage-after-creation"
-TRIAGE_SETS_PRIORITY = "triage-sets-priority"
-
 # Inference takes milliseconds; a model load after a promotion takes seconds.
 TRIAGE_TIMEOUT = timedelta(seconds=60)
 # Triage is advice: after these attempts the ticket goes to a dispatcher instead of waiting.
@@ -130,9 +122,7 @@ class TicketWorkflow:
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
-        workflow.deprecate_patch(SLA_CLOCKS)
         # The SLA timer stays until the next due instant itself moves.
-        workflow.deprecate_patch(SLA_TIMER_KEPT)
         self._next_due = sla_clocks.next_due(self._state)
 
     @workflow.run
@@ -142,7 +132,6 @@ class TicketWorkflow:
         await self._record(self._unprojected)
         self._creation_projected = True
         if start.resume is None and state.definition.triage is not None:
-            workflow.deprecate_patch(TRIAGE_AFTER_CREATION)
             await self._triage()
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
@@ -169,7 +158,6 @@ class TicketWorkflow:
             result = TriageResult(error=f"triage failed: {exc.cause or exc}")
         now = workflow.now()
         triaged = apply_triage(self._state, ticket, result, now)
-        workflow.deprecate_patch(TRIAGE_SETS_PRIORITY)
         await self._record([triaged, *model_priority(self._state, triaged, now)])
 
     async def _await_confirmation(self) -> None:
@@ -238,7 +226,6 @@ class TicketWorkflow:
         projection = ProjectionInput(
             ticket=self._state.snapshot(), events=events, clocks=clocks
         ).model_copy(deep=True)
-        workflow.deprecate_patch(LOCAL_PROJECTION)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.
         await workflow.execute_local_activity(
@@ -255,7 +242,6 @@ class TicketWorkflow:
             self._state.definition.key,
             tuple(self._state.active_groups()),
         )
-        workflow.deprecate_patch(SEARCH_ATTRIBUTES_ON_CHANGE)
         if values == self._published:
             return
         self._published = values
@@ -431,11 +417,9 @@ class TicketWorkflow:
     async def dispatch(self, cmd: DispatchInput) -> TransitionResult:
         """A dispatcher sends the routed stages to a team; the choice is a training label."""
         now = workflow.now()
-        workflow.deprecate_patch(TRIAGE_SETS_PRIORITY)
         _checked(lambda: check_dispatch_priority(self._state, cmd))
-        events = [_checked(lambda: dispatch(self._state, cmd, now))]
-        events += dispatch_priority(self._state, cmd, now)
-        await self._record(events)
+        event = _checked(lambda: dispatch(self._state, cmd, now))
+        await self._record([event, *dispatch_priority(self._state, cmd, now)])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
