@@ -48,18 +48,16 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_worker(settings: Settings, task_queue: str) -> None:
     from store.db import make_async_engine, make_sessionmaker
     from ticketflow.temporal_client import connect
-    from ticketflow.triage_schedule import ensure_retrain_schedule
-    from workers.tickets import build_ticket_worker
+    from workers.roots import worker_for_queue
 
     client = await connect(settings)
-    await ensure_retrain_schedule(client=client, task_queue=task_queue)
     engine = make_async_engine(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = build_ticket_worker(
-        client=client, task_queue=task_queue, sessions=make_sessionmaker(engine)
+    worker = await worker_for_queue(
+        settings=settings, client=client, task_queue=task_queue, sessions=make_sessionmaker(engine)
     )
     logging.getLogger("ticketflow.worker").info("worker polling task queue %r", task_queue)
     async with worker:
@@ -286,7 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=_api)
 
     worker = sub.add_parser("worker", help="run a Temporal worker")
-    worker.add_argument("--task-queue", default=None, help="default TICKETFLOW_TASK_QUEUE")
+    worker.add_argument(
+        "--task-queue",
+        default=None,
+        help="default TICKETFLOW_TASK_QUEUE; TICKETFLOW_TRAINING_TASK_QUEUE (training) retrains",
+    )
     worker.set_defaults(run=_worker)
 
     sub.add_parser("migrate", help="upgrade the app database to the latest revision").set_defaults(

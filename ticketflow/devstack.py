@@ -123,6 +123,9 @@ def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> i
         log_path=data_dir / "logs" / "temporal.log",
     )
     worker = Child("the worker", [sys.executable, "-m", "ticketflow", "worker"], env)
+    training = Child(
+        "the training worker", [*worker.argv, "--task-queue", settings.training_task_queue], env
+    )
     api = Child(
         "the API", [sys.executable, "-m", "ticketflow", "api", "--port", str(api_port)], env
     )
@@ -138,7 +141,7 @@ def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> i
         temporal.start()
         asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace))
         definitions = _prepare_store(settings)
-        for child in (worker, api):
+        for child in (worker, training, api):
             started.append(child)
             child.start()
         _wait_for_api(settings.api_host, api_port, started)

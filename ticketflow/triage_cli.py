@@ -78,7 +78,7 @@ async def _train_from_history(settings: Settings) -> int:
     from ticketflow.triage_schedule import run_retrain_now
 
     client = await connect(settings)
-    result = await run_retrain_now(client=client, task_queue=settings.task_queue)
+    result = await run_retrain_now(client=client, task_queue=settings.training_task_queue)
     sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     return 0
 

@@ -65,32 +65,18 @@ ERROR_TYPES = {
     "forbidden": "TicketForbidden",
 }
 
+# The projection and the notification records are small idempotent writes (per ticket and
+# seq) that the SQL views depend on: a busy or unreachable database is retried with backoff and
+# without limit, since the write must land eventually.
+IDEMPOTENT_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 # One small transaction: a worker that died mid-write is retried after this, not later.
 PROJECTION_TIMEOUT = timedelta(seconds=10)
-# The projection must land eventually (the SQL views depend on it), so it retries without
-# limit; its calls are idempotent per (ticket, seq).
-PROJECTION_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-EVENTS_CARRIED_OVER = 50
-# Recording notifications is one small insert; a busy or unreachable database is retried with
-# backoff and without limit (like the projection), since the record must not be lost.
 NOTIFY_TIMEOUT = timedelta(seconds=10)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-
-# workflow.patched() ids: histories recorded before each change keep replaying the old path.
-LOCAL_PROJECTION = "projection-as-local-activity"
-SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
-SLA_CLOCKS = "sla-clocks"
-SLA_TIMER_KEPT = "sla-timer-kept-until-due-moves"
-TRIAGE_AFTER_CREATION = "triage-after-creation"
-TRIAGE_SETS_PRIORITY = "triage-sets-priority"
+EVENTS_CARRIED_OVER = 50
 
 # Inference takes milliseconds; a model load after a promotion takes seconds.
 TRIAGE_TIMEOUT = timedelta(seconds=60)
@@ -136,13 +122,8 @@ class TicketWorkflow:
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
-        # Tickets started before SLA clocks existed replay without them.
-        self._sla = workflow.patched(SLA_CLOCKS)
-        self._sla_changes = 0
-        # Before this patch every change re-armed the SLA timer (two history events each);
-        # now the timer stays until the next due instant itself moves.
-        self._keep_timer = self._sla and workflow.patched(SLA_TIMER_KEPT)
-        self._next_due = sla_clocks.next_due(self._state) if self._sla else None
+        # The SLA timer stays until the next due instant itself moves.
+        self._next_due = sla_clocks.next_due(self._state)
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
@@ -150,22 +131,13 @@ class TicketWorkflow:
         state = self._state
         await self._record(self._unprojected)
         self._creation_projected = True
-        if (
-            start.resume is None
-            and state.definition.triage is not None
-            and workflow.patched(TRIAGE_AFTER_CREATION)
-        ):
+        if start.resume is None and state.definition.triage is not None:
             await self._triage()
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
                 continue
-            if self._sla:
-                await self._run_clocks_until_change()
-            else:
-                await workflow.wait_condition(
-                    lambda: state.status != TicketStatus.OPEN or self._continue_as_new_due()
-                )
+            await self._run_clocks_until_change()
             if state.status == TicketStatus.OPEN and self._continue_as_new_due():
                 await self._continue_as_new(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -186,10 +158,7 @@ class TicketWorkflow:
             result = TriageResult(error=f"triage failed: {exc.cause or exc}")
         now = workflow.now()
         triaged = apply_triage(self._state, ticket, result, now)
-        events = [triaged]
-        if workflow.patched(TRIAGE_SETS_PRIORITY):
-            events += model_priority(self._state, triaged, now)
-        await self._record(events)
+        await self._record([triaged, *model_priority(self._state, triaged, now)])
 
     async def _await_confirmation(self) -> None:
         state = self._state
@@ -206,11 +175,10 @@ class TicketWorkflow:
     async def _run_clocks_until_change(self) -> None:
         """Sleep on one durable timer until the next rung or breach, or until the ticket changes."""
         state = self._state
-        seen = self._sla_changes
         due = sla_clocks.next_due(state)
 
         def woken() -> bool:
-            moved = self._next_due != due if self._keep_timer else self._sla_changes != seen
+            moved = self._next_due != due
             return state.status != TicketStatus.OPEN or self._continue_as_new_due() or moved
 
         if due is not None and due > workflow.now():
@@ -232,7 +200,7 @@ class TicketWorkflow:
                 batch,
                 result_type=NotifyResult,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
             )
 
     def _continue_as_new_due(self) -> bool:
@@ -249,36 +217,24 @@ class TicketWorkflow:
         """Publish search attributes and project the events with the ticket as it stands now."""
         if not events:
             return
-        clocks = []
-        if self._sla:
-            events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
-            self._sla_changes += 1
-            self._next_due = sla_clocks.next_due(self._state)
-            clocks = list(self._state.clocks.values())
+        events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
+        self._next_due = sla_clocks.next_due(self._state)
+        clocks = list(self._state.clocks.values())
         self._publish_search_attributes()
         # A deep copy: the snapshot shares task objects with the live state, which later
         # handlers keep changing while this call waits.
         projection = ProjectionInput(
             ticket=self._state.snapshot(), events=events, clocks=clocks
         ).model_copy(deep=True)
-        if workflow.patched(LOCAL_PROJECTION):
-            # A short idempotent write: as a local activity it runs inside the workflow task
-            # that accepted the Update, so the caller's answer needs one round trip, not two.
-            await workflow.execute_local_activity(
-                PROJECT_ACTIVITY,
-                projection,
-                result_type=ProjectionResult,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
-        else:
-            await workflow.execute_activity(
-                PROJECT_ACTIVITY,
-                projection,
-                result_type=ProjectionResult,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
+        # A short idempotent write: as a local activity it runs inside the workflow task
+        # that accepted the Update, so the caller's answer needs one round trip, not two.
+        await workflow.execute_local_activity(
+            PROJECT_ACTIVITY,
+            projection,
+            result_type=ProjectionResult,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=IDEMPOTENT_WRITE_RETRY,
+        )
 
     def _publish_search_attributes(self) -> None:
         values = (
@@ -286,7 +242,7 @@ class TicketWorkflow:
             self._state.definition.key,
             tuple(self._state.active_groups()),
         )
-        if workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE) and values == self._published:
+        if values == self._published:
             return
         self._published = values
         workflow.upsert_search_attributes(
@@ -461,13 +417,9 @@ class TicketWorkflow:
     async def dispatch(self, cmd: DispatchInput) -> TransitionResult:
         """A dispatcher sends the routed stages to a team; the choice is a training label."""
         now = workflow.now()
-        with_priority = workflow.patched(TRIAGE_SETS_PRIORITY)
-        if with_priority:
-            _checked(lambda: check_dispatch_priority(self._state, cmd))
-        events = [_checked(lambda: dispatch(self._state, cmd, now))]
-        if with_priority:
-            events += dispatch_priority(self._state, cmd, now)
-        await self._record(events)
+        _checked(lambda: check_dispatch_priority(self._state, cmd))
+        event = _checked(lambda: dispatch(self._state, cmd, now))
+        await self._record([event, *dispatch_priority(self._state, cmd, now)])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
@@ -504,7 +456,7 @@ class TicketWorkflow:
         if event is None:  # a retried signal, already recorded
             return
         events = [event]
-        if self._sla and sig.name == "customer_reply" and state.waiting_for == "customer":
+        if sig.name == "customer_reply" and state.waiting_for == "customer":
             system = Actor(user=sig.source, role="system")
             events += sla_clocks.resume(state, system, "the customer replied", now)
         await self._record(events)
