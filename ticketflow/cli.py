@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -89,8 +91,40 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def no_data(settings: Settings) -> str | None:
+    """Why the configured SQLite database holds no Ticketflow data, or None when it does."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    try:
+        # Read-only: looking must not leave an empty database file behind.
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            migrated = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:
+        migrated = None
+    if migrated:
+        return None
+    data_dir = settings.data_dir.resolve()
+    return (
+        f"no Ticketflow data in {data_dir}; start `ticketflow dev --data-dir {data_dir}` "
+        "or pass --data-dir"
+    )
+
+
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
     from store.db import make_async_engine, make_sessionmaker
+
+    problem = no_data(settings)
+    if problem:
+        sys.stderr.write(f"ticketflow: {problem}\n")
+        return 1
 
     async def run() -> int:
         engine = make_async_engine(settings.effective_database_url)
@@ -261,6 +295,10 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
 def _triage(args: argparse.Namespace, settings: Settings) -> int:
     from ticketflow.triage_cli import run_triage_command
 
+    problem = no_data(settings)
+    if problem:
+        sys.stderr.write(f"ticketflow: {problem}\n")
+        return 1
     return run_triage_command(args, settings)
 
 
@@ -381,15 +419,10 @@ def explain(exc: Exception, settings: Settings) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    data_dir = settings.data_dir.resolve()
-    start = f"start `ticketflow dev --data-dir {data_dir}` or pass --data-dir"
     url = make_url(settings.effective_database_url)
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
     if isinstance(exc, OperationalError | ProgrammingError):
-        missing = "unable to open database file" in reason or "no such table" in reason
-        if missing and url.get_backend_name() == "sqlite":
-            return f"no Ticketflow data in {data_dir}; {start}"
-        if "does not exist" in reason or "no such table" in reason:
+        if reason.startswith("relation") or "no such table" in reason:
             return (
                 f"the database {url.render_as_string()} has no Ticketflow tables ({reason}); "
                 "run `ticketflow migrate`"
