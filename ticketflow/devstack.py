@@ -63,6 +63,12 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     return hook
 
 
+def _signal_name(number: int) -> str:
+    """SIGKILL for 9; the number for a signal Python has no name for."""
+    names = {sig.value: sig.name for sig in signal.Signals}
+    return names.get(number, f"signal {number}")
+
+
 def restart_delay(restarts: int) -> float:
     """Seconds to wait before the `restarts`-th restart in a row of a child."""
     state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
@@ -97,6 +103,7 @@ class Child:
             # Its own group: a terminal Ctrl-C reaches only the supervisor, which then
             # stops the children one by one, in order.
             process_group=0,
+            # The death signal follows the thread that forks: only the main thread starts children.
             preexec_fn=_die_with_parent(os.getpid()),
         )
         self.started_at = time.monotonic()
@@ -116,11 +123,12 @@ class Child:
             return
         self.restarts += 1
         delay = restart_delay(self.restarts)
+        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
         where = f" (its log: {self.log_path})" if self.log_path else ""
         log.warning(
-            "%s exited with code %s%s; restarting it in %.1f s (restart %d in a row)",
+            "%s %s%s; restarting it in %.1f s (restart %d in a row)",
             self.name,
-            code,
+            how,
             where,
             delay,
             self.restarts,
@@ -182,7 +190,10 @@ def _lock_data_dir(data_dir: Path) -> int | None:
                 f"{message}; stop it with `ticketflow dev --stop --data-dir {data_dir}`\n"
             )
             return None
-        answer = input(f"{message}. Stop it and start again? [y/N] ")
+        try:
+            answer = input(f"{message}. Stop it and start again? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             return None
         if stop_dev_stack(data_dir) != 0:
