@@ -256,21 +256,46 @@ def test_a_dead_worker_or_api_comes_back_and_the_stack_keeps_answering(tmp_path:
 
 
 @pytest.mark.e2e
-def test_a_second_start_on_the_data_dir_says_so_and_stop_stops_the_first(tmp_path: Path) -> None:
+def test_a_second_start_on_the_data_dir_says_so_offers_to_stop_and_stop_stops(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
-    with dev_stack(tmp_path, data_dir, "first") as stack:
-        second = ticketflow_cli(*dev_command(data_dir, free_port(), free_temporal_port())[3:])
-        assert second.returncode == 2, second.stderr
-        assert second.stderr.count("\n") == 1, second.stderr
-        assert f"(pid {stack.process.pid}, http://{HOST}:{stack.api_port})" in second.stderr
-        assert f"is already running on {data_dir}" in second.stderr
-        assert f"`ticketflow dev --stop --data-dir {data_dir}`" in second.stderr
-        assert stack.process.poll() is None
+    with dev_stack(tmp_path, data_dir, "first") as first:
+        refused = ticketflow_cli(*dev_command(data_dir, free_port(), free_temporal_port())[3:])
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert f"(pid {first.process.pid}, http://{HOST}:{first.api_port})" in refused.stderr
+        assert f"is already running on {data_dir}" in refused.stderr
+        assert f"`ticketflow dev --stop --data-dir {data_dir}`" in refused.stderr
+        assert first.process.poll() is None
 
-        stopped = ticketflow_cli("dev", "--stop", "--data-dir", str(data_dir))
-        assert stopped.returncode == 0, stopped.stderr
-        assert f"stopped the stack (pid {stack.process.pid})" in stopped.stderr
-        assert stack.process.wait(STOP_TIMEOUT) == 0
+        # At a terminal it asks, and a yes stops the first stack and starts this one.
+        api_port, temporal_port = free_port(), free_temporal_port()
+        terminal, tty = pty.openpty()
+        output = tmp_path / "second.log"
+        with output.open("wb") as sink:
+            second = subprocess.Popen(
+                dev_command(data_dir, api_port, temporal_port),
+                stdin=tty,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        os.close(tty)
+        try:
+            wait_until(lambda: "Stop it and start again? [y/N]" in output.read_text(), "a prompt")
+            os.write(terminal, b"y\n")
+            assert first.process.wait(STOP_TIMEOUT) == 0
+            wait_until(lambda: healthy(api_port), "the second stack")
+
+            stopped = ticketflow_cli("dev", "--stop", "--data-dir", str(data_dir))
+            assert stopped.returncode == 0, stopped.stderr
+            assert f"stopped the stack (pid {second.pid})" in stopped.stderr
+            assert second.wait(STOP_TIMEOUT) == 0, output.read_text()
+        finally:
+            os.close(terminal)
+            if second.poll() is None:
+                second.kill()
+                second.wait()
         assert processes_mentioning(str(data_dir)) == []
         again = ticketflow_cli("dev", "--stop", "--data-dir", str(data_dir))
         assert (again.returncode, again.stderr) == (
@@ -301,33 +326,3 @@ def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_pat
     with dev_stack(tmp_path, data_dir, "after-kill") as stack:
         assert "after-sales-repair@1, equipment-repair@1, incident@1, it-incident@1" in stack.log()
         assert stack.stop() == 0, stack.log()
-
-
-@pytest.mark.e2e
-def test_at_a_terminal_a_second_start_offers_to_stop_the_first(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    with dev_stack(tmp_path, data_dir, "first") as first:
-        api_port, temporal_port = free_port(), free_temporal_port()
-        terminal, tty = pty.openpty()
-        output = tmp_path / "second.log"
-        with output.open("wb") as sink:
-            second = subprocess.Popen(
-                dev_command(data_dir, api_port, temporal_port),
-                stdin=tty,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        os.close(tty)
-        try:
-            wait_until(lambda: "[y/N]" in output.read_text(), "the prompt")
-            assert f"(pid {first.process.pid}, " in output.read_text()
-            os.write(terminal, b"y\n")
-            assert first.process.wait(STOP_TIMEOUT) == 0
-            wait_until(lambda: healthy(api_port), "the second stack")
-            second.send_signal(signal.SIGINT)
-            assert second.wait(STOP_TIMEOUT) == 0, output.read_text()
-        finally:
-            os.close(terminal)
-            if second.poll() is None:
-                second.kill()
-                second.wait()
