@@ -194,11 +194,18 @@ def test_restart_delays_grow_and_are_capped() -> None:
 
 
 def _child(supervisor: int, word: str) -> int:
-    """The pid of the supervisor's child running `ticketflow WORD`, once there is one."""
+    """The pid of the supervisor's child running `ticketflow WORD`, once there is one.
+
+    The training worker (`ticketflow worker --task-queue training`) is not the worker.
+    """
     found: list[int] = []
 
     def running() -> bool:
-        found[:] = [p for p in children_of(supervisor) if word in command_line(p)[3:4]]
+        found[:] = [
+            p
+            for p in children_of(supervisor)
+            if command_line(p)[3:4] == [word] and "--task-queue" not in command_line(p)
+        ]
         return bool(found)
 
     wait_until(running, f"a `ticketflow {word}` child of {supervisor}")
