@@ -185,8 +185,8 @@ class TicketWorkflow:
         except ActivityError as exc:
             result = TriageResult(error=f"triage failed: {exc.cause or exc}")
         now = workflow.now()
-        triaged = apply_triage(self._state, ticket, result, now)
-        events = [triaged]
+        events = apply_triage(self._state, ticket, result, now)
+        triaged = events[0]
         if workflow.patched(TRIAGE_SETS_PRIORITY):
             events += model_priority(self._state, triaged, now)
         await self._record(events)
@@ -201,7 +201,7 @@ class TicketWorkflow:
                 timeout=max(deadline - workflow.now(), timedelta(0)),
             )
         except TimeoutError:
-            await self._record([state.close_unconfirmed(workflow.now())])
+            await self._record(state.close_unconfirmed(workflow.now()))
 
     async def _run_clocks_until_change(self) -> None:
         """Sleep on one durable timer until the next rung or breach, or until the ticket changes."""
@@ -321,7 +321,7 @@ class TicketWorkflow:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event] if event else [])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @claim.validator
     def _validate_claim(self, cmd: ClaimInput) -> None:
@@ -332,7 +332,7 @@ class TicketWorkflow:
         """Give a claimed task back to its group's queue."""
         event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @unclaim.validator
     def _validate_unclaim(self, cmd: UnclaimInput) -> None:
@@ -343,7 +343,7 @@ class TicketWorkflow:
         """Complete a claimed task; opens the stages that become ready, or resolves."""
         now = workflow.now()
         event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
-        task = self._state.tasks[cmd.stage_key].model_copy()
+        task = self._state.task(cmd.stage_key).model_copy()
         await self._record([event, *self._state.open_ready_tasks(now)])
         return self._result(task, fingerprint=cmd.request_fingerprint)
 
@@ -360,7 +360,7 @@ class TicketWorkflow:
             )
         )
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignInput) -> None:
@@ -384,8 +384,8 @@ class TicketWorkflow:
     @workflow.update
     async def cancel(self, cmd: CancelInput) -> TransitionResult:
         """Cancel the ticket with a reason."""
-        event = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @cancel.validator
@@ -408,8 +408,8 @@ class TicketWorkflow:
     @workflow.update
     async def confirm(self, cmd: ConfirmInput) -> TransitionResult:
         """The requester confirms the resolution; the ticket closes."""
-        event = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @confirm.validator
@@ -464,7 +464,7 @@ class TicketWorkflow:
         with_priority = workflow.patched(TRIAGE_SETS_PRIORITY)
         if with_priority:
             _checked(lambda: check_dispatch_priority(self._state, cmd))
-        events = [_checked(lambda: dispatch(self._state, cmd, now))]
+        events = _checked(lambda: dispatch(self._state, cmd, now))
         if with_priority:
             events += dispatch_priority(self._state, cmd, now)
         await self._record(events)
