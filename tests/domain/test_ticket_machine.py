@@ -9,9 +9,9 @@ from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from domain.sla import PRIORITIES
+from domain.sla import PRIORITIES, ClockState
 from domain.sla_clocks import fire_due, next_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import (
     ACTIVE_TASK,
@@ -42,7 +42,6 @@ class TicketLife(RuleBasedStateMachine):
     def file(self, priority: Any) -> None:
         self.state = new_ticket(priority=priority)
         self.now = NOW
-        self.stopped: dict[str, Any] = {}
 
     def _apply(self, transition: Callable[[], object]) -> None:
         """Run a transition; a refused one changes nothing. Clocks follow, as in the workflow."""
@@ -65,6 +64,23 @@ class TicketLife(RuleBasedStateMachine):
     @rule(ref=REFS, who=PEOPLE)
     def claim(self, ref: str, who: Actor) -> None:
         self._apply(lambda: self.state.claim(ref, who, self.now))
+
+    @rule(data=st.data())
+    def work_a_task(self, data: st.DataObject) -> None:
+        """Someone who may do it claims (if need be) and completes a task still to do."""
+        active = [t for t in self.state.all_tasks() if t.status in ACTIVE_TASK]
+        if not active:
+            return
+        task = data.draw(st.sampled_from(active))
+        holder = task.assignee or data.draw(st.sampled_from(["root", "member"]))
+        who = ROOT if holder == "root" else Actor(user=holder, department=task.group, role="agent")
+
+        def work() -> None:
+            self.state.claim(task.stage_key, who, self.now)
+            self.state.complete(task.stage_key, who, {}, self.now)
+            self.state.open_ready_tasks(self.now)
+
+        self._apply(work)
 
     @rule(ref=REFS, who=PEOPLE)
     def unclaim(self, ref: str, who: Actor) -> None:
@@ -103,9 +119,16 @@ class TicketLife(RuleBasedStateMachine):
     def comment(self, who: Actor) -> None:
         self._apply(lambda: self.state.comment(who, "hello", False, self.now))
 
+    # Anyone may cancel: held back until the ticket has lived a little, or few lives get far.
+    @precondition(lambda self: len(self.state.events) > 12)
     @rule(who=PEOPLE)
     def cancel(self, who: Actor) -> None:
+        running = [c.id for c in self.state.clocks.values() if c.stopped_at is None]
         self._apply(lambda: self.state.cancel(who, "no longer needed", self.now))
+        if self.state.status == TicketStatus.CANCELLED:
+            # The clocks it stopped were cancelled, not met (unless they had breached).
+            outcomes = {self.state.clocks[c].state() for c in running}
+            assert outcomes <= {ClockState.CANCELLED, ClockState.BREACHED}
 
     @rule(who=PEOPLE, stages=st.sampled_from([None, ["work"], ["check"]]))
     def reopen(self, who: Actor, stages: list[str] | None) -> None:
