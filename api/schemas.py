@@ -229,6 +229,12 @@ class ReassignTaskRequest(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class WithdrawRequest(Strict):
+    """Why a follow-up is no longer needed."""
+
+    reason: str = Field(default="", max_length=2000)
+
+
 class CommentRequest(Strict):
     """A comment on a ticket."""
 

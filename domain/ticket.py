@@ -351,6 +351,23 @@ class TicketState(BaseModel):
             raise TicketRuleError("invalid", "give to_group, to_user or both")
         return task
 
+    def check_withdraw(self, ref: str, actor: Actor) -> Task:
+        """A follow-up still to do is withdrawn by its group, the owning department or an admin."""
+        self._require_open()
+        task = self.task(ref)
+        if task.kind != "followup":
+            raise TicketRuleError("invalid", f"{ref!r} is a stage; only a follow-up is withdrawn")
+        if task.status not in ACTIVE_TASK:
+            raise TicketRuleError("conflict", f"follow-up {task.id} is {task.status.value}")
+        owners = (task.group, self.definition.department)
+        if actor.role != ADMIN_ROLE and actor.department not in owners:
+            raise TicketRuleError(
+                "forbidden",
+                f"follow-up {task.id} is withdrawn by group {task.group!r} or "
+                f"department {self.definition.department!r}",
+            )
+        return task
+
     def check_cancel(self) -> None:
         """A ticket can be cancelled until it is closed."""
         if self.status in FINAL_TICKET:
@@ -555,6 +572,13 @@ class TicketState(BaseModel):
         )
         self.followups[followup_id] = task
         return self._task_event("task_opened", task, actor, now, escalation=clock)
+
+    def withdraw(self, ref: str, actor: Actor, reason: str, now: datetime) -> list[TicketEvent]:
+        """Withdraw a follow-up; the ticket resolves if nothing else is left to do."""
+        task = self.check_withdraw(ref, actor)
+        task.status = TaskStatus.CANCELLED
+        event = self._task_event("task_cancelled", task, actor.user, now, reason=reason)
+        return [event, *self.open_ready_tasks(now)]
 
     def _cancel_followups(self, actor: str, reason: str, now: datetime) -> list[TicketEvent]:
         """A final ticket leaves no follow-up in a queue."""

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TicketResult,
         TransitionResult,
         UnclaimInput,
+        WithdrawInput,
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
@@ -367,6 +368,19 @@ class TicketWorkflow:
         _checked(
             lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user)
         )
+
+    @workflow.update
+    async def withdraw(self, cmd: WithdrawInput) -> TransitionResult:
+        """Withdraw a follow-up that is no longer needed; the ticket may resolve."""
+        events = _checked(
+            lambda: self._state.withdraw(cmd.stage_key, cmd.actor, cmd.reason, workflow.now())
+        )
+        await self._record(events)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
+
+    @withdraw.validator
+    def _validate_withdraw(self, cmd: WithdrawInput) -> None:
+        _checked(lambda: self._state.check_withdraw(cmd.stage_key, cmd.actor))
 
     @workflow.update
     async def comment(self, cmd: CommentInput) -> TransitionResult:

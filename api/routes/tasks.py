@@ -22,10 +22,11 @@ from api.schemas import (
     TaskPage,
     TaskView,
     TransitionView,
+    WithdrawRequest,
 )
 from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
 from domain.definitions import ProcessDefinition
-from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
+from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput, WithdrawInput
 from domain.problems import Problem
 from domain.ticket import Actor, is_followup_id
 from forms.validation import data_problems_in_thread
@@ -232,6 +233,19 @@ async def reassign_followup(
 ) -> TransitionView:
     """Move a follow-up to another group and/or person (the same rules as a task's)."""
     return await _reassign(key, _followup(key, followup), body, caller)
+
+
+@router.post("/tickets/{key}/followups/{followup}/withdraw", response_model=TransitionView)
+async def withdraw_followup(
+    key: str, followup: str, caller: CallerDep, body: WithdrawRequest | None = None
+) -> TransitionView:
+    """Withdraw a follow-up no longer needed (its group, the owning department or an admin).
+
+    The body is optional; the ticket resolves if nothing else is left to do.
+    """
+    reason = body.reason if body is not None else ""
+    payload = WithdrawInput(stage_key=_followup(key, followup), actor=caller.actor, reason=reason)
+    return await change_ticket(caller, key, "withdraw", payload)
 
 
 async def _reassign(

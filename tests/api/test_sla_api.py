@@ -230,6 +230,35 @@ async def test_a_cancelled_ticket_ends_its_wait_withdraws_its_follow_up_and_is_n
     assert report["sla_met_rate"] == 0.0
 
 
+async def test_a_follow_up_holds_the_resolution_until_withdrawn(api: Api) -> None:
+    await publish_incident(api, sla=FAST_SLA)
+    created = await api.http.post(
+        "/tickets",
+        json={"definition": "incident", "data": {"title": "Core switch down"}, "priority": "P1"},
+        headers=api.auth("rita"),
+    )
+    key = created.json()["key"]
+    await _wait_for(
+        api, "/tasks?group=cto-office", "root", lambda b: [t["stage_key"] for t in b["items"]]
+    )
+    for stage, user in (("triage", "dana"), ("diagnose", "otto"), ("fix", "devi")):
+        await work(api, key, stage, user)
+    await work(api, key, "verify", "dana")
+    ticket = (await api.http.get(f"/tickets/{key}", headers=api.auth("dana"))).json()
+    assert ticket["status"] == "open"
+    refused = await api.http.post(f"/tickets/{key}/followups/F1/withdraw", headers=api.auth("rita"))
+    assert refused.status_code == 403
+    # No body: no reason given. The ticket's own department may withdraw it.
+    withdrawn = await api.http.post(
+        f"/tickets/{key}/followups/F1/withdraw", headers=api.auth("dana")
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert (withdrawn.json()["status"], withdrawn.json()["task"]["status"]) == (
+        "resolved",
+        "cancelled",
+    )
+
+
 async def test_priority_and_waiting_are_updates_with_rules(api: Api) -> None:
     await publish_incident(api, sla={**FAST_SLA, "ladder": []})
     created = await api.http.post(

@@ -151,6 +151,13 @@ TRANSITIONS: list[
         lambda s: list(s.followups) == ["F1"] and s.followups["F1"].kind == "followup",
     ),
     (
+        "withdraw a follow-up",
+        escalated,
+        lambda s: s.withdraw("F1", DANA, "the vendor answered", NOW + HOUR),
+        ["task_cancelled"],
+        lambda s: s.followups["F1"].status == TaskStatus.CANCELLED and not s.open_followups(),
+    ),
+    (
         "change priority",
         new_ticket,
         lambda s: s.change_priority("dana", "P1", "outage", NOW),
@@ -288,6 +295,21 @@ REFUSALS: list[tuple[str, Callable[[], TicketState], Transition, ErrorKind]] = [
         lambda s: s.comment(RITA, "", False, NOW),
         "conflict",
     ),
+    ("withdraw a stage", new_ticket, lambda s: s.withdraw("work", DANA, "", NOW), "invalid"),
+    (
+        "withdraw another's follow-up",
+        escalated,
+        lambda s: s.withdraw("F1", LEO, "", NOW),
+        "forbidden",
+    ),
+    (
+        "withdraw a done follow-up",
+        lambda: (lambda s: (s.claim("F1", CARA, NOW), s.complete("F1", CARA, {}, NOW), s)[2])(
+            escalated()
+        ),
+        lambda s: s.withdraw("F1", CARA, "", NOW),
+        "conflict",
+    ),
     ("reopen an open ticket", new_ticket, lambda s: s.reopen(RITA, "", None, NOW), "conflict"),
     ("confirm an open ticket", new_ticket, lambda s: s.confirm(RITA, "", NOW), "conflict"),
     ("confirm another's ticket", resolved, lambda s: s.confirm(DANA, "", NOW), "forbidden"),
@@ -354,6 +376,17 @@ def test_an_open_follow_up_holds_the_resolution_back_until_it_is_done() -> None:
     state.claim("F1", CARA, NOW + HOUR)
     state.complete("F1", CARA, {"note": "vendor called"}, NOW + HOUR)
     assert _types(state.open_ready_tasks(NOW + HOUR)) == ["resolved"]
+
+
+def test_a_withdrawn_follow_up_lets_the_ticket_resolve() -> None:
+    state = escalated()
+    for stage in ("work", "check"):
+        state.claim(stage, DANA, NOW + HOUR)
+        state.complete(stage, DANA, {}, NOW + HOUR)
+        state.open_ready_tasks(NOW + HOUR)
+    assert state.status == TicketStatus.OPEN
+    events = state.withdraw("F1", DANA, "the vendor answered", NOW + HOUR)
+    assert _types(events) == ["task_cancelled", "resolved"]
 
 
 @pytest.mark.parametrize("end", ["cancel", "confirm", "close_unconfirmed"])

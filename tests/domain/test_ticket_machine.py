@@ -83,6 +83,13 @@ class TicketLife(RuleBasedStateMachine):
         self._apply(work)
 
     @rule(ref=REFS, who=PEOPLE)
+    def withdraw(self, ref: str, who: Actor) -> None:
+        def withdrawn() -> None:
+            self.state.withdraw(ref, who, "not needed", self.now)
+
+        self._apply(withdrawn)
+
+    @rule(ref=REFS, who=PEOPLE)
     def unclaim(self, ref: str, who: Actor) -> None:
         self._apply(lambda: self.state.unclaim(ref, who, self.now))
 
