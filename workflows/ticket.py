@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TicketResult,
         TransitionResult,
         UnclaimInput,
+        WithdrawInput,
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
@@ -157,8 +158,8 @@ class TicketWorkflow:
         except ActivityError as exc:
             result = TriageResult(error=f"triage failed: {exc.cause or exc}")
         now = workflow.now()
-        triaged = apply_triage(self._state, ticket, result, now)
-        await self._record([triaged, *model_priority(self._state, triaged, now)])
+        events = apply_triage(self._state, ticket, result, now)
+        await self._record([*events, *model_priority(self._state, events[0], now)])
 
     async def _await_confirmation(self) -> None:
         state = self._state
@@ -170,7 +171,7 @@ class TicketWorkflow:
                 timeout=max(deadline - workflow.now(), timedelta(0)),
             )
         except TimeoutError:
-            await self._record([state.close_unconfirmed(workflow.now())])
+            await self._record(state.close_unconfirmed(workflow.now()))
 
     async def _run_clocks_until_change(self) -> None:
         """Sleep on one durable timer until the next rung or breach, or until the ticket changes."""
@@ -277,7 +278,7 @@ class TicketWorkflow:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event] if event else [])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @claim.validator
     def _validate_claim(self, cmd: ClaimInput) -> None:
@@ -288,7 +289,7 @@ class TicketWorkflow:
         """Give a claimed task back to its group's queue."""
         event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @unclaim.validator
     def _validate_unclaim(self, cmd: UnclaimInput) -> None:
@@ -299,7 +300,7 @@ class TicketWorkflow:
         """Complete a claimed task; opens the stages that become ready, or resolves."""
         now = workflow.now()
         event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
-        task = self._state.tasks[cmd.stage_key].model_copy()
+        task = self._state.task(cmd.stage_key).model_copy()
         await self._record([event, *self._state.open_ready_tasks(now)])
         return self._result(task, fingerprint=cmd.request_fingerprint)
 
@@ -316,13 +317,26 @@ class TicketWorkflow:
             )
         )
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignInput) -> None:
         _checked(
             lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user)
         )
+
+    @workflow.update
+    async def withdraw(self, cmd: WithdrawInput) -> TransitionResult:
+        """Withdraw a follow-up that is no longer needed; the ticket may resolve."""
+        events = _checked(
+            lambda: self._state.withdraw(cmd.stage_key, cmd.actor, cmd.reason, workflow.now())
+        )
+        await self._record(events)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
+
+    @withdraw.validator
+    def _validate_withdraw(self, cmd: WithdrawInput) -> None:
+        _checked(lambda: self._state.check_withdraw(cmd.stage_key, cmd.actor))
 
     @workflow.update
     async def comment(self, cmd: CommentInput) -> TransitionResult:
@@ -340,8 +354,8 @@ class TicketWorkflow:
     @workflow.update
     async def cancel(self, cmd: CancelInput) -> TransitionResult:
         """Cancel the ticket with a reason."""
-        event = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @cancel.validator
@@ -364,8 +378,8 @@ class TicketWorkflow:
     @workflow.update
     async def confirm(self, cmd: ConfirmInput) -> TransitionResult:
         """The requester confirms the resolution; the ticket closes."""
-        event = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @confirm.validator
@@ -418,8 +432,8 @@ class TicketWorkflow:
         """A dispatcher sends the routed stages to a team; the choice is a training label."""
         now = workflow.now()
         _checked(lambda: check_dispatch_priority(self._state, cmd))
-        event = _checked(lambda: dispatch(self._state, cmd, now))
-        await self._record([event, *dispatch_priority(self._state, cmd, now)])
+        events = _checked(lambda: dispatch(self._state, cmd, now))
+        await self._record([*events, *dispatch_priority(self._state, cmd, now)])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
