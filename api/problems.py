@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.problems import Problem, pointer
+from ticketflow.publishing import PublishContention
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ticketflow.api")
@@ -77,6 +78,17 @@ class ProblemError(Exception):
         self.detail = detail
         self.problems = problems or []
         self.headers = headers
+
+
+def reused_idempotency_key(used_for: str) -> ProblemError:
+    """The 422 for an Idempotency-Key already used with a different request."""
+    return ProblemError(
+        422,
+        "this Idempotency-Key was used with a different request",
+        problems=[
+            Problem(pointer="header:/Idempotency-Key", detail=f"already used for {used_for}")
+        ],
+    )
 
 
 def problem_response(
@@ -154,6 +166,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             503,
             "the database is busy or unavailable; the request was not applied, retry it",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(PublishContention)
+    async def _contention(request: Request, exc: PublishContention) -> JSONResponse:
+        return problem_response(
+            503,
+            "too many concurrent publishes of this key; nothing was published, retry",
             instance=request.url.path,
             headers={"Retry-After": "1"},
         )

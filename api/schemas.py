@@ -135,7 +135,10 @@ class TicketCreated(BaseModel):
 
 
 class TaskView(BaseModel):
-    """A stage task as stored in the projection (redacted: fields may be absent)."""
+    """A stage task or follow-up as stored in the projection (redacted: fields may be absent).
+
+    A follow-up (`kind` `followup`) has its follow-up id as `stage_key`.
+    """
 
     model_config = ConfigDict(
         from_attributes=True, json_schema_extra=_redactable("id", "ticket_key")
@@ -144,6 +147,7 @@ class TaskView(BaseModel):
     id: str
     ticket_key: str
     stage_key: str
+    kind: str = "stage"
     title: str
     group: str = Field(validation_alias="group_name")
     status: str
@@ -223,6 +227,12 @@ class ReassignTaskRequest(Strict):
     to_group: str | None = Field(default=None, min_length=1, max_length=100)
     to_user: str | None = Field(default=None, min_length=1, max_length=100)
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class WithdrawRequest(Strict):
+    """Why a follow-up is no longer needed."""
+
+    reason: str = Field(default="", max_length=2000)
 
 
 class CommentRequest(Strict):

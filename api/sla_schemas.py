@@ -115,6 +115,7 @@ class KpiReport(BaseModel):
     resolved: int
     sla_met: int
     sla_breached: int
+    sla_cancelled: int = Field(description="Clocks of cancelled tickets: not in the met rate.")
     sla_met_rate: float | None
     escalations_by_rung: list[dict[str, Any]]
     open_tickets_by_clock_state: dict[str, int]

@@ -12,7 +12,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import ProblemError
+from api.problems import ProblemError, reused_idempotency_key
 from api.schemas import TransitionView
 from domain.messages import EXTERNAL_SIGNAL, ExternalEventInput, TransitionResult, UpdateInput
 from domain.problems import Problem
@@ -98,16 +98,7 @@ async def send_update(
         raise _rpc_problem(key, exc) from exc
     # An outcome recorded before fingerprints existed echoes none: nothing to compare.
     if result.request_fingerprint and result.request_fingerprint != fingerprint:
-        raise ProblemError(
-            422,
-            "this Idempotency-Key was used with a different request",
-            problems=[
-                Problem(
-                    pointer="header:/Idempotency-Key",
-                    detail="already used for another request to this ticket",
-                )
-            ],
-        )
+        raise reused_idempotency_key("another request to this ticket")
     return result
 
 

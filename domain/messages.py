@@ -66,6 +66,14 @@ class UnclaimInput(UpdateInput):
     actor: Actor
 
 
+class WithdrawInput(UpdateInput):
+    """Withdraw a follow-up that is no longer needed; it stops holding the resolution back."""
+
+    stage_key: str
+    actor: Actor
+    reason: str = ""
+
+
 class CompleteInput(UpdateInput):
     """Complete a claimed task with form data."""
 

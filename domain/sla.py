@@ -188,6 +188,7 @@ class ClockState(StrEnum):
     PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
+    CANCELLED = "cancelled"
 
 
 class SlaClock(BaseModel):
@@ -207,6 +208,7 @@ class SlaClock(BaseModel):
     stopped_at: datetime | None = None
     breached_at: datetime | None = None
     fired: list[int] = Field(default_factory=list)
+    cancelled: bool = Field(default=False, description="Stopped because the ticket was cancelled.")
 
     def elapsed_at(self, calendar: BusinessCalendar, now: datetime) -> timedelta:
         """Business time counted so far."""
@@ -231,11 +233,14 @@ class SlaClock(BaseModel):
         return self.instant_of(calendar, self.target)
 
     def state(self) -> ClockState:
-        """Running, paused, met, or breached (the target passed before it stopped)."""
+        """Running, paused, met, breached (the target passed before it stopped) or cancelled.
+
+        A clock breached before its ticket was cancelled stays breached: the breach happened.
+        """
         if self.breached_at is not None:
             return ClockState.BREACHED
         if self.stopped_at is not None:
-            return ClockState.MET
+            return ClockState.CANCELLED if self.cancelled else ClockState.MET
         return ClockState.PAUSED if self.paused_since is not None else ClockState.RUNNING
 
     def pause(self, calendar: BusinessCalendar, now: datetime) -> None:
@@ -248,11 +253,11 @@ class SlaClock(BaseModel):
         self.paused = self.paused_at(calendar, now)
         self.running_since, self.paused_since = now, None
 
-    def stop(self, calendar: BusinessCalendar, now: datetime) -> None:
-        """Stop for good (stage done, ticket resolved); a late stop counts as a breach."""
+    def stop(self, calendar: BusinessCalendar, now: datetime, *, cancelled: bool = False) -> None:
+        """Stop for good (stage done, ticket resolved or cancelled); a late stop is a breach."""
         self.elapsed = self.elapsed_at(calendar, now)
         self.paused = self.paused_at(calendar, now)
         self.running_since = self.paused_since = None
-        self.stopped_at = now
+        self.stopped_at, self.cancelled = now, cancelled
         if self.elapsed > self.target and self.breached_at is None:
             self.breached_at = now

@@ -31,9 +31,9 @@ from domain.sla import (
 )
 from domain.ticket import (
     ACTIVE_TASK,
+    LEGACY_FOLLOWUP_PREFIX,
     Actor,
     Task,
-    TaskStatus,
     TicketEvent,
     TicketRuleError,
     TicketState,
@@ -41,7 +41,6 @@ from domain.ticket import (
 )
 
 SLA_ACTOR = "sla"
-ESCALATION_PREFIX = "esc-"
 CHANGE_PRIORITY_ROLES = ("agent", "admin", "system")
 PAUSE_ROLES = ("agent", "admin", "system")
 
@@ -80,7 +79,7 @@ def _event(
 ) -> TicketEvent:
     body: dict[str, Any] = {"clock": clock.id, "stage": clock.stage, "round": clock.round}
     body.update(data)
-    return state.append_event(type_, SLA_ACTOR, now, body)
+    return state.record_event(type_, SLA_ACTOR, now, body)
 
 
 def _deadline_text(clock: SlaClock, calendar: BusinessCalendar) -> str | None:
@@ -130,7 +129,7 @@ def sync_clocks(state: TicketState, now: datetime) -> list[TicketEvent]:
         if clock.stopped_at is not None:
             continue
         if not active:
-            clock.stop(calendar, now)
+            clock.stop(calendar, now, cancelled=state.status == TicketStatus.CANCELLED)
             events.append(
                 _event(
                     state,
@@ -270,44 +269,26 @@ def _apply_actions(
         if action.type == "notify":
             recipients += [_resolve(state, task, r) for r in action.recipients]
         elif action.type == "reassign" and task is not None and action.group:
-            if task.status in ACTIVE_TASK:
-                before = {"group": task.group, "assignee": task.assignee}
-                task.group, task.status, task.assignee, task.claimed_at = (
-                    action.group,
-                    TaskStatus.OPEN,
-                    None,
-                    None,
-                )
-                firing.events.append(
-                    state.append_event(
-                        "task_reassigned",
-                        SLA_ACTOR,
-                        now,
-                        {
-                            "task": task.id,
-                            "stage": task.stage_key,
-                            "group": task.group,
-                            "assignee": None,
-                            "reason": subject,
-                            "before": before,
-                        },
-                    )
-                )
+            moved = state.reassign_overdue(task.stage_key, SLA_ACTOR, action.group, subject, now)
+            if moved is not None:
+                firing.events.append(moved)
         elif action.type == "escalate" and action.group:
-            firing.events.append(_open_follow_up(state, clock, index, action.group, subject, now))
+            firing.events.append(
+                state.open_followup(
+                    action.group,
+                    f"Follow up: {subject}",
+                    clock.id,
+                    SLA_ACTOR,
+                    now,
+                    legacy_key=f"{LEGACY_FOLLOWUP_PREFIX}{clock.stage or TICKET_CLOCK}"
+                    f"-{clock.round}-{index}",
+                )
+            )
             recipients.append(f"group:{action.group}")
         elif action.type == "raise_priority":
-            before_priority = state.priority
-            state.priority = raised(state.priority)
-            if state.priority != before_priority:
-                firing.events.append(
-                    state.append_event(
-                        "priority_changed",
-                        SLA_ACTOR,
-                        now,
-                        {"from": before_priority, "to": state.priority, "reason": subject},
-                    )
-                )
+            changed = state.change_priority(SLA_ACTOR, raised(state.priority), subject, now)
+            if changed is not None:
+                firing.events.append(changed)
     if recipients:
         parts = NotificationParts(
             clock=clock.id, stage=clock.stage, rung=index, rung_name=rung.name, mentions=["title"]
@@ -343,28 +324,6 @@ def _resolve(state: TicketState, task: Task | None, recipient: str) -> str:
     return recipient
 
 
-def _open_follow_up(
-    state: TicketState, clock: SlaClock, index: int, group: str, subject: str, now: datetime
-) -> TicketEvent:
-    """An escalation task for the named group; it does not hold the ticket's resolution."""
-    key = f"{ESCALATION_PREFIX}{clock.stage or TICKET_CLOCK}-{clock.round}-{index}"
-    task = Task(
-        id=f"{state.key}:{key}:1",
-        stage_key=key,
-        title=f"Follow up: {subject}"[:200],
-        group=group,
-        status=TaskStatus.OPEN,
-        opened_at=now,
-    )
-    state.tasks[key] = task
-    return state.append_event(
-        "task_opened",
-        SLA_ACTOR,
-        now,
-        {"task": task.id, "stage": key, "group": group, "assignee": None, "escalation": clock.id},
-    )
-
-
 # -- people's changes: priority and waiting -----------------------------------------------
 
 
@@ -385,12 +344,9 @@ def set_priority(
 ) -> list[TicketEvent]:
     """Change the priority; clocks keep their elapsed and paused time against the new target."""
     new = check_set_priority(state, actor, priority)
-    if new == state.priority:
+    event = state.change_priority(actor.user, new, reason, now)
+    if event is None:
         return []
-    before, state.priority = state.priority, new
-    event = state.append_event(
-        "priority_changed", actor.user, now, {"from": before, "to": new, "reason": reason}
-    )
     return [event, *sync_clocks(state, now)]
 
 
@@ -411,8 +367,7 @@ def pause(
 ) -> list[TicketEvent]:
     """The ticket waits (for the customer, a supplier...); clocks pausing on it stop."""
     check_pause(state, actor)
-    state.waiting_for = reason
-    event = state.append_event("waiting_started", actor.user, now, {"reason": reason, "note": note})
+    event = state.start_waiting(actor.user, reason, note, now)
     return [event, *sync_clocks(state, now)]
 
 
@@ -428,6 +383,4 @@ def check_resume(state: TicketState, actor: Actor) -> None:
 def resume(state: TicketState, actor: Actor, note: str, now: datetime) -> list[TicketEvent]:
     """The wait is over; paused clocks count again with the business time they had left."""
     check_resume(state, actor)
-    reason, state.waiting_for = state.waiting_for, None
-    event = state.append_event("waiting_ended", actor.user, now, {"reason": reason, "note": note})
-    return [event, *sync_clocks(state, now)]
+    return [*state.end_waiting(actor.user, note, now), *sync_clocks(state, now)]

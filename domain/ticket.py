@@ -6,11 +6,12 @@ validators run) and then mutates the state and appends one event.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain.definitions import ProcessDefinition, descendants, final_stages
 from domain.form_invariants import invariant_problems
@@ -18,6 +19,15 @@ from domain.problems import Problem
 from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock
 
 ADMIN_ROLE = "admin"
+# Follow-up ids are upper case, so they never collide with a stage key (always lower case).
+FOLLOWUP_PATTERN = r"^F[1-9][0-9]{0,5}$"
+# A follow-up opened before follow-ups had their own collection.
+LEGACY_FOLLOWUP_PREFIX = "esc-"
+
+
+def is_followup_id(ref: str) -> bool:
+    """Whether `ref` names a follow-up task rather than a stage."""
+    return re.match(FOLLOWUP_PATTERN, ref) is not None
 
 
 class Actor(BaseModel):
@@ -51,6 +61,8 @@ ACTIVE_TASK = (TaskStatus.OPEN, TaskStatus.CLAIMED)
 FINAL_TICKET = (TicketStatus.CLOSED, TicketStatus.CANCELLED)
 
 ErrorKind = Literal["not_found", "conflict", "invalid", "forbidden"]
+TaskKind = Literal["stage", "followup"]
+REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
 class TicketRuleError(Exception):
@@ -64,12 +76,21 @@ class TicketRuleError(Exception):
 
 
 class Task(BaseModel):
-    """The human task of one stage, in its current round (a reopen starts a new round)."""
+    """The human task of one stage in its current round, or a follow-up an escalation opened.
+
+    A follow-up's `stage_key` is its follow-up id (`F1`, `F2`...) and `clock` the SLA clock
+    whose rung opened it.
+    """
 
     id: str
     stage_key: str
     title: str
     group: str
+    kind: TaskKind = "stage"
+    clock: str | None = None
+    # The key a follow-up was claimed by before follow-ups had ids of their own (`esc-...`),
+    # still accepted so that recorded histories replay.
+    legacy_key: str | None = None
     status: TaskStatus = TaskStatus.PENDING
     assignee: str | None = None
     round: int = 1
@@ -121,6 +142,9 @@ class TicketState(BaseModel):
     intake: dict[str, Any]
     status: TicketStatus = TicketStatus.OPEN
     tasks: dict[str, Task] = Field(default_factory=dict)
+    followups: dict[str, Task] = Field(
+        default_factory=dict, description="Escalation follow-up tasks by follow-up id."
+    )
     events: list[TicketEvent] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
@@ -130,6 +154,27 @@ class TicketState(BaseModel):
     priority: Priority = DEFAULT_PRIORITY
     waiting_for: str | None = Field(default=None, description="Why the ticket waits, if it does.")
     clocks: dict[str, SlaClock] = Field(default_factory=dict)
+    report_ids: list[str] = Field(
+        default_factory=list,
+        description="Ids of the duplicate reports recorded, so a retried report is kept once.",
+    )
+
+    @model_validator(mode="after")
+    def _carry_over_older_state(self) -> TicketState:
+        """A state carried over by an older version: its follow-ups and report ids."""
+        if "followups" not in self.model_fields_set:
+            stages = {s.key for s in self.definition.stages}
+            for key in [k for k in self.tasks if k not in stages]:
+                self.followups[key] = self.tasks.pop(key).model_copy(update={"kind": "followup"})
+        if "report_ids" not in self.model_fields_set:
+            self.report_ids = list(
+                dict.fromkeys(
+                    str(e.data["report_id"])
+                    for e in self.events
+                    if e.type in REPORT_EVENTS and e.data.get("report_id")
+                )
+            )
+        return self
 
     @classmethod
     def create(
@@ -166,11 +211,15 @@ class TicketState(BaseModel):
                 title=stage.title,
                 group=triage.dispatcher_group if triage and routed else stage.group,
             )
-        state._append(
+        state.record_event(
             "created",
             requester.user,
             now,
-            {"definition": f"{definition.key}@{definition.version}", "title": title},
+            {
+                "definition": f"{definition.key}@{definition.version}",
+                "title": title,
+                "priority": priority,
+            },
         )
         # Open the first stages at once, so an Update arriving in the workflow's first
         # activation already finds them claimable.
@@ -205,14 +254,22 @@ class TicketState(BaseModel):
             resolved_at=self.resolved_at,
             closed_at=self.closed_at,
             last_seq=self.last_seq,
-            tasks=list(self.tasks.values()),
+            tasks=[*self.tasks.values(), *self.followups.values()],
             priority=self.priority,
             waiting_for=self.waiting_for,
         )
 
     def active_groups(self) -> list[str]:
         """Groups that currently hold an open or claimed task."""
-        return sorted({t.group for t in self.tasks.values() if t.status in ACTIVE_TASK})
+        return sorted({t.group for t in self.all_tasks() if t.status in ACTIVE_TASK})
+
+    def all_tasks(self) -> list[Task]:
+        """Stage tasks, then follow-ups."""
+        return [*self.tasks.values(), *self.followups.values()]
+
+    def open_followups(self) -> list[Task]:
+        """Follow-ups still to do: they hold the ticket's resolution back."""
+        return [t for t in self.followups.values() if t.status in ACTIVE_TASK]
 
     # -- checks (pure; shared by Update validators and handlers) --------------------------
 
@@ -220,10 +277,14 @@ class TicketState(BaseModel):
         if self.status != TicketStatus.OPEN:
             raise TicketRuleError("conflict", f"ticket {self.key} is {self.status.value}")
 
-    def _task(self, stage_key: str) -> Task:
-        task = self.tasks.get(stage_key)
+    def task(self, ref: str) -> Task:
+        """The task of a stage key or a follow-up id."""
+        task = self.tasks.get(ref) or self.followups.get(ref)
+        if task is None and ref.startswith(LEGACY_FOLLOWUP_PREFIX):
+            task = next((t for t in self.followups.values() if t.legacy_key == ref), None)
         if task is None:
-            raise TicketRuleError("not_found", f"ticket {self.key} has no stage {stage_key!r}")
+            what = "follow-up" if is_followup_id(ref) else "stage"
+            raise TicketRuleError("not_found", f"ticket {self.key} has no {what} {ref!r}")
         return task
 
     def _require_member(self, task: Task, actor: Actor) -> None:
@@ -237,7 +298,7 @@ class TicketState(BaseModel):
     def check_claim(self, stage_key: str, actor: Actor) -> Task:
         """Refuse a claim unless the task is open and the actor is in its group."""
         self._require_open()
-        task = self._task(stage_key)
+        task = self.task(stage_key)
         self._require_member(task, actor)
         if task.status == TaskStatus.CLAIMED and task.assignee == actor.user:
             return task
@@ -251,7 +312,7 @@ class TicketState(BaseModel):
 
     def _require_holder(self, stage_key: str, actor: Actor) -> Task:
         self._require_open()
-        task = self._task(stage_key)
+        task = self.task(stage_key)
         if task.status != TaskStatus.CLAIMED:
             raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not claimed")
         if task.assignee != actor.user and actor.role != ADMIN_ROLE:
@@ -276,7 +337,7 @@ class TicketState(BaseModel):
     ) -> Task:
         """A task still to do can move to another group or person, by its group or an admin."""
         self._require_open()
-        task = self._task(stage_key)
+        task = self.task(stage_key)
         if task.status not in ACTIVE_TASK:
             raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}")
         self._require_member(task, actor)
@@ -288,6 +349,23 @@ class TicketState(BaseModel):
             raise TicketRuleError("conflict", f"task {task.id} is claimed by {task.assignee}")
         if not to_group and not to_user:
             raise TicketRuleError("invalid", "give to_group, to_user or both")
+        return task
+
+    def check_withdraw(self, ref: str, actor: Actor) -> Task:
+        """A follow-up still to do is withdrawn by its group, the owning department or an admin."""
+        self._require_open()
+        task = self.task(ref)
+        if task.kind != "followup":
+            raise TicketRuleError("invalid", f"{ref!r} is a stage; only a follow-up is withdrawn")
+        if task.status not in ACTIVE_TASK:
+            raise TicketRuleError("conflict", f"follow-up {task.id} is {task.status.value}")
+        owners = (task.group, self.definition.department)
+        if actor.role != ADMIN_ROLE and actor.department not in owners:
+            raise TicketRuleError(
+                "forbidden",
+                f"follow-up {task.id} is withdrawn by group {task.group!r} or "
+                f"department {self.definition.department!r}",
+            )
         return task
 
     def check_cancel(self) -> None:
@@ -322,13 +400,10 @@ class TicketState(BaseModel):
 
     # -- transitions ----------------------------------------------------------------------
 
-    def append_event(
+    def record_event(
         self, type_: str, actor: str, now: datetime, data: dict[str, Any]
     ) -> TicketEvent:
-        """Record a transition made outside this class (SLA clocks); returns the event."""
-        return self._append(type_, actor, now, data)
-
-    def _append(self, type_: str, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
+        """Record one change as the next event; every event of a ticket is appended here."""
         event = TicketEvent(seq=self.last_seq + 1, type=type_, at=now, actor=actor, data=data)
         self.events.append(event)
         self.updated_at = now
@@ -343,11 +418,17 @@ class TicketState(BaseModel):
             "group": task.group,
             "assignee": task.assignee,
         }
+        if task.kind != "stage":
+            data["kind"] = task.kind
         data.update(extra)
-        return self._append(type_, actor, now, data)
+        return self.record_event(type_, actor, now, data)
 
     def open_ready_tasks(self, now: datetime) -> list[TicketEvent]:
-        """Open every pending task whose dependencies are done; resolve when all are done."""
+        """Open every pending task whose dependencies are done; resolve when all are done.
+
+        An open follow-up holds the resolution back until it is done: the escalation it
+        answers is part of the ticket's work.
+        """
         if self.status != TicketStatus.OPEN:
             return []
         events = []
@@ -359,20 +440,19 @@ class TicketState(BaseModel):
                 task.status = TaskStatus.OPEN
                 task.opened_at = now
                 events.append(self._task_event("task_opened", task, "system", now))
-        # Escalation follow-up tasks are not stages and do not hold the resolution back.
-        if all(self.tasks[s.key].status == TaskStatus.DONE for s in self.definition.stages):
+        stages_done = all(
+            self.tasks[s.key].status == TaskStatus.DONE for s in self.definition.stages
+        )
+        if stages_done and not self.open_followups():
             self.status = TicketStatus.RESOLVED
             self.resolved_at = now
+            deadline = self.confirmation_deadline
             events.append(
-                self._append(
+                self.record_event(
                     "resolved",
                     "system",
                     now,
-                    {
-                        "confirm_by": self.confirmation_deadline.isoformat()
-                        if self.confirmation_deadline
-                        else None
-                    },
+                    {"confirm_by": deadline.isoformat() if deadline else None},
                 )
             )
         return events
@@ -415,6 +495,30 @@ class TicketState(BaseModel):
     ) -> TicketEvent:
         """Move a task to another group (back to its queue) and/or hand it to a person."""
         task = self.check_reassign(stage_key, actor, to_group, to_user)
+        return self._move(task, actor.user, to_group, to_user, reason, now)
+
+    def reassign_overdue(
+        self, stage_key: str, actor: str, to_group: str, reason: str, now: datetime
+    ) -> TicketEvent | None:
+        """An SLA rung moves a stage's task still to do to another group's queue.
+
+        The same change as a person's reassign, by the system actor `actor`, without the
+        membership check (the definition's ladder decided it); None if the task is not active.
+        """
+        task = self.task(stage_key)
+        if self.status != TicketStatus.OPEN or task.status not in ACTIVE_TASK:
+            return None
+        return self._move(task, actor, to_group, None, reason, now)
+
+    def _move(
+        self,
+        task: Task,
+        actor: str,
+        to_group: str | None,
+        to_user: str | None,
+        reason: str,
+        now: datetime,
+    ) -> TicketEvent:
         before = {"group": task.group, "assignee": task.assignee}
         if to_group:
             task.group = to_group
@@ -422,23 +526,108 @@ class TicketState(BaseModel):
             task.status, task.assignee, task.claimed_at = TaskStatus.CLAIMED, to_user, now
         else:
             task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
-        return self._task_event(
-            "task_reassigned", task, actor.user, now, reason=reason, before=before
+        return self._task_event("task_reassigned", task, actor, now, reason=reason, before=before)
+
+    def route(
+        self, stage_keys: list[str], team: str, holders: tuple[str, ...], actor: str, now: datetime
+    ) -> list[TicketEvent]:
+        """Hand the unfinished tasks of `stage_keys` held by `holders` to `team`'s queue.
+
+        Triage's routing: one `task_routed` event per task that moved.
+        """
+        events = []
+        for key in stage_keys:
+            task = self.tasks[key]
+            if task.status not in (TaskStatus.PENDING, *ACTIVE_TASK) or task.group not in holders:
+                continue
+            before = {"group": task.group, "assignee": task.assignee}
+            task.group = team
+            if task.status == TaskStatus.CLAIMED:
+                task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
+            events.append(self._task_event("task_routed", task, actor, now, before=before))
+        return events
+
+    def open_followup(
+        self,
+        group: str,
+        title: str,
+        clock: str,
+        actor: str,
+        now: datetime,
+        *,
+        legacy_key: str | None = None,
+    ) -> TicketEvent:
+        """Open an escalation's follow-up task for `group`, with the next follow-up id."""
+        followup_id = f"F{len(self.followups) + 1}"
+        task = Task(
+            id=f"{self.key}:{followup_id}:1",
+            stage_key=followup_id,
+            title=title[:200],
+            group=group,
+            kind="followup",
+            clock=clock,
+            legacy_key=legacy_key,
+            status=TaskStatus.OPEN,
+            opened_at=now,
         )
+        self.followups[followup_id] = task
+        return self._task_event("task_opened", task, actor, now, escalation=clock)
+
+    def withdraw(self, ref: str, actor: Actor, reason: str, now: datetime) -> list[TicketEvent]:
+        """Withdraw a follow-up; the ticket resolves if nothing else is left to do."""
+        task = self.check_withdraw(ref, actor)
+        task.status = TaskStatus.CANCELLED
+        event = self._task_event("task_cancelled", task, actor.user, now, reason=reason)
+        return [event, *self.open_ready_tasks(now)]
+
+    def _cancel_followups(self, actor: str, reason: str, now: datetime) -> list[TicketEvent]:
+        """A final ticket leaves no follow-up in a queue."""
+        events = []
+        for task in self.open_followups():
+            task.status = TaskStatus.CANCELLED
+            events.append(self._task_event("task_cancelled", task, actor, now, reason=reason))
+        return events
+
+    def change_priority(
+        self, actor: str, priority: Priority, reason: str, now: datetime
+    ) -> TicketEvent | None:
+        """Set the priority (checked by the caller's rules); None if it does not change."""
+        if priority == self.priority:
+            return None
+        before, self.priority = self.priority, priority
+        return self.record_event(
+            "priority_changed", actor, now, {"from": before, "to": priority, "reason": reason}
+        )
+
+    def start_waiting(self, actor: str, reason: str, note: str, now: datetime) -> TicketEvent:
+        """The ticket waits for `reason` (checked by the caller's rules)."""
+        self.waiting_for = reason
+        return self.record_event("waiting_started", actor, now, {"reason": reason, "note": note})
+
+    def end_waiting(self, actor: str, note: str, now: datetime) -> list[TicketEvent]:
+        """The wait is over; nothing if the ticket was not waiting."""
+        if self.waiting_for is None:
+            return []
+        reason, self.waiting_for = self.waiting_for, None
+        return [self.record_event("waiting_ended", actor, now, {"reason": reason, "note": note})]
 
     def comment(self, actor: Actor, body: str, internal: bool, now: datetime) -> TicketEvent:
         """Add a comment; internal comments are for the handling groups only."""
         self.check_comment()
-        return self._append("comment_added", actor.user, now, {"body": body, "internal": internal})
+        return self.record_event(
+            "comment_added", actor.user, now, {"body": body, "internal": internal}
+        )
 
-    def cancel(self, actor: Actor, reason: str, now: datetime) -> TicketEvent:
-        """Cancel the ticket and every task still to do."""
+    def cancel(self, actor: Actor, reason: str, now: datetime) -> list[TicketEvent]:
+        """Cancel the ticket: its wait ends, every task and follow-up still to do is cancelled."""
         self.check_cancel()
+        events = self.end_waiting(actor.user, "the ticket was cancelled", now)
+        events += self._cancel_followups(actor.user, "the ticket was cancelled", now)
         for task in self.tasks.values():
             if task.status in (TaskStatus.PENDING, *ACTIVE_TASK):
                 task.status = TaskStatus.CANCELLED
         self.status, self.cancel_reason, self.closed_at = TicketStatus.CANCELLED, reason, now
-        return self._append("cancelled", actor.user, now, {"reason": reason})
+        return [*events, self.record_event("cancelled", actor.user, now, {"reason": reason})]
 
     def reopen(
         self, actor: Actor, reason: str, stages: list[str] | None, now: datetime
@@ -456,25 +645,33 @@ class TicketState(BaseModel):
                 round=old.round + 1,
             )
         self.status, self.resolved_at = TicketStatus.OPEN, None
-        event = self._append("reopened", actor.user, now, {"reason": reason, "stages": redo})
+        event = self.record_event("reopened", actor.user, now, {"reason": reason, "stages": redo})
         return [event, *self.open_ready_tasks(now)]
 
-    def confirm(self, actor: Actor, comment: str, now: datetime) -> TicketEvent:
+    def confirm(self, actor: Actor, comment: str, now: datetime) -> list[TicketEvent]:
         """The requester confirms the resolution: the ticket closes."""
         self.check_confirm(actor)
         return self._close(actor.user, now, {"by": "requester", "comment": comment})
 
-    def close_unconfirmed(self, now: datetime) -> TicketEvent:
+    def close_unconfirmed(self, now: datetime) -> list[TicketEvent]:
         """Close a resolved ticket whose confirmation window ran out."""
         return self._close("system", now, {"by": "timeout"})
 
-    def _close(self, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
+    def _close(self, actor: str, now: datetime, data: dict[str, Any]) -> list[TicketEvent]:
+        events = self.end_waiting(actor, "the ticket was closed", now)
+        events += self._cancel_followups(actor, "the ticket was closed", now)
         self.status, self.closed_at = TicketStatus.CLOSED, now
-        return self._append("closed", actor, now, data)
+        return [*events, self.record_event("closed", actor, now, data)]
 
-    def record(self, type_: str, actor: str, now: datetime, data: dict[str, Any]) -> TicketEvent:
-        """Append an event for a transition defined in another domain module (triage)."""
-        return self._append(type_, actor, now, data)
+    def record_report(
+        self, type_: str, actor: str, now: datetime, data: dict[str, Any], report_id: str
+    ) -> TicketEvent | None:
+        """Record a duplicate report or link once per report id (None for a repeat)."""
+        if report_id:
+            if report_id in self.report_ids:
+                return None
+            self.report_ids.append(report_id)
+        return self.record_event(type_, actor, now, data)
 
     def record_external(
         self,
@@ -498,4 +695,4 @@ class TicketState(BaseModel):
             ):
                 return None
             data.update(signal_id=signal_id, fingerprint=fingerprint)
-        return self._append("external_event", source, now, data)
+        return self.record_event("external_event", source, now, data)

@@ -31,7 +31,6 @@ from domain.triage_settings import TriageSettings
 TEXT_FIELDS = ("description", "details", "body")
 TRIAGE_ACTOR = Actor(user="triage", role="system")
 NUMBER_SOURCES = ("device_snapshot", "device")
-REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
 def _settings(state: TicketState) -> TriageSettings:
@@ -95,21 +94,13 @@ def triage_input(state: TicketState) -> TriageTicket:
     )
 
 
-def _route(state: TicketState, team: str, holders: tuple[str, ...]) -> None:
-    """Hand the routed stages' unfinished tasks to `team`, back in its queue."""
-    settings = _settings(state)
-    for key in settings.routed_stages:
-        task = state.tasks[key]
-        if task.status in (TaskStatus.PENDING, *ACTIVE_TASK) and task.group in holders:
-            task.group = team
-            if task.status == TaskStatus.CLAIMED:
-                task.status, task.assignee, task.claimed_at = TaskStatus.OPEN, None, None
-
-
 def apply_triage(
     state: TicketState, ticket: TriageTicket, result: TriageResult, now: datetime
-) -> TicketEvent:
-    """Route at once when the model is sure enough; otherwise leave it to the dispatcher."""
+) -> list[TicketEvent]:
+    """Route at once when the model is sure enough; otherwise leave it to the dispatcher.
+
+    The `triaged` event comes first, then a `task_routed` event for each task it moved.
+    """
     settings = _settings(state)
     # A dispatcher may have decided while the model was still thinking: theirs stands.
     waiting = any(
@@ -126,9 +117,7 @@ def apply_triage(
         and state.status == TicketStatus.OPEN
     )
     team = result.team if routed else None
-    if team is not None:
-        _route(state, team, (settings.dispatcher_group,))
-    return state.record(
+    triaged = state.record_event(
         "triaged",
         "triage",
         now,
@@ -140,6 +129,12 @@ def apply_triage(
             "team": team,
         },
     )
+    if team is None:
+        return [triaged]
+    moved = state.route(
+        settings.routed_stages, team, (settings.dispatcher_group,), TRIAGE_ACTOR.user, now
+    )
+    return [triaged, *moved]
 
 
 def check_dispatch(state: TicketState, cmd: DispatchInput) -> None:
@@ -159,15 +154,17 @@ def check_dispatch(state: TicketState, cmd: DispatchInput) -> None:
         raise TicketRuleError("conflict", "the routed stages are already done")
 
 
-def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEvent:
-    """Send the routed stages to the chosen team; the decision becomes a training label."""
+def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> list[TicketEvent]:
+    """Send the routed stages to the chosen team; the decision becomes a training label.
+
+    The `triage_dispatched` event comes first, then a `task_routed` event per task moved.
+    """
     check_dispatch(state, cmd)
     settings = _settings(state)
     holders = tuple(
         {state.tasks[k].group for k in settings.routed_stages} | {settings.dispatcher_group}
     )
-    _route(state, cmd.team, holders)
-    return state.record(
+    decided = state.record_event(
         "triage_dispatched",
         cmd.actor.user,
         now,
@@ -178,6 +175,7 @@ def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> TicketEve
             "reason": cmd.reason,
         },
     )
+    return [decided, *state.route(settings.routed_stages, cmd.team, holders, cmd.actor.user, now)]
 
 
 def record_duplicate(
@@ -188,11 +186,6 @@ def record_duplicate(
     A merged report is `duplicate_reported` with the reporter and their text by source field
     (`intake`); a link to a ticket filed separately is `possible_duplicate` (`related`).
     """
-    if report.report_id and any(
-        e.type in REPORT_EVENTS and e.data.get("report_id") == report.report_id
-        for e in state.events
-    ):
-        return None
     kept = {"report_id": report.report_id} if report.report_id else {}
     if report.related_key:
         related = {
@@ -200,8 +193,12 @@ def record_duplicate(
             "relation": report.relation,
             "similarity": report.similarity,
         }
-        return state.record(
-            "possible_duplicate", TRIAGE_ACTOR.user, now, {"related": related, **kept}
+        return state.record_report(
+            "possible_duplicate",
+            TRIAGE_ACTOR.user,
+            now,
+            {"related": related, **kept},
+            report.report_id,
         )
     if report.excerpt or not (report.title or report.description):
         merged = {
@@ -209,7 +206,9 @@ def record_duplicate(
             "intake": dict(report.excerpt),
             "similarity": report.similarity,
         }
-        return state.record("duplicate_reported", TRIAGE_ACTOR.user, now, {**merged, **kept})
+        return state.record_report(
+            "duplicate_reported", TRIAGE_ACTOR.user, now, {**merged, **kept}, report.report_id
+        )
     # A report from before excerpts, recorded as it always was.
     legacy = {
         "requester": report.requester,
@@ -217,7 +216,9 @@ def record_duplicate(
         "description": report.description,
         "similarity": report.similarity,
     }
-    return state.record("duplicate_reported", report.requester, now, {**legacy, **kept})
+    return state.record_report(
+        "duplicate_reported", report.requester, now, {**legacy, **kept}, report.report_id
+    )
 
 
 def model_priority(state: TicketState, triaged: TicketEvent, now: datetime) -> list[TicketEvent]:

@@ -7,7 +7,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-# validator -> (English, Chinese); `{v}` is the keyword's value, shown as JSON.
+# validator -> (English, Chinese); `{v}` is the keyword's value, shown as JSON, and `{s}` the
+# English plural ending of the noun it counts ("1 character", "2 characters").
 MESSAGES: dict[str, tuple[str, str]] = {
     "required": ("this field is required", "此项为必填项"),
     "additionalProperties": ("this field is not allowed here", "不允许填写此项"),
@@ -15,8 +16,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "type": ("must be of type {v}", "类型应为 {v}"),
     "format": ("must be a valid {v}", "不是有效的 {v}"),
     "pattern": ("does not match the expected format {v}", "格式不正确，应符合 {v}"),
-    "minLength": ("must be at least {v} characters long", "至少需要 {v} 个字符"),
-    "maxLength": ("must be at most {v} characters long", "最多 {v} 个字符"),
+    "minLength": ("must be at least {v} character{s} long", "至少需要 {v} 个字符"),
+    "maxLength": ("must be at most {v} character{s} long", "最多 {v} 个字符"),
     "minimum": ("must be at least {v}", "不能小于 {v}"),
     "maximum": ("must be at most {v}", "不能大于 {v}"),
     "exclusiveMinimum": ("must be greater than {v}", "必须大于 {v}"),
@@ -24,11 +25,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "multipleOf": ("must be a multiple of {v}", "必须是 {v} 的倍数"),
     "enum": ("must be one of {v}", "必须是以下之一：{v}"),
     "const": ("must be {v}", "必须为 {v}"),
-    "minItems": ("needs at least {v} items", "至少需要 {v} 项"),
-    "maxItems": ("allows at most {v} items", "最多 {v} 项"),
+    "minItems": ("needs at least {v} item{s}", "至少需要 {v} 项"),
+    "maxItems": ("allows at most {v} item{s}", "最多 {v} 项"),
     "uniqueItems": ("items must not repeat", "各项不能重复"),
-    "minProperties": ("needs at least {v} fields", "至少需要 {v} 个字段"),
-    "maxProperties": ("allows at most {v} fields", "最多 {v} 个字段"),
+    "minProperties": ("needs at least {v} field{s}", "至少需要 {v} 个字段"),
+    "maxProperties": ("allows at most {v} field{s}", "最多 {v} 个字段"),
     "anyOf": ("does not match any allowed shape", "不符合任何允许的格式"),
     "oneOf": ("must match exactly one allowed shape", "必须恰好符合一种允许的格式"),
     "not": ("is not allowed", "不允许此值"),
@@ -71,7 +72,7 @@ def message(validator: str, value: object, language: str) -> str | None:
     if templates is None:
         return None
     template = templates[1] if language == "zh" else templates[0]
-    return template.format(v=_show(validator, value, language))
+    return template.format(v=_show(validator, value, language), s="" if value == 1 else "s")
 
 
 def contradiction_message(kind: str, values: dict[str, object], language: str) -> str:

@@ -99,6 +99,7 @@ UPDATES: dict[str, UpdateRule] = {
     "unclaim": UpdateRule(_fields("assignee"), WORK_TASKS),
     "complete": UpdateRule(_complete, WORK_TASKS),
     "reassign": UpdateRule(_reassign, WORK_TASKS),
+    "withdraw": UpdateRule(_fields("tasks"), WORK_TASKS),
     "comment": UpdateRule(_comment),
     "cancel": UpdateRule(_fields("status")),
     "reopen": UpdateRule(_fields("status", "tasks")),

@@ -76,14 +76,22 @@ TRIAGE_SOURCES = Gate(
     if_declared=TITLE.if_declared,
 )
 
-TASK = {"task": KEEP, "stage": "tasks", "group": "tasks", "assignee": "assignee"}
+# `kind` is only on a follow-up's events (`followup`); `stage` is then its follow-up id.
+TASK = {
+    "task": KEEP,
+    "stage": "tasks",
+    "group": "tasks",
+    "assignee": "assignee",
+    "kind": KEEP,
+}
+BEFORE = Fields({"group": "tasks", "assignee": "assignee"})
 SLA = {"clock": "sla", "stage": "sla", "round": "sla"}
 # An actor who may be the requester or a handler.
 PEOPLE = ("requester", "assignee")
 
 EVENT_SHAPES: dict[str, EventShape] = {
     "created": EventShape(
-        {"definition": "definition", "title": TITLE},
+        {"definition": "definition", "title": TITLE, "priority": "priority"},
         actor=("requester",),
     ),
     "task_opened": EventShape({**TASK, "escalation": "sla"}, gate=("tasks",)),
@@ -95,10 +103,14 @@ EVENT_SHAPES: dict[str, EventShape] = {
             **TASK,
             # A person's reason, or an SLA rung's subject, which names the ticket's title.
             "reason": Gate(("tasks", "title"), if_declared=TITLE.if_declared),
-            "before": Fields({"group": "tasks", "assignee": "assignee"}),
+            "before": BEFORE,
         },
         gate=("tasks",),
     ),
+    # Triage (the model or a dispatcher) handed a routed stage's task to a team.
+    "task_routed": EventShape({**TASK, "before": BEFORE}, gate=("tasks",)),
+    # A follow-up withdrawn because its ticket closed or was cancelled.
+    "task_cancelled": EventShape({**TASK, "reason": "status"}, gate=("tasks",)),
     "resolved": EventShape({"confirm_by": "status"}, gate=("status",)),
     "comment_added": EventShape(
         {"body": "comments", "internal": KEEP},

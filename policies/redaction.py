@@ -233,6 +233,7 @@ TASK_SHAPE: dict[str, Any] = {
     "id": KEEP,
     "ticket_key": KEEP,
     "stage_key": "tasks",
+    "kind": "tasks",
     "title": "tasks",
     "group": "tasks",
     "status": "tasks",

@@ -132,6 +132,7 @@ async def compute_kpis(*, session: AsyncSession, filters: KpiFilter) -> dict[str
         "resolved": int(mttr[1]),
         "sla_met": met,
         "sla_breached": breached,
+        "sla_cancelled": int(outcome.get("cancelled", 0)),
         "sla_met_rate": met / (met + breached) if met + breached else None,
         "escalations_by_rung": [
             {"clock": clock, "rung": rung, "count": int(count)} for clock, rung, count in rungs

@@ -110,7 +110,7 @@ class TicketRow(Base):
 
 
 class TaskRow(Base):
-    """Projection of one stage task (one row per round)."""
+    """Projection of one stage task (one row per round) or one follow-up (`kind`)."""
 
     __tablename__ = "tasks"
     __table_args__ = (
@@ -123,6 +123,8 @@ class TaskRow(Base):
         ForeignKey("tickets.key", ondelete="CASCADE"), index=True
     )
     stage_key: Mapped[str] = mapped_column(String(63))
+    # `stage`, or `followup` (then `stage_key` is the follow-up id).
+    kind: Mapped[str] = mapped_column(String(20), default="stage", server_default="stage")
     title: Mapped[str] = mapped_column(String(200))
     group_name: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20))

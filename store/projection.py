@@ -59,6 +59,7 @@ def _task_values(ticket: TicketSnapshot) -> list[dict[str, Any]]:
             "id": task.id,
             "ticket_key": ticket.key,
             "stage_key": task.stage_key,
+            "kind": task.kind,
             "title": task.title,
             "group_name": task.group,
             "status": task.status.value,

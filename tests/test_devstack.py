@@ -1,30 +1,43 @@
-"""`ticketflow dev`: port checks, the Temporal command line, clean Ctrl-C, restart keeps data."""
+"""`ticketflow dev`: ports, the Temporal command line, Ctrl-C, restarts, healing, its lock."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import os
+import pty
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 from temporalio.client import Client
 
+from tests.builders import INCIDENT
 from tests.devstack_util import (
     HOST,
     READY_TIMEOUT,
     STOP_TIMEOUT,
+    alive,
+    children_of,
+    command_line,
     dev_command,
     dev_stack,
     free_port,
     free_temporal_port,
+    healthy,
     processes_mentioning,
     temporal_cli,
+    ticketflow_cli,
+    wait_until,
 )
+from tests.test_end_to_end import INTAKE
+from ticketflow.devstack import restart_delay
 from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
@@ -170,4 +183,153 @@ def test_restart_keeps_temporal_and_app_data(tmp_path: Path) -> None:
         attributes = temporal_cli(stack.temporal_port, "operator", "search-attribute", "list")
         for key in search_attributes.ALL:
             assert key.name in attributes
+        assert stack.stop() == 0, stack.log()
+
+
+def test_restart_delays_grow_and_are_capped() -> None:
+    delays = [restart_delay(n) for n in range(1, 10)]
+    assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert delays == sorted(delays)
+    assert max(delays) == 30
+
+
+def _child(supervisor: int, word: str) -> int:
+    """The pid of the supervisor's child running `ticketflow WORD`, once there is one.
+
+    The training worker (`ticketflow worker --task-queue training`) is not the worker.
+    """
+    found: list[int] = []
+
+    def running() -> bool:
+        found[:] = [
+            p
+            for p in children_of(supervisor)
+            if command_line(p)[3:4] == [word] and "--task-queue" not in command_line(p)
+        ]
+        return bool(found)
+
+    wait_until(running, f"a `ticketflow {word}` child of {supervisor}")
+    return found[0]
+
+
+def _kill_and_await_a_new_one(supervisor: int, word: str) -> None:
+    """SIGKILL the supervisor's `ticketflow WORD` child and wait for its replacement."""
+    first = _child(supervisor, word)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: not alive(first), f"the {word} to die")
+    wait_until(lambda: _child(supervisor, word) != first, f"a new {word}")
+
+
+@pytest.mark.e2e
+def test_a_dead_worker_or_api_comes_back_and_the_stack_keeps_answering(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with dev_stack(tmp_path, data_dir, "heal") as stack:
+        supervisor = stack.process.pid
+        for word in ("worker", "api"):
+            _kill_and_await_a_new_one(supervisor, word)
+        wait_until(lambda: healthy(stack.api_port), "the restarted API")
+        log = stack.log()
+        assert "the worker was killed by SIGKILL; restarting it in 0.5 s" in log
+        assert "the API was killed by SIGKILL; restarting it in 0.5 s" in log
+        assert stack.process.poll() is None
+
+        # The CLI finds the stack from the data dir alone, and filing a ticket needs the worker:
+        # the 201 comes once the new worker has projected it.
+        added = ticketflow_cli(
+            "--data-dir",
+            str(data_dir),
+            "users",
+            "add",
+            "rita",
+            "--department",
+            "sales",
+            "--role",
+            "requester",
+        )
+        assert added.returncode == 0, added.stderr
+        response = httpx.post(
+            f"http://{HOST}:{stack.api_port}/tickets",
+            headers={"Authorization": f"Bearer {added.stdout.strip()}"},
+            json={"definition": "it-incident", "data": INTAKE},
+            timeout=60,
+            trust_env=False,
+        )
+        assert response.status_code == 201, response.text
+        # `triage train` reaches this stack's Temporal (a random port), not one on 7233.
+        trained = ticketflow_cli("--data-dir", str(data_dir), "triage", "train")
+        assert trained.returncode == 0, trained.stderr
+        assert json.loads(trained.stdout)["trained"] is False  # one ticket is too few
+        assert stack.stop() == 0, stack.log()
+
+
+@pytest.mark.e2e
+def test_a_second_start_on_the_data_dir_says_so_offers_to_stop_and_stop_stops(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with dev_stack(tmp_path, data_dir, "first") as first:
+        refused = ticketflow_cli(*dev_command(data_dir, free_port(), free_temporal_port())[3:])
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert f"(pid {first.process.pid}, http://{HOST}:{first.api_port})" in refused.stderr
+        assert f"is already running on {data_dir}" in refused.stderr
+        assert f"`ticketflow dev --stop --data-dir {data_dir}`" in refused.stderr
+        assert first.process.poll() is None
+
+        # At a terminal it asks, and a yes stops the first stack and starts this one.
+        api_port, temporal_port = free_port(), free_temporal_port()
+        terminal, tty = pty.openpty()
+        output = tmp_path / "second.log"
+        with output.open("wb") as sink:
+            second = subprocess.Popen(
+                dev_command(data_dir, api_port, temporal_port),
+                stdin=tty,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        os.close(tty)
+        try:
+            wait_until(lambda: "Stop it and start again? [y/N]" in output.read_text(), "a prompt")
+            os.write(terminal, b"y\n")
+            assert first.process.wait(STOP_TIMEOUT) == 0
+            wait_until(lambda: healthy(api_port), "the second stack")
+
+            stopped = ticketflow_cli("dev", "--stop", "--data-dir", str(data_dir))
+            assert stopped.returncode == 0, stopped.stderr
+            assert f"stopped the stack (pid {second.pid})" in stopped.stderr
+            assert second.wait(STOP_TIMEOUT) == 0, output.read_text()
+        finally:
+            os.close(terminal)
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+        assert processes_mentioning(str(data_dir)) == []
+        again = ticketflow_cli("dev", "--stop", "--data-dir", str(data_dir))
+        assert (again.returncode, again.stderr) == (
+            0,
+            f"ticketflow dev: no stack is running on {data_dir}\n",
+        )
+
+
+@pytest.mark.e2e
+def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with dev_stack(tmp_path, data_dir, "killed") as stack:
+        children = children_of(stack.process.pid)
+        assert len(children) == 4  # Temporal, the worker, the training worker, the API
+        stack.process.kill()
+        stack.process.wait()
+        wait_until(lambda: not any(alive(pid) for pid in children), "the children to die")
+        ports = (stack.api_port, stack.temporal_port, stack.temporal_port + 1000)
+        # Nothing serves there any more (a bind probe would race other processes on the
+        # machine for these ephemeral ports).
+        assert [port for port in ports if port_accepts(HOST, port)] == []
+
+    # While it is down, the CLI still finds its database; the next start lists what it finds.
+    document = tmp_path / "incident.yaml"
+    document.write_text(yaml.safe_dump({k: v for k, v in INCIDENT.items() if k != "version"}))
+    published = ticketflow_cli("--data-dir", str(data_dir), "definitions", "publish", str(document))
+    assert published.stdout == "published incident@1\n", published.stderr
+    with dev_stack(tmp_path, data_dir, "after-kill") as stack:
+        assert "after-sales-repair@1, equipment-repair@1, incident@1, it-incident@1" in stack.log()
         assert stack.stop() == 0, stack.log()

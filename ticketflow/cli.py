@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ticketflow.settings import Settings, get_settings
+from ticketflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +26,15 @@ if TYPE_CHECKING:
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    from ticketflow.devstack import run_dev_stack
+# Commands that make the stack's settings rather than read them from its state file.
+WRITERS = frozenset({"dev", "api", "worker"})
 
-    if args.data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": args.data_dir})
+
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.devstack import run_dev_stack, stop_dev_stack
+
+    if args.stop:
+        return stop_dev_stack(settings.data_dir)
     return run_dev_stack(settings=settings, api_port=args.port, temporal_port=args.temporal_port)
 
 
@@ -48,18 +55,16 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_worker(settings: Settings, task_queue: str) -> None:
     from store.db import make_async_engine, make_sessionmaker
     from ticketflow.temporal_client import connect
-    from ticketflow.triage_schedule import ensure_retrain_schedule
-    from workers.tickets import build_ticket_worker
+    from workers.roots import worker_for_queue
 
     client = await connect(settings)
-    await ensure_retrain_schedule(client=client, task_queue=task_queue)
     engine = make_async_engine(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = build_ticket_worker(
-        client=client, task_queue=task_queue, sessions=make_sessionmaker(engine)
+    worker = await worker_for_queue(
+        settings=settings, client=client, task_queue=task_queue, sessions=make_sessionmaker(engine)
     )
     logging.getLogger("ticketflow.worker").info("worker polling task queue %r", task_queue)
     async with worker:
@@ -84,8 +89,40 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def no_data(settings: Settings) -> str | None:
+    """Why the configured SQLite database holds no Ticketflow data, or None when it does."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    try:
+        # Read-only: looking must not leave an empty database file behind.
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            migrated = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:
+        migrated = None
+    if migrated:
+        return None
+    data_dir = settings.data_dir.resolve()
+    return (
+        f"no Ticketflow data in {data_dir}; start `ticketflow dev --data-dir {data_dir}` "
+        "or pass --data-dir"
+    )
+
+
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
     from store.db import make_async_engine, make_sessionmaker
+
+    problem = no_data(settings)
+    if problem:
+        sys.stderr.write(f"ticketflow: {problem}\n")
+        return 1
 
     async def run() -> int:
         engine = make_async_engine(settings.effective_database_url)
@@ -256,12 +293,29 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
 def _triage(args: argparse.Namespace, settings: Settings) -> int:
     from ticketflow.triage_cli import run_triage_command
 
+    problem = no_data(settings)
+    if problem:
+        sys.stderr.write(f"ticketflow: {problem}\n")
+        return 1
     return run_triage_command(args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the dev stack's data dir, whose state file names its database and Temporal "
+        "(default TICKETFLOW_DATA_DIR or .ticketflow)",
+    )
+    parser.add_argument(
+        "--temporal-address",
+        default=None,
+        help="host:port of Temporal (default TICKETFLOW_TEMPORAL_ADDRESS, else the running "
+        "dev stack's, else 127.0.0.1:7233)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("dev", help="run Temporal dev server, workers and API on this machine")
@@ -275,8 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
+        # Not None: the subcommand's default would hide `ticketflow --data-dir DIR dev`.
+        default=argparse.SUPPRESS,
         help="where the SQLite files live (default TICKETFLOW_DATA_DIR or .ticketflow)",
+    )
+    dev.add_argument(
+        "--stop", action="store_true", help="stop the stack running on the data dir, then exit"
     )
     dev.set_defaults(run=_dev)
 
@@ -286,7 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=_api)
 
     worker = sub.add_parser("worker", help="run a Temporal worker")
-    worker.add_argument("--task-queue", default=None, help="default TICKETFLOW_TASK_QUEUE")
+    worker.add_argument(
+        "--task-queue",
+        default=None,
+        help="default TICKETFLOW_TASK_QUEUE; TICKETFLOW_TRAINING_TASK_QUEUE (training) retrains",
+    )
     worker.set_defaults(run=_worker)
 
     sub.add_parser("migrate", help="upgrade the app database to the latest revision").set_defaults(
@@ -340,4 +402,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = build_parser().parse_args(argv)
     run: Command = args.run
-    return run(args, get_settings())
+    flags = {"data_dir": args.data_dir, "temporal_address": args.temporal_address}
+    if args.command in WRITERS:
+        settings = Settings(**{name: value for name, value in flags.items() if value is not None})
+    else:
+        settings = load_settings(**flags)
+    try:
+        return run(args, settings)
+    except Exception as exc:
+        if os.environ.get("TICKETFLOW_DEBUG"):
+            raise
+        sys.stderr.write(f"ticketflow: {explain(exc, settings)}\n")
+        return 1
+
+
+def explain(exc: Exception, settings: Settings) -> str:
+    """One line saying what went wrong and what to do about it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    url = make_url(settings.effective_database_url)
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
+    if isinstance(exc, OperationalError | ProgrammingError):
+        if reason.startswith("relation") or "no such table" in reason:
+            return (
+                f"the database {url.render_as_string()} has no Ticketflow tables ({reason}); "
+                "run `ticketflow migrate`"
+            )
+        return f"cannot use the database {url.render_as_string()}: {reason}"
+    return f"unexpected {type(exc).__name__}: {reason}; set TICKETFLOW_DEBUG=1 to see the traceback"

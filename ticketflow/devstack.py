@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import fcntl
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
+from tenacity import RetryCallState, Retrying, wait_exponential
 
-from ticketflow.settings import Settings
+from ticketflow.settings import Settings, StackState, read_state, write_state
 from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
@@ -29,10 +35,45 @@ UI_PORT_OFFSET = 1000
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.25
+LOCK_FILE = "stack.lock"
+# Restart delays of a child that keeps dying: 0.5 s, 1 s, 2 s, ... at most 30 s. A child that
+# has stayed up this long starts again from the shortest delay.
+RESTART_BACKOFF = wait_exponential(multiplier=0.5, max=30)
+STABLE_AFTER = 60.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+log = logging.getLogger("ticketflow.dev")
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 class StackError(Exception):
     """The dev stack cannot start or keep running; the message is for the user."""
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A pre-exec hook: the kernel kills the child when its parent dies, even by SIGKILL."""
+
+    def hook() -> None:
+        if _libc is not None:
+            _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        # The parent may have died between fork and prctl; then no signal would ever come.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return hook
+
+
+def _signal_name(number: int) -> str:
+    """SIGKILL for 9; the number for a signal Python has no name for."""
+    names = {sig.value: sig.name for sig in signal.Signals}
+    return names.get(number, f"signal {number}")
+
+
+def restart_delay(restarts: int) -> float:
+    """Seconds to wait before the `restarts`-th restart in a row of a child."""
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = restarts
+    return float(RESTART_BACKOFF(state))
 
 
 @dataclass
@@ -44,11 +85,14 @@ class Child:
     env: dict[str, str] | None = None
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    restarts: int = field(default=0, init=False)
+    started_at: float = field(default=0.0, init=False)
+    restart_at: float | None = field(default=None, init=False)
     _log: IO[bytes] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Start the process; output goes to `log_path`, else to this terminal."""
-        if self.log_path is not None:
+        if self.log_path is not None and self._log is None:
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.argv,
@@ -59,7 +103,37 @@ class Child:
             # Its own group: a terminal Ctrl-C reaches only the supervisor, which then
             # stops the children one by one, in order.
             process_group=0,
+            # The death signal follows the thread that forks: only the main thread starts children.
+            preexec_fn=_die_with_parent(os.getpid()),
         )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def watch(self, now: float) -> None:
+        """Restart the process with backoff if it has died; log each restart."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                log.warning("restarting %s", self.name)
+                self.start()
+            return
+        code = self.exit_code()
+        if code is None:
+            if now - self.started_at >= STABLE_AFTER:
+                self.restarts = 0
+            return
+        self.restarts += 1
+        delay = restart_delay(self.restarts)
+        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+        where = f" (its log: {self.log_path})" if self.log_path else ""
+        log.warning(
+            "%s %s%s; restarting it in %.1f s (restart %d in a row)",
+            self.name,
+            how,
+            where,
+            delay,
+            self.restarts,
+        )
+        self.restart_at = now + delay
 
     def exit_code(self) -> int | None:
         """The exit code once the process has ended, else None."""
@@ -89,6 +163,91 @@ class Child:
 
 def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> int:
     """Run the Temporal dev server, the worker and the API until Ctrl-C; return an exit code."""
+    data_dir = settings.data_dir.resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(data_dir)
+    if lock is None:
+        return 2
+    try:
+        return _run_locked(
+            settings=settings, data_dir=data_dir, api_port=api_port, temporal_port=temporal_port
+        )
+    finally:
+        os.close(lock)
+
+
+def _lock_data_dir(data_dir: Path) -> int | None:
+    """Hold the data dir's lock (a file descriptor), or say which stack holds it and why not."""
+    while True:
+        lock = _try_lock(data_dir)
+        if lock is not None:
+            return lock
+        state = read_state(data_dir)
+        who = f"a Ticketflow stack (pid {state.pid}, {state.api_url})" if state else "a stack"
+        message = f"ticketflow dev: {who} is already running on {data_dir}"
+        if not sys.stdin.isatty():
+            sys.stderr.write(
+                f"{message}; stop it with `ticketflow dev --stop --data-dir {data_dir}`\n"
+            )
+            return None
+        try:
+            answer = input(f"{message}. Stop it and start again? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return None
+        if stop_dev_stack(data_dir) != 0:
+            return None
+
+
+def _try_lock(data_dir: Path) -> int | None:
+    """The data dir's lock, taken without waiting, or None while another process holds it."""
+    # The descriptor is not inherited by children (Python's default), so the lock is free
+    # the moment this process dies, however it dies.
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def stop_dev_stack(data_dir: Path) -> int:
+    """Stop the stack running on `data_dir` as Ctrl-C would; return an exit code."""
+    data_dir = data_dir.resolve()
+    if not (data_dir / LOCK_FILE).exists() or _release(_try_lock(data_dir)):
+        sys.stderr.write(f"ticketflow dev: no stack is running on {data_dir}\n")
+        return 0
+    state = read_state(data_dir)
+    if state is None:
+        sys.stderr.write(
+            f"ticketflow dev: a stack holds {data_dir / LOCK_FILE} but wrote no state\n"
+        )
+        return 1
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(state.pid, signal.SIGTERM)
+    # The stack stops its children one by one, each within STOP_TIMEOUT.
+    deadline = time.monotonic() + 4 * STOP_TIMEOUT
+    while not _release(_try_lock(data_dir)):
+        if time.monotonic() >= deadline:
+            sys.stderr.write(f"ticketflow dev: the stack (pid {state.pid}) did not stop in time\n")
+            return 1
+        time.sleep(POLL_INTERVAL)
+    sys.stderr.write(f"ticketflow dev: stopped the stack (pid {state.pid}) on {data_dir}\n")
+    return 0
+
+
+def _release(lock: int | None) -> bool:
+    """Close a lock just taken; True when it could be taken (nobody held it)."""
+    if lock is None:
+        return False
+    os.close(lock)
+    return True
+
+
+def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_port: int) -> int:
+    """Run the stack while this process holds the data dir's lock."""
     ui_port = temporal_port + UI_PORT_OFFSET
     conflict = _port_conflict(settings.api_host, api_port, temporal_port, ui_port)
     if conflict:
@@ -100,10 +259,20 @@ def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> i
         sys.stderr.write(f"ticketflow dev: {exc}\n")
         return 1
 
-    data_dir = settings.data_dir.resolve()
-    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     address = f"{TEMPORAL_HOST}:{temporal_port}"
     settings = settings.model_copy(update={"data_dir": data_dir, "temporal_address": address})
+    api_url = f"http://{settings.api_host}:{api_port}"
+    write_state(
+        data_dir,
+        StackState(
+            database_url=settings.effective_database_url,
+            temporal_address=address,
+            temporal_namespace=settings.temporal_namespace,
+            task_queue=settings.task_queue,
+            api_url=api_url,
+            pid=os.getpid(),
+        ),
+    )
     env = {
         **os.environ,
         "TICKETFLOW_DATA_DIR": str(data_dir),
@@ -123,6 +292,9 @@ def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> i
         log_path=data_dir / "logs" / "temporal.log",
     )
     worker = Child("the worker", [sys.executable, "-m", "ticketflow", "worker"], env)
+    training = Child(
+        "the training worker", [*worker.argv, "--task-queue", settings.training_task_queue], env
+    )
     api = Child(
         "the API", [sys.executable, "-m", "ticketflow", "api", "--port", str(api_port)], env
     )
@@ -138,7 +310,7 @@ def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> i
         temporal.start()
         asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace))
         definitions = _prepare_store(settings)
-        for child in (worker, api):
+        for child in (worker, training, api):
             started.append(child)
             child.start()
         _wait_for_api(settings.api_host, api_port, started)
@@ -199,12 +371,30 @@ async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> N
 
 
 def _prepare_store(settings: Settings) -> list[str]:
-    """Migrate the app database and publish the bundled definitions; return their keys."""
+    """Migrate, publish the bundled definitions; return every published key@latest-version."""
     from store.migrate import upgrade_database
     from ticketflow.publishing import load_bundled_definitions
 
     upgrade_database(url=settings.effective_database_url)
-    return asyncio.run(load_bundled_definitions(settings=settings))
+    asyncio.run(load_bundled_definitions(settings=settings))
+    return asyncio.run(_published_definitions(settings))
+
+
+async def _published_definitions(settings: Settings) -> list[str]:
+    """`key@version` of the latest version of every definition in the database, by key."""
+    from store.db import make_async_engine, make_sessionmaker
+    from store.definitions import list_definitions
+
+    engine = make_async_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await list_definitions(session=session)
+    finally:
+        await engine.dispose()
+    latest: dict[str, int] = {}
+    for row in rows:  # newest version first per key
+        latest.setdefault(row.key, row.version)
+    return [f"{key}@{version}" for key, version in latest.items()]
 
 
 def _check_alive(children: list[Child]) -> None:
@@ -230,9 +420,11 @@ def _wait_for_api(host: str, port: int, children: list[Child]) -> None:
 
 
 def _supervise(children: list[Child]) -> NoReturn:
-    """Watch the children until one exits (StackError) or the user stops the stack."""
+    """Restart any child that dies, with backoff, until the user stops the stack."""
     while True:
-        _check_alive(children)
+        now = time.monotonic()
+        for child in children:
+            child.watch(now)
         time.sleep(POLL_INTERVAL)
 
 

@@ -25,6 +25,9 @@ from ticketflow.bundled import bundled_definitions
 from ticketflow.settings import Settings
 
 R = TypeVar("R")
+# Every round of publishers colliding on one version number lets at least one of them in, so
+# this many attempts serve that many concurrent publishes of one key.
+PUBLISH_ATTEMPTS = 20
 
 
 class Rejected(Exception):
@@ -33,6 +36,10 @@ class Rejected(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
+
+
+class PublishContention(Exception):
+    """Concurrent publishes of one key kept taking the next version number (a 503: retry)."""
 
 
 class NotOwner(Exception):
@@ -198,14 +205,14 @@ async def insert_next_version(
     insert: Callable[[int], Awaitable[R]],
 ) -> R:
     """Insert under the next free version number, retrying when a concurrent publish took it."""
-    for _ in range(3):
+    for _ in range(PUBLISH_ATTEMPTS):
         version = await next_version()
         try:
             async with session.begin_nested():
                 return await insert(version)
         except IntegrityError:
             continue  # another publisher took this version number; take the next one
-    raise Rejected([Problem(pointer="/key", detail="too many concurrent publishes; try again")])
+    raise PublishContention("too many concurrent publishes of this key")
 
 
 async def publish_form(
@@ -215,15 +222,22 @@ async def publish_form(
     problems = await schema_problems_in_thread(schema, at="/schema")
     if problems or not isinstance(schema, dict):
         raise Rejected(problems)
-    version = await store.next_form_version(session=session, key=key)
-    return await store.insert_form(
+
+    async def insert(version: int) -> FormRow:
+        return await store.insert_form(
+            session=session,
+            key=key,
+            version=version,
+            title=title,
+            schema=schema,
+            published_by=published_by,
+            now=datetime.now(UTC),
+        )
+
+    return await insert_next_version(
         session=session,
-        key=key,
-        version=version,
-        title=title,
-        schema=schema,
-        published_by=published_by,
-        now=datetime.now(UTC),
+        next_version=lambda: store.next_form_version(session=session, key=key),
+        insert=insert,
     )
 
 

@@ -1,13 +1,17 @@
-"""One settings object, read from TICKETFLOW_* environment variables."""
+"""One settings object: flags, then TICKETFLOW_* variables, then the dev stack's state file."""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from limits import parse
-from pydantic import field_validator
+from pydantic import BaseModel, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_FILE = "stack.json"
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,7 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_tls_ca: Path | None = None
     task_queue: str = "tickets"
+    training_task_queue: str = "training"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = 1_000_000
@@ -42,6 +47,54 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'ticketflow.db').resolve()}"
+
+
+class StackState(BaseModel):
+    """What a running `ticketflow dev` tells the CLI about itself (`stack.json` in the data dir)."""
+
+    database_url: str
+    temporal_address: str
+    temporal_namespace: str
+    task_queue: str
+    api_url: str
+    pid: int
+
+
+def state_path(data_dir: Path) -> Path:
+    """Where the dev stack of `data_dir` writes its state file."""
+    return data_dir / STATE_FILE
+
+
+def read_state(data_dir: Path) -> StackState | None:
+    """The state file of `data_dir`, or None when there is none (or it is unreadable)."""
+    try:
+        return StackState.model_validate_json(state_path(data_dir).read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def write_state(data_dir: Path, state: StackState) -> None:
+    """Write the state file atomically, so a concurrent reader never sees half of it."""
+    target = state_path(data_dir)
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
+    partial.replace(target)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings by precedence: explicit flags, TICKETFLOW_* variables, the state file, defaults."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = Settings(**given)
+    state = read_state(settings.data_dir)
+    if state is None:
+        return settings
+    # Set fields came from a flag or the environment; the state file fills only the rest.
+    from_state = {
+        name: value
+        for name, value in state.model_dump().items()
+        if name in Settings.model_fields and name not in settings.model_fields_set
+    }
+    return settings.model_copy(update=from_state)
 
 
 @lru_cache

@@ -77,8 +77,16 @@ async def _train_from_history(settings: Settings) -> int:
     from ticketflow.temporal_client import connect
     from ticketflow.triage_schedule import run_retrain_now
 
-    client = await connect(settings)
-    result = await run_retrain_now(client=client, task_queue=settings.task_queue)
+    try:
+        client = await connect(settings)
+    except RuntimeError:
+        sys.stderr.write(
+            f"ticketflow: cannot reach Temporal at {settings.temporal_address} (namespace "
+            f"{settings.temporal_namespace}); start `ticketflow dev --data-dir "
+            f"{settings.data_dir.resolve()}` or pass --temporal-address\n"
+        )
+        return 1
+    result = await run_retrain_now(client=client, task_queue=settings.training_task_queue)
     sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     return 0
 
@@ -166,14 +174,17 @@ async def _models(sessions: Sessions) -> int:
     from store import triage as triage_store
 
     async with sessions() as session:
-        for row in await triage_store.list_models(session=session):
-            summary = {
-                "version": row.version,
-                "status": row.status,
-                "training_size": row.training_size,
-                "accuracy": row.metrics.get("accuracy"),
-                "macro_f1": row.metrics.get("macro_f1"),
-                "created_at": row.created_at.isoformat(),
-            }
-            sys.stdout.write(json.dumps(summary) + "\n")
+        rows = await triage_store.list_models(session=session)
+    if not rows:
+        sys.stderr.write("no models yet; train one with `ticketflow triage train`\n")
+    for row in rows:
+        summary = {
+            "version": row.version,
+            "status": row.status,
+            "training_size": row.training_size,
+            "accuracy": row.metrics.get("accuracy"),
+            "macro_f1": row.metrics.get("macro_f1"),
+            "created_at": row.created_at.isoformat(),
+        }
+        sys.stdout.write(json.dumps(summary) + "\n")
     return 0

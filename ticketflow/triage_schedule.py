@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.client import (
@@ -13,6 +14,8 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 
 from domain.triage import RETRAIN_WORKFLOW, RetrainInput, RetrainResult
@@ -24,7 +27,7 @@ RETRAIN_EVERY = timedelta(days=1)
 async def ensure_retrain_schedule(
     *, client: Client, task_queue: str, every: timedelta = RETRAIN_EVERY
 ) -> bool:
-    """Create the retraining schedule unless it exists; True when this call created it."""
+    """Create the retraining schedule, or point an existing one at `task_queue`; True if created."""
     try:
         await client.create_schedule(
             SCHEDULE_ID,
@@ -41,8 +44,23 @@ async def ensure_retrain_schedule(
             ),
         )
     except ScheduleAlreadyRunningError:
+        # A schedule created before retraining had its own queue would start runs no worker
+        # serves any more.
+        await client.get_schedule_handle(SCHEDULE_ID).update(_retarget(task_queue))
         return False
     return True
+
+
+def _retarget(task_queue: str) -> Callable[[ScheduleUpdateInput], ScheduleUpdate | None]:
+    def update(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        schedule = current.description.schedule
+        action = schedule.action
+        if not isinstance(action, ScheduleActionStartWorkflow) or action.task_queue == task_queue:
+            return None
+        action.task_queue = task_queue
+        return ScheduleUpdate(schedule=schedule)
+
+    return update
 
 
 async def run_retrain_now(*, client: Client, task_queue: str) -> RetrainResult:

@@ -13,9 +13,9 @@ from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
 from ticketflow.settings import get_settings
 from workflows.ticket import TicketWorkflow
-from workflows.triage_retrain import TriageRetrainWorkflow
 
-WORKFLOWS = [TicketWorkflow, TriageRetrainWorkflow]
+# Retraining has its own worker and task queue (workers/training.py).
+WORKFLOWS = [TicketWorkflow]
 
 
 def build_ticket_worker(
@@ -37,6 +37,5 @@ def build_ticket_worker(
             projection.project_ticket,
             notifications.record_notifications,
             triage.triage_ticket,
-            triage.train_triage_model,
         ],
     )

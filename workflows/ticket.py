@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TicketResult,
         TransitionResult,
         UnclaimInput,
+        WithdrawInput,
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
@@ -65,32 +66,18 @@ ERROR_TYPES = {
     "forbidden": "TicketForbidden",
 }
 
+# The projection and the notification records are small idempotent writes (per ticket and
+# seq) that the SQL views depend on: a busy or unreachable database is retried with backoff and
+# without limit, since the write must land eventually.
+IDEMPOTENT_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
 # One small transaction: a worker that died mid-write is retried after this, not later.
 PROJECTION_TIMEOUT = timedelta(seconds=10)
-# The projection must land eventually (the SQL views depend on it), so it retries without
-# limit; its calls are idempotent per (ticket, seq).
-PROJECTION_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-EVENTS_CARRIED_OVER = 50
-# Recording notifications is one small insert; a busy or unreachable database is retried with
-# backoff and without limit (like the projection), since the record must not be lost.
 NOTIFY_TIMEOUT = timedelta(seconds=10)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-)
-
-# workflow.patched() ids: histories recorded before each change keep replaying the old path.
-LOCAL_PROJECTION = "projection-as-local-activity"
-SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-only-on-change"
-SLA_CLOCKS = "sla-clocks"
-SLA_TIMER_KEPT = "sla-timer-kept-until-due-moves"
-TRIAGE_AFTER_CREATION = "triage-after-creation"
-TRIAGE_SETS_PRIORITY = "triage-sets-priority"
+EVENTS_CARRIED_OVER = 50
 
 # Inference takes milliseconds; a model load after a promotion takes seconds.
 TRIAGE_TIMEOUT = timedelta(seconds=60)
@@ -136,13 +123,8 @@ class TicketWorkflow:
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
-        # Tickets started before SLA clocks existed replay without them.
-        self._sla = workflow.patched(SLA_CLOCKS)
-        self._sla_changes = 0
-        # Before this patch every change re-armed the SLA timer (two history events each);
-        # now the timer stays until the next due instant itself moves.
-        self._keep_timer = self._sla and workflow.patched(SLA_TIMER_KEPT)
-        self._next_due = sla_clocks.next_due(self._state) if self._sla else None
+        # The SLA timer stays until the next due instant itself moves.
+        self._next_due = sla_clocks.next_due(self._state)
 
     @workflow.run
     async def run(self, start: StartTicketInput) -> TicketResult:
@@ -150,22 +132,13 @@ class TicketWorkflow:
         state = self._state
         await self._record(self._unprojected)
         self._creation_projected = True
-        if (
-            start.resume is None
-            and state.definition.triage is not None
-            and workflow.patched(TRIAGE_AFTER_CREATION)
-        ):
+        if start.resume is None and state.definition.triage is not None:
             await self._triage()
         while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
                 continue
-            if self._sla:
-                await self._run_clocks_until_change()
-            else:
-                await workflow.wait_condition(
-                    lambda: state.status != TicketStatus.OPEN or self._continue_as_new_due()
-                )
+            await self._run_clocks_until_change()
             if state.status == TicketStatus.OPEN and self._continue_as_new_due():
                 await self._continue_as_new(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -185,11 +158,8 @@ class TicketWorkflow:
         except ActivityError as exc:
             result = TriageResult(error=f"triage failed: {exc.cause or exc}")
         now = workflow.now()
-        triaged = apply_triage(self._state, ticket, result, now)
-        events = [triaged]
-        if workflow.patched(TRIAGE_SETS_PRIORITY):
-            events += model_priority(self._state, triaged, now)
-        await self._record(events)
+        events = apply_triage(self._state, ticket, result, now)
+        await self._record([*events, *model_priority(self._state, events[0], now)])
 
     async def _await_confirmation(self) -> None:
         state = self._state
@@ -201,16 +171,15 @@ class TicketWorkflow:
                 timeout=max(deadline - workflow.now(), timedelta(0)),
             )
         except TimeoutError:
-            await self._record([state.close_unconfirmed(workflow.now())])
+            await self._record(state.close_unconfirmed(workflow.now()))
 
     async def _run_clocks_until_change(self) -> None:
         """Sleep on one durable timer until the next rung or breach, or until the ticket changes."""
         state = self._state
-        seen = self._sla_changes
         due = sla_clocks.next_due(state)
 
         def woken() -> bool:
-            moved = self._next_due != due if self._keep_timer else self._sla_changes != seen
+            moved = self._next_due != due
             return state.status != TicketStatus.OPEN or self._continue_as_new_due() or moved
 
         if due is not None and due > workflow.now():
@@ -232,7 +201,7 @@ class TicketWorkflow:
                 batch,
                 result_type=NotifyResult,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
             )
 
     def _continue_as_new_due(self) -> bool:
@@ -249,36 +218,24 @@ class TicketWorkflow:
         """Publish search attributes and project the events with the ticket as it stands now."""
         if not events:
             return
-        clocks = []
-        if self._sla:
-            events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
-            self._sla_changes += 1
-            self._next_due = sla_clocks.next_due(self._state)
-            clocks = list(self._state.clocks.values())
+        events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
+        self._next_due = sla_clocks.next_due(self._state)
+        clocks = list(self._state.clocks.values())
         self._publish_search_attributes()
         # A deep copy: the snapshot shares task objects with the live state, which later
         # handlers keep changing while this call waits.
         projection = ProjectionInput(
             ticket=self._state.snapshot(), events=events, clocks=clocks
         ).model_copy(deep=True)
-        if workflow.patched(LOCAL_PROJECTION):
-            # A short idempotent write: as a local activity it runs inside the workflow task
-            # that accepted the Update, so the caller's answer needs one round trip, not two.
-            await workflow.execute_local_activity(
-                PROJECT_ACTIVITY,
-                projection,
-                result_type=ProjectionResult,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
-        else:
-            await workflow.execute_activity(
-                PROJECT_ACTIVITY,
-                projection,
-                result_type=ProjectionResult,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                retry_policy=PROJECTION_RETRY,
-            )
+        # A short idempotent write: as a local activity it runs inside the workflow task
+        # that accepted the Update, so the caller's answer needs one round trip, not two.
+        await workflow.execute_local_activity(
+            PROJECT_ACTIVITY,
+            projection,
+            result_type=ProjectionResult,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=IDEMPOTENT_WRITE_RETRY,
+        )
 
     def _publish_search_attributes(self) -> None:
         values = (
@@ -286,7 +243,7 @@ class TicketWorkflow:
             self._state.definition.key,
             tuple(self._state.active_groups()),
         )
-        if workflow.patched(SEARCH_ATTRIBUTES_ON_CHANGE) and values == self._published:
+        if values == self._published:
             return
         self._published = values
         workflow.upsert_search_attributes(
@@ -321,7 +278,7 @@ class TicketWorkflow:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event] if event else [])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @claim.validator
     def _validate_claim(self, cmd: ClaimInput) -> None:
@@ -332,7 +289,7 @@ class TicketWorkflow:
         """Give a claimed task back to its group's queue."""
         event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @unclaim.validator
     def _validate_unclaim(self, cmd: UnclaimInput) -> None:
@@ -343,7 +300,7 @@ class TicketWorkflow:
         """Complete a claimed task; opens the stages that become ready, or resolves."""
         now = workflow.now()
         event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
-        task = self._state.tasks[cmd.stage_key].model_copy()
+        task = self._state.task(cmd.stage_key).model_copy()
         await self._record([event, *self._state.open_ready_tasks(now)])
         return self._result(task, fingerprint=cmd.request_fingerprint)
 
@@ -360,13 +317,26 @@ class TicketWorkflow:
             )
         )
         await self._record([event])
-        return self._result(self._state.tasks[cmd.stage_key], fingerprint=cmd.request_fingerprint)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @reassign.validator
     def _validate_reassign(self, cmd: ReassignInput) -> None:
         _checked(
             lambda: self._state.check_reassign(cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user)
         )
+
+    @workflow.update
+    async def withdraw(self, cmd: WithdrawInput) -> TransitionResult:
+        """Withdraw a follow-up that is no longer needed; the ticket may resolve."""
+        events = _checked(
+            lambda: self._state.withdraw(cmd.stage_key, cmd.actor, cmd.reason, workflow.now())
+        )
+        await self._record(events)
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
+
+    @withdraw.validator
+    def _validate_withdraw(self, cmd: WithdrawInput) -> None:
+        _checked(lambda: self._state.check_withdraw(cmd.stage_key, cmd.actor))
 
     @workflow.update
     async def comment(self, cmd: CommentInput) -> TransitionResult:
@@ -384,8 +354,8 @@ class TicketWorkflow:
     @workflow.update
     async def cancel(self, cmd: CancelInput) -> TransitionResult:
         """Cancel the ticket with a reason."""
-        event = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @cancel.validator
@@ -408,8 +378,8 @@ class TicketWorkflow:
     @workflow.update
     async def confirm(self, cmd: ConfirmInput) -> TransitionResult:
         """The requester confirms the resolution; the ticket closes."""
-        event = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
-        await self._record([event])
+        events = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @confirm.validator
@@ -461,13 +431,9 @@ class TicketWorkflow:
     async def dispatch(self, cmd: DispatchInput) -> TransitionResult:
         """A dispatcher sends the routed stages to a team; the choice is a training label."""
         now = workflow.now()
-        with_priority = workflow.patched(TRIAGE_SETS_PRIORITY)
-        if with_priority:
-            _checked(lambda: check_dispatch_priority(self._state, cmd))
-        events = [_checked(lambda: dispatch(self._state, cmd, now))]
-        if with_priority:
-            events += dispatch_priority(self._state, cmd, now)
-        await self._record(events)
+        _checked(lambda: check_dispatch_priority(self._state, cmd))
+        events = _checked(lambda: dispatch(self._state, cmd, now))
+        await self._record([*events, *dispatch_priority(self._state, cmd, now)])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
@@ -504,7 +470,7 @@ class TicketWorkflow:
         if event is None:  # a retried signal, already recorded
             return
         events = [event]
-        if self._sla and sig.name == "customer_reply" and state.waiting_for == "customer":
+        if sig.name == "customer_reply" and state.waiting_for == "customer":
             system = Actor(user=sig.source, role="system")
             events += sla_clocks.resume(state, system, "the customer replied", now)
         await self._record(events)

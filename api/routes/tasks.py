@@ -1,4 +1,8 @@
-"""Workers' tasks: queues, and claim / unclaim / complete / reassign as workflow Updates."""
+"""Workers' tasks: queues, and claim / unclaim / complete / reassign as workflow Updates.
+
+A stage's task is at `/tickets/{key}/tasks/{stage}/...`; an SLA escalation's follow-up at
+`/tickets/{key}/followups/{followup}/...` (ids `F1`, `F2`...). Queues list both, with a `kind`.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +22,13 @@ from api.schemas import (
     TaskPage,
     TaskView,
     TransitionView,
+    WithdrawRequest,
 )
 from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
 from domain.definitions import ProcessDefinition
-from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput
+from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput, WithdrawInput
 from domain.problems import Problem
-from domain.sla_clocks import ESCALATION_PREFIX
-from domain.ticket import Actor
+from domain.ticket import Actor, is_followup_id
 from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
 from policies.authorization import WORK_TASKS, may_hold_task
@@ -115,18 +119,47 @@ async def queue(
     return await _task_page(session, access, actor, limit, fetch)
 
 
+def _stage(key: str, stage: str) -> str:
+    """A stage key from the path: a follow-up id names no stage (its routes are elsewhere)."""
+    if is_followup_id(stage):
+        raise ProblemError(
+            404, f"ticket {key} has no stage {stage!r}; follow-ups are at /followups/{stage}"
+        )
+    return stage
+
+
+def _followup(key: str, followup: str) -> str:
+    """A follow-up id from the path."""
+    if not is_followup_id(followup):
+        raise ProblemError(404, f"ticket {key} has no follow-up {followup!r}")
+    return followup
+
+
 @router.post("/tickets/{key}/tasks/{stage}/claim", response_model=TransitionView)
 async def claim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Claim a task of the caller's group."""
-    return await change_ticket(
-        caller, key, "claim", ClaimInput(stage_key=stage, actor=caller.actor)
-    )
+    payload = ClaimInput(stage_key=_stage(key, stage), actor=caller.actor)
+    return await change_ticket(caller, key, "claim", payload)
+
+
+@router.post("/tickets/{key}/followups/{followup}/claim", response_model=TransitionView)
+async def claim_followup(key: str, followup: str, caller: CallerDep) -> TransitionView:
+    """Claim a follow-up of the caller's group."""
+    payload = ClaimInput(stage_key=_followup(key, followup), actor=caller.actor)
+    return await change_ticket(caller, key, "claim", payload)
 
 
 @router.post("/tickets/{key}/tasks/{stage}/unclaim", response_model=TransitionView)
 async def unclaim(key: str, stage: str, caller: CallerDep) -> TransitionView:
     """Put a claimed task back in its group's queue."""
-    payload = UnclaimInput(stage_key=stage, actor=caller.actor)
+    payload = UnclaimInput(stage_key=_stage(key, stage), actor=caller.actor)
+    return await change_ticket(caller, key, "unclaim", payload)
+
+
+@router.post("/tickets/{key}/followups/{followup}/unclaim", response_model=TransitionView)
+async def unclaim_followup(key: str, followup: str, caller: CallerDep) -> TransitionView:
+    """Put a claimed follow-up back in its group's queue."""
+    payload = UnclaimInput(stage_key=_followup(key, followup), actor=caller.actor)
     return await change_ticket(caller, key, "unclaim", payload)
 
 
@@ -135,6 +168,20 @@ async def complete(
     key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
 ) -> TransitionView:
     """Complete a claimed task; the data must satisfy the stage's form."""
+    return await _complete(key, _stage(key, stage), body, caller)
+
+
+@router.post("/tickets/{key}/followups/{followup}/complete", response_model=TransitionView)
+async def complete_followup(
+    key: str, followup: str, body: CompleteTaskRequest, caller: CallerDep
+) -> TransitionView:
+    """Complete a claimed follow-up (it has no form: any data, e.g. a note, is kept)."""
+    return await _complete(key, _followup(key, followup), body, caller)
+
+
+async def _complete(
+    key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
+) -> TransitionView:
     ticket, view = await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )
@@ -147,13 +194,13 @@ async def complete(
             f"definition {ticket.definition_key}@{ticket.definition_version} "
             "is missing from the store",
         )
-    try:
-        form = ProcessDefinition.model_validate(row.document).stage(stage).form
-    except KeyError as exc:
-        # An SLA escalation's follow-up task has no form; the workflow knows whether it exists.
-        if not stage.startswith(ESCALATION_PREFIX):
+    form = None
+    # A follow-up has no form; the workflow knows whether it exists.
+    if not is_followup_id(stage):
+        try:
+            form = ProcessDefinition.model_validate(row.document).stage(stage).form
+        except KeyError as exc:
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
-        form = None
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
     # Refused writes are a 403 before the form's 422s, which would describe denied fields.
     authorize_change(caller, ticket, view, "complete", payload)
@@ -177,6 +224,33 @@ async def reassign(
     otherwise: a task held by someone who cannot work it is locked for the whole group).
     `to_group` may name a group that has no users yet.
     """
+    return await _reassign(key, _stage(key, stage), body, caller)
+
+
+@router.post("/tickets/{key}/followups/{followup}/reassign", response_model=TransitionView)
+async def reassign_followup(
+    key: str, followup: str, body: ReassignTaskRequest, caller: CallerDep
+) -> TransitionView:
+    """Move a follow-up to another group and/or person (the same rules as a task's)."""
+    return await _reassign(key, _followup(key, followup), body, caller)
+
+
+@router.post("/tickets/{key}/followups/{followup}/withdraw", response_model=TransitionView)
+async def withdraw_followup(
+    key: str, followup: str, caller: CallerDep, body: WithdrawRequest | None = None
+) -> TransitionView:
+    """Withdraw a follow-up no longer needed (its group, the owning department or an admin).
+
+    The body is optional; the ticket resolves if nothing else is left to do.
+    """
+    reason = body.reason if body is not None else ""
+    payload = WithdrawInput(stage_key=_followup(key, followup), actor=caller.actor, reason=reason)
+    return await change_ticket(caller, key, "withdraw", payload)
+
+
+async def _reassign(
+    key: str, stage: str, body: ReassignTaskRequest, caller: CallerDep
+) -> TransitionView:
     ticket, view = await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )

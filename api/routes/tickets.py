@@ -20,7 +20,7 @@ from api.deps import (
     require_roles,
 )
 from api.params import COLUMN_INT_MAX
-from api.problems import ProblemError
+from api.problems import ProblemError, reused_idempotency_key
 from api.schemas import (
     CancelRequest,
     CommentRequest,
@@ -126,7 +126,7 @@ async def create_ticket(
     except Rejected as exc:
         raise ProblemError(422, "the ticket cannot be filed", problems=exc.problems) from exc
     except IdempotencyMismatch as exc:
-        raise ProblemError(422, "this Idempotency-Key was used with a different request") from exc
+        raise reused_idempotency_key("another ticket filing") from exc
     except KeyCollisions as exc:
         raise ProblemError(
             503,
@@ -339,16 +339,7 @@ async def signal(
         )
         if earlier is not None:
             if earlier.data.get("fingerprint") != signal.request_fingerprint:
-                raise ProblemError(
-                    422,
-                    "this Idempotency-Key was used with a different request",
-                    problems=[
-                        Problem(
-                            pointer="header:/Idempotency-Key",
-                            detail="already used for another signal to this ticket",
-                        )
-                    ],
-                )
+                raise reused_idempotency_key("another signal to this ticket")
             response.headers["Idempotent-Replayed"] = "true"
             return {"key": key, "signal": name, "status": "accepted"}
     await session.rollback()

@@ -119,3 +119,34 @@ def test_patterns_run_on_long_strings_in_linear_time(language: str, text: str) -
     assert problem.pointer == "/code"
     assert text in problem.detail
     assert data_problems(form, {"code": "a" * 100_000 + "c"}) == []
+
+
+def test_counts_of_one_are_singular() -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "minLength": 1},
+            "code": {"type": "string", "maxLength": 1},
+            "tags": {"type": "array", "minItems": 1},
+            "pair": {"type": "array", "maxItems": 1},
+            "extra": {"type": "object", "minProperties": 1},
+            "one": {"type": "object", "maxProperties": 1},
+        },
+    }
+    data = {
+        "title": "",
+        "code": "ab",
+        "tags": [],
+        "pair": [1, 2],
+        "extra": {},
+        "one": {"a": 1, "b": 2},
+    }
+    found = {p.pointer: p.detail for p in data_problems(form, data)}
+    assert found == {
+        "/title": "must be at least 1 character long",
+        "/code": "must be at most 1 character long",
+        "/tags": "needs at least 1 item",
+        "/pair": "allows at most 1 item",
+        "/extra": "needs at least 1 field",
+        "/one": "allows at most 1 field",
+    }

@@ -4,10 +4,16 @@ The run uses the time-skipping test server and the real projection into a throwa
 file, and writes `tests/histories/<workflow id>.json` (WorkflowHistory.to_json()), which
 tests/workflows/test_replay.py replays against the current TicketWorkflow.
 
-Re-record only for a deliberate workflow change made behind `workflow.patched()`, and then
-under a new name (`--workflow-id`): the old histories stay, because replaying them is what
-proves that tickets started under the old code still run on the new one. A history that stops
-replaying after an unpatched change is a non-determinism bug to fix, never a file to refresh.
+A deliberate workflow change goes behind `workflow.patched()` and is recorded under a new
+name (`--workflow-id`): the old histories stay, because replaying them is what proves that
+tickets started under the old code still run on the new one. A history that stops replaying
+after an unpatched change is a non-determinism bug to fix, never a file to refresh.
+
+A patch is retired once no ticket started before it still runs: first `deprecate_patch` with
+only the new code, then no call at all. The histories of its old branch are then deleted and
+each scenario is re-recorded in place with `--force`, keeping one history per scenario (this
+full life, `--sla` for the SLA ladder, record_triage.py for the triage life) besides those a
+live patch still needs.
 """
 
 from __future__ import annotations

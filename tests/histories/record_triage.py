@@ -3,7 +3,8 @@
 The ticket's definition has a triage block and no model is trained, so the triage activity
 answers "no model", the dispatcher decides with the `dispatch` Update, a repeat report
 arrives as a signal, and the team works the ticket to closed. Same rules as record.py: old
-histories stay, a changed workflow records under a new id.
+histories stay and a patched change records under a new id; retiring a patch re-records in
+place with `--force`.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ async def record_triage_life(*, workflow_id: str, data_dir: Path) -> str:
         await env.shutdown()
 
 
-async def _main(workflow_id: str) -> int:
+async def _main(workflow_id: str, force: bool) -> int:
     target = HISTORY_DIR / f"{workflow_id}.json"
-    if target.exists():
+    if target.exists() and not force:
         sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
         return 1
     with tempfile.TemporaryDirectory() as scratch:
@@ -94,4 +95,6 @@ async def _main(workflow_id: str) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workflow-id", default=WORKFLOW_ID)
-    raise SystemExit(asyncio.run(_main(parser.parse_args().workflow_id)))
+    parser.add_argument("--force", action="store_true", help="overwrite an existing history")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(_main(args.workflow_id, args.force)))

@@ -20,7 +20,7 @@ from policies.event_shapes import EVENT_SHAPES, Fields, redact_event, redact_eve
 from tests.security.policy import access_control, view_of, with_rules
 
 # Domain calls that append an event, and the position of the event type among their arguments.
-APPENDERS = {"_append": 0, "append_event": 0, "record": 0, "_task_event": 0, "_event": 1}
+APPENDERS = {"record_event": 0, "record_report": 0, "_task_event": 0, "_event": 1}
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RITA = Actor(user="rita", department="sales", role="requester")
 DANA = Actor(user="dana", department="service-desk", role="agent")
@@ -155,8 +155,9 @@ def lifecycle() -> list[TicketEvent]:
     record_duplicate(state, merged, NOW)
     link = DuplicateReportInput(requester="sam", related_key="LAB-000009", relation="repeats")
     record_duplicate(state, link, NOW)
+    state.open_followup("ops", "Follow up: late", "ticket", "sla", NOW)  # cancelled with it
     state.cancel(RITA, "never mind", NOW)
-    return [*state.events, closed]
+    return [*state.events, *closed]
 
 
 def _dump(event: TicketEvent) -> dict[str, Any]:

@@ -67,8 +67,9 @@ def test_only_a_sure_listed_answer_routes(
     result: TriageResult, teams: list[str], routed: bool
 ) -> None:
     state = ticket({"title": "x"}, teams=teams)
-    event = apply_triage(state, triage_input(state), result, NOW)
+    event, *moved = apply_triage(state, triage_input(state), result, NOW)
     assert event.data["routed"] is routed
+    assert [e.type for e in moved] == (["task_routed"] if routed else [])
     assert state.tasks["handle"].group == ("network" if routed else "dispatch")
 
 
@@ -77,10 +78,16 @@ def test_dispatch_needs_the_dispatcher_group_and_an_open_routed_stage() -> None:
     with pytest.raises(TicketRuleError) as refused:
         dispatch(state, DispatchInput(actor=actor("nick", "network"), team="network"), NOW)
     assert refused.value.kind == "forbidden"
-    event = dispatch(
+    event, moved = dispatch(
         state, DispatchInput(actor=actor("dora", "dispatch"), team="network", reason="r"), NOW
     )
     assert event.data == {"team": "network", "category": None, "priority": None, "reason": "r"}
+    assert moved.type == "task_routed"
+    assert (moved.actor, moved.data["group"], moved.data["before"]["group"]) == (
+        "dora",
+        "network",
+        "dispatch",
+    )
     assert state.tasks["handle"].group == "network"
     # A second decision moves the work again (a correction), wherever it sits now.
     dispatch(state, DispatchInput(actor=actor("dora", "dispatch"), team="desktop"), NOW)
@@ -91,6 +98,6 @@ def test_a_dispatcher_who_decided_first_is_not_overruled_by_a_late_model() -> No
     state = ticket({"title": "x"})
     dispatch(state, DispatchInput(actor=actor("dora", "dispatch"), team="desktop"), NOW)
     sure = TriageResult(model_version=1, team="network", confidence=0.99)
-    event = apply_triage(state, triage_input(state), sure, NOW)
+    [event] = apply_triage(state, triage_input(state), sure, NOW)
     assert event.data["routed"] is False
     assert state.tasks["handle"].group == "desktop"

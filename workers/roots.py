@@ -1,0 +1,30 @@
+"""Which composition root a `ticketflow worker` process runs, chosen by its task queue."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from ticketflow.settings import Settings
+from ticketflow.triage_schedule import ensure_retrain_schedule
+from workers.tickets import build_ticket_worker
+from workers.training import build_training_worker
+
+
+async def worker_for_queue(
+    *,
+    settings: Settings,
+    client: Client,
+    task_queue: str,
+    sessions: async_sessionmaker[AsyncSession],
+) -> Worker:
+    """The training worker (with its Schedule ensured) on the training queue, else tickets."""
+    if task_queue == settings.training_task_queue:
+        await ensure_retrain_schedule(client=client, task_queue=task_queue)
+        return build_training_worker(
+            client=client, task_queue=task_queue, sessions=sessions, data_dir=settings.data_dir
+        )
+    return build_ticket_worker(
+        client=client, task_queue=task_queue, sessions=sessions, data_dir=settings.data_dir
+    )
