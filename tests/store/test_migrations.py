@@ -134,7 +134,7 @@ def test_url_falls_back_to_the_settings(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_participants_are_filled_from_the_events_already_recorded(database_url: str) -> None:
     config = alembic_config(url=database_url)
-    command.upgrade(config, "0008_typed_subjects")
+    command.upgrade(config, "0009_followups")
     at = datetime(2026, 12, 1, tzinfo=UTC)
     ticket = {
         "key": "INC-1", "definition_key": "incident", "definition_version": 1,

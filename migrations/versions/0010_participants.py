@@ -4,8 +4,8 @@ Where a task is now says nothing of where it was: a task the SLA or an agent mov
 group used to take the ticket away from the group and the person who had it. The table is
 filled from the events already recorded (the same reading as store.projection, frozen here).
 
-Revision ID: 0009_participants
-Revises: 0008_typed_subjects
+Revision ID: 0010_participants
+Revises: 0009_followups
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_participants"
-down_revision: str | Sequence[str] | None = "0008_typed_subjects"
+revision: str = "0010_participants"
+down_revision: str | Sequence[str] | None = "0009_followups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
