@@ -95,6 +95,9 @@ PARTICIPANTS = [
     # An admin completes a task in dev: the completer held it.
     ("task_completed", "root", {**MOVED, "assignee": "root"}, {DEV, Participant(PERSON, "root")}),
     ("waiting_started", "otto", {"reason": "supplier", "note": ""}, {OTTO}),
+    # Triage routing moves a task before or after it opens: its opening and claims are their
+    # own events, and where it went is its row.
+    ("task_routed", "triage", {**MOVED, "group": "ops", "before": {"group": "desk"}}, set()),
     # Ending a wait, commenting, changing the priority: no part in the work.
     ("waiting_ended", "rita", {"reason": "customer", "note": ""}, set()),
     ("comment_added", "dana", {"body": "x", "internal": True}, set()),
