@@ -46,8 +46,7 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
     if part in ("word", "char"):
         # Both texts are one TF-IDF document: its norm couples every n-gram's weight to the
         # whole text, so a feature of either part depends on both.
-        source = description_field(intake)
-        return frozenset({"title", source} if source else {"title"})
+        return frozenset({*_title_sources(intake), *filter(None, [description_field(intake)])})
     if part == "field":
         field, eq, _value = name.partition("=")
         if not eq or field not in CATEGORICAL_FIELDS:
@@ -66,6 +65,14 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
             sources.add(found)
         return frozenset(sources)
     return None
+
+
+def _title_sources(intake: Mapping[str, Any]) -> tuple[str, ...]:
+    # The ticket's title is the intake's text `title` or, without one, its text `summary`.
+    title = intake.get("title")
+    if not (isinstance(title, str) and title) and isinstance(intake.get("summary"), str):
+        return ("title", "summary")
+    return ("title",)
 
 
 def feature_readable(feature: str, intake: Mapping[str, Any], view: FieldView) -> bool:

@@ -120,3 +120,17 @@ def test_the_suggested_priority_needs_the_priority_field() -> None:
     shown = shown_triage_result(RESULT, INTAKE, no_priority)
     assert "priority" not in shown
     assert shown["alternatives"] == RESULT["alternatives"]
+
+
+def test_a_title_copied_from_the_summary_is_a_source_of_the_text_features() -> None:
+    # Without a text title the ticket's title is the summary: the words come from it too.
+    intake = {"summary": "payroll leak", "details": "salaries"}
+    assert feature_sources("word:payroll", intake) == {"title", "summary", "details"}
+    assert feature_sources("word:payroll", {**intake, "title": "Leak"}) == {"title", "details"}
+    form = {"type": "object", "properties": {"summary": {"x-sensitivity": "restricted"}}}
+    shown = shown_triage_result(
+        {"top_features": [{"feature": "word:payroll", "weight": 1.0}]},
+        intake,
+        view_of([("ticket.*", "read", "internal", "allow")], form),
+    )
+    assert shown["top_features"] == []
