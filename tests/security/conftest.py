@@ -1,5 +1,18 @@
-"""The API fixtures (real HTTP, Temporal dev server, SQLite or PostgreSQL) for security tests."""
+"""The default policy's enforcer for the pure tests, and the API fixtures for the HTTP ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
 
 from tests.api.conftest import api, database_url, dev_env
+from tests.security.policy import seeded_enforcer
 
-__all__ = ["api", "database_url", "dev_env"]
+__all__ = ["api", "database_url", "dev_env"]  # the HTTP tests here use the API's fixtures
+
+
+@pytest.fixture(scope="session")
+async def default_enforcer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The enforcer over the rules a fresh database is seeded with (every migration run)."""
+    return await seeded_enforcer(tmp_path_factory.mktemp("default-policy"))
