@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from fastapi.encoders import jsonable_encoder
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from activities.triage import register_run
@@ -106,11 +106,17 @@ def _properties(draw: st.DrawFn, depth: int) -> dict[str, Any]:
 
 
 FORMS = st.tuples(_properties(0), _properties(0))
+# A text title of some sensitivity: notifications mention it and triage reads its words. The
+# pure test also goes without one (the ticket's title is then the summary, if text).
+TITLES = st.sampled_from(LEVELS).map(lambda level: _level({"type": "string"}, level, False))
 # A few more rules on the generated fields, on top of the default policy.
 RULES = st.lists(
     st.tuples(
         st.sampled_from(
-            ["role:agent", "@owner", "role:auditor", "role:process_owner", "role:system"]
+            [
+                *("role:agent", "@owner", "role:auditor", "role:process_owner"),
+                *("role:system", "role:requester"),
+            ]
         ),
         st.sampled_from(NAMES),
         st.sampled_from(["", ".*"]),
@@ -290,11 +296,22 @@ def _notifications(state: TicketState) -> list[Stored]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(forms=FORMS, rules=RULES)
+@given(forms=FORMS, rules=RULES, title=st.none() | TITLES)
+# A ticket's title is a system field: the policy, not its form, hides it from someone.
+@example(
+    forms=({"body": {"type": "string"}}, {"note": {"type": "string"}}),
+    rules=[("role:requester", "title", "", "read", "public", "deny")],
+    title={"type": "string"},
+)
 def test_no_exit_shows_a_value_the_enforcer_denies(
-    default_enforcer: Any, forms: tuple[dict[str, Any], dict[str, Any]], rules: list[Any]
+    default_enforcer: Any,
+    forms: tuple[dict[str, Any], dict[str, Any]],
+    rules: list[Any],
+    title: dict[str, Any] | None,
 ) -> None:
     intake, stage = forms
+    if title is not None:
+        intake = {"title": title, **intake}
     document = _definition(intake, stage, "GEN")
     catalog = catalog_from_document(document)
     example = Example(intake, stage)
@@ -342,8 +359,6 @@ HTTP_SLA = {
 ASSET = {"asset_id": {"type": "string"}}
 # The requester, an agent of the desk, then two who may not see her ticket.
 REPEATERS = ("rita", "dana", "sam", "otto")
-# A ticket's title is mentioned by notifications and read by triage: always one over HTTP.
-TITLES = st.sampled_from(LEVELS).map(lambda level: _level({"type": "string"}, level, False))
 # A stage after the work keeps the ticket open, so that the repeats find it.
 VERIFY = {"key": "verify", "title": "Verify", "group": DEPARTMENT, "depends_on": ["work"]}
 LIST_FILTERS = ({"status": "open"}, {"definition": "gen"}, {"assignee": "dana"})
@@ -395,9 +410,18 @@ def _leaks(example: Example, oracle: Oracle, text: str) -> list[tuple[str, ...]]
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-@given(forms=FORMS, title=TITLES)
+@given(forms=FORMS, title=TITLES, description=TITLES)
+# Words and a categorical the model reads from fields the requester may not read.
+@example(
+    forms=({"error_code": {"type": "string", "x-sensitivity": "restricted"}}, {}),
+    title={"type": "string"},
+    description={"type": "string", "x-sensitivity": "confidential"},
+)
 async def test_no_http_exit_shows_a_value_the_enforcer_denies(
-    api: Api, forms: tuple[dict[str, Any], dict[str, Any]], title: dict[str, Any]
+    api: Api,
+    forms: tuple[dict[str, Any], dict[str, Any]],
+    title: dict[str, Any],
+    description: dict[str, Any],
 ) -> None:
     if "granted" not in api.scratch:
         # Rita and the agents may write every field, so each generated value is in the ticket.
@@ -405,9 +429,21 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
             await grant(
                 api, subject=subject, object="ticket.*", action="write", clearance="restricted"
             )
+        # The title is a system field no form makes stricter: one reader of the ticket who
+        # may not read it, so that what mentions it (lists, notifications) is put to the test.
+        await grant(
+            api,
+            subject="role:auditor",
+            domain="*",
+            object="ticket.title",
+            action="read",
+            clearance="public",
+            effect="deny",
+        )
         api.scratch["granted"] = "yes"
     intake, stage = forms
-    intake = {"title": title, **intake, **ASSET}
+    # A generated field of the same name takes the place of these.
+    intake = {"title": title, "description": description, **intake, **ASSET}
     document = {**_definition(intake, stage, api.prefix), "triage": HTTP_TRIAGE, "sla": HTTP_SLA}
     document["stages"] = [*document["stages"], VERIFY]
     # The admin publishes: the process office may not publish the desk's next version.
@@ -476,8 +512,13 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
             "/tickets/export", params={"format": "csv"}, headers=auth
         )
         got["tasks"] = await api.http.get("/tasks", headers=auth)
+        # A caller the ticket is a 404 for learns not even its key from any exit (a refusal
+        # names only the key they asked for).
+        hidden = got["detail"].status_code == 404
         for exit_, answer in got.items():
             assert answer.status_code < 500, (caller, exit_, answer.text)
+            named = answer.status_code < 400 and key in answer.text
+            assert not (hidden and named), (caller, exit_, answer.text)
             if answer.status_code == 403:
                 assert answer.headers["content-type"] == "application/problem+json", answer.text
             leaked = _leaks(example, oracle, answer.text)
