@@ -39,9 +39,32 @@ def appended_types() -> set[str]:
                 argument = _type_argument(node)
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                     found.add(argument.value)
+                elif isinstance(argument, ast.Name) and (named := _assigned(function, argument.id)):
+                    found |= named  # a type chosen among literals, then appended
                 elif argument is not None:
                     # Only an appending helper passes on a type it was given.
                     assert function.name in APPENDERS, ast.unparse(node)
+    return found
+
+
+def _assigned(function: ast.FunctionDef, name: str) -> set[str]:
+    """The string literals a function assigns to a local name (also by tuple unpacking)."""
+    found: set[str] = set()
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            pairs = [(target, node.value)]
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                pairs = list(zip(target.elts, node.value.elts, strict=False))
+            for left, right in pairs:
+                if (
+                    isinstance(left, ast.Name)
+                    and left.id == name
+                    and isinstance(right, ast.Constant)
+                    and isinstance(right.value, str)
+                ):
+                    found.add(right.value)
     return found
 
 
@@ -151,6 +174,8 @@ def lifecycle() -> list[TicketEvent]:
     state.record_external("crm_update", "monitor", {"x": "MARK-EXTERNAL"}, NOW)
     report = DuplicateReportInput(requester="sam", title="MARK-SAM", description="MARK-SAM-TEXT")
     record_duplicate(state, report, NOW)
+    link = DuplicateReportInput(requester="", related_key="LAB-9", relation="repeats")
+    record_duplicate(state, link, NOW)
     state.cancel(RITA, "never mind", NOW)
     return [*state.events, closed]
 
@@ -240,7 +265,7 @@ def test_a_copy_is_shown_with_its_source(default_enforcer: Any) -> None:
 def test_events_about_a_denied_field_are_left_out(
     default_enforcer: Any, denied: str, gone: set[str]
 ) -> None:
-    rule = ("agent", "*", f"ticket.{denied}", "read", "public", "deny")
+    rule = ("role:agent", "*", f"ticket.{denied}", "read", "public", "deny")
     access = access_control(with_rules(default_enforcer, [rule]))
     view = view_of(access, "dana", catalog_from_document(DEFINITION))
     events = [_dump(e) for e in lifecycle()]
@@ -256,7 +281,7 @@ def test_events_about_a_denied_field_are_left_out(
 
 
 def test_a_person_actor_needs_the_field_that_names_them(default_enforcer: Any) -> None:
-    rule = ("agent", "*", "ticket.assignee", "read", "public", "deny")
+    rule = ("role:agent", "*", "ticket.assignee", "read", "public", "deny")
     view = view_of(
         access_control(with_rules(default_enforcer, [rule])),
         "dana",
