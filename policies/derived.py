@@ -19,6 +19,7 @@ from domain.triage_routing import (
     description_field,
     number_source,
 )
+from policies.catalog import child_path
 from policies.redaction import FieldView
 
 # Categoricals the model takes from the requester's account when the intake lacks them.
@@ -62,7 +63,8 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
         if found is None or name.endswith(_MISSING):
             sources.update(NUMBER_SOURCES)
         if found is not None:
-            sources.add(found)
+            # The number itself, not only its object: a nested field may be stricter.
+            sources.add(child_path(found, name))
         return frozenset(sources)
     return None
 

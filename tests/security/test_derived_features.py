@@ -41,8 +41,8 @@ FORM: dict[str, Any] = {
         ("field:channel=phone", {"channel"}),
         ("field:department=sales", {"requester"}),
         ("field:reporter_role=requester", {"requester"}),
-        ("device:temperature_c", {"device_snapshot"}),
-        ("device:pressure", {"device"}),  # the later source overrides the snapshot
+        ("device:temperature_c", {"device_snapshot.temperature_c"}),
+        ("device:pressure", {"device.pressure"}),  # the later source overrides the snapshot
         ("device:humidity", {"device_snapshot", "device"}),  # imputed: the ticket lacks it
         ("device:temperature_c_missing", {"device_snapshot", "device"}),
     ],
@@ -134,3 +134,18 @@ def test_a_title_copied_from_the_summary_is_a_source_of_the_text_features() -> N
         view_of([("ticket.*", "read", "internal", "allow")], form),
     )
     assert shown["top_features"] == []
+
+
+def test_a_device_number_needs_its_own_field_not_only_its_object() -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "device": {
+                "type": "object",
+                "properties": {"pin": {"type": "number", "x-sensitivity": "restricted"}},
+            }
+        },
+    }
+    view = view_of([("ticket.*", "read", "internal", "allow")], form)
+    result = {"top_features": [{"feature": "device:pin", "weight": 4711.0}]}
+    assert shown_triage_result(result, {"device": {"pin": 4711}}, view)["top_features"] == []

@@ -17,6 +17,7 @@ from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, Tr
 from domain.triage_routing import apply_triage, dispatch, record_duplicate, triage_input
 from policies.catalog import catalog_from_document
 from policies.event_shapes import EVENT_SHAPES, Fields, redact_event, redact_events, shape_of
+from tests.security import views
 from tests.security.policy import access_control, view_of, with_rules
 
 # Domain calls that append an event, and the position of the event type among their arguments.
@@ -307,3 +308,24 @@ def test_undeclared_keys_and_unknown_types_carry_nothing(default_enforcer: Any) 
     loose = {**base, "type": "comment_added", "data": {"body": "MARK", "internal": "no"}}
     rita = view_of(access_control(default_enforcer), "rita", catalog_from_document(DEFINITION))
     assert redact_event(loose, rita) is None
+
+
+def test_triage_features_need_every_number_inside_the_device_objects() -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "device": {
+                "type": "object",
+                "properties": {"pin": {"type": "number", "x-sensitivity": "restricted"}},
+            }
+        },
+    }
+    view = views.view_of([("ticket.*", "read", "internal", "allow")], form)
+    feature = {"feature": "device:pin", "weight": 4711.0}
+    event = {
+        **{"seq": 1, "type": "triaged", "at": "2026-12-01T09:00:00Z", "actor": "triage"},
+        "data": {"result": {"team": "ops", "top_features": [feature]}},
+    }
+    shown = redact_event(event, view)
+    assert shown is not None
+    assert shown["data"]["result"] == {"team": "ops"}
