@@ -19,6 +19,7 @@ from domain.triage_routing import (
     description_field,
     number_source,
 )
+from policies.catalog import child_path
 from policies.redaction import FieldView
 
 # Categoricals the model takes from the requester's account when the intake lacks them.
@@ -46,8 +47,7 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
     if part in ("word", "char"):
         # Both texts are one TF-IDF document: its norm couples every n-gram's weight to the
         # whole text, so a feature of either part depends on both.
-        source = description_field(intake)
-        return frozenset({"title", source} if source else {"title"})
+        return frozenset({*_title_sources(intake), *filter(None, [description_field(intake)])})
     if part == "field":
         field, eq, _value = name.partition("=")
         if not eq or field not in CATEGORICAL_FIELDS:
@@ -63,9 +63,18 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
         if found is None or name.endswith(_MISSING):
             sources.update(NUMBER_SOURCES)
         if found is not None:
-            sources.add(found)
+            # The number itself, not only its object: a nested field may be stricter.
+            sources.add(child_path(found, name))
         return frozenset(sources)
     return None
+
+
+def _title_sources(intake: Mapping[str, Any]) -> tuple[str, ...]:
+    # The ticket's title is the intake's text `title` or, without one, its text `summary`.
+    title = intake.get("title")
+    if not (isinstance(title, str) and title) and isinstance(intake.get("summary"), str):
+        return ("title", "summary")
+    return ("title",)
 
 
 def feature_readable(feature: str, intake: Mapping[str, Any], view: FieldView) -> bool:

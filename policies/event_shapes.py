@@ -70,10 +70,31 @@ def _number(key: str) -> tuple[str, ...]:
     return tuple(child_path(source, key) for source in NUMBER_SOURCES)
 
 
-# What the triage model reads: everything its answer's features can be derived from.
-TRIAGE_SOURCES = Gate(
+@dataclass(frozen=True)
+class _NestedGate(Gate):
+    """A gate that also needs every field declared inside `nested` objects (at any depth)."""
+
+    nested: tuple[str, ...] = ()
+
+    def allows(self, view: FieldView) -> bool:
+        """Whether this caller sees the value."""
+        catalog = view.catalog
+        inside = [p for p in catalog.fields if any(p.startswith(n + ".") for n in self.nested)]
+        # A key the form does not declare, under an object whose others are stricter.
+        inside += [
+            child_path(p, "*undeclared*")
+            for p in catalog.others
+            if any(p == n or p.startswith(n + ".") for n in self.nested)
+        ]
+        return super().allows(view) and all(view.readable(p) for p in inside)
+
+
+# What the triage model reads: everything its answer's features can be derived from. A device
+# number is read from inside its object, whose fields may each be stricter than it.
+TRIAGE_SOURCES = _NestedGate(
     ("triage", "title", "requester", *TEXT_FIELDS, *CATEGORICAL_FIELDS, *NUMBER_SOURCES),
     if_declared=TITLE.if_declared,
+    nested=NUMBER_SOURCES,
 )
 
 # `kind` is only on a follow-up's events (`followup`); `stage` is then its follow-up id.

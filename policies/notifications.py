@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.notifications import SLA_RUNG, NotificationParts, rung_body, rung_subject
-from policies.redaction import FieldView
+from policies.redaction import TITLE, FieldView
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,21 @@ def render_notification(stored: Stored, view: FieldView, ticket: Mapping[str, An
     shown = [
         str(ticket[name])
         for name in parts.mentions
-        if ticket.get(name) not in (None, "") and view.readable(name)
+        if ticket.get(name) not in (None, "") and _readable(view, name)
     ]
     if shown:
         subject += f" ({', '.join(shown)})"
     return Text(subject=subject, body=rung_body(parts.clock, parts.rung))
 
 
+def _readable(view: FieldView, name: str) -> bool:
+    # The title may be copied from the intake's summary: it is shown as the ticket's is.
+    return TITLE.allows(view) if name == "title" else view.readable(name)
+
+
 def _older(stored: Stored, view: FieldView, ticket: Mapping[str, Any]) -> Text:
     """A notification from before parts: its subject ends with the title in parentheses."""
-    if view.readable("title"):
+    if TITLE.allows(view):
         return Text(subject=stored.subject, body=stored.body)
     suffix = f" ({ticket.get('title', '')})"
     if stored.subject.endswith(suffix):

@@ -44,7 +44,9 @@ def report_excerpt(intake: dict[str, Any]) -> dict[str, str]:
     The title (or summary, as a ticket's title falls back to it) and the field the model
     reads as the description; nothing else of the reporter's intake.
     """
-    title = next((f for f in TITLE_FIELDS if intake.get(f)), None)
+    # Text only, as the ticket's own title: an object's nested fields have sensitivities of
+    # their own, which a string of the whole object would carry past.
+    title = next((f for f in TITLE_FIELDS if isinstance(intake.get(f), str) and intake[f]), None)
     description = description_field(intake)
     excerpt = {title: str(intake[title])[:MAX_TITLE_CHARS]} if title else {}
     if description:

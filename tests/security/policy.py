@@ -25,6 +25,7 @@ CALLERS: dict[str, Actor] = {
     "audrey": Actor(user="audrey", department="audit", role="auditor"),
     "owner": Actor(user="owner", department="process-office", role="process_owner"),
     "monitor": Actor(user="monitor", department="it", role="system"),
+    "root": Actor(user="root", department="it", role="admin"),
 }
 REQUESTER = "rita"
 DEPARTMENT = "service-desk"

@@ -41,8 +41,8 @@ FORM: dict[str, Any] = {
         ("field:channel=phone", {"channel"}),
         ("field:department=sales", {"requester"}),
         ("field:reporter_role=requester", {"requester"}),
-        ("device:temperature_c", {"device_snapshot"}),
-        ("device:pressure", {"device"}),  # the later source overrides the snapshot
+        ("device:temperature_c", {"device_snapshot.temperature_c"}),
+        ("device:pressure", {"device.pressure"}),  # the later source overrides the snapshot
         ("device:humidity", {"device_snapshot", "device"}),  # imputed: the ticket lacks it
         ("device:temperature_c_missing", {"device_snapshot", "device"}),
     ],
@@ -120,3 +120,32 @@ def test_the_suggested_priority_needs_the_priority_field() -> None:
     shown = shown_triage_result(RESULT, INTAKE, no_priority)
     assert "priority" not in shown
     assert shown["alternatives"] == RESULT["alternatives"]
+
+
+def test_a_title_copied_from_the_summary_is_a_source_of_the_text_features() -> None:
+    # Without a text title the ticket's title is the summary: the words come from it too.
+    intake = {"summary": "payroll leak", "details": "salaries"}
+    assert feature_sources("word:payroll", intake) == {"title", "summary", "details"}
+    assert feature_sources("word:payroll", {**intake, "title": "Leak"}) == {"title", "details"}
+    form = {"type": "object", "properties": {"summary": {"x-sensitivity": "restricted"}}}
+    shown = shown_triage_result(
+        {"top_features": [{"feature": "word:payroll", "weight": 1.0}]},
+        intake,
+        view_of([("ticket.*", "read", "internal", "allow")], form),
+    )
+    assert shown["top_features"] == []
+
+
+def test_a_device_number_needs_its_own_field_not_only_its_object() -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "device": {
+                "type": "object",
+                "properties": {"pin": {"type": "number", "x-sensitivity": "restricted"}},
+            }
+        },
+    }
+    view = view_of([("ticket.*", "read", "internal", "allow")], form)
+    result = {"top_features": [{"feature": "device:pin", "weight": 4711.0}]}
+    assert shown_triage_result(result, {"device": {"pin": 4711}}, view)["top_features"] == []

@@ -17,6 +17,7 @@ from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, Tr
 from domain.triage_routing import apply_triage, dispatch, record_duplicate, triage_input
 from policies.catalog import catalog_from_document
 from policies.event_shapes import EVENT_SHAPES, Fields, redact_event, redact_events, shape_of
+from tests.security import views
 from tests.security.policy import access_control, view_of, with_rules
 
 # Domain calls that append an event, and the position of the event type among their arguments.
@@ -39,9 +40,32 @@ def appended_types() -> set[str]:
                 argument = _type_argument(node)
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                     found.add(argument.value)
+                elif isinstance(argument, ast.Name) and (named := _assigned(function, argument.id)):
+                    found |= named  # a type chosen among literals, then appended
                 elif argument is not None:
                     # Only an appending helper passes on a type it was given.
                     assert function.name in APPENDERS, ast.unparse(node)
+    return found
+
+
+def _assigned(function: ast.FunctionDef, name: str) -> set[str]:
+    """The string literals a function assigns to a local name (also by tuple unpacking)."""
+    found: set[str] = set()
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            pairs = [(target, node.value)]
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                pairs = list(zip(target.elts, node.value.elts, strict=False))
+            for left, right in pairs:
+                if (
+                    isinstance(left, ast.Name)
+                    and left.id == name
+                    and isinstance(right, ast.Constant)
+                    and isinstance(right.value, str)
+                ):
+                    found.add(right.value)
     return found
 
 
@@ -287,3 +311,24 @@ def test_undeclared_keys_and_unknown_types_carry_nothing(default_enforcer: Any) 
     loose = {**base, "type": "comment_added", "data": {"body": "MARK", "internal": "no"}}
     rita = view_of(access_control(default_enforcer), "rita", catalog_from_document(DEFINITION))
     assert redact_event(loose, rita) is None
+
+
+def test_triage_features_need_every_number_inside_the_device_objects() -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "device": {
+                "type": "object",
+                "properties": {"pin": {"type": "number", "x-sensitivity": "restricted"}},
+            }
+        },
+    }
+    view = views.view_of([("ticket.*", "read", "internal", "allow")], form)
+    feature = {"feature": "device:pin", "weight": 4711.0}
+    event = {
+        **{"seq": 1, "type": "triaged", "at": "2026-12-01T09:00:00Z", "actor": "triage"},
+        "data": {"result": {"team": "ops", "top_features": [feature]}},
+    }
+    shown = redact_event(event, view)
+    assert shown is not None
+    assert shown["data"]["result"] == {"team": "ops"}

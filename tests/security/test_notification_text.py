@@ -107,3 +107,15 @@ def test_a_notification_from_before_parts_loses_its_title_for_those_denied_it() 
     kept = render_notification(_stored(None, subject), EVERYTHING, TICKET)
     assert kept is not None
     assert kept.subject == subject
+
+
+def test_a_title_copied_from_the_summary_is_shown_only_with_the_summary() -> None:
+    form = {"type": "object", "properties": {"summary": {"x-sensitivity": "restricted"}}}
+    view = view_of([("ticket.*", "read", "internal", "allow")], form)
+    titled = render_notification(_stored(PARTS), view, TICKET)
+    assert titled is not None
+    assert titled.subject == "INC-1: SLA due reached on the ticket"
+    subject = f"INC-1: SLA due reached on the ticket ({TITLE})"
+    older = render_notification(_stored(None, subject), view, TICKET)
+    assert older is not None
+    assert TITLE not in older.subject
