@@ -20,7 +20,9 @@ from policies.authorization import (
     TaskFacts,
     Write,
     handler_departments,
+    may_end_own_wait,
     may_update,
+    reads_as_participant,
     refused_writes,
     update_writes,
 )
@@ -28,6 +30,7 @@ from policies.decisions import Subject
 from policies.redaction import FieldView
 from store import tickets as store
 from store.models import TicketRow
+from store.participants import current_pauser, ticket_participants
 
 
 def subject_of(actor: Actor, *, owner: bool) -> Subject:
@@ -38,15 +41,26 @@ def subject_of(actor: Actor, *, owner: bool) -> Subject:
 async def ticket_views(
     *, session: AsyncSession, access: AccessControl, actor: Actor, rows: list[TicketRow]
 ) -> list[FieldView]:
-    """The caller's view of each ticket (one query for the departments handling them)."""
-    tasks = await store.task_facts(session=session, keys=[r.key for r in rows])
+    """The caller's view of each ticket (two queries for who handles and handled them)."""
+    keys = [r.key for r in rows]
+    tasks = await store.task_facts(session=session, keys=keys)
+    took_part = await ticket_participants(session=session, keys=keys)
     views = []
     for row in rows:
         catalog = await access.catalog(session, row.definition_key, row.definition_version)
-        handlers = handler_departments(row.department, map(TaskFacts._make, tasks[row.key]))
+        participants = took_part[row.key]
+        handlers = handler_departments(
+            row.department, map(TaskFacts._make, tasks[row.key]), participants
+        )
         domains = ticket_domains(row.department, row.intake, handlers)
+        # A person who worked the ticket reads it as their department reads those it handles.
+        reading = (
+            ticket_domains(actor.department, row.intake)
+            if reads_as_participant(actor.user, actor.department, handlers, participants)
+            else ()
+        )
         subject = subject_of(actor, owner=row.requester == actor.user)
-        views.append(access.view(subject, domains, catalog))
+        views.append(access.view(subject, domains, catalog, reading))
     return views
 
 
@@ -70,6 +84,8 @@ def visible_filter(access: AccessControl, actor: Actor) -> dict[str, Any]:
     return {
         "visible_requester": actor.user if scope.own else None,
         "visible_departments": scope.departments,
+        # Tickets the caller worked are read as their home department's: in scope with it.
+        "visible_participant": actor.user if actor.department in scope.departments else None,
     }
 
 
@@ -88,13 +104,23 @@ def require_writes(view: FieldView, writes: Iterable[Write]) -> None:
 
 
 def authorize_change(
-    caller: Caller, row: TicketRow, view: FieldView, update: str, payload: BaseModel
+    caller: Caller,
+    row: TicketRow,
+    view: FieldView,
+    update: str,
+    payload: BaseModel,
+    *,
+    ends_own_wait: bool = False,
 ) -> tuple[Write, ...]:
-    """403 unless the caller may send this Update and write every field it writes."""
+    """403 unless the caller may send this Update and write every field it writes.
+
+    Ending the wait the caller started themselves (`ends_own_wait`) needs no write grant.
+    """
     if not may_update(caller.actor.role, update, own=row.requester == caller.actor.user):
         raise ProblemError(403, f"role {caller.actor.role!r} may not {update} this ticket")
     writes = update_writes(update, payload.model_dump())
-    require_writes(view, writes)
+    if not (update == "resume" and ends_own_wait):
+        require_writes(view, writes)
     return writes
 
 
@@ -114,7 +140,12 @@ async def change_ticket(
     row, view = ticket or await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )
-    writes = authorize_change(caller, row, view, update, payload)
+    own_wait = update == "resume" and may_end_own_wait(
+        caller.actor.user,
+        row.waiting_for,
+        await current_pauser(session=caller.session, key=key),
+    )
+    writes = authorize_change(caller, row, view, update, payload, ends_own_wait=own_wait)
     caller.access.usage.wrote(caller.actor.role, [w.field for w in writes])
     await caller.session.rollback()  # release the read before a possibly long Update
     result = await send_update(

@@ -35,6 +35,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not": ("is not allowed", "不允许此值"),
     "false": ("this field is not allowed here", "不允许填写此项"),
 }
+# Publish problems of a form no submission can satisfy: kind -> (English, Chinese).
+CONTRADICTIONS: dict[str, tuple[str, str]] = {
+    "bounds": (
+        "{a} {x} and {b} {y} leave no value that satisfies both",
+        "{a} {x} 与 {b} {y} 之间没有能同时满足的值",
+    ),
+    "no_integer": ("no integer lies within these bounds", "这些界限之间没有整数"),
+    "choice": ("this choice is never accepted ({detail})", "此选项永远不会被接受（{detail}）"),
+    "constant": ("this value is never accepted ({detail})", "此值永远不会被接受（{detail}）"),
+    "default": ("the default is not a valid value ({detail})", "默认值无效（{detail}）"),
+    "undeclared_required": (
+        "{name!r} is required but is not a field of this form",
+        "必填项 {name!r} 不是此表单的字段",
+    ),
+}
 _TYPE_NAMES_ZH = {
     "string": "文本",
     "integer": "整数",
@@ -58,6 +73,14 @@ def message(validator: str, value: object, language: str) -> str | None:
         return None
     template = templates[1] if language == "zh" else templates[0]
     return template.format(v=_show(validator, value, language), s="" if value == 1 else "s")
+
+
+def contradiction_message(kind: str, values: dict[str, object], language: str) -> str:
+    """The publish problem for one contradiction in a form, in the form's language."""
+    english, chinese = CONTRADICTIONS[kind]
+    # Bounds' values are shown as JSON; keyword names, field names and details as they are.
+    shown = {k: json.dumps(v) if k in ("x", "y") else v for k, v in values.items()}
+    return (chinese if language == "zh" else english).format(**shown)
 
 
 def error_message(error: ValidationError, language: str) -> str:

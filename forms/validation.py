@@ -24,6 +24,7 @@ from referencing import Registry
 from domain.problems import Problem, pointer
 from forms import patterns
 from forms.annotations import annotation_problems
+from forms.contradictions import contradiction_problems, declared_fields
 from forms.messages import error_message, form_language, message
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -100,9 +101,23 @@ def schema_problems(schema: object, *, at: str = "") -> list[Problem]:
         for where, detail in annotation_problems(schema)
         if at + where not in reported
     )
+    if not reported:
+        # Contradictions are judged on a structurally valid form, all of them at once.
+        problems.extend(
+            Problem(pointer=at + where, detail=detail)
+            for where, detail in contradiction_problems(schema, _value_check)
+        )
     if not problems:
         problems.extend(_example_problems(schema, at))
     return sorted(problems, key=lambda p: (p.pointer, p.detail))
+
+
+def _value_check(rules: dict[str, Any], value: object) -> list[tuple[str, str]]:
+    """How a value fails these rules (a pattern RE2 refuses is reported on its own)."""
+    try:
+        return [(p.pointer, p.detail) for p in data_problems(rules, value)]
+    except patterns.PatternRefused:
+        return []
 
 
 def check_limiter() -> CapacityLimiter:
@@ -151,7 +166,63 @@ def data_problems(schema: dict[str, Any], data: object) -> list[Problem]:
         for error in validator.iter_errors(data)
         for p in _problems_of(error, language)
     }
+    for p in undeclared_problems(schema, data, language):
+        unique[(p.pointer, p.detail)] = p
     return [unique[key] for key in sorted(unique)]
+
+
+def undeclared_problems(schema: dict[str, Any], data: object, language: str) -> list[Problem]:
+    """Fields of the data that the form does not declare where they are, at every depth.
+
+    An object that lists its properties takes no others unless it says so (a non-false
+    `additionalProperties`, `patternProperties` or `unevaluatedProperties`); one that lists
+    none is free-form. Data is walked without recursion.
+    """
+    detail = message("additionalProperties", None, language) or "this field is not allowed here"
+    found: list[Problem] = []
+    # Per node (by identity: the schema does not change during the walk): its declared fields.
+    fields: dict[int, dict[str, list[object]] | None] = {}
+    stack: list[tuple[object, object, tuple[str | int, ...]]] = [(schema, data, ())]
+    while stack:
+        node, value, at = stack.pop()
+        node = _resolved(schema, node)
+        if not isinstance(node, dict):
+            continue
+        if isinstance(value, dict):
+            if id(node) not in fields:
+                fields[id(node)] = declared_fields(node)
+            declared = fields[id(node)]
+            for name, child in value.items():
+                schemas = declared.get(name) if declared is not None else None
+                if declared and schemas is None:
+                    found.append(Problem(pointer=pointer(*at, name), detail=detail))
+                elif schemas:
+                    stack.extend((s, child, (*at, name)) for s in schemas)
+                elif isinstance(node.get("additionalProperties"), dict):
+                    stack.append((node["additionalProperties"], child, (*at, name)))
+        elif isinstance(value, list):
+            prefix = node.get("prefixItems")
+            prefix = prefix if isinstance(prefix, list) else []
+            for i, child in enumerate(value):
+                item = prefix[i] if i < len(prefix) else node.get("items")
+                stack.append((item, child, (*at, i)))
+    return found
+
+
+def _resolved(schema: dict[str, Any], node: object) -> object:
+    """The node a local reference points at (followed a bounded number of times)."""
+    for _ in range(MAX_SCHEMA_DEPTH):
+        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            return node
+        reference = node["$ref"]
+        if _local_reference_problem(schema, reference) is not None:
+            return None
+        target: object = schema
+        for token in reference[2:].split("/") if reference != "#" else []:
+            name = unquote(token).replace("~1", "/").replace("~0", "~")
+            target = target[int(name)] if isinstance(target, list) else target[name]  # type: ignore[index]
+        node = target
+    return None
 
 
 def _pattern(

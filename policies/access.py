@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policies.catalog import FieldCatalog, catalog_from_document
-from policies.decisions import OWNER, Decision, Rule, Subject, decide
+from policies.decisions import OWNER, Decision, ReadingDecision, Rule, Subject, decide
 from policies.enforcer import db_enforcer
 from policies.redaction import FieldView
 from store.access import add_field_access, policy_version
@@ -97,7 +97,7 @@ class AccessControl:
         self.rules: tuple[Rule, ...] = ()
         self.usage = FieldUsage()
         self._decisions: dict[tuple[Subject, str], Decision] = {}
-        self._views: dict[tuple[Subject, tuple[str, ...], str], FieldView] = {}
+        self._views: dict[tuple[Subject, tuple[str, ...], tuple[str, ...], str], FieldView] = {}
         self._catalogs: dict[tuple[str, int], FieldCatalog] = {}
         self._lock = asyncio.Lock()
 
@@ -170,14 +170,22 @@ class AccessControl:
             self._decisions[(subject, domain)] = found
         return found
 
-    def view(self, subject: Subject, domains: Sequence[str], catalog: FieldCatalog) -> FieldView:
-        """What this subject may do with a ticket in these domains with these fields."""
-        key = (subject, tuple(domains), catalog.ident)
+    def view(
+        self,
+        subject: Subject,
+        domains: Sequence[str],
+        catalog: FieldCatalog,
+        reading: Sequence[str] = (),
+    ) -> FieldView:
+        """What this subject may do with a ticket in these domains (and read in `reading`)."""
+        key = (subject, tuple(domains), tuple(reading), catalog.ident)
         found = self._views.get(key)
         if found is None:
             if len(self._views) > _MAX_CACHED_VIEWS:
                 self._views, self._decisions = {}, {}
-            decisions = tuple(self.decision(subject, d) for d in domains)
+            decisions = tuple(self.decision(subject, d) for d in domains) + tuple(
+                ReadingDecision(rules=self.decision(subject, d).rules) for d in reading
+            )
             found = FieldView(decisions=decisions, catalog=catalog, role=subject.role)
             self._views[key] = found
         return found

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from domain.participation import GROUP, PERSON, Participant
 from domain.sla_clocks import CHANGE_PRIORITY_ROLES, PAUSE_ROLES
 from policies.redaction import FieldView, denied_writes, written_fields
 from policies.roles import ADMIN, AGENT, AUDITOR, PROCESS_OWNER, REQUESTER, SYSTEM
@@ -148,9 +149,23 @@ def refused_writes(view: FieldView, writes: Iterable[Write]) -> list[Write]:
     return [by_field[name] for name in denied_writes(view, by_field)]
 
 
-# A department handles a ticket from the moment one of its tasks opens: these statuses, or a
-# task cancelled after it had opened. A task still pending (a future stage), or cancelled
-# before it ever opened, gives its group nothing.
+# Who keeps reading a ticket once their part in it is over
+# -------------------------------------------------------
+# A department handles a ticket from the moment one of its tasks opens, and keeps handling it
+# when that task is done, cancelled, or moved to another group (by an agent or the SLA): the
+# ticket stays in its domain, read and written as the policy grants there. A task still pending
+# (a future stage), or cancelled before it ever opened, gives its group nothing.
+#
+# A person who held one of its tasks or put it on hold keeps reading it even where their
+# department's part gives them nothing (they moved departments, or reached it by a rule of
+# their own): they read it as their department reads the tickets it handles, and write only
+# what that gives them anyway, except ending the wait they started themselves.
+#
+# This is what service desks do with assignment history: the people and groups a ticket passed
+# through answer questions about it later (the requester calls back, an escalation asks why,
+# a reopen lands back on them), so losing sight of it the moment the SLA moves a task hides the
+# work they did and strands the wait they were tending; being able to change it stays with
+# whoever handles it.
 HANDLING_STATUSES = ("open", "claimed", "done")
 
 
@@ -167,15 +182,39 @@ def handles(task: TaskFacts) -> bool:
     return task.status in HANDLING_STATUSES or (task.status == "cancelled" and task.opened)
 
 
-def handler_departments(owner: str, tasks: Iterable[TaskFacts]) -> tuple[str, ...]:
-    """The owning department first (always), then every department a task of which has opened."""
-    others = sorted({t.group for t in tasks if handles(t)} - {owner})
+def handler_departments(
+    owner: str, tasks: Iterable[TaskFacts], participants: Iterable[Participant] = ()
+) -> tuple[str, ...]:
+    """The owning department first (always), then every department that held an opened task.
+
+    `tasks` are where the tasks are now, `participants` who took part before (a group a task
+    was moved away from is one).
+    """
+    held = {p.name for p in participants if p.kind == GROUP}
+    others = sorted(({t.group for t in tasks if handles(t)} | held) - {owner})
     return (owner, *others)
+
+
+def reads_as_participant(
+    user: str, home: str, handlers: Iterable[str], participants: Iterable[Participant]
+) -> bool:
+    """Whether a person reads a ticket for having worked it, beyond their department's part."""
+    return home not in set(handlers) and Participant(PERSON, user) in set(participants)
+
+
+def may_end_own_wait(user: str, waiting_for: str | None, pauser: str | None) -> bool:
+    """Whether this person started the wait the ticket is in (they may end it)."""
+    return waiting_for is not None and pauser == user
 
 
 def may_hold_task(role: str, department: str, group: str) -> bool:
     """Whether a user may be handed a task of this group: its members, and admins."""
     return role == ADMIN or department == group
+
+
+def may_dispatch(role: str, department: str, dispatcher_group: str) -> bool:
+    """Whether a caller decides a ticket's triage: its dispatcher group's members, and admins."""
+    return role == ADMIN or department == dispatcher_group
 
 
 def sees_stage_clocks(role: str) -> bool:

@@ -19,7 +19,7 @@ from casbin.util.builtin_operators import key_match
 from policies.enforcer import covers, domain_match
 from policies.subjects import OTHER, OWNER, dept_subject, role_subject, user_subject
 
-__all__ = ["OTHER", "OWNER", "Decision", "Rule", "Subject", "decide"]
+__all__ = ["OTHER", "OWNER", "Decision", "ReadingDecision", "Rule", "Subject", "decide"]
 
 # Field answers remembered per decision; past this many the memo starts again.
 MAX_MEMO = 20_000
@@ -97,6 +97,15 @@ class Decision:
             if rule.eft == "allow" and covers(rule.clearance, sensitivity):
                 allowed = True
         return allowed
+
+
+@dataclass
+class ReadingDecision(Decision):
+    """The same rules, for reading only: a domain granted to a person for having worked it."""
+
+    def allows(self, obj: str, act: str, sensitivity: str) -> bool:
+        """The enforcer's answer for reads; never a write."""
+        return act != "write" and super().allows(obj, act, sensitivity)
 
 
 def decide(enforcer: Any, rules: Sequence[Rule], subject: Subject, domain: str) -> Decision:

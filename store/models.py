@@ -137,6 +137,23 @@ class TaskRow(Base):
     data: Mapped[dict[str, Any]]
 
 
+class TicketParticipantRow(Base):
+    """A group that held one of a ticket's tasks, or a person who held one or put it on hold.
+
+    Kept from the ticket's events, so who took part outlives where the tasks are now: the
+    reading rule is policies.authorization.handler_departments and reads_as_participant.
+    """
+
+    __tablename__ = "ticket_participants"
+    __table_args__ = (Index("ix_ticket_participants_kind_name", "kind", "name"),)
+
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 class TicketEventRow(Base):
     """One transition of a ticket; (ticket_key, seq) makes the projection idempotent."""
 

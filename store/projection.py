@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
-from store.models import Base, SlaClockRow, SlaEventRow, TaskRow, TicketEventRow, TicketRow
+from store.models import (
+    Base,
+    SlaClockRow,
+    SlaEventRow,
+    TaskRow,
+    TicketEventRow,
+    TicketParticipantRow,
+    TicketRow,
+)
+from store.participants import participant_rows
 from store.triage import TRIAGE_EVENTS, record_triage_events
 
 
@@ -141,7 +150,8 @@ async def apply_projection(
     Returns how many events were new. Calls may arrive twice (activity retries) or out of
     order (concurrent Updates): the ticket upsert only wins with a higher `last_seq` (the guard
     sits in the statement, so no read-then-write race exists even on SQLite), and the event
-    primary key keeps each event once. Three statements, whatever the ticket's size.
+    primary key keeps each event once, like the participants. A handful of statements, whatever
+    the ticket's size.
     """
     values = _ticket_values(ticket)
     upsert = _insert(session, TicketRow).values(values)
@@ -183,6 +193,12 @@ async def apply_projection(
         .returning(TicketEventRow.seq)
     )
     new = set(inserted.all())
+    # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
+    participants = participant_rows(ticket.key, ((e.type, e.actor, e.data) for e in events))
+    if participants:
+        await session.execute(
+            _insert(session, TicketParticipantRow).values(participants).on_conflict_do_nothing()
+        )
     # Triage bookkeeping rides in the same transaction, once per event like the event rows.
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
     if triage_events:

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import TaskRow, TicketEventRow, TicketRow
+from domain.participation import GROUP, PERSON
+from store.models import TaskRow, TicketEventRow, TicketParticipantRow, TicketRow
 
 
 class BadCursor(ValueError):
@@ -26,10 +27,12 @@ class TicketFilter:
     department: str | None = None  # owning department, or one handling it
     assignee: str | None = None
     requester: str | None = None
-    # Visibility: when set, only tickets requested by `visible_requester` or involving one of
-    # `visible_departments` (owning it or handling it).
+    # Visibility: when set, only tickets requested by `visible_requester`, involving one of
+    # `visible_departments` (owning it, handling it or having handled it), or worked by
+    # `visible_participant`.
     visible_requester: str | None = None
     visible_departments: tuple[str, ...] | None = None
+    visible_participant: str | None = None
 
 
 def encode_cursor(row: TicketRow) -> str:
@@ -60,6 +63,15 @@ def handling_task() -> ColumnElement[bool]:
     )
 
 
+def took_part(kind: str, names: tuple[str, ...]) -> ColumnElement[bool]:
+    """Tickets one of these groups or people (domain.participation) took part in."""
+    return TicketRow.key.in_(
+        select(TicketParticipantRow.ticket_key).where(
+            TicketParticipantRow.kind == kind, TicketParticipantRow.name.in_(names)
+        )
+    )
+
+
 def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if f.status:
@@ -75,6 +87,7 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
                         TaskRow.group_name == f.department, handling_task()
                     )
                 ),
+                took_part(GROUP, (f.department,)),
             )
         )
     if f.assignee:
@@ -91,9 +104,12 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
                     TaskRow.group_name.in_(f.visible_departments), handling_task()
                 )
             ),
+            took_part(GROUP, f.visible_departments),
         ]
         if f.visible_requester:
             visible.append(TicketRow.requester == f.visible_requester)
+        if f.visible_participant:
+            visible.append(took_part(PERSON, (f.visible_participant,)))
         conditions.append(or_(*visible))
     return conditions
 

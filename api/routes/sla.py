@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
@@ -142,9 +142,15 @@ async def pause(key: str, body: PauseRequest, caller: CallerDep) -> TransitionVi
     return await change_ticket(caller, key, "pause", payload)
 
 
+# Ending a wait without a body leaves no note.
+NO_NOTE = ResumeRequest()
+
+
 @router.post("/tickets/{key}/resume", response_model=TransitionView, tags=["tickets"])
-async def resume(key: str, body: ResumeRequest, caller: CallerDep) -> TransitionView:
-    """End the ticket's wait; paused clocks count on with the time they had left."""
+async def resume(
+    key: str, caller: CallerDep, body: Annotated[ResumeRequest, Body()] = NO_NOTE
+) -> TransitionView:
+    """End the ticket's wait; paused clocks count on with the time left (no body: no note)."""
     payload = ResumeInput(actor=caller.actor, note=body.note)
     return await change_ticket(caller, key, "resume", payload)
 

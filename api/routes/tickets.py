@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
@@ -270,6 +270,10 @@ async def ticket_events(
     return JSONResponse(jsonable_encoder(events))
 
 
+# A confirmation without a body says nothing more.
+NO_COMMENT = ConfirmRequest()
+
+
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
 async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
     """Add a comment (internal comments are for the handling groups)."""
@@ -292,8 +296,10 @@ async def reopen(key: str, body: ReopenRequest, caller: CallerDep) -> Transition
 
 
 @router.post("/tickets/{key}/confirm", response_model=TransitionView)
-async def confirm(key: str, body: ConfirmRequest, caller: CallerDep) -> TransitionView:
-    """The requester accepts the resolution; the ticket closes."""
+async def confirm(
+    key: str, caller: CallerDep, body: Annotated[ConfirmRequest, Body()] = NO_COMMENT
+) -> TransitionView:
+    """The requester accepts the resolution; the ticket closes (no body: no comment)."""
     payload = ConfirmInput(actor=caller.actor, comment=body.comment)
     return await change_ticket(caller, key, "confirm", payload)
 

@@ -17,9 +17,10 @@ from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.ticket import Actor
 from domain.triage import DispatchInput
 from policies.access import AccessControl
-from policies.authorization import READ_KPIS
+from policies.authorization import READ_KPIS, may_dispatch
 from policies.derived import shown_triage_result
 from store import triage as triage_store
+from store.definitions import get_definition
 from store.models import TicketEventRow, TicketRow, TriageOutcomeRow
 
 router = APIRouter(tags=["triage"])
@@ -101,9 +102,30 @@ async def ticket_triage(
 
 @router.post("/tickets/{key}/triage/dispatch", response_model=TransitionView)
 async def dispatch(key: str, body: DispatchRequest, caller: CallerDep) -> TransitionView:
-    """Send the ticket's routed stages to a team; recorded as a label with its reason."""
+    """Send the ticket's routed stages to a team; recorded as a label with its reason.
+
+    Whoever may see the ticket but is not its dispatcher is told whose decision it is.
+    """
+    row, view = await readable_ticket(
+        session=caller.session, key=key, actor=caller.actor, access=caller.access
+    )
+    dispatcher = await _dispatcher_group(caller.session, row)
+    if dispatcher is not None and not may_dispatch(
+        caller.actor.role, caller.actor.department, dispatcher
+    ):
+        raise ProblemError(403, f"dispatching belongs to group {dispatcher!r}")
     payload = DispatchInput(actor=caller.actor, **body.model_dump())
-    return await change_ticket(caller, key, "dispatch", payload)
+    return await change_ticket(caller, key, "dispatch", payload, ticket=(row, view))
+
+
+async def _dispatcher_group(session: AsyncSession, row: TicketRow) -> str | None:
+    """The dispatcher group of the ticket's definition (None: no triage; the workflow answers)."""
+    definition = await get_definition(
+        session=session, key=row.definition_key, version=row.definition_version
+    )
+    triage = (definition.document if definition else {}).get("triage")
+    group = triage.get("dispatcher_group") if isinstance(triage, dict) else None
+    return group if isinstance(group, str) else None
 
 
 class AwaitingView(BaseModel):

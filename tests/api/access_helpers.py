@@ -15,6 +15,8 @@ SENSITIVE_INTAKE: dict[str, Any] = {
         "notes": {"type": "string"},
         "phone": {"type": "string", "x-sensitivity": "confidential", "x-maskable": True},
         "salary": {"type": "number", "x-sensitivity": "restricted"},
+        # The site a ticket's policy domain is decided by (`<department>/<site>`).
+        "site": {"type": "string"},
     },
 }
 ROOT_CAUSE_FORM: dict[str, Any] = {

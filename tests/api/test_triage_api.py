@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from tests.api.conftest import Api
-from tests.api.helpers import PROBLEM, create_ticket, publish_incident
+from tests.api.helpers import PROBLEM, create_ticket, publish_incident, work
 
 TRIAGE = {"threshold": 0.8, "dispatcher_group": "service-desk", "routed_stages": ["diagnose"]}
 
@@ -161,7 +161,10 @@ async def test_the_same_asset_links_reports_from_different_people(api: Api) -> N
     await publish_incident(
         api,
         triage={**TRIAGE, "duplicates": {"threshold": 0.5}},
-        intake_form={"type": "object", "properties": {"title": {"type": "string"}}},
+        intake_form={
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "asset_id": {"type": "string"}},
+        },
     )
     status, first = await file(api, "rita", {"title": "Press 4 hydraulic leak", "asset_id": "P-4"})
     assert status == 201
@@ -173,3 +176,29 @@ async def test_the_same_asset_links_reports_from_different_people(api: Api) -> N
     # sam may not see it: his report is filed (and linked for the desk, see tests/security).
     status, own = await file(api, "sam", {"title": "hydraulic leak on press 4", "asset_id": "P-4"})
     assert (status, own["duplicate_of"]) == (201, None)
+
+
+async def test_a_caller_who_sees_the_ticket_but_may_not_dispatch_hears_why(api: Api) -> None:
+    await publish_incident(api, triage={**TRIAGE, "teams": ["ops", "network"]})
+    key = await create_ticket(api, title="Switch port flapping on floor 2")
+    await triage_view(api, key)
+    # The requester sees her ticket; she is not the dispatcher group.
+    own = await api.http.post(
+        f"/tickets/{key}/triage/dispatch", json={"team": "ops"}, headers=api.auth("rita")
+    )
+    assert own.status_code == 403
+    assert own.headers["content-type"].startswith(PROBLEM)
+    assert own.json()["detail"] == "dispatching belongs to group 'service-desk'"
+    done = await api.http.post(
+        f"/tickets/{key}/triage/dispatch", json={"team": "ops"}, headers=api.auth("dana")
+    )
+    assert done.status_code == 200, done.text
+    await work(api, key, "triage", "dana")
+    # otto's ops now handles the ticket (diagnose opened there), so he sees it; correcting the
+    # dispatch is still the desk's.
+    assert (await api.http.get(f"/tickets/{key}", headers=api.auth("otto"))).status_code == 200
+    handler = await api.http.post(
+        f"/tickets/{key}/triage/dispatch", json={"team": "network"}, headers=api.auth("otto")
+    )
+    assert handler.status_code == 403
+    assert handler.json()["detail"] == "dispatching belongs to group 'service-desk'"

@@ -68,6 +68,9 @@ LEVELS = [None, "public", "internal", "confidential", "restricted"]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 # Markers are unique across examples, so tickets of earlier examples never match.
 _COUNTER = itertools.count(1)
+# Every generated object takes keys it does not declare (each gets one, to prove an undeclared
+# key is redacted like its nearest declared ancestor); without this they would be refused.
+OPEN = {"additionalProperties": True}
 
 
 def _level(schema: dict[str, Any], level: str | None, maskable: bool) -> dict[str, Any]:
@@ -86,12 +89,13 @@ def _node(draw: st.DrawFn, depth: int) -> dict[str, Any]:
     if kind in ("text", "number"):
         return _level({"type": "string" if kind == "text" else "number"}, level, maskable)
     if kind == "object":
-        return _level({"type": "object", "properties": draw(_properties(depth + 1))}, level, False)
+        properties = draw(_properties(depth + 1))
+        return _level({"type": "object", "properties": properties, **OPEN}, level, False)
     if kind == "texts":
         items = _level({"type": "string"}, draw(st.sampled_from(LEVELS)), draw(st.booleans()))
         return _level({"type": "array", "items": items}, level, False)
     items = _level(
-        {"type": "object", "properties": draw(_properties(depth + 1))},
+        {"type": "object", "properties": draw(_properties(depth + 1)), **OPEN},
         draw(st.sampled_from(LEVELS)),
         False,
     )
@@ -148,7 +152,7 @@ def _fill(schema: dict[str, Any], path: str, markers: dict[str, tuple[str, ...]]
 
 
 def _form(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties}
+    return {"type": "object", "properties": properties, **OPEN}
 
 
 def _definition(intake: dict[str, Any], stage: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from domain.json_values import MAX_DEPTH, MAX_PROBLEMS, value_problems
 from store.models import IdempotencyRow, KeySequenceRow, TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, publish_incident
-from tests.builders import REQUESTER
+from tests.builders import INCIDENT, REQUESTER
 from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import file_ticket, load_definition
 
@@ -22,6 +22,11 @@ def _nested(depth: int, leaf: str = "0") -> str:
 
 
 DEEP = "/data/x" + "/0" * 62  # the 65th level: root, data, then x's own 63
+# The incident's intake with a field that takes any value, and a free-text log.
+OPEN_INTAKE = {
+    **INCIDENT["intake_form"],
+    "properties": {**INCIDENT["intake_form"]["properties"], "x": {}, "log": {"type": "string"}},
+}
 # (name, JSON text of the intake's "x" field, pointer of the problem, words in the detail)
 HOSTILE: list[tuple[str, str, str, str]] = [
     ("lone surrogate", r'"VPN \ud800 down"', "/data/x", "surrogate"),
@@ -85,7 +90,7 @@ async def _left(api: Api) -> tuple[int, int, int, int]:
 
 
 async def test_a_refused_intake_leaves_nothing_and_its_corrected_retry_files(api: Api) -> None:
-    await publish_incident(api)
+    await publish_incident(api, intake_form=OPEN_INTAKE)
     headers = {**api.auth("rita"), "Content-Type": "application/json"}
     for name, text, at, _words in HOSTILE:
         key = f"hostile-{name}"
@@ -152,7 +157,7 @@ async def _sees_none(rows: list[TicketRow]) -> list[bool]:
 
 async def test_a_start_temporal_refuses_gives_its_key_and_record_back(api: Api) -> None:
     # Temporal refuses a workflow input over its blob size limit (2 MB); no retry can help.
-    await publish_incident(api)
+    await publish_incident(api, intake_form=OPEN_INTAKE)
     async with api.sessions() as session:
         definition = await load_definition(session=session, key="incident", version=None)
     before = await _left(api)

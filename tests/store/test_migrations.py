@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, select, text
 
 from store.db import make_sync_engine
 from store.migrate import alembic_config, pending_model_diff, upgrade_database
-from store.models import Base
+from store.models import Base, TicketEventRow, TicketParticipantRow, TicketRow
 from tests.dbutil import sqlite_url
 from ticketflow.settings import get_settings
 
@@ -129,3 +130,45 @@ def test_url_falls_back_to_the_settings(tmp_path: Path, monkeypatch: pytest.Monk
     finally:
         get_settings.cache_clear()
     assert _tables(url) == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_participants_are_filled_from_the_events_already_recorded(database_url: str) -> None:
+    config = alembic_config(url=database_url)
+    command.upgrade(config, "0009_followups")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    ticket = {
+        "key": "INC-1", "definition_key": "incident", "definition_version": 1,
+        "department": "service-desk", "title": "VPN down", "status": "open", "requester": "rita",
+        "intake": {}, "created_at": at, "updated_at": at, "resolved_at": None, "closed_at": None,
+        "last_seq": 4, "priority": "P3", "waiting_for": "supplier",
+    }  # fmt: skip
+    task = {"task": "INC-1:diagnose:1", "stage": "diagnose"}
+    events = [
+        ("task_opened", "system", {**task, "group": "ops", "assignee": None}),
+        ("task_claimed", "otto", {**task, "group": "ops", "assignee": "otto"}),
+        ("waiting_started", "otto", {"reason": "supplier", "note": ""}),
+        ("task_reassigned", "sla", {**task, "group": "dev", "assignee": None,
+                                    "before": {"group": "ops", "assignee": "otto"}}),
+        ("comment_added", "dana", {"body": "x", "internal": False}),
+    ]  # fmt: skip
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(TicketRow.__table__).values(ticket))
+            connection.execute(
+                insert(TicketEventRow.__table__),
+                [
+                    {"ticket_key": "INC-1", "seq": seq, "type": t, "at": at, "actor": a, "data": d}
+                    for seq, (t, a, d) in enumerate(events, start=1)
+                ],
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            rows = connection.execute(select(TicketParticipantRow.__table__)).all()
+    finally:
+        engine.dispose()
+    assert sorted((kind, name) for _key, kind, name in rows) == [
+        ("group", "dev"),
+        ("group", "ops"),
+        ("user", "otto"),
+    ]
