@@ -21,7 +21,7 @@ from ticketflow.settings import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from ticketflow.publishing import Rejected
+    from domain.problems import Rejected
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -238,7 +238,8 @@ def _audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _definitions(args: argparse.Namespace, settings: Settings) -> int:
-    from ticketflow.publishing import Rejected, check_definition, publish_definition, read_document
+    from domain.problems import Rejected
+    from ticketflow.publishing import check_definition, publish_definition, read_document
 
     async def work(session: AsyncSession) -> int:
         try:
@@ -271,7 +272,8 @@ def _report_rejected(file: str, exc: Rejected) -> int:
 
 
 def _calendars(args: argparse.Namespace, settings: Settings) -> int:
-    from ticketflow.publishing import Rejected, read_document
+    from domain.problems import Rejected
+    from ticketflow.publishing import read_document
     from ticketflow.sla_publishing import check_calendar, publish_calendar
 
     async def work(session: AsyncSession) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.definitions import ProcessDefinition, structural_problems
-from domain.problems import Problem, pointer
+from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from forms.validation import schema_problems_in_thread
 from policies.roles import ADMIN
@@ -28,14 +28,6 @@ R = TypeVar("R")
 # Every round of publishers colliding on one version number lets at least one of them in, so
 # this many attempts serve that many concurrent publishes of one key.
 PUBLISH_ATTEMPTS = 20
-
-
-class Rejected(Exception):
-    """Input refused, with every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
 
 
 class PublishContention(Exception):

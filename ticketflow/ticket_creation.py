@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.definitions import ProcessDefinition
 from domain.json_values import value_problems
 from domain.messages import StartTicketInput
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
@@ -35,7 +35,6 @@ from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow, TicketRow
 from ticketflow.duplicates import DuplicateMatch, find_duplicates, report_excerpt
-from ticketflow.publishing import Rejected
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 

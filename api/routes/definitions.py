@@ -23,14 +23,13 @@ from api.schemas import (
     ValidationReport,
 )
 from domain.json_values import TOO_DEEP, value_problems
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from policies.authorization import PUBLISH
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
 from ticketflow.publishing import (
     NotOwner,
-    Rejected,
     check_definition,
     parse_text,
     publish_definition,

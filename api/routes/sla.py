@@ -28,6 +28,7 @@ from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.calendars import ALWAYS_CALENDAR
 from domain.definitions import ProcessDefinition
 from domain.messages import PauseInput, ResumeInput, SetPriorityInput
+from domain.problems import Rejected
 from domain.sla import SlaClock
 from domain.sla_clocks import calendar_of, policy_of
 from domain.ticket import Actor
@@ -44,7 +45,6 @@ from store import sla as sla_store
 from store import tickets as tickets_store
 from store.models import CalendarRow, NotificationRow, SlaClockRow, SlaEventRow
 from store.notifications import list_notifications
-from ticketflow.publishing import Rejected
 from ticketflow.sla_publishing import publish_calendar
 
 router = APIRouter(tags=["sla"])

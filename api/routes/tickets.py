@@ -52,7 +52,7 @@ from domain.messages import (
     ConfirmInput,
     ReopenInput,
 )
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.ticket import Actor, TicketStatus
 from policies.access import AccessControl, ticket_domains
 from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
@@ -61,7 +61,6 @@ from policies.list_filters import unreadable_somewhere
 from policies.redaction import TICKET_SHAPE, redact
 from store import tickets as store
 from store.models import TicketRow
-from ticketflow.publishing import Rejected
 from ticketflow.ticket_creation import (
     IdempotencyMismatch,
     KeyCollisions,
