@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from domain.calendars import add_business
+from services.sla_publishing import check_calendar
 from tests.test_cli import ticketflow
-from ticketflow.sla_publishing import check_calendar
 
 CN_2026 = Path(__file__).parents[1] / "ticketflow" / "examples" / "calendars" / "cn-2026.yaml"
 

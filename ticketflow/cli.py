@@ -239,7 +239,7 @@ def _audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _definitions(args: argparse.Namespace, settings: Settings) -> int:
     from domain.problems import Rejected
-    from ticketflow.publishing import check_definition, publish_definition, read_document
+    from services.publishing import check_definition, publish_definition, read_document
 
     async def work(session: AsyncSession) -> int:
         try:
@@ -273,8 +273,8 @@ def _report_rejected(file: str, exc: Rejected) -> int:
 
 def _calendars(args: argparse.Namespace, settings: Settings) -> int:
     from domain.problems import Rejected
-    from ticketflow.publishing import read_document
-    from ticketflow.sla_publishing import check_calendar, publish_calendar
+    from services.publishing import read_document
+    from services.sla_publishing import check_calendar, publish_calendar
 
     async def work(session: AsyncSession) -> int:
         try:

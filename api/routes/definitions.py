@@ -26,15 +26,15 @@ from domain.json_values import TOO_DEEP, value_problems
 from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from policies.authorization import PUBLISH
-from store import definitions as store
-from store.models import DefinitionRow, FormRow
-from ticketflow.publishing import (
+from services.publishing import (
     NotOwner,
     check_definition,
     parse_text,
     publish_definition,
     publish_form,
 )
+from store import definitions as store
+from store.models import DefinitionRow, FormRow
 
 router = APIRouter(tags=["definitions"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]

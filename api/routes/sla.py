@@ -39,13 +39,13 @@ from policies.authorization import (
     sees_stage_clocks,
 )
 from policies.notifications import Stored, render_notification
+from services.sla_publishing import publish_calendar
 from store import calendars as calendars_store
 from store import definitions as definitions_store
 from store import sla as sla_store
 from store import tickets as tickets_store
 from store.models import CalendarRow, NotificationRow, SlaClockRow, SlaEventRow
 from store.notifications import list_notifications
-from ticketflow.sla_publishing import publish_calendar
 
 router = APIRouter(tags=["sla"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]

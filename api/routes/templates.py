@@ -16,8 +16,8 @@ from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from forms.library import Template, bundled_templates, find_template
 from policies.authorization import PUBLISH
-from ticketflow.publishing import NotOwner
-from ticketflow.template_publishing import publish_template
+from services.publishing import NotOwner
+from services.template_publishing import publish_template
 
 router = APIRouter(tags=["templates"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]

@@ -59,14 +59,14 @@ from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.event_shapes import redact_events
 from policies.list_filters import unreadable_somewhere
 from policies.redaction import TICKET_SHAPE, redact
-from store import tickets as store
-from store.models import TicketRow
-from ticketflow.ticket_creation import (
+from services.ticket_creation import (
     IdempotencyMismatch,
     KeyCollisions,
     file_ticket,
     load_definition,
 )
+from store import tickets as store
+from store.models import TicketRow
 
 router = APIRouter(tags=["tickets"])
 Creator = Annotated[Actor, Depends(require_roles(*CREATE_TICKETS))]

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from domain.messages import StartTicketInput
 from domain.sla import DEFAULT_PRIORITY
 from domain.ticket import Actor
+from services.ticket_creation import filing_memo, request_fingerprint
 from store.models import TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, create_ticket, publish_incident, work
 from tests.builders import REQUESTER, incident
-from ticketflow.ticket_creation import filing_memo, request_fingerprint
 from workflows.ticket import TicketWorkflow
 
 

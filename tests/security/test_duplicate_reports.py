@@ -9,10 +9,10 @@ from domain.ticket import TicketState
 from domain.triage import DuplicateReportInput
 from domain.triage_routing import record_duplicate
 from policies.event_shapes import redact_event
+from services.duplicates import report_excerpt
 from tests.builders import REQUESTER
 from tests.security.views import view_of
 from tests.triage.fixtures import support
-from ticketflow.duplicates import report_excerpt
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FORM: dict[str, Any] = {

@@ -45,6 +45,7 @@ from policies.enforcer import db_enforcer
 from policies.event_shapes import redact_events
 from policies.notifications import Stored, render_notification
 from policies.redaction import TICKET_SHAPE, FieldView, redact, redact_task
+from services.duplicates import report_excerpt, report_text
 from store.definitions import get_definition
 from tests.api.access_helpers import grant
 from tests.api.conftest import Api
@@ -57,7 +58,6 @@ from tests.security.policy import (
     with_rules,
 )
 from tests.triage.fixtures import sample_examples
-from ticketflow.duplicates import report_excerpt, report_text
 from triage.training import Example as TrainingExample
 
 NAMES = [

@@ -11,9 +11,9 @@ from domain.calendars import ALWAYS, BusinessCalendar, calendar_problems
 from domain.definitions import ProcessDefinition
 from domain.problems import Problem, Rejected, pointer
 from domain.sla import SlaPolicy, policy_problems
+from services.publishing import insert_next_version, model_problems
 from store import calendars as store
 from store.models import CalendarRow
-from ticketflow.publishing import insert_next_version, model_problems
 
 
 def check_calendar(document: object) -> BusinessCalendar:

@@ -18,10 +18,10 @@ from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from forms.validation import schema_problems_in_thread
 from policies.roles import ADMIN
+from services.bundled import bundled_definitions
 from store import definitions as store
 from store.db import make_async_engine, make_sessionmaker
 from store.models import DefinitionRow, FormRow
-from ticketflow.bundled import bundled_definitions
 from ticketflow.settings import Settings
 
 R = TypeVar("R")
@@ -154,8 +154,8 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
 
 
 async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
-    """SLA policies and their calendars (ticketflow.sla_publishing; imported late: it uses us)."""
-    from ticketflow import sla_publishing
+    """SLA policies and their calendars (services.sla_publishing; imported late: it uses us)."""
+    from services import sla_publishing
 
     return await sla_publishing.check_sla(session=session, definition=definition)
 

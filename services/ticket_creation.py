@@ -31,10 +31,10 @@ from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems_in_thread
+from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow, TicketRow
-from ticketflow.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
