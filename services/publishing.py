@@ -80,20 +80,20 @@ async def require_key_owner(
         )
 
 
-def read_document(path: Path) -> object:
+def read_document(*, path: Path) -> object:
     """Read a YAML or JSON document from a file; unreadable or unparsable files are Rejected."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise Rejected([Problem(pointer="", detail=f"cannot read {path}: {exc.strerror}")]) from exc
-    return parse_text(text, json_only=path.suffix == ".json")
+    return parse_text(text=text, json_only=path.suffix == ".json")
 
 
 def _not_json(constant: str) -> object:
     raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
 
 
-def parse_text(text: str, *, json_only: bool = False) -> object:
+def parse_text(*, text: str, json_only: bool = False) -> object:
     """Parse JSON or YAML text; syntax errors are Rejected with their line."""
     try:
         return json.loads(text, parse_constant=_not_json) if json_only else yaml.safe_load(text)
@@ -103,7 +103,7 @@ def parse_text(text: str, *, json_only: bool = False) -> object:
         ) from exc
 
 
-def model_problems(exc: ValidationError, *, at: str = "") -> list[Problem]:
+def model_problems(*, exc: ValidationError, at: str = "") -> list[Problem]:
     """Turn pydantic's errors into located problems."""
     return [Problem(pointer=at + pointer(*e["loc"]), detail=e["msg"]) for e in exc.errors()]
 
@@ -112,7 +112,7 @@ def _parse(model: type[BaseModel], document: object) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise Rejected(model_problems(exc)) from exc
+        raise Rejected(model_problems(exc=exc)) from exc
 
 
 async def _resolve_form(

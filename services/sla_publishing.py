@@ -16,12 +16,12 @@ from store import calendars as store
 from store.models import CalendarRow
 
 
-def check_calendar(document: object) -> BusinessCalendar:
+def check_calendar(*, document: object) -> BusinessCalendar:
     """Validate a calendar document completely; Rejected lists every problem."""
     try:
         calendar = BusinessCalendar.model_validate(document)
     except ValidationError as exc:
-        raise Rejected(model_problems(exc)) from exc
+        raise Rejected(model_problems(exc=exc)) from exc
     problems = calendar_problems(calendar)
     if calendar.key == ALWAYS:
         problems.append(Problem(pointer="/key", detail="24x7 is built in and cannot be published"))
@@ -34,7 +34,7 @@ async def publish_calendar(
     *, session: AsyncSession, document: object, published_by: str
 ) -> CalendarRow:
     """Check a calendar and store it as the next version of its key (immutable)."""
-    calendar = check_calendar(document)
+    calendar = check_calendar(document=document)
 
     async def insert(version: int) -> CalendarRow:
         calendar.version = version

@@ -82,7 +82,7 @@ class Created:
 
 
 def request_fingerprint(
-    definition: ProcessDefinition, data: dict[str, Any], priority: Priority
+    *, definition: ProcessDefinition, data: dict[str, Any], priority: Priority
 ) -> str:
     """A fingerprint of a filing request, to tell a retry from a different request."""
     # The default priority leaves the hash as it was before priorities existed.
@@ -279,7 +279,7 @@ async def link_duplicate(
     """
     report = DuplicateReportInput(
         requester=requester.user,
-        excerpt=report_excerpt(data),
+        excerpt=report_excerpt(intake=data),
         similarity=match.similarity,
         report_id=report_id,
     )
@@ -355,7 +355,7 @@ async def file_ticket(
     )
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
-    fingerprint = request_fingerprint(definition, data, priority)
+    fingerprint = request_fingerprint(definition=definition, data=data, priority=priority)
     memo = filing_memo(
         user=requester.user, idempotency_key=idempotency_key, fingerprint=fingerprint
     )

@@ -243,7 +243,7 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(session: AsyncSession) -> int:
         try:
-            document = read_document(Path(args.file))
+            document = read_document(path=Path(args.file))
             if args.action == "validate":
                 definition = await check_definition(session=session, document=document)
                 sys.stdout.write(
@@ -278,9 +278,9 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(session: AsyncSession) -> int:
         try:
-            document = read_document(Path(args.file))
+            document = read_document(path=Path(args.file))
             if args.action == "validate":
-                calendar = check_calendar(document)
+                calendar = check_calendar(document=document)
                 sys.stdout.write(f"{args.file}: valid ({calendar.key}, {calendar.timezone})\n")
             else:
                 row = await publish_calendar(session=session, document=document, published_by="cli")

@@ -50,7 +50,7 @@ async def _document(request: Request) -> object:
         raise ProblemError(400, "the body is not UTF-8") from exc
     is_yaml = request.headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES
     try:
-        document = parse_text(text, json_only=not is_yaml)
+        document = parse_text(text=text, json_only=not is_yaml)
     except Rejected as exc:
         raise ProblemError(400, exc.problems[0].detail) from exc
     except RecursionError as exc:

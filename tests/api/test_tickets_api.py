@@ -183,7 +183,9 @@ async def test_a_key_started_first_by_a_retry_of_the_same_request_is_not_skipped
         memo=filing_memo(
             user="rita",
             idempotency_key="raced",
-            fingerprint=request_fingerprint(definition, data, DEFAULT_PRIORITY),
+            fingerprint=request_fingerprint(
+                definition=definition, data=data, priority=DEFAULT_PRIORITY
+            ),
         ),
     )
     headers = {**api.auth("rita"), "Idempotency-Key": "raced"}
