@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from pydantic import Field
 
 from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.params import Version
@@ -17,9 +18,9 @@ from api.sandbox import (
 from api.schemas import (
     DefinitionDetail,
     DefinitionSummary,
-    FormDetail,
     FormSummary,
-    PublishFormRequest,
+    JsonObject,
+    Strict,
     ValidationReport,
 )
 from domain.json_values import TOO_DEEP, value_problems
@@ -35,6 +36,21 @@ from services.publishing import (
 )
 from store import definitions as store
 from store.models import DefinitionRow, FormRow
+
+
+class PublishFormRequest(Strict):
+    """A form to publish as the next version of its key."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    schema_: JsonObject = Field(alias="schema")
+
+
+class FormDetail(FormSummary):
+    """A published form version with its schema."""
+
+    json_schema: JsonObject = Field(serialization_alias="schema")
+
 
 router = APIRouter(tags=["definitions"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]

@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.params import Version
 from api.problems import ProblemError
 from api.routes.definitions import _document
-from api.schemas import DateTimeParam, TransitionView
-from api.sla_schemas import (
-    CalendarDetail,
-    CalendarSummary,
-    ClockView,
-    NotificationView,
-    PauseRequest,
-    ResumeRequest,
-    RungView,
-    SetPriorityRequest,
-    TicketSlaView,
+from api.schemas import (
+    DateTimeParam,
+    Strict,
+    TransitionView,
 )
 from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.calendars import ALWAYS_CALENDAR
 from domain.definitions import ProcessDefinition
 from domain.messages import PauseInput, ResumeInput, SetPriorityInput
 from domain.problems import Rejected
-from domain.sla import SlaClock
+from domain.sla import WAITING_PATTERN, Priority, SlaClock
 from domain.sla_clocks import calendar_of, policy_of
 from domain.ticket import Actor
 from policies.access import AccessControl
@@ -46,6 +40,101 @@ from store import sla as sla_store
 from store import tickets as tickets_store
 from store.models import CalendarRow, NotificationRow, SlaClockRow, SlaEventRow
 from store.notifications import list_notifications
+
+
+class CalendarSummary(BaseModel):
+    """A published calendar version (or the built-in 24x7)."""
+
+    key: str
+    version: int
+    ref: str
+    title: str
+    timezone: str
+    published_at: datetime | None = None
+    published_by: str | None = None
+
+
+class CalendarDetail(CalendarSummary):
+    """A calendar version with its full document."""
+
+    document: dict[str, Any]
+
+
+class SetPriorityRequest(Strict):
+    """Change a ticket's priority."""
+
+    priority: Priority
+    reason: str = Field(default="", max_length=2000)
+
+
+class PauseRequest(Strict):
+    """Put a ticket on hold, waiting for someone outside."""
+
+    reason: str = Field(pattern=WAITING_PATTERN, description="e.g. customer, supplier")
+    note: str = Field(default="", max_length=2000)
+
+
+class ResumeRequest(Strict):
+    """End a ticket's wait."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+class RungView(BaseModel):
+    """One rung of a clock's ladder: when it fires (or fired)."""
+
+    index: int
+    name: str
+    offset_seconds: float
+    due_at: datetime | None
+    fired_at: datetime | None
+    actions: list[str]
+
+
+class ClockView(BaseModel):
+    """One SLA clock, computed at the moment of the request."""
+
+    id: str
+    stage: str | None
+    round: int
+    milestone: bool
+    calendar: str
+    state: str
+    target_seconds: float
+    elapsed_seconds: float
+    remaining_seconds: float
+    paused_seconds: float
+    started_at: datetime
+    due_at: datetime | None = Field(description="The deadline if the clock keeps running.")
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    rungs: list[RungView]
+
+
+class TicketSlaView(BaseModel):
+    """A ticket's priority, wait and clocks."""
+
+    key: str
+    priority: str | None = None  # absent when the caller may not read ticket.priority
+    waiting_for: str | None
+    as_of: datetime
+    clocks: list[ClockView]
+
+
+class NotificationView(BaseModel):
+    """A notification to one recipient."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ticket_key: str
+    seq: int
+    recipient: str
+    subject: str
+    body: str
+    channel: str
+    status: str
+    created_at: datetime
+
 
 router = APIRouter(tags=["sla"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
