@@ -14,10 +14,12 @@ from api.body_guard import BodyGuard
 from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
+    calendars,
     definitions,
     exports,
     forms,
     kpis,
+    notifications,
     permission_audit,
     policies,
     sla,
@@ -88,7 +90,9 @@ def create_app(
     app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
     app.include_router(tasks.router)
+    app.include_router(calendars.router)
     app.include_router(sla.router)
+    app.include_router(notifications.router)
     app.include_router(kpis.router)
     app.include_router(policies.router)
     app.include_router(permission_audit.router)

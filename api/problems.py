@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.problems import Problem, pointer
-from ticketflow.publishing import PublishContention
+from services.publishing import PublishContention
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ticketflow.api")

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API."""
+"""View models several routers share; each router module owns its own requests and responses."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from api.params import COLUMN_INT_MAX
 from domain.problems import Problem
-from domain.sla import DEFAULT_PRIORITY, Priority
+from domain.sla import DEFAULT_PRIORITY
 
 
 def _finite(value: Any) -> Any:
@@ -44,7 +43,7 @@ def _not_a_number(value: Any) -> Any:
 DateTimeParam = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
-def _redactable(*always: str) -> Callable[[JsonDict], None]:
+def redactable(*always: str) -> Callable[[JsonDict], None]:
     """A JSON-schema hook for a redacted view: only `always` stays required in the document.
 
     Redaction removes every field the caller may not read, so a response shows a subset; the
@@ -90,14 +89,6 @@ class ValidationReport(BaseModel):
     errors: list[Problem]
 
 
-class PublishFormRequest(Strict):
-    """A form to publish as the next version of its key."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
-    title: str = Field(min_length=1, max_length=200)
-    schema_: JsonObject = Field(alias="schema")
-
-
 class FormSummary(BaseModel):
     """A published form version."""
 
@@ -108,32 +99,6 @@ class FormSummary(BaseModel):
     published_by: str
 
 
-class FormDetail(FormSummary):
-    """A published form version with its schema."""
-
-    json_schema: JsonObject = Field(serialization_alias="schema")
-
-
-class CreateTicketRequest(Strict):
-    """File a ticket against a published definition (its latest version unless given)."""
-
-    definition: str = Field(min_length=1, max_length=63)
-    version: int | None = Field(default=None, ge=1, le=COLUMN_INT_MAX)
-    data: JsonObject = Field(default_factory=dict, description="Intake form data.")
-    priority: Priority = Field(default=DEFAULT_PRIORITY, description="P1 (most urgent) to P4.")
-    allow_duplicate: bool = Field(default=False, description="File even if it repeats a ticket.")
-
-
-class TicketCreated(BaseModel):
-    """The ticket a create made (or, on an idempotent retry, made before)."""
-
-    key: str
-    status: str
-    definition_key: str
-    definition_version: int
-    duplicate_of: str | None = None
-
-
 class TaskView(BaseModel):
     """A stage task or follow-up as stored in the projection (redacted: fields may be absent).
 
@@ -141,7 +106,7 @@ class TaskView(BaseModel):
     """
 
     model_config = ConfigDict(
-        from_attributes=True, json_schema_extra=_redactable("id", "ticket_key")
+        from_attributes=True, json_schema_extra=redactable("id", "ticket_key")
     )
 
     id: str
@@ -163,7 +128,7 @@ class TaskView(BaseModel):
 class TicketSummary(BaseModel):
     """A ticket in a list (redacted: fields other than the key may be absent)."""
 
-    model_config = ConfigDict(from_attributes=True, json_schema_extra=_redactable("key"))
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=redactable("key"))
 
     key: str
     definition_key: str
@@ -178,93 +143,6 @@ class TicketSummary(BaseModel):
     closed_at: datetime | None
     priority: str = DEFAULT_PRIORITY
     waiting_for: str | None = None
-
-
-class TicketDetail(TicketSummary):
-    """A ticket with its intake data and tasks."""
-
-    intake: JsonObject
-    last_seq: int
-    tasks: list[TaskView]
-
-
-class TicketPage(BaseModel):
-    """One page of tickets; pass `next_cursor` as `cursor` for the next."""
-
-    items: list[TicketSummary]
-    next_cursor: str | None
-
-
-class EventView(BaseModel):
-    """One recorded transition (redacted: the actor and data may be hidden)."""
-
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra=_redactable("seq", "type", "at")
-    )
-
-    seq: int
-    type: str
-    at: datetime
-    actor: str
-    data: JsonObject
-
-
-class TaskPage(BaseModel):
-    """Tasks still to do."""
-
-    items: list[TaskView]
-
-
-class CompleteTaskRequest(Strict):
-    """Form data that completes a stage."""
-
-    data: JsonObject = Field(default_factory=dict)
-
-
-class ReassignTaskRequest(Strict):
-    """Move a task to another group and/or hand it to a person."""
-
-    to_group: str | None = Field(default=None, min_length=1, max_length=100)
-    to_user: str | None = Field(default=None, min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class WithdrawRequest(Strict):
-    """Why a follow-up is no longer needed."""
-
-    reason: str = Field(default="", max_length=2000)
-
-
-class CommentRequest(Strict):
-    """A comment on a ticket."""
-
-    body: str = Field(min_length=1, max_length=20_000)
-    internal: bool = False
-
-
-class CancelRequest(Strict):
-    """Why the ticket is cancelled."""
-
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class ReopenRequest(Strict):
-    """Why the resolution is rejected, and which stages must run again (default: the last)."""
-
-    reason: str = Field(min_length=1, max_length=2000)
-    stages: list[str] | None = None
-
-
-class ConfirmRequest(Strict):
-    """The requester accepts the resolution."""
-
-    comment: str = Field(default="", max_length=2000)
-
-
-class SignalRequest(Strict):
-    """An outside system's event."""
-
-    payload: JsonObject = Field(default_factory=dict)
 
 
 class TransitionView(BaseModel):

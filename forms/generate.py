@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from forms.validation import DIALECT
 
 MAX_TEXT_LENGTH = 2000
@@ -212,12 +212,8 @@ _REQUIRED_HINTS = {
 _HINT_BRACKETS = re.compile(r"[（(\[【]\s*([^）)\]】]*)\s*[）)\]】]")
 
 
-class GenerationRejected(Exception):
+class GenerationRejected(Rejected):
     """The text cannot be turned into a form; every problem is listed."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
 
 
 def generate_form(text: str, *, title: str | None = None) -> dict[str, Any]:

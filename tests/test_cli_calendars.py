@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from domain.calendars import add_business
+from services.sla_publishing import check_calendar
 from tests.test_cli import ticketflow
-from ticketflow.sla_publishing import check_calendar
 
 CN_2026 = Path(__file__).parents[1] / "ticketflow" / "examples" / "calendars" / "cn-2026.yaml"
 
 
 def test_the_bundled_china_calendar_is_valid_and_skips_national_day() -> None:
-    calendar = check_calendar(yaml.safe_load(CN_2026.read_text()))
+    calendar = check_calendar(document=yaml.safe_load(CN_2026.read_text()))
     assert date(2026, 10, 10) in calendar.makeup_days
     shanghai = ZoneInfo("Asia/Shanghai")
     before = datetime(2026, 9, 30, 17, 30, tzinfo=shanghai)

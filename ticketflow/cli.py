@@ -21,7 +21,7 @@ from ticketflow.settings import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from ticketflow.publishing import Rejected
+    from domain.problems import Rejected
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -238,11 +238,12 @@ def _audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _definitions(args: argparse.Namespace, settings: Settings) -> int:
-    from ticketflow.publishing import Rejected, check_definition, publish_definition, read_document
+    from domain.problems import Rejected
+    from services.publishing import check_definition, publish_definition, read_document
 
     async def work(session: AsyncSession) -> int:
         try:
-            document = read_document(Path(args.file))
+            document = read_document(path=Path(args.file))
             if args.action == "validate":
                 definition = await check_definition(session=session, document=document)
                 sys.stdout.write(
@@ -271,14 +272,15 @@ def _report_rejected(file: str, exc: Rejected) -> int:
 
 
 def _calendars(args: argparse.Namespace, settings: Settings) -> int:
-    from ticketflow.publishing import Rejected, read_document
-    from ticketflow.sla_publishing import check_calendar, publish_calendar
+    from domain.problems import Rejected
+    from services.publishing import read_document
+    from services.sla_publishing import check_calendar, publish_calendar
 
     async def work(session: AsyncSession) -> int:
         try:
-            document = read_document(Path(args.file))
+            document = read_document(path=Path(args.file))
             if args.action == "validate":
-                calendar = check_calendar(document)
+                calendar = check_calendar(document=document)
                 sys.stdout.write(f"{args.file}: valid ({calendar.key}, {calendar.timezone})\n")
             else:
                 row = await publish_calendar(session=session, document=document, published_by="cli")

@@ -372,8 +372,8 @@ async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> N
 
 def _prepare_store(settings: Settings) -> list[str]:
     """Migrate, publish the bundled definitions; return every published key@latest-version."""
+    from services.publishing import load_bundled_definitions
     from store.migrate import upgrade_database
-    from ticketflow.publishing import load_bundled_definitions
 
     upgrade_database(url=settings.effective_database_url)
     asyncio.run(load_bundled_definitions(settings=settings))

@@ -74,8 +74,8 @@ def _examples(args: argparse.Namespace) -> list[Example]:
 
 
 async def _train_from_history(settings: Settings) -> int:
+    from services.triage_schedule import run_retrain_now
     from ticketflow.temporal_client import connect
-    from ticketflow.triage_schedule import run_retrain_now
 
     try:
         client = await connect(settings)

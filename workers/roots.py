@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from services.triage_schedule import ensure_retrain_schedule
 from ticketflow.settings import Settings
-from ticketflow.triage_schedule import ensure_retrain_schedule
 from workers.tickets import build_ticket_worker
 from workers.training import build_training_worker
 

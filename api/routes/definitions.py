@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from pydantic import Field
 
 from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.params import Version
@@ -17,25 +18,39 @@ from api.sandbox import (
 from api.schemas import (
     DefinitionDetail,
     DefinitionSummary,
-    FormDetail,
     FormSummary,
-    PublishFormRequest,
+    JsonObject,
+    Strict,
     ValidationReport,
 )
 from domain.json_values import TOO_DEEP, value_problems
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from policies.authorization import PUBLISH
-from store import definitions as store
-from store.models import DefinitionRow, FormRow
-from ticketflow.publishing import (
+from services.publishing import (
     NotOwner,
-    Rejected,
     check_definition,
     parse_text,
     publish_definition,
     publish_form,
 )
+from store import definitions as store
+from store.models import DefinitionRow, FormRow
+
+
+class PublishFormRequest(Strict):
+    """A form to publish as the next version of its key."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    schema_: JsonObject = Field(alias="schema")
+
+
+class FormDetail(FormSummary):
+    """A published form version with its schema."""
+
+    json_schema: JsonObject = Field(serialization_alias="schema")
+
 
 router = APIRouter(tags=["definitions"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
@@ -51,7 +66,7 @@ async def _document(request: Request) -> object:
         raise ProblemError(400, "the body is not UTF-8") from exc
     is_yaml = request.headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES
     try:
-        document = parse_text(text, json_only=not is_yaml)
+        document = parse_text(text=text, json_only=not is_yaml)
     except Rejected as exc:
         raise ProblemError(400, exc.problems[0].detail) from exc
     except RecursionError as exc:

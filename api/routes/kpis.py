@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, require_roles
 from api.problems import ProblemError
-from api.schemas import DateTimeParam
-from api.sla_schemas import KpiReport
+from api.schemas import (
+    DateTimeParam,
+)
 from domain.problems import Problem
 from policies.authorization import READ_KPIS
 from store.kpis import KpiFilter, compute_kpis
+
+
+class KpiReport(BaseModel):
+    """Service KPIs over the tickets matching the filters (from the SQL projections)."""
+
+    tickets: int
+    first_response_seconds_avg: float | None
+    first_responses: int
+    mttr_seconds_avg: float | None
+    resolved: int
+    sla_met: int
+    sla_breached: int
+    sla_cancelled: int = Field(description="Clocks of cancelled tickets: not in the met rate.")
+    sla_met_rate: float | None
+    escalations_by_rung: list[dict[str, Any]]
+    open_tickets_by_clock_state: dict[str, int]
+
 
 router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_KPIS))])
 

@@ -12,18 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
-from api.schemas import (
-    CompleteTaskRequest,
-    ReassignTaskRequest,
-    TaskPage,
-    TaskView,
-    TransitionView,
-    WithdrawRequest,
-)
+from api.schemas import JsonObject, Strict, TaskView, TransitionView
 from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput, WithdrawInput
@@ -37,6 +31,33 @@ from store import definitions as definitions_store
 from store import tickets as store
 from store.models import TaskRow
 from store.users import get_user
+
+
+class TaskPage(BaseModel):
+    """Tasks still to do."""
+
+    items: list[TaskView]
+
+
+class CompleteTaskRequest(Strict):
+    """Form data that completes a stage."""
+
+    data: JsonObject = Field(default_factory=dict)
+
+
+class ReassignTaskRequest(Strict):
+    """Move a task to another group and/or hand it to a person."""
+
+    to_group: str | None = Field(default=None, min_length=1, max_length=100)
+    to_user: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WithdrawRequest(Strict):
+    """Why a follow-up is no longer needed."""
+
+    reason: str = Field(default="", max_length=2000)
+
 
 # Every route here is for people who work tasks.
 router = APIRouter(tags=["tasks"], dependencies=[Depends(require_roles(*WORK_TASKS))])

@@ -12,12 +12,12 @@ from api.problems import ProblemError
 from api.sandbox import require_approved_template, require_definable_fields, template_approved
 from api.schemas import DefinitionDetail, FormSummary, Strict
 from domain.definitions import KEY_PATTERN
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from forms.library import Template, bundled_templates, find_template
 from policies.authorization import PUBLISH
-from ticketflow.publishing import NotOwner, Rejected
-from ticketflow.template_publishing import publish_template
+from services.publishing import NotOwner
+from services.template_publishing import publish_template
 
 router = APIRouter(tags=["templates"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.deps import (
@@ -21,21 +23,7 @@ from api.deps import (
 )
 from api.params import COLUMN_INT_MAX
 from api.problems import ProblemError, reused_idempotency_key
-from api.schemas import (
-    CancelRequest,
-    CommentRequest,
-    ConfirmRequest,
-    CreateTicketRequest,
-    EventView,
-    ReopenRequest,
-    SignalRequest,
-    TaskView,
-    TicketCreated,
-    TicketDetail,
-    TicketPage,
-    TicketSummary,
-    TransitionView,
-)
+from api.schemas import JsonObject, Strict, TaskView, TicketSummary, TransitionView, redactable
 from api.ticket_access import (
     change_ticket,
     readable_ticket,
@@ -52,22 +40,104 @@ from domain.messages import (
     ConfirmInput,
     ReopenInput,
 )
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
+from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from policies.access import AccessControl, ticket_domains
 from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.event_shapes import redact_events
 from policies.list_filters import unreadable_somewhere
 from policies.redaction import TICKET_SHAPE, redact
-from store import tickets as store
-from store.models import TicketRow
-from ticketflow.publishing import Rejected
-from ticketflow.ticket_creation import (
+from services.ticket_creation import (
     IdempotencyMismatch,
     KeyCollisions,
     file_ticket,
     load_definition,
 )
+from store import tickets as store
+from store.models import TicketRow
+
+
+class CreateTicketRequest(Strict):
+    """File a ticket against a published definition (its latest version unless given)."""
+
+    definition: str = Field(min_length=1, max_length=63)
+    version: int | None = Field(default=None, ge=1, le=COLUMN_INT_MAX)
+    data: JsonObject = Field(default_factory=dict, description="Intake form data.")
+    priority: Priority = Field(default=DEFAULT_PRIORITY, description="P1 (most urgent) to P4.")
+    allow_duplicate: bool = Field(default=False, description="File even if it repeats a ticket.")
+
+
+class TicketCreated(BaseModel):
+    """The ticket a create made (or, on an idempotent retry, made before)."""
+
+    key: str
+    status: str
+    definition_key: str
+    definition_version: int
+    duplicate_of: str | None = None
+
+
+class TicketDetail(TicketSummary):
+    """A ticket with its intake data and tasks."""
+
+    intake: JsonObject
+    last_seq: int
+    tasks: list[TaskView]
+
+
+class TicketPage(BaseModel):
+    """One page of tickets; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[TicketSummary]
+    next_cursor: str | None
+
+
+class EventView(BaseModel):
+    """One recorded transition (redacted: the actor and data may be hidden)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra=redactable("seq", "type", "at")
+    )
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: JsonObject
+
+
+class CommentRequest(Strict):
+    """A comment on a ticket."""
+
+    body: str = Field(min_length=1, max_length=20_000)
+    internal: bool = False
+
+
+class CancelRequest(Strict):
+    """Why the ticket is cancelled."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReopenRequest(Strict):
+    """Why the resolution is rejected, and which stages must run again (default: the last)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    stages: list[str] | None = None
+
+
+class ConfirmRequest(Strict):
+    """The requester accepts the resolution."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class SignalRequest(Strict):
+    """An outside system's event."""
+
+    payload: JsonObject = Field(default_factory=dict)
+
 
 router = APIRouter(tags=["tickets"])
 Creator = Annotated[Actor, Depends(require_roles(*CREATE_TICKETS))]

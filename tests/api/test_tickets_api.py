@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from domain.messages import StartTicketInput
 from domain.sla import DEFAULT_PRIORITY
 from domain.ticket import Actor
+from services.ticket_creation import filing_memo, request_fingerprint
 from store.models import TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, create_ticket, publish_incident, work
 from tests.builders import REQUESTER, incident
-from ticketflow.ticket_creation import filing_memo, request_fingerprint
 from workflows.ticket import TicketWorkflow
 
 
@@ -183,7 +183,9 @@ async def test_a_key_started_first_by_a_retry_of_the_same_request_is_not_skipped
         memo=filing_memo(
             user="rita",
             idempotency_key="raced",
-            fingerprint=request_fingerprint(definition, data, DEFAULT_PRIORITY),
+            fingerprint=request_fingerprint(
+                definition=definition, data=data, priority=DEFAULT_PRIORITY
+            ),
         ),
     )
     headers = {**api.auth("rita"), "Idempotency-Key": "raced"}

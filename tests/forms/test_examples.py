@@ -9,7 +9,7 @@ import pytest
 
 from domain.definitions import ProcessDefinition, StageDefinition, structural_problems
 from forms.validation import data_problems, schema_problems
-from ticketflow.bundled import bundled_definitions
+from services.bundled import bundled_definitions
 
 EXPECTED = {
     "it-incident.yaml": ("it-incident", "IT", "service-desk"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from forms.diff import diff_forms
 from forms.layout import form_layout
-from ticketflow.bundled import bundled_definitions
+from services.bundled import bundled_definitions
 
 FORM: dict[str, Any] = {
     "type": "object",

@@ -9,10 +9,10 @@ from domain.ticket import TicketState
 from domain.triage import DuplicateReportInput
 from domain.triage_routing import record_duplicate
 from policies.event_shapes import redact_event
+from services.duplicates import report_excerpt
 from tests.builders import REQUESTER
 from tests.security.views import view_of
 from tests.triage.fixtures import support
-from ticketflow.duplicates import report_excerpt
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FORM: dict[str, Any] = {
@@ -35,14 +35,17 @@ def _ticket() -> TicketState:
 
 def test_a_report_carries_the_title_and_the_description_by_their_fields_only() -> None:
     intake = {"title": "Press 4 leaks", "details": "oil under press 4", "phone": "13800001234"}
-    assert report_excerpt(intake) == {"title": "Press 4 leaks", "details": "oil under press 4"}
+    assert report_excerpt(intake=intake) == {
+        "title": "Press 4 leaks",
+        "details": "oil under press 4",
+    }
     # A ticket's title falls back to the summary; the report says it came from there.
-    assert report_excerpt({"summary": "Leak", "asset_id": "P-4"}) == {"summary": "Leak"}
-    assert report_excerpt({"asset_id": "P-4"}) == {}
+    assert report_excerpt(intake={"summary": "Leak", "asset_id": "P-4"}) == {"summary": "Leak"}
+    assert report_excerpt(intake={"asset_id": "P-4"}) == {}
     # Only a text title, as the ticket's: a string of an object would carry its nested
     # fields (each with a sensitivity of its own) under the title's name.
     nested = {"title": {"pin": "4711"}, "summary": "Leak"}
-    assert report_excerpt(nested) == {"summary": "Leak"}
+    assert report_excerpt(intake=nested) == {"summary": "Leak"}
 
 
 def test_a_merged_report_names_the_reporter_and_its_text_fields() -> None:

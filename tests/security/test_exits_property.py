@@ -45,6 +45,7 @@ from policies.enforcer import db_enforcer
 from policies.event_shapes import redact_events
 from policies.notifications import Stored, render_notification
 from policies.redaction import TICKET_SHAPE, FieldView, redact, redact_task
+from services.duplicates import report_excerpt, report_text
 from store.definitions import get_definition
 from tests.api.access_helpers import grant
 from tests.api.conftest import Api
@@ -57,7 +58,6 @@ from tests.security.policy import (
     with_rules,
 )
 from tests.triage.fixtures import sample_examples
-from ticketflow.duplicates import report_excerpt, report_text
 from triage.training import Example as TrainingExample
 
 NAMES = [
@@ -246,7 +246,7 @@ def _state(example: Example, catalog_document: dict[str, Any]) -> TicketState:
     state.record_external("crm_update", "monitor", {"text": example.signal}, NOW)
     report = DuplicateReportInput(requester="sam", title="Same", description=example.report)
     record_duplicate(state, report, NOW)
-    merged = DuplicateReportInput(requester="sam", excerpt=report_excerpt(example.repeat))
+    merged = DuplicateReportInput(requester="sam", excerpt=report_excerpt(intake=example.repeat))
     record_duplicate(state, merged, NOW)
     link = DuplicateReportInput(requester="", related_key=example.link, relation="repeated_by")
     record_duplicate(state, link, NOW)
@@ -540,7 +540,7 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
         await _only_keys_they_see(api, caller, again.text, [key])
         if again.status_code == 201:
             repeats.append(again.json()["key"])
-    if repeats and report_text(example.intake).strip():
+    if repeats and report_text(intake=example.intake).strip():
         # The same text is a repeat: the first filed anew is linked to the original (a later
         # one to the newest equally similar ticket, that first one).
         await _linked(api, key, repeats[0])

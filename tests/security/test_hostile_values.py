@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from api.body_guard import body_problems
 from domain.json_values import MAX_DEPTH, MAX_PROBLEMS, value_problems
+from domain.problems import Rejected
+from services.ticket_creation import file_ticket, load_definition
 from store.models import IdempotencyRow, KeySequenceRow, TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, publish_incident
 from tests.builders import INCIDENT, REQUESTER
-from ticketflow.publishing import Rejected
-from ticketflow.ticket_creation import file_ticket, load_definition
 
 
 def _nested(depth: int, leaf: str = "0") -> str:

@@ -12,7 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.app import create_app
 from api.problems import PROBLEM_JSON, problem_response
-from api.schemas import DateTimeParam, EventView, TaskView, TicketDetail, TicketSummary
+from api.routes.tickets import EventView, TicketDetail
+from api.schemas import DateTimeParam, TaskView, TicketSummary
 from domain.problems import Problem
 from policies.catalog import FieldCatalog
 from policies.event_shapes import redact_event

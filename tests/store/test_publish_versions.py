@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.publishing import PUBLISH_ATTEMPTS, PublishContention, insert_next_version
 from store import definitions as store
 from store.models import FormRow
-from ticketflow.publishing import PUBLISH_ATTEMPTS, PublishContention, insert_next_version
 
 Sessions = async_sessionmaker[AsyncSession]
 SCHEMA = {"type": "object"}

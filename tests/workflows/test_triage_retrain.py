@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.messages import StartTicketInput
 from domain.triage import RETRAIN_WORKFLOW, DispatchInput, RetrainInput, RetrainResult
+from services.triage_schedule import SCHEDULE_ID, ensure_retrain_schedule, run_retrain_now
 from store import triage as triage_store
 from tests.builders import REQUESTER
 from tests.dbutil import migrated_sessions, sqlite_url
@@ -30,7 +31,6 @@ from tests.temporal_env import dev_server_env
 from tests.triage.fixtures import sample_examples, support, triaged
 from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack, triage_stack
 from ticketflow.settings import Settings
-from ticketflow.triage_schedule import SCHEDULE_ID, ensure_retrain_schedule, run_retrain_now
 from workers.training import build_training_worker
 from workflows.ticket import TicketWorkflow
 

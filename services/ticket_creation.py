@@ -26,16 +26,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.definitions import ProcessDefinition
 from domain.json_values import value_problems
 from domain.messages import StartTicketInput
-from domain.problems import Problem
+from domain.problems import Problem, Rejected
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems_in_thread
+from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
 from store import keys as keys_store
 from store.models import IdempotencyRow, TicketRow
-from ticketflow.duplicates import DuplicateMatch, find_duplicates, report_excerpt
-from ticketflow.publishing import Rejected
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
@@ -83,7 +82,7 @@ class Created:
 
 
 def request_fingerprint(
-    definition: ProcessDefinition, data: dict[str, Any], priority: Priority
+    *, definition: ProcessDefinition, data: dict[str, Any], priority: Priority
 ) -> str:
     """A fingerprint of a filing request, to tell a retry from a different request."""
     # The default priority leaves the hash as it was before priorities existed.
@@ -280,7 +279,7 @@ async def link_duplicate(
     """
     report = DuplicateReportInput(
         requester=requester.user,
-        excerpt=report_excerpt(data),
+        excerpt=report_excerpt(intake=data),
         similarity=match.similarity,
         report_id=report_id,
     )
@@ -356,7 +355,7 @@ async def file_ticket(
     )
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
-    fingerprint = request_fingerprint(definition, data, priority)
+    fingerprint = request_fingerprint(definition=definition, data=data, priority=priority)
     memo = filing_memo(
         user=requester.user, idempotency_key=idempotency_key, fingerprint=fingerprint
     )

@@ -33,12 +33,12 @@ class DuplicateMatch:
     row: TicketRow
 
 
-def report_text(intake: dict[str, Any]) -> str:
+def report_text(*, intake: dict[str, Any]) -> str:
     """The free text of an intake: title/summary and description."""
     return "\n".join(str(intake[f]) for f in TEXT_FIELDS if intake.get(f))
 
 
-def report_excerpt(intake: dict[str, Any]) -> dict[str, str]:
+def report_excerpt(*, intake: dict[str, Any]) -> dict[str, str]:
     """What a merged report carries, keyed by the intake field each text came from.
 
     The title (or summary, as a ticket's title falls back to it) and the field the model
@@ -83,7 +83,9 @@ async def find_duplicates(
         .limit(MAX_CANDIDATES)
     )
     candidates = [r for r in rows if r.requester == requester.user or _same_subject(data, r.intake)]
-    scores = similarities(report_text(data), [report_text(r.intake) for r in candidates])
+    scores = similarities(
+        report_text(intake=data), [report_text(intake=r.intake) for r in candidates]
+    )
     matches = [
         DuplicateMatch(key=row.key, similarity=round(score, 4), row=row)
         for row, score in zip(candidates, scores, strict=True)

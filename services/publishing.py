@@ -14,28 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.definitions import ProcessDefinition, structural_problems
-from domain.problems import Problem, pointer
+from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from forms.validation import schema_problems_in_thread
 from policies.roles import ADMIN
+from services.bundled import bundled_definitions
 from store import definitions as store
 from store.db import make_async_engine, make_sessionmaker
 from store.models import DefinitionRow, FormRow
-from ticketflow.bundled import bundled_definitions
 from ticketflow.settings import Settings
 
 R = TypeVar("R")
 # Every round of publishers colliding on one version number lets at least one of them in, so
 # this many attempts serve that many concurrent publishes of one key.
 PUBLISH_ATTEMPTS = 20
-
-
-class Rejected(Exception):
-    """Input refused, with every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
 
 
 class PublishContention(Exception):
@@ -88,20 +80,20 @@ async def require_key_owner(
         )
 
 
-def read_document(path: Path) -> object:
+def read_document(*, path: Path) -> object:
     """Read a YAML or JSON document from a file; unreadable or unparsable files are Rejected."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise Rejected([Problem(pointer="", detail=f"cannot read {path}: {exc.strerror}")]) from exc
-    return parse_text(text, json_only=path.suffix == ".json")
+    return parse_text(text=text, json_only=path.suffix == ".json")
 
 
 def _not_json(constant: str) -> object:
     raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
 
 
-def parse_text(text: str, *, json_only: bool = False) -> object:
+def parse_text(*, text: str, json_only: bool = False) -> object:
     """Parse JSON or YAML text; syntax errors are Rejected with their line."""
     try:
         return json.loads(text, parse_constant=_not_json) if json_only else yaml.safe_load(text)
@@ -111,7 +103,7 @@ def parse_text(text: str, *, json_only: bool = False) -> object:
         ) from exc
 
 
-def model_problems(exc: ValidationError, *, at: str = "") -> list[Problem]:
+def model_problems(*, exc: ValidationError, at: str = "") -> list[Problem]:
     """Turn pydantic's errors into located problems."""
     return [Problem(pointer=at + pointer(*e["loc"]), detail=e["msg"]) for e in exc.errors()]
 
@@ -120,7 +112,7 @@ def _parse(model: type[BaseModel], document: object) -> Any:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise Rejected(model_problems(exc)) from exc
+        raise Rejected(model_problems(exc=exc)) from exc
 
 
 async def _resolve_form(
@@ -162,8 +154,8 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
 
 
 async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
-    """SLA policies and their calendars (ticketflow.sla_publishing; imported late: it uses us)."""
-    from ticketflow import sla_publishing
+    """SLA policies and their calendars (services.sla_publishing; imported late: it uses us)."""
+    from services import sla_publishing
 
     return await sla_publishing.check_sla(session=session, definition=definition)
 

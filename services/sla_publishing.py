@@ -9,19 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.calendars import ALWAYS, BusinessCalendar, calendar_problems
 from domain.definitions import ProcessDefinition
-from domain.problems import Problem, pointer
+from domain.problems import Problem, Rejected, pointer
 from domain.sla import SlaPolicy, policy_problems
+from services.publishing import insert_next_version, model_problems
 from store import calendars as store
 from store.models import CalendarRow
-from ticketflow.publishing import Rejected, insert_next_version, model_problems
 
 
-def check_calendar(document: object) -> BusinessCalendar:
+def check_calendar(*, document: object) -> BusinessCalendar:
     """Validate a calendar document completely; Rejected lists every problem."""
     try:
         calendar = BusinessCalendar.model_validate(document)
     except ValidationError as exc:
-        raise Rejected(model_problems(exc)) from exc
+        raise Rejected(model_problems(exc=exc)) from exc
     problems = calendar_problems(calendar)
     if calendar.key == ALWAYS:
         problems.append(Problem(pointer="/key", detail="24x7 is built in and cannot be published"))
@@ -34,7 +34,7 @@ async def publish_calendar(
     *, session: AsyncSession, document: object, published_by: str
 ) -> CalendarRow:
     """Check a calendar and store it as the next version of its key (immutable)."""
-    calendar = check_calendar(document)
+    calendar = check_calendar(document=document)
 
     async def insert(version: int) -> CalendarRow:
         calendar.version = version

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.problems import Rejected
 from domain.ticket import Actor
 from forms.library import Template, definition_document
+from services.publishing import publish_definition, publish_form, require_key_owner
 from store.models import DefinitionRow, FormRow
-from ticketflow.publishing import Rejected, publish_definition, publish_form, require_key_owner
 
 
 async def publish_template(
