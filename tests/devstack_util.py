@@ -31,6 +31,14 @@ def free_port() -> int:
         return port
 
 
+def refusing_socket() -> socket.socket:
+    """A socket bound to a loopback port and not listening: connecting to it is refused, and
+    no other process can take the port while it stays open."""
+    holder = socket.socket()
+    holder.bind((HOST, 0))
+    return holder
+
+
 def free_temporal_port() -> int:
     """A free port whose UI companion (port + 1000) is free as well."""
     while True:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from store.db import sync_url
 from store.models import DefinitionRow, UserRow
 from store.users import hash_token
 from tests.builders import INCIDENT
-from tests.devstack_util import cli_env, free_port
+from tests.devstack_util import cli_env, refusing_socket
 from ticketflow.settings import StackState, load_settings, write_state
 
 
@@ -120,11 +122,28 @@ def test_without_data_every_command_says_where_to_start(tmp_path: Path) -> None:
             ), command
 
 
-def test_the_state_file_finds_the_stack_and_flags_and_variables_win(tmp_path: Path) -> None:
+@pytest.fixture
+def refused_ports() -> Iterator[Callable[[], int]]:
+    """Ports that refuse connections until the test ends (a freed port could be taken)."""
+    held: list[socket.socket] = []
+
+    def port() -> int:
+        held.append(refusing_socket())
+        number: int = held[-1].getsockname()[1]
+        return number
+
+    yield port
+    for holder in held:
+        holder.close()
+
+
+def test_the_state_file_finds_the_stack_and_flags_and_variables_win(
+    tmp_path: Path, refused_ports: Callable[[], int]
+) -> None:
     stack_dir, elsewhere, other = tmp_path / "stack", tmp_path / "elsewhere", tmp_path / "other"
     for data_dir in (stack_dir, elsewhere, other):
         assert _tf("--data-dir", str(data_dir), "migrate").returncode == 0
-    closed = free_port()
+    closed = refused_ports()
     write_state(
         stack_dir,
         StackState(
@@ -174,7 +193,7 @@ def test_the_state_file_finds_the_stack_and_flags_and_variables_win(tmp_path: Pa
         f"ticketflow: cannot reach Temporal at 127.0.0.1:{closed} (namespace tf-dev); start "
         f"`ticketflow dev --data-dir {stack_dir}` or pass --temporal-address\n"
     )
-    by_env, by_flag = free_port(), free_port()
+    by_env, by_flag = refused_ports(), refused_ports()
     env = {"TICKETFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{by_env}"}
     assert (
         f"127.0.0.1:{by_env} " in _tf("--data-dir", str(stack_dir), "triage", "train", **env).stderr
