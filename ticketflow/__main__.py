@@ -1,5 +1,5 @@
 """`python -m ticketflow` runs the CLI."""
 
-from ticketflow.cli import main
+from ticketflow.cli import run_and_exit
 
-raise SystemExit(main())
+run_and_exit()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ticketflow.settings import Settings, load_settings
 
@@ -416,6 +416,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"ticketflow: {explain(exc, settings)}\n")
         return 1
+
+
+def run_and_exit() -> NoReturn:
+    """The console script: exit with main's status, skipping interpreter finalisation.
+
+    The Temporal SDK's native runtime can abort in PyGILState_Release while the interpreter
+    finalises (the test runner exits the same way), which turned a status into SIGABRT.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def explain(exc: Exception, settings: Settings) -> str:
