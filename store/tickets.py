@@ -138,6 +138,15 @@ async def get_ticket(*, session: AsyncSession, key: str) -> TicketRow | None:
     return await session.get(TicketRow, key)
 
 
+async def get_tickets(*, session: AsyncSession, keys: list[str]) -> list[TicketRow]:
+    """The ticket rows of these keys (one query), in the order the keys are given."""
+    if not keys:
+        return []
+    rows = await session.scalars(select(TicketRow).where(TicketRow.key.in_(keys)))
+    by_key = {row.key: row for row in rows}
+    return [by_key[key] for key in keys if key in by_key]
+
+
 async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]:
     """Every task row of a ticket (all rounds): opened ones in opening order, then pending."""
     query = (

@@ -49,7 +49,7 @@ async def _rendered(
 ) -> list[NotificationView]:
     """The notifications among these this reader may see, each rendered with their view."""
     keys = list(dict.fromkeys(r.ticket_key for r in rows))
-    tickets = [t for k in keys if (t := await tickets_store.get_ticket(session=session, key=k))]
+    tickets = await tickets_store.get_tickets(session=session, keys=keys)
     views = await ticket_views(session=session, access=access, actor=actor, rows=tickets)
     by_key = {t.key: (t, v) for t, v in zip(tickets, views, strict=True)}
     shown = []

@@ -68,7 +68,7 @@ async def _visible_tasks(
 ) -> list[dict[str, Any]]:
     """Tasks of tickets the caller may see, each redacted like its ticket."""
     keys = list(dict.fromkeys(r.ticket_key for r in rows))
-    tickets = [t for k in keys if (t := await store.get_ticket(session=session, key=k))]
+    tickets = await store.get_tickets(session=session, keys=keys)
     views = await ticket_views(session=session, access=access, actor=actor, rows=tickets)
     by_key = {t.key: v for t, v in zip(tickets, views, strict=True)}
     items = []
