@@ -69,6 +69,17 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
 
+async def seed_users(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Add the test users (USERS) in one transaction; returns each one's token."""
+    tokens = {}
+    async with sessions() as session, session.begin():
+        for name, (department, role) in USERS.items():
+            _row, tokens[name] = await add_user(
+                session=session, name=name, department=department, role=role, now=datetime.now(UTC)
+            )
+    return tokens
+
+
 @pytest.fixture
 async def api(
     dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path
@@ -77,16 +88,7 @@ async def api(
     queue = f"api-{uuid.uuid4().hex[:8]}"
     settings = Settings(database_url=database_url, task_queue=queue, max_body_bytes=64_000)
     async with migrated_sessions(database_url) as sessions:
-        tokens = {}
-        async with sessions() as session, session.begin():
-            for name, (department, role) in USERS.items():
-                _row, tokens[name] = await add_user(
-                    session=session,
-                    name=name,
-                    department=department,
-                    role=role,
-                    now=datetime.now(UTC),
-                )
+        tokens = await seed_users(sessions)
         app = create_app(settings, temporal=dev_env.client, sessions=sessions)
         transport = httpx.ASGITransport(app=app)
         async with (

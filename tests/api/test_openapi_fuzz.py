@@ -22,7 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from store.users import add_user
-from tests.api.conftest import USERS
+from tests.api.conftest import seed_users
 from tests.builders import INCIDENT
 from tests.dbutil import fresh_database, migrated_sessions, postgres_server_url
 from ticketflow.settings import Settings
@@ -134,16 +132,7 @@ async def running_stack(
         auth_failure_limit="1000000/minute",
     )
     async with migrated_sessions(database_url) as sessions:
-        tokens = {}
-        async with sessions() as session, session.begin():
-            for name, (department, role) in USERS.items():
-                _row, tokens[name] = await add_user(
-                    session=session,
-                    name=name,
-                    department=department,
-                    role=role,
-                    now=datetime.now(UTC),
-                )
+        tokens = await seed_users(sessions)
         client = await Client.connect(target, namespace=namespace, data_converter=DATA_CONVERTER)
         app = create_app(app_settings, temporal=client, sessions=sessions)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
