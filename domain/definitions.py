@@ -1,8 +1,9 @@
-"""Process definitions as data: stages forming a DAG, each with a candidate group and a form."""
+"""Process definitions as data: stages of several kinds forming a DAG, with gateways on edges."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,10 +16,114 @@ KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 FORM_REF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}@[1-9][0-9]*$"
 
 JsonSchema = dict[str, Any]
+ACTION_PATTERN = r"^[a-z][a-z0-9_]{0,30}(\.[a-z][a-z0-9_]{0,30}){1,3}$"
+SIGNAL_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+DEFINITION_REF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}(@[1-9][0-9]*)?$"
+# A CEL expression: bounded in length here, in nesting and cost by domain.expressions.
+Expression = str
+EXPRESSION_MAX_LENGTH = 2000
+
+StageKind = Literal["task", "service", "wait", "timer", "subprocess"]
+
+
+class RetrySpec(BaseModel):
+    """How a service stage's action is retried before a person is asked to fix or skip it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    maximum_attempts: int = Field(default=3, ge=1, le=20)
+    initial_interval: timedelta = Field(default=timedelta(seconds=1))
+    backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
+    maximum_interval: timedelta = Field(default=timedelta(minutes=5))
+
+
+class ServiceSpec(BaseModel):
+    """A `service` stage: a registered action run as an activity with these parameters.
+
+    A string parameter starting with `=` is an expression over the ticket (the Camunda
+    convention), evaluated when the stage starts; every other value is taken as written.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(pattern=ACTION_PATTERN, description="e.g. http.request")
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout: timedelta = Field(default=timedelta(seconds=30), description="Per attempt.")
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+
+
+class WaitSpec(BaseModel):
+    """A `wait` stage: done when the named signal arrives and its correlation holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str = Field(pattern=SIGNAL_PATTERN)
+    correlation: Expression | None = Field(
+        default=None,
+        max_length=EXPRESSION_MAX_LENGTH,
+        description="Must be true of the signal; `signal` is its payload.",
+    )
+    timeout: timedelta | None = Field(default=None, description="Business time on `calendar`.")
+    calendar: str | None = Field(default=None, max_length=80)
+    on_timeout: str | None = Field(
+        default=None, description="The stage taken instead of the others when the wait times out."
+    )
+
+
+class TimerSpec(BaseModel):
+    """A `timer` stage: done after a duration (business time on a calendar) or at a date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration: timedelta | None = None
+    calendar: str | None = Field(
+        default=None, max_length=80, description="`key@version`; without it, calendar time."
+    )
+    until: Expression | None = Field(
+        default=None,
+        max_length=EXPRESSION_MAX_LENGTH,
+        description="An expression giving the instant, e.g. `timestamp(intake.visit_at)`.",
+    )
+
+
+class SubprocessSpec(BaseModel):
+    """A `subprocess` stage: a child ticket of another published definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    definition: str = Field(
+        pattern=DEFINITION_REF_PATTERN, description="`key` (pinned to its latest at publish)."
+    )
+    intake: dict[str, Expression] = Field(
+        default_factory=dict, description="Child intake field -> expression over this ticket."
+    )
+
+
+class Branch(BaseModel):
+    """One outgoing path of a gateway: taken when its condition holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str
+    when: Expression = Field(min_length=1, max_length=EXPRESSION_MAX_LENGTH)
+
+
+class Gateway(BaseModel):
+    """Conditions on a stage's outgoing paths, evaluated when the stage is done.
+
+    `exclusive`: the first branch whose condition holds, else `default`.
+    `inclusive`: every branch whose condition holds, else `default`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["exclusive", "inclusive"]
+    branches: list[Branch] = Field(min_length=1, max_length=50)
+    default: str | None = None
 
 
 class StageDefinition(BaseModel):
-    """One step of a process: a human task for a group, done when its form is satisfied."""
+    """One step of a process: a human task, an automated action, a wait, a timer or a child."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +135,14 @@ class StageDefinition(BaseModel):
     form_ref: str | None = Field(default=None, pattern=FORM_REF_PATTERN)
     sla: SlaPolicy | None = None
     milestone: bool = Field(default=False, description="The requester sees its due date.")
+    kind: StageKind = "task"
+    service: ServiceSpec | None = None
+    wait: WaitSpec | None = None
+    timer: TimerSpec | None = None
+    subprocess: SubprocessSpec | None = None
+    gateway: Gateway | None = Field(
+        default=None, description="Conditional paths out of this stage, decided when it is done."
+    )
 
 
 class ConfirmationPolicy(BaseModel):
