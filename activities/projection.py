@@ -38,5 +38,6 @@ class ProjectionActivities:
                 ticket=projection.ticket,
                 events=projection.events,
                 clocks=projection.clocks,
+                participants=projection.participants,
             )
         return ProjectionResult(inserted=inserted)

@@ -29,6 +29,7 @@ from api.routes import (
     triage,
 )
 from policies.access import AccessControl, flush_usage_until
+from services.published_definitions import PublishedDefinitions
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -72,6 +73,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.access = AccessControl()
+    app.state.definitions = PublishedDefinitions()
     app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.

@@ -16,6 +16,7 @@ from api.problems import ProblemError
 from domain.ticket import Actor
 from policies.access import AccessControl
 from policies.authorization import may_call
+from services.published_definitions import PublishedDefinitions
 from store.users import user_by_token
 from ticketflow.settings import Settings
 
@@ -42,6 +43,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_definitions(request: Request) -> PublishedDefinitions:
+    """The published definitions this process has parsed."""
+    definitions: PublishedDefinitions = request.app.state.definitions
+    return definitions
+
+
+DefinitionsDep = Annotated[PublishedDefinitions, Depends(get_definitions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -30,7 +30,7 @@ from policies.decisions import Subject
 from policies.redaction import FieldView
 from store import tickets as store
 from store.models import TicketRow
-from store.participants import current_pauser, ticket_participants
+from store.participants import current_pauser, handling_facts
 
 
 def subject_of(actor: Actor, *, owner: bool) -> Subject:
@@ -41,10 +41,8 @@ def subject_of(actor: Actor, *, owner: bool) -> Subject:
 async def ticket_views(
     *, session: AsyncSession, access: AccessControl, actor: Actor, rows: list[TicketRow]
 ) -> list[FieldView]:
-    """The caller's view of each ticket (two queries for who handles and handled them)."""
-    keys = [r.key for r in rows]
-    tasks = await store.task_facts(session=session, keys=keys)
-    took_part = await ticket_participants(session=session, keys=keys)
+    """The caller's view of each ticket (one query for who handles and handled them)."""
+    tasks, took_part = await handling_facts(session=session, keys=[r.key for r in rows])
     views = []
     for row in rows:
         catalog = await access.catalog(session, row.definition_key, row.definition_version)

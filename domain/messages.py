@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.definitions import ProcessDefinition
+from domain.participation import Participant
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import Actor, Task, TicketEvent, TicketSnapshot, TicketState, TicketStatus
 
@@ -172,6 +173,11 @@ class ProjectionInput(BaseModel):
     ticket: TicketSnapshot
     events: list[TicketEvent]
     clocks: list[SlaClock] = Field(default_factory=list)
+    participants: list[Participant] | None = Field(
+        default=None,
+        description="Participants to record: those earlier projections of the run did not; "
+        "None records every participant the events show.",
+    )
 
 
 class ProjectionResult(BaseModel):

@@ -7,7 +7,7 @@ on these facts is policies.authorization (handler_departments, reads_as_particip
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 GROUP, PERSON = "group", "user"
@@ -41,4 +41,12 @@ def participants_of(type_: str, actor: str, data: Mapping[str, Any]) -> set[Part
             found.add(Participant(PERSON, assignee))
     if type_ in WORKED_BY_ACTOR:
         found.add(Participant(PERSON, actor))
+    return found
+
+
+def participants_in(events: Iterable[tuple[str, str, Mapping[str, Any]]]) -> set[Participant]:
+    """The participants a run of (type, actor, data) events shows."""
+    found: set[Participant] = set()
+    for type_, actor, data in events:
+        found |= participants_of(type_, actor, data)
     return found

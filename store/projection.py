@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
 from store.models import (
@@ -144,8 +146,12 @@ async def apply_projection(
     ticket: TicketSnapshot,
     events: list[TicketEvent],
     clocks: list[SlaClock] | None = None,
+    participants: Iterable[Participant] | None = None,
 ) -> int:
     """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
+
+    `participants` are those to record (the workflow leaves out those it recorded before);
+    without them, every participant the events show is recorded.
 
     Returns how many events were new. Calls may arrive twice (activity retries) or out of
     order (concurrent Updates): the ticket upsert only wins with a higher `last_seq` (the guard
@@ -194,10 +200,14 @@ async def apply_projection(
     )
     new = set(inserted.all())
     # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
-    participants = participant_rows(ticket.key, ((e.type, e.actor, e.data) for e in events))
-    if participants:
+    if participants is None:
+        participants = participants_in((e.type, e.actor, e.data) for e in events)
+    participant_values = participant_rows(ticket.key, participants)
+    if participant_values:
         await session.execute(
-            _insert(session, TicketParticipantRow).values(participants).on_conflict_do_nothing()
+            _insert(session, TicketParticipantRow)
+            .values(participant_values)
+            .on_conflict_do_nothing()
         )
     # Triage bookkeeping rides in the same transaction, once per event like the event rows.
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]

@@ -200,24 +200,3 @@ async def list_tasks(
         query = query.where(TaskRow.assignee == assignee)
     query = query.order_by(TaskRow.opened_at, TaskRow.id).offset(offset).limit(limit)
     return list((await session.scalars(query)).all())
-
-
-async def task_facts(
-    *, session: AsyncSession, keys: list[str]
-) -> dict[str, list[tuple[str, str, bool]]]:
-    """(group, status, ever opened) of every task (all rounds) of each of these tickets."""
-    facts: dict[str, list[tuple[str, str, bool]]] = {key: [] for key in keys}
-    if keys:
-        rows = await session.execute(
-            select(
-                TaskRow.ticket_key,
-                TaskRow.group_name,
-                TaskRow.status,
-                TaskRow.opened_at.is_not(None),
-            )
-            .where(TaskRow.ticket_key.in_(keys))
-            .distinct()
-        )
-        for key, group, status, opened in rows:
-            facts[key].append((group, status, bool(opened)))
-    return facts

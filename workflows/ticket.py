@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
+    from domain.participation import Participant, participants_in
     from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
     from domain.triage import (
         DUPLICATE_SIGNAL,
@@ -123,6 +124,8 @@ class TicketWorkflow:
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
+        # Participants already sent to the projection in this run: each is written once.
+        self._recorded_participants: set[Participant] = set()
         # The SLA timer stays until the next due instant itself moves.
         self._next_due = sla_clocks.next_due(self._state)
 
@@ -221,11 +224,17 @@ class TicketWorkflow:
         events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
         self._next_due = sla_clocks.next_due(self._state)
         clocks = list(self._state.clocks.values())
+        participants = participants_in((e.type, e.actor, e.data) for e in events)
+        participants -= self._recorded_participants
+        self._recorded_participants |= participants
         self._publish_search_attributes()
         # A deep copy: the snapshot shares task objects with the live state, which later
         # handlers keep changing while this call waits.
         projection = ProjectionInput(
-            ticket=self._state.snapshot(), events=events, clocks=clocks
+            ticket=self._state.snapshot(),
+            events=events,
+            clocks=clocks,
+            participants=sorted(participants),
         ).model_copy(deep=True)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.

@@ -15,11 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, CallerDep, DefinitionsDep, SessionDep, require_roles
 from api.problems import ProblemError
 from api.schemas import JsonObject, Strict, TaskView, TransitionView
 from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
-from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput, WithdrawInput
 from domain.problems import Problem
 from domain.ticket import Actor, is_followup_id
@@ -27,7 +26,6 @@ from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
 from policies.authorization import WORK_TASKS, may_hold_task
 from policies.redaction import redact_task
-from store import definitions as definitions_store
 from store import tickets as store
 from store.models import TaskRow
 from store.users import get_user
@@ -186,30 +184,38 @@ async def unclaim_followup(key: str, followup: str, caller: CallerDep) -> Transi
 
 @router.post("/tickets/{key}/tasks/{stage}/complete", response_model=TransitionView)
 async def complete(
-    key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
+    key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep, definitions: DefinitionsDep
 ) -> TransitionView:
     """Complete a claimed task; the data must satisfy the stage's form."""
-    return await _complete(key, _stage(key, stage), body, caller)
+    return await _complete(key, _stage(key, stage), body, caller, definitions)
 
 
 @router.post("/tickets/{key}/followups/{followup}/complete", response_model=TransitionView)
 async def complete_followup(
-    key: str, followup: str, body: CompleteTaskRequest, caller: CallerDep
+    key: str,
+    followup: str,
+    body: CompleteTaskRequest,
+    caller: CallerDep,
+    definitions: DefinitionsDep,
 ) -> TransitionView:
     """Complete a claimed follow-up (it has no form: any data, e.g. a note, is kept)."""
-    return await _complete(key, _followup(key, followup), body, caller)
+    return await _complete(key, _followup(key, followup), body, caller, definitions)
 
 
 async def _complete(
-    key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep
+    key: str,
+    stage: str,
+    body: CompleteTaskRequest,
+    caller: CallerDep,
+    definitions: DefinitionsDep,
 ) -> TransitionView:
     ticket, view = await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )
-    row = await definitions_store.get_definition(
+    definition = await definitions.get(
         session=caller.session, key=ticket.definition_key, version=ticket.definition_version
     )
-    if row is None:
+    if definition is None:
         raise ProblemError(
             500,
             f"definition {ticket.definition_key}@{ticket.definition_version} "
@@ -219,7 +225,7 @@ async def _complete(
     # A follow-up has no form; the workflow knows whether it exists.
     if not is_followup_id(stage):
         try:
-            form = ProcessDefinition.model_validate(row.document).stage(stage).form
+            form = definition.stage(stage).form
         except KeyError as exc:
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)

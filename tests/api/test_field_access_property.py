@@ -22,6 +22,7 @@ from policies.enforcer import db_enforcer
 from policies.redaction import mask
 from store import tickets as store
 from store.definitions import get_definition
+from store.participants import handling_facts
 from tests.api.access_helpers import file, grant, publish_sensitive
 from tests.api.conftest import USERS, Api
 from tests.api.helpers import work
@@ -103,6 +104,20 @@ async def _clear(api: Api) -> None:
         assert response.status_code == 200, response.text
 
 
+async def _listed(api: Api, user: str) -> set[str]:
+    """Every ticket key the user's list shows, over all its pages (each example adds one)."""
+    found: set[str] = set()
+    cursor: str | None = None
+    while True:
+        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = await api.http.get("/tickets", params=params, headers=api.auth(user))
+        assert page.status_code == 200, page.text
+        found |= {t["key"] for t in page.json()["items"]}
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return found
+
+
 async def _add(api: Api, rules: list[dict[str, str]], roles: list[dict[str, str]]) -> None:
     """Add this example's rules and roles, through the API."""
     added = []
@@ -168,7 +183,7 @@ async def test_no_response_holds_a_field_the_enforcer_denies(
     async with api.sessions() as session:
         enforcer = await db_enforcer(session)
         rows = [await store.get_ticket(session=session, key=k) for k in keys]
-        tasks = await store.task_facts(session=session, keys=keys)
+        tasks, _ = await handling_facts(session=session, keys=keys)
         groups = {
             row.key: handler_departments(row.department, map(TaskFacts._make, tasks[row.key]))
             for row in rows
@@ -179,8 +194,7 @@ async def test_no_response_holds_a_field_the_enforcer_denies(
         catalog = catalog_from_document(definition.document)
         events = {k: await store.list_events(session=session, key=k) for k in keys}
     for user in READERS:
-        listed = await api.http.get("/tickets", headers=api.auth(user))
-        listed_keys = {t["key"] for t in listed.json()["items"]}
+        listed_keys = await _listed(api, user)
         exported = await api.http.get("/tickets/export", headers=api.auth(user))
         by_key = {t["key"]: t for t in exported.json()}
         for row in rows:
@@ -210,7 +224,10 @@ async def test_no_response_holds_a_field_the_enforcer_denies(
             timeline = await api.http.get(f"/tickets/{row.key}/events", headers=api.auth(user))
             assert (timeline.status_code == 200) is oracle.allows("events", "read")
             if timeline.status_code == 200:
-                for shown, stored in zip(timeline.json(), events[row.key], strict=True):
+                # Events about denied fields are left out, so the timeline is matched by seq.
+                stored_by_seq = {e.seq: e for e in events[row.key]}
+                for shown in timeline.json():
+                    stored = stored_by_seq[shown["seq"]]
                     form = stored.data.get("form") or {}
                     _check_form(oracle, form, shown["data"].get("form", {}))
     assert set(SYSTEM_FIELDS) <= set(catalog.fields)

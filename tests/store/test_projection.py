@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.participation import GROUP, PERSON, Participant
 from domain.ticket import TaskStatus, TicketEvent, TicketSnapshot, TicketStatus
 from store.models import TaskRow, TicketEventRow, TicketRow
+from store.participants import handling_facts
 from store.projection import apply_projection
 from store.tickets import get_ticket, list_events, list_ticket_tasks
 from tests.store.snapshots import T0, event, snapshot, task
@@ -156,3 +158,31 @@ async def test_concurrent_older_write_does_not_overwrite_newer(session_factory: 
     assert (row.status, row.last_seq) == ("resolved", 3)
     assert [t.status for t in tasks] == ["done"]
     assert seqs == [1, 2, 3]
+
+
+async def test_participants_are_those_given_or_else_those_the_events_show(
+    session_factory: Sessions,
+) -> None:
+    claimed = TicketEvent(
+        seq=2, type="task_claimed", at=T0, actor="bob", data={"group": "it-ops", "assignee": "bob"}
+    )
+    shown = {Participant(GROUP, "it-ops"), Participant(PERSON, "bob")}
+    async with session_factory() as session, session.begin():
+        # The workflow sends only participants it has not sent before: none here.
+        await apply_projection(
+            session=session, ticket=_claimed("IT-1", 2), events=[claimed], participants=[]
+        )
+        await apply_projection(session=session, ticket=_claimed("IT-2", 2), events=[claimed])
+    async with session_factory() as session:
+        tasks, took_part = await handling_facts(session=session, keys=["IT-1", "IT-2", "IT-3"])
+    assert {key: set(found) for key, found in took_part.items()} == {
+        "IT-1": set(),
+        "IT-2": shown,
+        "IT-3": set(),
+    }
+    # The same query brings every task's (group, status, ever opened).
+    assert tasks == {
+        "IT-1": [("it-ops", "claimed", True)],
+        "IT-2": [("it-ops", "claimed", True)],
+        "IT-3": [],
+    }
