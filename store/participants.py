@@ -62,4 +62,3 @@ async def current_pauser(*, session: AsyncSession, key: str) -> str | None:
         .limit(1)
     )
     return actor
-
