@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from domain.definitions import Gateway, ProcessDefinition
-from domain.expressions import ExpressionError, holds
+from domain.expressions import ExpressionError, holds, prepare
 
 EdgeKind = Literal["depends", "branch", "default", "timeout"]
 EdgeState = Literal["pending", "taken", "dead"]
@@ -107,11 +107,12 @@ def choose(gateway: Gateway, context: dict[str, Any]) -> Choice:
     """
     fallback = [gateway.default] if gateway.default is not None else []
     try:
+        converted = prepare(context)
         if gateway.type == "exclusive":
-            first = next((b.to for b in gateway.branches if holds(b.when, context)), None)
+            first = next((b.to for b in gateway.branches if holds(b.when, converted)), None)
             matched = [first] if first is not None else []
         else:
-            matched = [b.to for b in gateway.branches if holds(b.when, context)]
+            matched = [b.to for b in gateway.branches if holds(b.when, converted)]
     except ExpressionError as exc:
         return Choice(taken=fallback, default=True, error=str(exc))
     if matched:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.expressions import ExpressionError, evaluate
+from domain.expressions import Context, ExpressionError, evaluate
 
 EXPRESSION_PREFIX = "="
 
@@ -30,7 +30,7 @@ def as_json(value: Any) -> Any:
     return value
 
 
-def evaluate_params(value: Any, context: dict[str, Any]) -> Any:
+def evaluate_params(value: Any, context: Context) -> Any:
     """The value with every `=expression` string (at any depth) replaced by its value."""
     if isinstance(value, str) and value.startswith(EXPRESSION_PREFIX):
         return as_json(evaluate(value[len(EXPRESSION_PREFIX) :], context))
@@ -41,7 +41,7 @@ def evaluate_params(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
-def evaluate_fields(fields: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+def evaluate_fields(fields: dict[str, str], context: Context) -> dict[str, Any]:
     """Each field's expression evaluated (a subprocess's intake mapping)."""
     return {name: as_json(evaluate(source, context)) for name, source in fields.items()}
 

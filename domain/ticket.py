@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from domain.actions import SET_FIELDS, ActionInput
 from domain.calendars import ALWAYS, ALWAYS_CALENDAR, BusinessCalendar, add_business
 from domain.definitions import ProcessDefinition, StageDefinition
-from domain.expressions import ExpressionError, holds
+from domain.expressions import ExpressionError, holds, prepare
 from domain.form_invariants import invariant_problems
 from domain.problems import Problem, pointer
 from domain.process_paths import Edge, choose, downstream, edge_state, ends, incoming
@@ -885,7 +885,7 @@ class TicketState(BaseModel):
         """
         stage, _task = self._running(stage_key, "service")
         assert stage.service is not None
-        params = evaluate_params(stage.service.params, self.expression_context())
+        params = evaluate_params(stage.service.params, prepare(self.expression_context()))
         return ActionInput(
             ticket_key=self.key, stage=stage_key, action=stage.service.action, params=params
         )
@@ -931,7 +931,10 @@ class TicketState(BaseModel):
         """
         if self.status != TicketStatus.OPEN:
             return []
-        context = {**self.expression_context(), "signal": payload}
+        try:
+            context = prepare({**self.expression_context(), "signal": payload})
+        except ExpressionError:
+            return []
         found = []
         for stage in self.definition.stages:
             task = self.tasks[stage.key]
@@ -976,7 +979,7 @@ class TicketState(BaseModel):
         """The child's intake, each field's expression evaluated now (ExpressionError if not)."""
         stage, _task = self._running(stage_key, "subprocess")
         assert stage.subprocess is not None
-        return evaluate_fields(stage.subprocess.intake, self.expression_context())
+        return evaluate_fields(stage.subprocess.intake, prepare(self.expression_context()))
 
     def subprocess_started(
         self, stage_key: str, child: str, definition: str, now: datetime

@@ -112,6 +112,7 @@ TRIAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attemp
 AUTOMATED_STAGES_PATCH = "automated-stages"
 # Reserving a child's key is one small idempotent write, retried like the projection.
 CHILD_TICKET_TIMEOUT = timedelta(seconds=30)
+MIN_ACTION_TIMEOUT = timedelta(seconds=1)
 SYSTEM_ACTOR = Actor(user="system", role="system")
 
 
@@ -126,10 +127,12 @@ def _rule_error(exc: TicketRuleError) -> ApplicationError:
 
 def _retry_policy(spec: RetrySpec) -> RetryPolicy:
     """A service stage's retry policy, as its definition bounds it."""
+    # Temporal refuses the whole workflow task for a maximum below the initial interval: a
+    # definition that says so waits the initial interval each time instead.
     return RetryPolicy(
         initial_interval=spec.initial_interval,
         backoff_coefficient=spec.backoff_coefficient,
-        maximum_interval=spec.maximum_interval,
+        maximum_interval=max(spec.maximum_interval, spec.initial_interval),
         maximum_attempts=spec.maximum_attempts,
     )
 
@@ -404,7 +407,8 @@ class TicketWorkflow:
             action_activity(spec.action),
             call,
             result_type=ActionOutput,
-            start_to_close_timeout=spec.timeout,
+            # A zero timeout would make Temporal refuse the workflow task (publishing bounds it).
+            start_to_close_timeout=max(spec.timeout, MIN_ACTION_TIMEOUT),
             retry_policy=_retry_policy(spec.retry),
         )
         self._in_flight[key] = activity

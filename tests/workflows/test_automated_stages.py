@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -514,3 +515,31 @@ async def test_a_subprocess_of_an_unpublished_definition_fails_its_stage(
     closed = events(state, "subprocess_closed")[0]
     assert (closed["status"], closed["child"]) == ("failed", None)
     assert "no published definition care@1" in closed["error"]
+
+
+async def test_cancelling_a_ticket_cancels_its_running_service_activity(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    _environment, stack = env
+    slow_retry = {"maximum_attempts": 5, "initial_interval": "PT1H"}
+    definition = process(
+        stage(
+            "call",
+            kind="service",
+            service=service(params={"fail_times": 5}, retry=slow_retry),
+            sla={"target": "PT4H"},
+        )
+    )
+    handle = await file(stack, definition)
+    await until(handle, lambda s: CALLS[f"{s.key}:call"] == 1)  # now backing off for an hour
+    await handle.execute_update(
+        TicketWorkflow.cancel, CancelInput(actor=REQUESTER, reason="not needed")
+    )
+    assert (await handle.result()).status == TicketStatus.CANCELLED
+    state = await handle.query(TicketWorkflow.state)
+    assert state.tasks["call"].status == TaskStatus.CANCELLED
+    assert state.clocks[stage_clock_id("call")].state() == ClockState.CANCELLED
+    history = await handle.fetch_history()
+    kinds = {e.event_type for e in history.events}
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in kinds
+    assert events(state, "service_failed") == []
