@@ -281,22 +281,3 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str]:
             if found:
                 return found
     return []
-
-
-def descendants(definition: ProcessDefinition, roots: list[str]) -> list[str]:
-    """Return the given stages plus every stage that depends on them, in definition order."""
-    marked = set(roots)
-    changed = True
-    while changed:
-        changed = False
-        for s in definition.stages:
-            if s.key not in marked and marked.intersection(s.depends_on):
-                marked.add(s.key)
-                changed = True
-    return [s.key for s in definition.stages if s.key in marked]
-
-
-def final_stages(definition: ProcessDefinition) -> list[str]:
-    """Return the stages nothing depends on (the ends of the DAG)."""
-    depended = {d for s in definition.stages for d in s.depends_on}
-    return [s.key for s in definition.stages if s.key not in depended]

@@ -30,7 +30,19 @@ def compile_expression(source: str) -> cel.Program:
         raise ExpressionError(str(exc).splitlines()[0]) from None
 
 
-def evaluate(source: str, context: dict[str, Any]) -> Any:
+# A context as a dict, or converted once for several expressions (`prepare`).
+Context = dict[str, Any] | cel.Context
+
+
+def prepare(context: dict[str, Any]) -> cel.Context:
+    """The context converted once: a gateway's branches then share the conversion."""
+    try:
+        return cel.Context(context)
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise ExpressionError(f"the data cannot be given to expressions: {exc}") from None
+
+
+def evaluate(source: str, context: Context) -> Any:
     """The expression's value over `context`; ExpressionError when it cannot be evaluated."""
     program = compile_expression(source)
     try:
@@ -39,7 +51,7 @@ def evaluate(source: str, context: dict[str, Any]) -> Any:
         raise ExpressionError(f"{source!r}: {exc}") from None
 
 
-def holds(source: str, context: dict[str, Any]) -> bool:
+def holds(source: str, context: Context) -> bool:
     """Whether a condition is true; a condition that is not a boolean is an ExpressionError."""
     value = evaluate(source, context)
     if not isinstance(value, bool):

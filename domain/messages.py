@@ -12,10 +12,19 @@ from pydantic import BaseModel, Field
 from domain.definitions import ProcessDefinition
 from domain.participation import Participant
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
-from domain.ticket import Actor, Task, TicketEvent, TicketSnapshot, TicketState, TicketStatus
+from domain.ticket import (
+    Actor,
+    ParentRef,
+    Task,
+    TicketEvent,
+    TicketSnapshot,
+    TicketState,
+    TicketStatus,
+)
 
 TICKET_WORKFLOW = "TicketWorkflow"
 PROJECT_ACTIVITY = "project_ticket"
+CHILD_TICKET_ACTIVITY = "reserve_child_ticket"
 
 EXTERNAL_SIGNAL = "external_event"
 EXTERNAL_SIGNAL_NAMES = {
@@ -35,6 +44,7 @@ class StartTicketInput(BaseModel):
     requester: Actor
     resume: TicketState | None = None
     priority: Priority = DEFAULT_PRIORITY
+    parent: ParentRef | None = Field(default=None, description="Set for a subprocess's child.")
 
 
 class TicketResult(BaseModel):
@@ -184,3 +194,20 @@ class ProjectionResult(BaseModel):
     """How many of the events were new to the store (0 on a retried or replayed call)."""
 
     inserted: int
+
+
+class ChildTicketInput(BaseModel):
+    """A subprocess stage asks for its child ticket's key and pinned definition."""
+
+    parent_key: str
+    stage: str
+    round: int
+    definition: str = Field(description="`key@version`, or `key` for the latest version.")
+    intake: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChildTicket(BaseModel):
+    """The child's reserved key and the definition snapshot it runs."""
+
+    key: str
+    definition: ProcessDefinition

@@ -30,7 +30,7 @@ from domain.sla import (
     raised,
 )
 from domain.ticket import (
-    ACTIVE_TASK,
+    CLOCKED_TASK,
     LEGACY_FOLLOWUP_PREFIX,
     Actor,
     Task,
@@ -96,7 +96,8 @@ def sync_clocks(state: TicketState, now: datetime) -> list[TicketEvent]:
             active, started, round_ = state.status == TicketStatus.OPEN, state.created_at, 1
         else:
             task = state.tasks[stage_key]
-            active, started, round_ = task.status in ACTIVE_TASK, task.opened_at or now, task.round
+            # An automated stage's clock counts while it runs; a skipped stage never starts one.
+            active, started, round_ = task.status in CLOCKED_TASK, task.opened_at or now, task.round
         clock = state.clocks.get(clock_id)
         if clock is None or (active and clock.round != round_):
             if not active:

@@ -13,10 +13,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from domain.definitions import ProcessDefinition, descendants, final_stages
+from domain.actions import SET_FIELDS, ActionInput
+from domain.calendars import ALWAYS, ALWAYS_CALENDAR, BusinessCalendar, add_business
+from domain.definitions import ProcessDefinition, StageDefinition
+from domain.expressions import ExpressionError, holds, prepare
 from domain.form_invariants import invariant_problems
-from domain.problems import Problem
+from domain.problems import Problem, pointer
+from domain.process_paths import Edge, choose, downstream, edge_state, ends, incoming
 from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock
+from domain.stage_inputs import evaluate_fields, evaluate_params, instant
 
 ADMIN_ROLE = "admin"
 # Follow-up ids are upper case, so they never collide with a stage key (always lower case).
@@ -48,20 +53,30 @@ class TicketStatus(StrEnum):
 
 
 class TaskStatus(StrEnum):
-    """Lifecycle of one stage's human task."""
+    """Lifecycle of one stage's task: a person's (open, claimed) or an automated one's (running)."""
 
     PENDING = "pending"
     OPEN = "open"
     CLAIMED = "claimed"
+    RUNNING = "running"
     DONE = "done"
+    SKIPPED = "skipped"
     CANCELLED = "cancelled"
 
 
+# A person's task still to do: in a queue or held by someone.
 ACTIVE_TASK = (TaskStatus.OPEN, TaskStatus.CLAIMED)
+# Under way, by a person or by the system: its stage's SLA clock counts.
+CLOCKED_TASK = (TaskStatus.OPEN, TaskStatus.CLAIMED, TaskStatus.RUNNING)
+FINISHED_TASK = (TaskStatus.DONE, TaskStatus.SKIPPED)
 FINAL_TICKET = (TicketStatus.CLOSED, TicketStatus.CANCELLED)
 
 ErrorKind = Literal["not_found", "conflict", "invalid", "forbidden"]
-TaskKind = Literal["stage", "followup"]
+# A human stage's task keeps kind `stage` (as recorded histories have it); the automated kinds
+# are named after their stage kind.
+TaskKind = Literal["stage", "followup", "service", "wait", "timer", "subprocess"]
+AutomatedKind = Literal["service", "wait", "timer", "subprocess"]
+SYSTEM = "system"
 REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
@@ -99,6 +114,25 @@ class Task(BaseModel):
     completed_at: datetime | None = None
     completed_by: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    chosen: list[str] | None = Field(
+        default=None, description="The stages this stage's gateway chose, once decided."
+    )
+    timed_out: bool = Field(default=False, description="A wait that ended by its timeout.")
+    until: datetime | None = Field(default=None, description="When a wait or timer ends.")
+    child: str | None = Field(default=None, description="A subprocess's child ticket key.")
+    error: str | None = Field(default=None, description="Why a service stage failed.")
+
+
+class ParentRef(BaseModel):
+    """The ticket and stage whose subprocess a child ticket is."""
+
+    key: str
+    stage: str
+
+
+def task_kind(stage: StageDefinition) -> TaskKind:
+    """The kind of a stage's task."""
+    return "stage" if stage.kind == "task" else stage.kind
 
 
 class TicketEvent(BaseModel):
@@ -158,6 +192,10 @@ class TicketState(BaseModel):
         default_factory=list,
         description="Ids of the duplicate reports recorded, so a retried report is kept once.",
     )
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Values `ticket.set_fields` stages computed."
+    )
+    parent: ParentRef | None = Field(default=None, description="Set on a subprocess's child.")
 
     @model_validator(mode="after")
     def _carry_over_older_state(self) -> TicketState:
@@ -186,8 +224,9 @@ class TicketState(BaseModel):
         requester: Actor,
         now: datetime,
         priority: Priority = DEFAULT_PRIORITY,
+        parent: ParentRef | None = None,
     ) -> TicketState:
-        """Start a ticket: every stage gets a task; those with no dependencies open at once."""
+        """Start a ticket: every stage gets a task; those with no incoming path start at once."""
         # Only text is copied: an object's nested fields have sensitivities of their own.
         texts = [intake.get("title"), intake.get("summary")]
         title = next((t for t in texts if isinstance(t, str) and t), definition.title)[:200]
@@ -200,6 +239,7 @@ class TicketState(BaseModel):
             created_at=now,
             updated_at=now,
             priority=priority,
+            parent=parent,
         )
         for stage in definition.stages:
             # With triage on, routed stages wait in the dispatcher's queue until triage decides.
@@ -210,17 +250,16 @@ class TicketState(BaseModel):
                 stage_key=stage.key,
                 title=stage.title,
                 group=triage.dispatcher_group if triage and routed else stage.group,
+                kind=task_kind(stage),
             )
-        state.record_event(
-            "created",
-            requester.user,
-            now,
-            {
-                "definition": f"{definition.key}@{definition.version}",
-                "title": title,
-                "priority": priority,
-            },
-        )
+        created: dict[str, Any] = {
+            "definition": f"{definition.key}@{definition.version}",
+            "title": title,
+            "priority": priority,
+        }
+        if parent is not None:
+            created["parent"] = parent.model_dump()
+        state.record_event("created", requester.user, now, created)
         # Open the first stages at once, so an Update arriving in the workflow's first
         # activation already finds them claimable.
         state.open_ready_tasks(now)
@@ -324,8 +363,19 @@ class TicketState(BaseModel):
         return self._require_holder(stage_key, actor)
 
     def check_complete(self, stage_key: str, actor: Actor, data: dict[str, Any]) -> Task:
-        """Only the holder may complete, with data that meets the stage form's invariants."""
+        """Only the holder may complete, with data that meets the stage form's invariants.
+
+        A failed service stage's task takes a decision instead: `{"decision": "retry"}` or
+        `{"decision": "skip", "reason": "..."}`.
+        """
         task = self._require_holder(stage_key, actor)
+        if task.kind == "service":
+            problems = _decision_problems(data)
+            if problems:
+                raise TicketRuleError(
+                    "invalid", "give a decision: retry, or skip with a reason", problems
+                )
+            return task
         stage = next((s for s in self.definition.stages if s.key == stage_key), None)
         problems = invariant_problems(stage.form if stage else None, data)
         if problems:
@@ -383,11 +433,19 @@ class TicketState(BaseModel):
             raise TicketRuleError(
                 "conflict", f"ticket {self.key} is {self.status.value}, not resolved"
             )
-        chosen = stages or final_stages(self.definition)
+        chosen = stages or [
+            s for s in ends(self.definition) if self.tasks[s].status != TaskStatus.SKIPPED
+        ]
         unknown = [s for s in chosen if s not in self.tasks]
         if unknown:
             raise TicketRuleError("not_found", f"unknown stages: {', '.join(unknown)}")
-        return descendants(self.definition, chosen)
+        skipped = [s for s in chosen if self.tasks[s].status == TaskStatus.SKIPPED]
+        if skipped:
+            raise TicketRuleError(
+                "conflict",
+                f"stages not on the path this ticket took: {', '.join(skipped)}",
+            )
+        return downstream(self.definition, chosen)
 
     def check_confirm(self, actor: Actor) -> None:
         """Only the requester (or an admin) confirms a resolved ticket."""
@@ -423,39 +481,160 @@ class TicketState(BaseModel):
         data.update(extra)
         return self.record_event(type_, actor, now, data)
 
-    def open_ready_tasks(self, now: datetime) -> list[TicketEvent]:
-        """Open every pending task whose dependencies are done; resolve when all are done.
+    def expression_context(self) -> dict[str, Any]:
+        """What conditions and parameters see: intake, stage data, the ticket, computed fields."""
+        return {
+            "intake": self.intake,
+            "stages": {key: {"data": task.data} for key, task in self.tasks.items()},
+            "ticket": {
+                "key": self.key,
+                "priority": self.priority,
+                "status": self.status.value,
+                "definition": f"{self.definition.key}@{self.definition.version}",
+            },
+            "fields": self.fields,
+        }
 
-        An open follow-up holds the resolution back until it is done: the escalation it
+    def open_ready_tasks(self, now: datetime) -> list[TicketEvent]:
+        """Move the process on: decide gateways, start or skip stages; resolve when all are over.
+
+        A pending stage whose incoming paths are all decided starts if one of them was taken
+        (at once if it has none) and is skipped otherwise, so a join waits only for the paths
+        taken. An open follow-up holds the resolution back until it is done: the escalation it
         answers is part of the ticket's work.
         """
         if self.status != TicketStatus.OPEN:
             return []
-        events = []
-        for stage in self.definition.stages:
-            task = self.tasks[stage.key]
-            if task.status == TaskStatus.PENDING and all(
-                self.tasks[d].status == TaskStatus.DONE for d in stage.depends_on
-            ):
-                task.status = TaskStatus.OPEN
-                task.opened_at = now
-                events.append(self._task_event("task_opened", task, "system", now))
-        stages_done = all(
-            self.tasks[s.key].status == TaskStatus.DONE for s in self.definition.stages
-        )
-        if stages_done and not self.open_followups():
+        events: list[TicketEvent] = []
+        into = incoming(self.definition)
+        changed = True
+        while changed:
+            changed = False
+            for stage in self.definition.stages:
+                task = self.tasks[stage.key]
+                if task.status == TaskStatus.DONE and self._undecided(stage, task):
+                    events.append(self._decide(stage, task, now))
+                    changed = True
+                elif task.status == TaskStatus.PENDING:
+                    states = [self._edge_state(e) for e in into[stage.key]]
+                    if "pending" in states:
+                        continue
+                    if states and "taken" not in states:
+                        events.append(self._skip(task, into[stage.key], now))
+                    else:
+                        started = self._start(stage, task, now)
+                        events += [started] if started is not None else []
+                    changed = True
+        finished = all(self.tasks[s.key].status in FINISHED_TASK for s in self.definition.stages)
+        if finished and not self.open_followups():
             self.status = TicketStatus.RESOLVED
             self.resolved_at = now
             deadline = self.confirmation_deadline
             events.append(
                 self.record_event(
                     "resolved",
-                    "system",
+                    SYSTEM,
                     now,
                     {"confirm_by": deadline.isoformat() if deadline else None},
                 )
             )
         return events
+
+    @staticmethod
+    def _undecided(stage: StageDefinition, task: Task) -> bool:
+        # A wait that timed out takes its timeout path instead of its gateway.
+        return stage.gateway is not None and task.chosen is None and not task.timed_out
+
+    def _edge_state(self, edge: Edge) -> str:
+        source = self.tasks[edge.source]
+        return edge_state(
+            edge, status=source.status.value, timed_out=source.timed_out, chosen=source.chosen
+        )
+
+    def _decide(self, stage: StageDefinition, task: Task, now: datetime) -> TicketEvent:
+        assert stage.gateway is not None
+        choice = choose(stage.gateway, self.expression_context())
+        task.chosen = choice.taken
+        extra: dict[str, Any] = {
+            "type": stage.gateway.type,
+            "taken": choice.taken,
+            "default": choice.default,
+        }
+        if choice.error is not None:
+            extra["error"] = choice.error
+        return self._task_event("gateway_decided", task, SYSTEM, now, **extra)
+
+    def _skip(self, task: Task, edges_in: list[Edge], now: datetime) -> TicketEvent:
+        task.status = TaskStatus.SKIPPED
+        reasons = []
+        for edge in edges_in:
+            source = self.tasks[edge.source]
+            if source.status == TaskStatus.SKIPPED:
+                reasons.append(f"{edge.source} was skipped")
+            elif edge.kind == "timeout":
+                reasons.append(f"{edge.source} did not time out")
+            elif source.timed_out:
+                reasons.append(f"{edge.source} timed out")
+            else:
+                chose = ", ".join(source.chosen or []) or "nothing"
+                reasons.append(f"the gateway of {edge.source} chose {chose}")
+        reason = "no path into it was taken: " + "; ".join(dict.fromkeys(reasons))
+        return self._task_event("stage_skipped", task, SYSTEM, now, reason=reason)
+
+    def _calendar(self, ref: str | None) -> BusinessCalendar:
+        # Publishing puts every calendar a stage names into the snapshot; without one, a
+        # duration is calendar time.
+        if ref is None or ref == ALWAYS:
+            return ALWAYS_CALENDAR
+        return self.definition.calendars.get(ref, ALWAYS_CALENDAR)
+
+    def _start(self, stage: StageDefinition, task: Task, now: datetime) -> TicketEvent | None:
+        """A ready stage starts: a person's task opens, an automated one runs.
+
+        A subprocess records `subprocess_started` once its child has a key (None here).
+        """
+        task.opened_at = now
+        if stage.kind == "task":
+            task.status = TaskStatus.OPEN
+            return self._task_event("task_opened", task, SYSTEM, now)
+        task.status = TaskStatus.RUNNING
+        if stage.service is not None:
+            return self._task_event(
+                "service_started",
+                task,
+                SYSTEM,
+                now,
+                action=stage.service.action,
+                attempt_limit=stage.service.retry.maximum_attempts,
+            )
+        if stage.wait is not None:
+            wait = stage.wait
+            if wait.timeout is not None:
+                task.until = add_business(self._calendar(wait.calendar), now, wait.timeout)
+            until = task.until.isoformat() if task.until else None
+            return self._task_event(
+                "wait_started", task, SYSTEM, now, signal=wait.signal, until=until
+            )
+        if stage.timer is not None:
+            return self._start_timer(stage, task, now)
+        return None
+
+    def _start_timer(self, stage: StageDefinition, task: Task, now: datetime) -> TicketEvent:
+        assert stage.timer is not None
+        timer, error = stage.timer, None
+        task.until = now
+        if timer.duration is not None:
+            task.until = add_business(self._calendar(timer.calendar), now, timer.duration)
+        elif timer.until is not None:
+            try:
+                task.until = max(instant(timer.until, self.expression_context()), now)
+            except ExpressionError as exc:
+                # An instant the data cannot give: the timer fires at once, saying why.
+                error = str(exc)
+        extra: dict[str, Any] = {"until": task.until.isoformat()}
+        if error is not None:
+            extra["error"] = error
+        return self._task_event("timer_started", task, SYSTEM, now, **extra)
 
     def claim(self, stage_key: str, actor: Actor, now: datetime) -> TicketEvent | None:
         """Claim a task for the actor; claiming one's own claimed task changes nothing."""
@@ -474,13 +653,23 @@ class TicketState(BaseModel):
     def complete(
         self, stage_key: str, actor: Actor, data: dict[str, Any], now: datetime
     ) -> TicketEvent:
-        """Complete a claimed task with its form data."""
+        """Complete a claimed task with its form data.
+
+        A failed service stage's task: `retry` runs the action again (`service_retried`);
+        `skip` finishes the stage without its output (data `{"skipped": reason}`), so the paths
+        after it are taken as if it had run.
+        """
         task = self.check_complete(stage_key, actor, data)
+        if task.kind == "service" and data["decision"] == "retry":
+            task.status, task.assignee, task.claimed_at = TaskStatus.RUNNING, None, None
+            task.error = None
+            return self._task_event("service_retried", task, actor.user, now, by=actor.user)
+        done = {"skipped": data["reason"]} if task.kind == "service" else data
         task.status, task.completed_at, task.completed_by, task.data = (
             TaskStatus.DONE,
             now,
             actor.user,
-            data,
+            done,
         )
         return self._task_event("task_completed", task, actor.user, now, form=data)
 
@@ -623,8 +812,10 @@ class TicketState(BaseModel):
         self.check_cancel()
         events = self.end_waiting(actor.user, "the ticket was cancelled", now)
         events += self._cancel_followups(actor.user, "the ticket was cancelled", now)
+        # Automated stages still running are cancelled too; the workflow then stops their
+        # activity, timer or child ticket.
         for task in self.tasks.values():
-            if task.status in (TaskStatus.PENDING, *ACTIVE_TASK):
+            if task.status in (TaskStatus.PENDING, *CLOCKED_TASK):
                 task.status = TaskStatus.CANCELLED
         self.status, self.cancel_reason, self.closed_at = TicketStatus.CANCELLED, reason, now
         return [*events, self.record_event("cancelled", actor.user, now, {"reason": reason})]
@@ -632,7 +823,10 @@ class TicketState(BaseModel):
     def reopen(
         self, actor: Actor, reason: str, stages: list[str] | None, now: datetime
     ) -> list[TicketEvent]:
-        """Send a resolved ticket back: the chosen stages and their dependents run again."""
+        """Send a resolved ticket back: the chosen stages and all after them run again.
+
+        Their gateways decide again, and the stages skipped after them are reconsidered.
+        """
         redo = self.check_reopen(stages)
         for key in redo:
             old = self.tasks[key]
@@ -642,6 +836,7 @@ class TicketState(BaseModel):
                 stage_key=key,
                 title=stage.title,
                 group=old.group,
+                kind=old.kind,
                 round=old.round + 1,
             )
         self.status, self.resolved_at = TicketStatus.OPEN, None
@@ -662,6 +857,159 @@ class TicketState(BaseModel):
         events += self._cancel_followups(actor, "the ticket was closed", now)
         self.status, self.closed_at = TicketStatus.CLOSED, now
         return [*events, self.record_event("closed", actor, now, data)]
+
+    # -- automated stages: what the workflow reports back -----------------------------------
+
+    def _running(self, stage_key: str, kind: AutomatedKind) -> tuple[StageDefinition, Task]:
+        """The running task of an automated stage of this kind (the check of its transitions)."""
+        self._require_open()
+        task = self.task(stage_key)
+        if task.kind != kind or task.status != TaskStatus.RUNNING:
+            raise TicketRuleError(
+                "conflict", f"task {task.id} is not a running {kind} ({task.status.value})"
+            )
+        return self.definition.stage(stage_key), task
+
+    def _finish(self, task: Task, data: dict[str, Any], now: datetime) -> None:
+        task.status, task.completed_at, task.completed_by, task.data = (
+            TaskStatus.DONE,
+            now,
+            SYSTEM,
+            data,
+        )
+
+    def service_input(self, stage_key: str) -> ActionInput:
+        """A running service stage's action call, its `=` parameters evaluated now.
+
+        ExpressionError when a parameter cannot be evaluated on the ticket's data.
+        """
+        stage, _task = self._running(stage_key, "service")
+        assert stage.service is not None
+        params = evaluate_params(stage.service.params, prepare(self.expression_context()))
+        return ActionInput(
+            ticket_key=self.key, stage=stage_key, action=stage.service.action, params=params
+        )
+
+    def service_completed(
+        self, stage_key: str, output: dict[str, Any], now: datetime
+    ) -> list[TicketEvent]:
+        """The action succeeded: its output is the stage's data; the process moves on."""
+        stage, task = self._running(stage_key, "service")
+        assert stage.service is not None
+        self._finish(task, output, now)
+        if stage.service.action == SET_FIELDS.name:
+            self.fields.update(output)
+        event = self._task_event(
+            "service_completed", task, SYSTEM, now, action=stage.service.action, output=output
+        )
+        return [event, *self.open_ready_tasks(now)]
+
+    def service_failed(
+        self, stage_key: str, error: str, attempts: int | None, now: datetime
+    ) -> TicketEvent:
+        """The action failed for good: a person of the stage's group fixes and retries, or skips.
+
+        `attempts` is how many were made (None when the workflow cannot tell).
+        """
+        stage, task = self._running(stage_key, "service")
+        assert stage.service is not None
+        task.status, task.error = TaskStatus.OPEN, error
+        return self._task_event(
+            "service_failed",
+            task,
+            SYSTEM,
+            now,
+            action=stage.service.action,
+            error=error,
+            attempts=attempts,
+        )
+
+    def waits_for(self, name: str, payload: dict[str, Any]) -> list[str]:
+        """The running waits this signal ends: named so, with a correlation that holds.
+
+        A correlation that cannot be evaluated on the payload does not hold.
+        """
+        if self.status != TicketStatus.OPEN:
+            return []
+        try:
+            context = prepare({**self.expression_context(), "signal": payload})
+        except ExpressionError:
+            return []
+        found = []
+        for stage in self.definition.stages:
+            task = self.tasks[stage.key]
+            wait = stage.wait
+            if task.status != TaskStatus.RUNNING or wait is None or wait.signal != name:
+                continue
+            try:
+                if wait.correlation is None or holds(wait.correlation, context):
+                    found.append(stage.key)
+            except ExpressionError:
+                continue
+        return found
+
+    def wait_matched(
+        self, stage_key: str, payload: dict[str, Any], signal_id: str, now: datetime
+    ) -> list[TicketEvent]:
+        """The signal arrived: its payload is the stage's data; the paths after it are taken."""
+        stage, task = self._running(stage_key, "wait")
+        assert stage.wait is not None
+        self._finish(task, payload, now)
+        event = self._task_event(
+            "wait_matched", task, SYSTEM, now, signal=stage.wait.signal, signal_id=signal_id
+        )
+        return [event, *self.open_ready_tasks(now)]
+
+    def wait_timed_out(self, stage_key: str, now: datetime) -> list[TicketEvent]:
+        """No signal in time: only the wait's `on_timeout` path is taken."""
+        stage, task = self._running(stage_key, "wait")
+        assert stage.wait is not None
+        self._finish(task, {}, now)
+        task.timed_out = True
+        event = self._task_event("wait_timed_out", task, SYSTEM, now, signal=stage.wait.signal)
+        return [event, *self.open_ready_tasks(now)]
+
+    def timer_fired(self, stage_key: str, now: datetime) -> list[TicketEvent]:
+        """The timer's instant came."""
+        _stage, task = self._running(stage_key, "timer")
+        self._finish(task, {}, now)
+        return [self._task_event("timer_fired", task, SYSTEM, now), *self.open_ready_tasks(now)]
+
+    def subprocess_intake(self, stage_key: str) -> dict[str, Any]:
+        """The child's intake, each field's expression evaluated now (ExpressionError if not)."""
+        stage, _task = self._running(stage_key, "subprocess")
+        assert stage.subprocess is not None
+        return evaluate_fields(stage.subprocess.intake, prepare(self.expression_context()))
+
+    def subprocess_started(
+        self, stage_key: str, child: str, definition: str, now: datetime
+    ) -> TicketEvent:
+        """The child ticket has its key (`definition` is its `key@version`)."""
+        _stage, task = self._running(stage_key, "subprocess")
+        task.child = child
+        return self._task_event(
+            "subprocess_started", task, SYSTEM, now, child=child, definition=definition
+        )
+
+    def subprocess_closed(
+        self,
+        stage_key: str,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+    ) -> list[TicketEvent]:
+        """The child ended (closed, cancelled) or could not start (`failed`, with the error).
+
+        The stage's data is `{"key", "status"}` of the child, for the conditions after it.
+        """
+        _stage, task = self._running(stage_key, "subprocess")
+        self._finish(task, {"key": task.child, "status": status}, now)
+        extra: dict[str, Any] = {"child": task.child, "status": status}
+        if error is not None:
+            task.error = extra["error"] = error
+        event = self._task_event("subprocess_closed", task, SYSTEM, now, **extra)
+        return [event, *self.open_ready_tasks(now)]
 
     def record_report(
         self, type_: str, actor: str, now: datetime, data: dict[str, Any], report_id: str
@@ -696,3 +1044,19 @@ class TicketState(BaseModel):
                 return None
             data.update(signal_id=signal_id, fingerprint=fingerprint)
         return self.record_event("external_event", source, now, data)
+
+
+def _decision_problems(data: dict[str, Any]) -> list[Problem]:
+    """What is wrong with a decision on a failed service stage."""
+    decision = data.get("decision")
+    if decision not in ("retry", "skip"):
+        return [Problem(pointer=pointer("decision"), detail="must be 'retry' or 'skip'")]
+    allowed = {"decision", "reason"} if decision == "skip" else {"decision"}
+    problems = [
+        Problem(pointer=pointer(k), detail="not part of this decision")
+        for k in sorted(set(data) - allowed)
+    ]
+    reason = data.get("reason")
+    if decision == "skip" and not (isinstance(reason, str) and reason.strip()):
+        problems.append(Problem(pointer=pointer("reason"), detail="say why the stage is skipped"))
+    return problems

@@ -112,7 +112,13 @@ PEOPLE = ("requester", "assignee")
 
 EVENT_SHAPES: dict[str, EventShape] = {
     "created": EventShape(
-        {"definition": "definition", "title": TITLE, "priority": "priority"},
+        {
+            "definition": "definition",
+            "title": TITLE,
+            "priority": "priority",
+            # A subprocess's child: the parent ticket and stage that started it.
+            "parent": Fields({"key": "tasks", "stage": "tasks"}),
+        },
         actor=("requester",),
     ),
     "task_opened": EventShape({**TASK, "escalation": "sla"}, gate=("tasks",)),
@@ -132,6 +138,32 @@ EVENT_SHAPES: dict[str, EventShape] = {
     "task_routed": EventShape({**TASK, "before": BEFORE}, gate=("tasks",)),
     # A follow-up withdrawn because its ticket closed or was cancelled.
     "task_cancelled": EventShape({**TASK, "reason": "status"}, gate=("tasks",)),
+    # Automated stages and gateways. Action outputs and signal payloads are ticket data,
+    # redacted like a form; errors and reasons name stages and expressions, not values.
+    "gateway_decided": EventShape(
+        {**TASK, "type": "tasks", "taken": "tasks", "default": "tasks", "error": "tasks"},
+        gate=("tasks",),
+    ),
+    "stage_skipped": EventShape({**TASK, "reason": "tasks"}, gate=("tasks",)),
+    "service_started": EventShape(
+        {**TASK, "action": "tasks", "attempt_limit": "tasks"}, gate=("tasks",)
+    ),
+    "service_completed": EventShape({**TASK, "action": "tasks", "output": FORM}, gate=("tasks",)),
+    "service_failed": EventShape(
+        {**TASK, "action": "tasks", "error": "tasks", "attempts": "tasks"}, gate=("tasks",)
+    ),
+    "service_retried": EventShape({**TASK, "by": "assignee"}, gate=("tasks",)),
+    "wait_started": EventShape({**TASK, "signal": "tasks", "until": "tasks"}, gate=("tasks",)),
+    "wait_matched": EventShape({**TASK, "signal": "tasks", "signal_id": KEEP}, gate=("tasks",)),
+    "wait_timed_out": EventShape({**TASK, "signal": "tasks"}, gate=("tasks",)),
+    "timer_started": EventShape({**TASK, "until": "tasks", "error": "tasks"}, gate=("tasks",)),
+    "timer_fired": EventShape(TASK, gate=("tasks",)),
+    "subprocess_started": EventShape(
+        {**TASK, "child": "tasks", "definition": "definition"}, gate=("tasks",)
+    ),
+    "subprocess_closed": EventShape(
+        {**TASK, "child": "tasks", "status": "tasks", "error": "tasks"}, gate=("tasks",)
+    ),
     "resolved": EventShape({"confirm_by": "status"}, gate=("status",)),
     "comment_added": EventShape(
         {"body": "comments", "internal": KEEP},

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import (
@@ -171,11 +170,13 @@ async def load_definition(
     *, session: AsyncSession, key: str, version: int | None
 ) -> ProcessDefinition:
     """The published definition to file against; Rejected if there is none."""
-    row = await definitions_store.get_definition(session=session, key=key, version=version)
-    if row is None:
+    definition = await definitions_store.published_definition(
+        session=session, key=key, version=version
+    )
+    if definition is None:
         wanted = key + (f"@{version}" if version else "")
         raise Rejected([Problem(pointer="/definition", detail=f"no published definition {wanted}")])
-    return ProcessDefinition.model_validate(row.document)
+    return definition
 
 
 async def _replay(
@@ -203,41 +204,6 @@ async def _replay(
             memo=memo,
         )
     return Created(key=earlier.ticket_key, definition=start.definition, replayed=True)
-
-
-async def _reserve_key(
-    *,
-    session: AsyncSession,
-    definition: ProcessDefinition,
-    requester: Actor,
-    idempotency_key: str | None,
-    request_hash: str,
-) -> str | IdempotencyRow:
-    """Commit the next key (and the Idempotency-Key pointing at it).
-
-    Returns the key, or the earlier record when a concurrent request with the same
-    Idempotency-Key committed first.
-    """
-    key = await keys_store.allocate_ticket_key(session=session, prefix=definition.key_prefix)
-    if idempotency_key:
-        try:
-            await keys_store.record_idempotent_create(
-                session=session,
-                user=requester.user,
-                key=idempotency_key,
-                request_hash=request_hash,
-                ticket_key=key,
-                now=datetime.now(UTC),
-            )
-        except IntegrityError:
-            await session.rollback()
-            earlier = await keys_store.find_idempotent_create(
-                session=session, user=requester.user, key=idempotency_key
-            )
-            assert earlier is not None  # the conflict was with this very row
-            return earlier
-    await session.commit()
-    return key
 
 
 async def check_duplicates(
@@ -400,12 +366,13 @@ async def file_ticket(
     # another connection has committed since, and would refuse at once instead of waiting.
     await session.rollback()
     for _ in range(MAX_KEY_COLLISIONS):
-        reserved = await _reserve_key(
+        reserved = await keys_store.reserve_ticket_key(
             session=session,
-            definition=definition,
-            requester=requester,
+            prefix=definition.key_prefix,
+            user=requester.user,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            now=datetime.now(UTC),
         )
         if isinstance(reserved, IdempotencyRow):
             return await _replay(

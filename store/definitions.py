@@ -49,6 +49,14 @@ async def get_definition(
     return await session.scalar(query.order_by(DefinitionRow.version.desc()).limit(1))
 
 
+async def published_definition(
+    *, session: AsyncSession, key: str, version: int | None = None
+) -> ProcessDefinition | None:
+    """A published definition (the latest without a version), or None if there is none."""
+    row = await get_definition(session=session, key=key, version=version)
+    return None if row is None else ProcessDefinition.model_validate(row.document)
+
+
 async def list_definitions(*, session: AsyncSession, key: str | None = None) -> list[DefinitionRow]:
     """Every version of every definition (or of one key), newest version first per key."""
     query = select(DefinitionRow)

@@ -30,6 +30,40 @@ async def allocate_ticket_key(*, session: AsyncSession, prefix: str) -> str:
     return f"{prefix}-{value:06d}"
 
 
+async def reserve_ticket_key(
+    *,
+    session: AsyncSession,
+    prefix: str,
+    user: str,
+    idempotency_key: str | None,
+    request_hash: str,
+    now: datetime,
+) -> str | IdempotencyRow:
+    """Commit the next key (and the Idempotency-Key pointing at it).
+
+    Returns the key, or the earlier record when a concurrent request with the same
+    Idempotency-Key committed first.
+    """
+    key = await allocate_ticket_key(session=session, prefix=prefix)
+    if idempotency_key:
+        try:
+            await record_idempotent_create(
+                session=session,
+                user=user,
+                key=idempotency_key,
+                request_hash=request_hash,
+                ticket_key=key,
+                now=now,
+            )
+        except IntegrityError:
+            await session.rollback()
+            earlier = await find_idempotent_create(session=session, user=user, key=idempotency_key)
+            assert earlier is not None  # the conflict was with this very row
+            return earlier
+    await session.commit()
+    return key
+
+
 async def release_ticket_key(*, session: AsyncSession, prefix: str, key: str) -> None:
     """Give back the key just allocated, unless a later one was handed out meanwhile."""
     value = int(key.rsplit("-", 1)[1])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.child_tickets import ChildTicketActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
@@ -24,9 +27,14 @@ def build_ticket_worker(
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path | None = None,
+    actions: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    """A worker serving tickets' workflows and activities (models live under `data_dir`)."""
+    """A worker serving tickets' workflows and activities (models live under `data_dir`).
+
+    `actions` are the activities of the actions service stages run (`action.<name>`).
+    """
     projection = ProjectionActivities(sessions)
+    children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     return Worker(
@@ -37,5 +45,7 @@ def build_ticket_worker(
             projection.project_ticket,
             notifications.record_notifications,
             triage.triage_ticket,
+            children.reserve_child_ticket,
+            *actions,
         ],
     )

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    RetryState,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from domain import sla_clocks
+    from domain.actions import ActionOutput, action_activity
+    from domain.definitions import RetrySpec
+    from domain.expressions import ExpressionError
     from domain.messages import (
+        CHILD_TICKET_ACTIVITY,
         EXTERNAL_SIGNAL,
         PROJECT_ACTIVITY,
         TICKET_WORKFLOW,
         CancelInput,
+        ChildTicket,
+        ChildTicketInput,
         ClaimInput,
         CommentInput,
         CompleteInput,
@@ -37,7 +51,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.participation import Participant, participants_in
-    from domain.ticket import Actor, Task, TicketEvent, TicketRuleError, TicketState, TicketStatus
+    from domain.ticket import (
+        FINAL_TICKET,
+        Actor,
+        ParentRef,
+        Task,
+        TaskStatus,
+        TicketEvent,
+        TicketRuleError,
+        TicketState,
+        TicketStatus,
+    )
     from domain.triage import (
         DUPLICATE_SIGNAL,
         TRIAGE_ACTIVITY,
@@ -85,6 +109,13 @@ TRIAGE_TIMEOUT = timedelta(seconds=60)
 # Triage is advice: after these attempts the ticket goes to a dispatcher instead of waiting.
 TRIAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
+# Marks runs that start automated stages; histories recorded before them have none.
+AUTOMATED_STAGES_PATCH = "automated-stages"
+# Reserving a child's key is one small idempotent write, retried like the projection.
+CHILD_TICKET_TIMEOUT = timedelta(seconds=30)
+MIN_ACTION_TIMEOUT = timedelta(seconds=1)
+SYSTEM_ACTOR = Actor(user="system", role="system")
+
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
     return ApplicationError(
@@ -93,6 +124,26 @@ def _rule_error(exc: TicketRuleError) -> ApplicationError:
         type=ERROR_TYPES[exc.kind],
         non_retryable=True,
     )
+
+
+def _retry_policy(spec: RetrySpec) -> RetryPolicy:
+    """A service stage's retry policy, as its definition bounds it."""
+    # Temporal refuses the whole workflow task for a maximum below the initial interval: a
+    # definition that says so waits the initial interval each time instead.
+    return RetryPolicy(
+        initial_interval=spec.initial_interval,
+        backoff_coefficient=spec.backoff_coefficient,
+        maximum_interval=max(spec.maximum_interval, spec.initial_interval),
+        maximum_attempts=spec.maximum_attempts,
+    )
+
+
+def _failure_text(exc: FailureError) -> str:
+    """What went wrong in an activity or child, for the stage's event and task."""
+    cause = exc.cause or exc
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
+    return str(cause)
 
 
 def _checked(check: Callable[[], T]) -> T:
@@ -120,12 +171,18 @@ class TicketWorkflow:
                 requester=start.requester,
                 now=workflow.now(),
                 priority=start.priority,
+                parent=start.parent,
             )
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
         self._published: tuple[str, str, tuple[str, ...]] | None = None
         # Participants already sent to the projection in this run: each is written once.
         self._recorded_participants: set[Participant] = set()
+        # One coroutine per automated stage under way, by stage key, with its round; and what
+        # it waits on that must be told when the ticket is cancelled (an activity or a child).
+        self._runners: dict[str, tuple[int, asyncio.Task[None]]] = {}
+        self._in_flight: dict[str, asyncio.Task[Any]] = {}
+        self._recording = 0
         # The SLA timer stays until the next due instant itself moves.
         self._next_due = sla_clocks.next_due(self._state)
 
@@ -133,19 +190,38 @@ class TicketWorkflow:
     async def run(self, start: StartTicketInput) -> TicketResult:
         """Drive the ticket until it is closed or cancelled."""
         state = self._state
+        try:
+            await self._drive(start)
+        except asyncio.CancelledError:
+            # Cancelled through Temporal (a parent's cancel reaches its child this way): the
+            # ticket is cancelled as if by its rules, so its timeline and rows say so.
+            if state.status in FINAL_TICKET:
+                raise
+            await self._record(
+                state.cancel(SYSTEM_ACTOR, "the ticket's workflow was cancelled", workflow.now())
+            )
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
+        return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
+
+    async def _drive(self, start: StartTicketInput) -> None:
+        state = self._state
+        # Automated stages carried over by continue-as-new start waiting again here.
+        self._sync_automated()
         await self._record(self._unprojected)
         self._creation_projected = True
         if start.resume is None and state.definition.triage is not None:
             await self._triage()
-        while state.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED):
+        while state.status not in FINAL_TICKET:
             if state.status == TicketStatus.RESOLVED:
                 await self._await_confirmation()
                 continue
             await self._run_clocks_until_change()
             if state.status == TicketStatus.OPEN and self._continue_as_new_due():
                 await self._continue_as_new(start)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
+
+    def _idle(self) -> bool:
+        """No projection is being written."""
+        return self._recording == 0
 
     async def _triage(self) -> None:
         """Ask the model; route when it is sure, else leave the work with the dispatcher."""
@@ -208,10 +284,13 @@ class TicketWorkflow:
             )
 
     def _continue_as_new_due(self) -> bool:
-        return workflow.info().is_continue_as_new_suggested()
+        # An activity or child in flight belongs to this run: a service would run twice and
+        # a child would be cancelled with it (its parent-close policy). Waits and timers carry
+        # their `until` over and start again.
+        return workflow.info().is_continue_as_new_suggested() and not self._in_flight
 
     async def _continue_as_new(self, start: StartTicketInput) -> None:
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
         carried = self._state.model_copy(
             update={"events": self._state.events[-EVENTS_CARRIED_OVER:]}
         )
@@ -223,6 +302,7 @@ class TicketWorkflow:
             return
         events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
         self._next_due = sla_clocks.next_due(self._state)
+        self._sync_automated()
         clocks = list(self._state.clocks.values())
         participants = participants_in((e.type, e.actor, e.data) for e in events)
         participants -= self._recorded_participants
@@ -238,13 +318,17 @@ class TicketWorkflow:
         ).model_copy(deep=True)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.
-        await workflow.execute_local_activity(
-            PROJECT_ACTIVITY,
-            projection,
-            result_type=ProjectionResult,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=IDEMPOTENT_WRITE_RETRY,
-        )
+        self._recording += 1
+        try:
+            await workflow.execute_local_activity(
+                PROJECT_ACTIVITY,
+                projection,
+                result_type=ProjectionResult,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
+            )
+        finally:
+            self._recording -= 1
 
     def _publish_search_attributes(self) -> None:
         values = (
@@ -261,6 +345,203 @@ class TicketWorkflow:
                 sa.TICKET_DEFINITION.value_set(values[1]),
                 sa.TICKET_DEPARTMENTS.value_set(list(values[2])),
             ]
+        )
+
+    # -- automated stages: one coroutine each, beside the run loop -----------------------------
+
+    def _sync_automated(self) -> None:
+        """Start a coroutine for each automated stage that became running; stop them on cancel."""
+        state = self._state
+        if state.status == TicketStatus.CANCELLED:
+            for waiting in self._in_flight.values():
+                waiting.cancel()
+            return
+        for task in state.tasks.values():
+            if task.status != TaskStatus.RUNNING:
+                continue
+            current = self._runners.get(task.stage_key)
+            if current is not None and current[0] == task.round and not current[1].done():
+                continue
+            if not workflow.patched(AUTOMATED_STAGES_PATCH):
+                return
+            runner = asyncio.create_task(self._run_stage(task.stage_key, task.round))
+            self._runners[task.stage_key] = (task.round, runner)
+
+    def _still_running(self, key: str, round_: int) -> bool:
+        task = self._state.tasks[key]
+        return (
+            self._state.status == TicketStatus.OPEN
+            and task.round == round_
+            and task.status == TaskStatus.RUNNING
+        )
+
+    def _forget(self, key: str) -> None:
+        """The calling coroutine no longer runs this stage (a newer one may, after a reopen)."""
+        entry = self._runners.get(key)
+        if entry is not None and entry[1] is asyncio.current_task():
+            del self._runners[key]
+
+    async def _report(self, key: str, round_: int, change: Callable[[], list[TicketEvent]]) -> None:
+        """Apply how a stage's run ended, unless the ticket moved on meanwhile (cancelled)."""
+        # From here this coroutine only records: the stage may run again at once (a retry).
+        self._forget(key)
+        self._in_flight.pop(key, None)
+        if self._still_running(key, round_):
+            await self._record(change())
+
+    async def _run_stage(self, key: str, round_: int) -> None:
+        kind = self._state.tasks[key].kind
+        if kind == "service":
+            await self._run_service(key, round_)
+        elif kind == "wait":
+            await self._run_wait(key, round_)
+        elif kind == "timer":
+            await self._run_timer(key, round_)
+        else:
+            await self._run_subprocess(key, round_)
+
+    async def _run_service(self, key: str, round_: int) -> None:
+        state = self._state
+        spec = state.definition.stage(key).service
+        assert spec is not None
+        try:
+            call = state.service_input(key)
+        except ExpressionError as exc:
+            error = f"a parameter cannot be evaluated: {exc}"
+            await self._report(
+                key, round_, lambda: [state.service_failed(key, error, 0, workflow.now())]
+            )
+            return
+        activity = workflow.start_activity(
+            action_activity(spec.action),
+            call,
+            result_type=ActionOutput,
+            # A zero timeout would make Temporal refuse the workflow task (publishing bounds it).
+            start_to_close_timeout=max(spec.timeout, MIN_ACTION_TIMEOUT),
+            retry_policy=_retry_policy(spec.retry),
+        )
+        self._in_flight[key] = activity
+        try:
+            result = await activity
+        except asyncio.CancelledError:
+            return  # the ticket was cancelled
+        except ActivityError as exc:
+            exhausted = exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+            # A non-retryable failure stops early; how many attempts it took is not reported.
+            attempts = spec.retry.maximum_attempts if exhausted else None
+            error = _failure_text(exc)
+            await self._report(
+                key, round_, lambda: [state.service_failed(key, error, attempts, workflow.now())]
+            )
+            return
+        await self._report(
+            key, round_, lambda: state.service_completed(key, result.output, workflow.now())
+        )
+
+    async def _run_wait(self, key: str, round_: int) -> None:
+        """Wait for the signal handler to match the wait, or for its deadline."""
+        until = self._state.tasks[key].until
+        try:
+            timeout = None if until is None else max(until - workflow.now(), timedelta(0))
+            if timeout != timedelta(0):
+                await workflow.wait_condition(
+                    lambda: not self._still_running(key, round_), timeout=timeout
+                )
+                self._forget(key)
+                return
+        except TimeoutError:
+            pass
+        await self._report(key, round_, lambda: self._state.wait_timed_out(key, workflow.now()))
+
+    async def _run_timer(self, key: str, round_: int) -> None:
+        """Sleep until the timer's instant (kept in the state, so it survives continue-as-new)."""
+        until = self._state.tasks[key].until
+        assert until is not None
+        delay = until - workflow.now()
+        if delay > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: not self._still_running(key, round_), timeout=delay
+                )
+                self._forget(key)
+                return  # cancelled with its ticket
+            except TimeoutError:
+                pass
+        await self._report(key, round_, lambda: self._state.timer_fired(key, workflow.now()))
+
+    async def _run_subprocess(self, key: str, round_: int) -> None:
+        """Reserve the child's key, start it as a child workflow and wait until it ends."""
+        state = self._state
+        spec = state.definition.stage(key).subprocess
+        assert spec is not None
+        try:
+            intake = state.subprocess_intake(key)
+            reserving = workflow.start_activity(
+                CHILD_TICKET_ACTIVITY,
+                ChildTicketInput(
+                    parent_key=state.key,
+                    stage=key,
+                    round=round_,
+                    definition=spec.definition,
+                    intake=intake,
+                ),
+                result_type=ChildTicket,
+                start_to_close_timeout=CHILD_TICKET_TIMEOUT,
+                retry_policy=IDEMPOTENT_WRITE_RETRY,
+            )
+            self._in_flight[key] = reserving
+            child = await reserving
+        except asyncio.CancelledError:
+            return
+        except (ExpressionError, ActivityError) as exc:
+            error = _failure_text(exc) if isinstance(exc, ActivityError) else str(exc)
+            await self._report(
+                key,
+                round_,
+                lambda: state.subprocess_closed(key, "failed", workflow.now(), error=error),
+            )
+            return
+        if not self._still_running(key, round_):
+            return
+        definition = child.definition
+        ref = f"{definition.key}@{definition.version}"
+        await self._record([state.subprocess_started(key, child.key, ref, workflow.now())])
+        try:
+            handle = await workflow.start_child_workflow(
+                TicketWorkflow.run,
+                StartTicketInput(
+                    key=child.key,
+                    definition=definition,
+                    intake=intake,
+                    requester=state.requester,
+                    priority=state.priority,
+                    parent=ParentRef(key=state.key, stage=key),
+                ),
+                id=child.key,
+                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.TICKET_STATE, TicketStatus.OPEN.value),
+                        SearchAttributePair(sa.TICKET_DEFINITION, definition.key),
+                    ]
+                ),
+            )
+            self._in_flight[key] = handle
+            if not self._still_running(key, round_):
+                handle.cancel()  # the ticket was cancelled while the child started
+            result = await handle
+        except (ChildWorkflowError, WorkflowAlreadyStartedError) as exc:
+            error = _failure_text(exc)
+            await self._report(
+                key,
+                round_,
+                lambda: state.subprocess_closed(key, "failed", workflow.now(), error=error),
+            )
+            return
+        await self._report(
+            key,
+            round_,
+            lambda: state.subprocess_closed(key, result.status.value, workflow.now()),
         )
 
     def _result(self, task: Task | None = None, *, fingerprint: str = "") -> TransitionResult:
@@ -482,6 +763,10 @@ class TicketWorkflow:
         if sig.name == "customer_reply" and state.waiting_for == "customer":
             system = Actor(user=sig.source, role="system")
             events += sla_clocks.resume(state, system, "the customer replied", now)
+        # A wait for this signal ends only if its correlation holds of the payload; a
+        # forged value is recorded above and matches nothing.
+        for key in state.waits_for(sig.name, sig.payload):
+            events += state.wait_matched(key, sig.payload, sig.signal_id, now)
         await self._record(events)
 
     @workflow.query

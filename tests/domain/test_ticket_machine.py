@@ -11,11 +11,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from domain.definitions import ProcessDefinition
+from domain.process_paths import incoming
 from domain.sla import PRIORITIES, ClockState
 from domain.sla_clocks import fire_due, next_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import (
     ACTIVE_TASK,
     FINAL_TICKET,
+    FINISHED_TASK,
     FOLLOWUP_PATTERN,
     Actor,
     TaskStatus,
@@ -26,9 +29,11 @@ from domain.ticket import (
 from domain.triage import DuplicateReportInput
 from domain.triage_routing import record_duplicate
 from policies.event_shapes import EVENT_SHAPES
-from tests.domain.tickets import CARA, DANA, LEO, NOW, RITA, ROOT, new_ticket
+from tests.domain.processes import exclusive, service, stage
+from tests.domain.tickets import CARA, DANA, LEO, NOW, RITA, ROOT, life, new_ticket
 
 PEOPLE = st.sampled_from([RITA, DANA, LEO, CARA, ROOT])
+DECISIONS: list[dict[str, Any]] = [{"decision": "retry"}, {"decision": "skip", "reason": "no"}]
 REFS = st.sampled_from(["work", "check", "F1", "F2", "F3", "nope"])
 STEPS = st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=3))
 
@@ -38,9 +43,13 @@ class TicketLife(RuleBasedStateMachine):
 
     state: TicketState
 
+    def definition(self) -> ProcessDefinition:
+        """The process the ticket follows."""
+        return life()
+
     @initialize(priority=st.sampled_from(PRIORITIES))
     def file(self, priority: Any) -> None:
-        self.state = new_ticket(priority=priority)
+        self.state = new_ticket(self.definition(), priority=priority)
         self.now = NOW
 
     def _apply(self, transition: Callable[[], object]) -> None:
@@ -75,9 +84,14 @@ class TicketLife(RuleBasedStateMachine):
         holder = task.assignee or data.draw(st.sampled_from(["root", "member"]))
         who = ROOT if holder == "root" else Actor(user=holder, department=task.group, role="agent")
 
+        if task.kind == "service":
+            form = data.draw(st.sampled_from(DECISIONS))
+        else:
+            form = data.draw(st.sampled_from([{}, {"ok": True}]))
+
         def work() -> None:
             self.state.claim(task.stage_key, who, self.now)
-            self.state.complete(task.stage_key, who, {}, self.now)
+            self.state.complete(task.stage_key, who, form, self.now)
             self.state.open_ready_tasks(self.now)
 
         self._apply(work)
@@ -191,7 +205,7 @@ class TicketLife(RuleBasedStateMachine):
     def a_resolved_ticket_has_its_stages_done_and_no_open_follow_up(self) -> None:
         state = self.state
         if state.status == TicketStatus.RESOLVED:
-            assert all(t.status == TaskStatus.DONE for t in state.tasks.values())
+            assert all(t.status in FINISHED_TASK for t in state.tasks.values())
             assert not state.open_followups()
             assert state.resolved_at is not None
 
@@ -216,7 +230,21 @@ class TicketLife(RuleBasedStateMachine):
             assert re.match(FOLLOWUP_PATTERN, key)
             assert (task.kind, task.stage_key) == ("followup", key)
         assert not set(self.state.followups) & set(self.state.tasks)
-        assert all(t.kind == "stage" for t in self.state.tasks.values())
+        assert all(t.kind != "followup" for t in self.state.tasks.values())
+
+    @invariant()
+    def stages_run_only_on_a_taken_path_and_are_skipped_only_when_none_is(self) -> None:
+        state = self.state
+        for key, edges in incoming(state.definition).items():
+            status = state.tasks[key].status
+            edge_states = {state._edge_state(e) for e in edges}
+            if status == TaskStatus.SKIPPED:
+                assert edge_states == {"dead"}
+            elif status not in (TaskStatus.PENDING, TaskStatus.CANCELLED) and edges:
+                assert "taken" in edge_states
+            elif status == TaskStatus.PENDING and state.status == TicketStatus.OPEN:
+                # Dead-path elimination left nothing decidable undecided.
+                assert "pending" in edge_states
 
     @invariant()
     def claimed_tasks_have_an_assignee(self) -> None:
@@ -233,3 +261,61 @@ class TicketLife(RuleBasedStateMachine):
 
 TicketLife.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 test_ticket_life = TicketLife.TestCase
+
+# `work` chooses the automated path when its form says ok: a service, then a join before a
+# wait that may time out, then a timer; the clocks and ladder of the ticket-life process stay.
+BRANCHING = life(
+    stages=[
+        {
+            **life().stages[0].model_dump(mode="json", exclude_none=True),
+            "gateway": exclusive(("fast", "has(stages.work.data.ok)"), default="check"),
+        },
+        stage("fast", kind="service", service=service(), sla={"target": "PT1H"}),
+        stage("check"),
+        stage(
+            "part",
+            kind="wait",
+            depends_on=["fast", "check"],
+            wait={"signal": "external_update", "timeout": "PT1H", "on_timeout": "chase"},
+        ),
+        stage("chase"),
+        stage("cool", kind="timer", depends_on=["part"], timer={"duration": "PT30M"}),
+    ]
+)
+
+
+class BranchingLife(TicketLife):
+    """The same people and time on a process with a gateway, a join and automated stages."""
+
+    def definition(self) -> ProcessDefinition:
+        """The branching process."""
+        return BRANCHING
+
+    @rule(data=st.data())
+    def an_automated_stage_reports(self, data: st.DataObject) -> None:
+        """The workflow reports how a running stage ended (or a stale report is refused)."""
+        running = [t for t in self.state.tasks.values() if t.status == TaskStatus.RUNNING]
+        key = data.draw(st.sampled_from([t.stage_key for t in running] or ["fast"]))
+        kind = self.state.tasks[key].kind
+        state, now = self.state, self.now
+        outcomes: dict[str, list[Callable[[], object]]] = {
+            "service": [
+                lambda: state.service_completed(key, {"n": 1}, now),
+                lambda: state.service_failed(key, "boom", 3, now),
+            ],
+            "wait": [
+                lambda: state.wait_matched(key, {}, "s1", now),
+                lambda: state.wait_timed_out(key, now),
+            ],
+            "timer": [lambda: state.timer_fired(key, now)],
+        }
+        self._apply(data.draw(st.sampled_from(outcomes.get(kind, outcomes["service"]))))
+
+    @invariant()
+    def nothing_runs_once_the_ticket_is_over(self) -> None:
+        if self.state.status != TicketStatus.OPEN:
+            assert TaskStatus.RUNNING not in {t.status for t in self.state.tasks.values()}
+
+
+BranchingLife.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+test_branching_life = BranchingLife.TestCase

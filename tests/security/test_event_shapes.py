@@ -12,11 +12,13 @@ import pytest
 import domain
 from domain.definitions import ProcessDefinition
 from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
-from domain.ticket import Actor, TicketEvent, TicketState
+from domain.ticket import Actor, ParentRef, TicketEvent, TicketState
 from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, TriageResult
 from domain.triage_routing import apply_triage, dispatch, record_duplicate, triage_input
 from policies.catalog import catalog_from_document
 from policies.event_shapes import EVENT_SHAPES, Fields, redact_event, redact_events, shape_of
+from tests.domain.processes import OPS, REPAIR
+from tests.domain.tickets import ROOT
 from tests.security import views
 from tests.security.policy import access_control, view_of, with_rules
 
@@ -184,12 +186,42 @@ def lifecycle() -> list[TicketEvent]:
     return [*state.events, *closed]
 
 
+def automated_lifecycle() -> list[TicketEvent]:
+    """A child ticket through every automated stage kind, a gateway and a skipped path."""
+    state = TicketState.create(
+        key="FLOW-1",
+        definition=REPAIR,
+        intake={"severity": 5, "order": "PO-7"},
+        requester=RITA,
+        now=NOW,
+        parent=ParentRef(key="LAB-1", stage="handover"),
+    )
+    state.service_failed("assess", "ActionFailed: HTTP 503", 3, NOW)
+    state.claim("assess", OPS, NOW)
+    state.complete("assess", OPS, {"decision": "retry"}, NOW)
+    state.service_completed("assess", {"level": 5}, NOW)
+    for key in ("safety", "verify"):
+        state.claim(key, ROOT, NOW)
+        state.complete(key, ROOT, {}, NOW)
+        state.open_ready_tasks(NOW)
+    timed_out = state.model_copy(deep=True)
+    other_way = timed_out.wait_timed_out("part", NOW)
+    state.wait_matched("part", {"order": "PO-7"}, "sig-1", NOW)
+    state.claim("install", ROOT, NOW)
+    state.complete("install", ROOT, {}, NOW)
+    state.open_ready_tasks(NOW)
+    state.timer_fired("cool", NOW)
+    state.subprocess_started("handover", "CARE-000001", "care@1", NOW)
+    state.subprocess_closed("handover", "closed", NOW)
+    return [*state.events, *other_way]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
 def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -> None:
-    events = lifecycle()
+    events = [*lifecycle(), *automated_lifecycle()]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
         shape = shape_of(_dump(event))
