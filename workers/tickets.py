@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.actions.registry import ActionRegistry, action_registry
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
@@ -24,8 +25,10 @@ def build_ticket_worker(
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path | None = None,
+    actions: ActionRegistry | None = None,
 ) -> Worker:
-    """A worker serving tickets' workflows and activities (models live under `data_dir`)."""
+    """A worker serving tickets' workflows and activities (models under `data_dir`), and every
+    action of `actions` (by default the built-ins, configured by the process's settings)."""
     projection = ProjectionActivities(sessions)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
@@ -37,5 +40,6 @@ def build_ticket_worker(
             projection.project_ticket,
             notifications.record_notifications,
             triage.triage_ticket,
+            *(actions or action_registry(get_settings())).activities,
         ],
     )
