@@ -13,17 +13,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from domain.action_failures import FAILED, REFUSED, UNAVAILABLE
 from domain.actions import ActionSpec
 from domain.problems import Problem, Rejected, pointer
-
-# The action will not run with these parameters or this deployment's configuration (a host not
-# on the allow-list, a bad field name): a person has to change the definition or the settings.
-REFUSED = "ActionRefused"
-# The other side answered, and asking again would get the same answer (a 4xx, a response that
-# is not JSON or lacks a selected field, a body over the size bound).
-FAILED = "ActionFailed"
-# Transient (cannot connect, timed out, 5xx, 408, 429): Temporal retries per the stage's policy.
-UNAVAILABLE = "ActionUnavailable"
 
 # Problems shown in a refusal's message; all of them are in its details.
 SHOWN_PROBLEMS = 5

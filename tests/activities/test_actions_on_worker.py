@@ -10,8 +10,8 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities.actions.errors import FAILED, REFUSED, UNAVAILABLE
 from activities.actions.registry import ActionRegistry, RegisteredAction, action_registry
+from domain.action_failures import FAILED, REFUSED, UNAVAILABLE
 from domain.actions import BUILTIN_ACTIONS, HTTP_REQUEST, ActionInput, ActionOutput
 from tests.activities.conftest import Actions
 from tests.activities.endpoint import Endpoint

@@ -11,8 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.actions.errors import FAILED, REFUSED, UNAVAILABLE
 from activities.actions.http import HttpRequestAction, Resolver, resolve
+from domain.action_failures import FAILED, REFUSED, UNAVAILABLE
 from domain.actions import ActionInput
 from tests.activities.endpoint import DOCUMENT, Endpoint
 

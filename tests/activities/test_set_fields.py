@@ -6,8 +6,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.actions.errors import REFUSED
 from activities.actions.fields import set_fields
+from domain.action_failures import REFUSED
 from domain.actions import ActionInput
 
 
