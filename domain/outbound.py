@@ -21,10 +21,12 @@ METADATA_ADDRESSES = frozenset(
 )
 
 # Headers a parameter may not set: they would change where the request goes or how it is
-# framed (request smuggling), or hand credentials to a proxy.
+# framed (request smuggling), hand credentials to a proxy, or ask for a compressed body that
+# would be inflated before its size is bounded.
 FORBIDDEN_HEADERS = frozenset(
     {
         "host",
+        "accept-encoding",
         "content-length",
         "transfer-encoding",
         "connection",

@@ -261,7 +261,9 @@ async def test_proxy_variables_are_ignored(
     assert await run([endpoint.allowed], params) == {"status": 200, "id": 7}
 
 
-@pytest.mark.parametrize("header", ["Host", "content-length", "Transfer-Encoding", "Connection"])
+@pytest.mark.parametrize(
+    "header", ["Host", "content-length", "Transfer-Encoding", "Connection", "Accept-Encoding"]
+)
 async def test_headers_that_reroute_or_reframe_the_request_are_refused(
     endpoint: Endpoint, header: str
 ) -> None:
