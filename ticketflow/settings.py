@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from limits import parse
 from pydantic import BaseModel, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.outbound import parse_allowed_host
 
 STATE_FILE = "stack.json"
 
@@ -34,11 +36,28 @@ class Settings(BaseSettings):
     # Invalid bearer tokens one client address may send before it is refused (429) for the
     # rest of the window; a `limits` rate string ("20/minute", "100/hour").
     auth_failure_limit: str = "20/minute"
+    # The hosts `http.request` may call, `host` or `host:port` (comma-separated in the
+    # environment); a host listed without a port is allowed on its scheme's default port only.
+    http_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("auth_failure_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse(value)  # a ValueError here names the bad setting at startup
+        return value
+
+    @field_validator("http_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("http_allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_allowed_host(entry)  # a ValueError here names the bad entry at startup
         return value
 
     @property

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.actions.registry import action_registry
 from services.triage_schedule import ensure_retrain_schedule
 from ticketflow.settings import Settings
 from workers.tickets import build_ticket_worker
@@ -26,5 +27,9 @@ async def worker_for_queue(
             client=client, task_queue=task_queue, sessions=sessions, data_dir=settings.data_dir
         )
     return build_ticket_worker(
-        client=client, task_queue=task_queue, sessions=sessions, data_dir=settings.data_dir
+        client=client,
+        task_queue=task_queue,
+        sessions=sessions,
+        data_dir=settings.data_dir,
+        actions=action_registry(settings),
     )

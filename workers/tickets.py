@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.actions.registry import ActionRegistry, action_registry
 from activities.child_tickets import ChildTicketActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
@@ -27,12 +26,10 @@ def build_ticket_worker(
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path | None = None,
-    actions: Sequence[Callable[..., Any]] = (),
+    actions: ActionRegistry | None = None,
 ) -> Worker:
-    """A worker serving tickets' workflows and activities (models live under `data_dir`).
-
-    `actions` are the activities of the actions service stages run (`action.<name>`).
-    """
+    """A worker serving tickets' workflows and activities (models under `data_dir`), and every
+    action of `actions` (by default the built-ins, configured by the process's settings)."""
     projection = ProjectionActivities(sessions)
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
@@ -46,6 +43,6 @@ def build_ticket_worker(
             notifications.record_notifications,
             triage.triage_ticket,
             children.reserve_child_ticket,
-            *actions,
+            *(actions or action_registry(get_settings())).activities,
         ],
     )

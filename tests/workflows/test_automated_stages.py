@@ -22,7 +22,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.actions import ActionInput, ActionOutput, action_activity
+from activities.actions.registry import ActionRegistry, RegisteredAction
+from domain.actions import ActionInput, ActionOutput, ActionSpec, action_activity
 from domain.calendars import BusinessCalendar
 from domain.definitions import ProcessDefinition
 from domain.messages import (
@@ -69,6 +70,14 @@ async def flaky(call: ActionInput) -> ActionOutput:
     return ActionOutput(output={"level": call.params.get("level"), "calls": CALLS[name]})
 
 
+FLAKY = ActionSpec(
+    name="test.flaky",
+    description="Fails its first `fail_times` calls, then echoes `level`.",
+    params_schema={"type": "object"},
+    output_schema={"type": "object", "properties": {"level": {}, "calls": {}}},
+)
+
+
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[tuple[WorkflowEnvironment, Stack]]:
     """A time-skipping server of this test's own, and a worker that serves `test.flaky`."""
@@ -78,7 +87,10 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[WorkflowEnvironment, Stack]
         async with (
             migrated_sessions(sqlite_url(tmp_path)) as sessions,
             build_ticket_worker(
-                client=environment.client, task_queue=queue, sessions=sessions, actions=[flaky]
+                client=environment.client,
+                task_queue=queue,
+                sessions=sessions,
+                actions=ActionRegistry([RegisteredAction(FLAKY, flaky)]),
             ),
         ):
             yield environment, Stack(client=environment.client, task_queue=queue, sessions=sessions)

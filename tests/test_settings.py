@@ -1,0 +1,30 @@
+"""Settings read from TICKETFLOW_* variables."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from ticketflow.settings import Settings
+
+
+def test_allowed_hosts_parse_from_a_comma_separated_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TICKETFLOW_HTTP_ALLOWED_HOSTS", " crm.example.com, 127.0.0.1:8080,,[::1]:9")
+    assert Settings().http_allowed_hosts == ["crm.example.com", "127.0.0.1:8080", "[::1]:9"]
+
+
+def test_no_allowed_hosts_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TICKETFLOW_HTTP_ALLOWED_HOSTS", raising=False)
+    assert Settings().http_allowed_hosts == []
+
+
+def test_an_allowed_host_that_is_a_url_is_an_error_at_startup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TICKETFLOW_HTTP_ALLOWED_HOSTS", "crm.example.com,https://api.example.com/")
+    with pytest.raises(ValidationError, match=re.escape("https://api.example.com/")):
+        Settings()
