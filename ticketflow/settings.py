@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from limits import parse
 from pydantic import BaseModel, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STATE_FILE = "stack.json"
 
@@ -34,11 +34,21 @@ class Settings(BaseSettings):
     # Invalid bearer tokens one client address may send before it is refused (429) for the
     # rest of the window; a `limits` rate string ("20/minute", "100/hour").
     auth_failure_limit: str = "20/minute"
+    # The hosts `http.request` actions may call, as `host` (any port) or `host:port`; from the
+    # environment a comma-separated list. Checked at publish and again before each call.
+    http_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("auth_failure_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse(value)  # a ValueError here names the bad setting at startup
+        return value
+
+    @field_validator("http_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
     @property
