@@ -193,7 +193,7 @@ async def test_graph_of_a_published_version_in_each_format(crm_api: Api) -> None
     assert text.headers["content-type"].startswith("text/plain")
     lines = text.text.splitlines()
     assert lines[0] == "flowchart TD"
-    shapes = [line[4:].split('"')[0] for line in lines[1:] if '"' in line and "-" not in line]
+    shapes = [line[4:].split('"')[0] for line in lines[1:] if NODE_LINE.fullmatch(line)]
     assert shapes[:9] == ["n0[", "n1[", "n2([", "n3>", "n4[", "n5([", "n6((", "n7((", "n8[["]
     assert "    n0 -.->|" in text.text  # the default path, dashed
 
