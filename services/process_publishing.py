@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import anyio
 from jsonschema import Draft202012Validator, validators
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -217,6 +218,10 @@ def _child_intake_problems(
     return problems
 
 
+def _pure_problems(definition: ProcessDefinition, rules: PublishRules) -> list[Problem]:
+    return process_problems(definition, rules) + params_problems(definition, rules)
+
+
 async def check_process(
     *, session: AsyncSession, definition: ProcessDefinition, rules: PublishRules
 ) -> list[Problem]:
@@ -224,8 +229,8 @@ async def check_process(
 
     Pins what it resolves: timer and wait calendars, subprocess definitions.
     """
-    problems = process_problems(definition, rules)
-    problems += params_problems(definition, rules)
+    # Pure but CPU-bound (parsing every expression): off the event loop.
+    problems = await anyio.to_thread.run_sync(_pure_problems, definition, rules)
     problems += await _stage_calendars(session, definition)
     problems += await _subprocess_problems(session, definition, rules)
     return problems

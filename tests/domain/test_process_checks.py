@@ -387,6 +387,15 @@ CASES: list[tuple[str, Change, str, str]] = [
         "/stages/7/timer/until",
         "no field 'visit'",
     ),
+    (
+        "expressions too long together",
+        _set(
+            "stages.0.gateway.branches",
+            [{"to": "approve", "when": "intake.severity == '" + "x" * 1975 + "'"}] * 50,
+        ),
+        "/stages/",
+        "total more than",
+    ),
     # Gateways and paths.
     (
         "exclusive gateway without default",
