@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.expression_analysis import MAX_COMPREHENSION_NESTING, analyse
 from domain.expressions import ExpressionError
@@ -52,3 +54,57 @@ def test_comprehension_nesting_is_bounded() -> None:
 def test_invalid_or_too_complex(source: str) -> None:
     with pytest.raises(ExpressionError):
         analyse(source)
+
+
+CEL_PIECES = st.sampled_from(
+    [
+        "intake",
+        "stages",
+        ".",
+        "a",
+        "[",
+        "]",
+        "(",
+        ")",
+        "'x'",
+        '"\\u00e9"',
+        "r'\\d'",
+        "1",
+        "2.5",
+        "u",
+        "b'z'",
+        "==",
+        "&&",
+        "||",
+        "!",
+        "-",
+        "?",
+        ":",
+        ",",
+        "{",
+        "}",
+        "map",
+        "all",
+        "has",
+        " ",
+        "x",
+        "in",
+        "true",
+        "null",
+        "'''m'''",
+        "\\",
+        "\\x4",
+        "\\u12",
+        "\\101",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(CEL_PIECES, max_size=25).map("".join) | st.text(max_size=60))
+def test_any_text_is_analysed_or_refused_with_an_expression_error(source: str) -> None:
+    try:
+        analysis = analyse(source)
+    except ExpressionError:
+        return
+    assert all(r.path for r in analysis.references)
