@@ -55,7 +55,6 @@ class _Site:
     stage: int
     includes_self: bool
     signal: bool = False
-    condition: bool = False
 
 
 def process_problems(definition: ProcessDefinition, rules: PublishRules) -> list[Problem]:
@@ -327,7 +326,7 @@ def _sites(definition: ProcessDefinition) -> Iterator[_Site]:
         if stage.gateway is not None:
             for j, branch in enumerate(stage.gateway.branches):
                 at = pointer("stages", i, "gateway", "branches", j, "when")
-                yield _Site(at, branch.when, i, includes_self=True, condition=True)
+                yield _Site(at, branch.when, i, includes_self=True)
         if stage.service is not None:
             at_params = ("stages", i, "service", "params")
             for at, source in _parameter_expressions(stage.service.params, at_params):
@@ -335,7 +334,7 @@ def _sites(definition: ProcessDefinition) -> Iterator[_Site]:
         if stage.wait is not None and stage.wait.correlation is not None:
             at = pointer("stages", i, "wait", "correlation")
             source = stage.wait.correlation
-            yield _Site(at, source, i, includes_self=False, signal=True, condition=True)
+            yield _Site(at, source, i, includes_self=False, signal=True)
         if stage.timer is not None and stage.timer.until is not None:
             yield _Site(pointer("stages", i, "timer", "until"), stage.timer.until, i, False)
         if stage.subprocess is not None:
