@@ -6,6 +6,10 @@ One run measures, in this process:
   (the template's field titles joined into a sentence), p50/p99 per call.
 * Publish check: `schema_problems` on every form of every bundled template, p50/p99.
 * Validation: `data_problems` on every form's examples, p50/p99 per submission.
+* Definition checks: the pure publish checks of the process language (`process_problems`) on
+  every bundled definition and a 20-branch gateway definition, with the expression caches
+  cleared before each call (a first publish) and kept (a republish), beside
+  `structural_problems` on the same definitions.
 * Bulk: 1,000 submissions (a tenth of them invalid) against a 50-field form, validated with
   `data_problems` (ours: per-field problems, messages in the form's language, cached validator
   looked up by the schema's content) and with a jsonschema `Draft202012Validator` compiled once
@@ -31,9 +35,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
+from domain.definitions import ProcessDefinition, structural_problems  # noqa: E402
+from domain.expression_analysis import analyse  # noqa: E402
+from domain.expressions import compile_expression  # noqa: E402
+from domain.process_checks import PublishRules, process_problems  # noqa: E402
 from forms.generate import generate_form  # noqa: E402
 from forms.library import bundled_templates  # noqa: E402
 from forms.validation import _FORMAT_CHECKER, data_problems, schema_problems  # noqa: E402
+from services.bundled import bundled_definitions  # noqa: E402
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -117,6 +126,56 @@ def submissions(count: int) -> list[dict[str, Any]]:
     return made
 
 
+def gateway_definition() -> ProcessDefinition:
+    """A triage task whose exclusive gateway has 20 branches, each to a service stage."""
+    properties = {f"f{i}": {"type": "integer"} for i in range(20)}
+    stages: list[dict[str, Any]] = [
+        {
+            "key": "triage",
+            "title": "Triage",
+            "group": "desk",
+            "form": {"type": "object", "properties": properties},
+            "gateway": {
+                "type": "exclusive",
+                "branches": [
+                    {"to": f"s{i}", "when": f"stages.triage.data.f{i} > {i} && intake.n != {i}"}
+                    for i in range(20)
+                ],
+                "default": "s0",
+            },
+        }
+    ]
+    stages += [
+        {
+            "key": f"s{i}",
+            "title": f"Step {i}",
+            "group": "desk",
+            "kind": "service",
+            "service": {
+                "action": "ticket.set_fields",
+                "params": {"fields": {"v": f"=stages.triage.data.f{i} * 2 + intake.n"}},
+            },
+        }
+        for i in range(20)
+    ]
+    return ProcessDefinition.model_validate(
+        {
+            "key": "gateway",
+            "title": "Gateway",
+            "key_prefix": "GW",
+            "department": "desk",
+            "intake_form": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "stages": stages,
+        }
+    )
+
+
+def _cold(definition: ProcessDefinition) -> object:
+    analyse.cache_clear()
+    compile_expression.cache_clear()
+    return process_problems(definition, PublishRules())
+
+
 def main() -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -125,6 +184,9 @@ def main() -> None:
     args = parser.parse_args()
 
     sentences, forms = _sentences(), _forms()
+    definitions = [ProcessDefinition.model_validate(d) for _n, d in bundled_definitions()]
+    definitions.append(gateway_definition())
+    analyse("true")  # the parser's tables are built once per process, not per publish
     examples = [(f, e) for f in forms for e in f["examples"]]
     rows = [
         ("generate_form (per sentence)", [lambda s=s: generate_form(s) for s in sentences]),
@@ -132,6 +194,18 @@ def main() -> None:
         (
             "data_problems (per submission)",
             [lambda f=f, e=e: data_problems(f, e) for f, e in examples],
+        ),
+        (
+            "structural_problems (per def.)",
+            [lambda d=d: structural_problems(d) for d in definitions],
+        ),
+        (
+            "process_problems, first (per def.)",
+            [lambda d=d: _cold(d) for d in definitions],
+        ),
+        (
+            "process_problems, again (per def.)",
+            [lambda d=d: process_problems(d, PublishRules()) for d in definitions],
         ),
     ]
     print(f"bundled templates: {len(bundled_templates())}, forms: {len(forms)}")

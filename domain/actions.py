@@ -26,6 +26,10 @@ class ActionSpec(BaseModel):
     params_schema: JsonSchema
     output_schema: JsonSchema
     max_timeout: timedelta = timedelta(minutes=5)
+    output_fields_from: str | None = Field(
+        default=None,
+        description="The parameter whose object keys are output fields (http.request's select).",
+    )
 
 
 class ActionInput(BaseModel):
@@ -78,6 +82,7 @@ HTTP_REQUEST = ActionSpec(
         "additionalProperties": True,
     },
     max_timeout=timedelta(minutes=2),
+    output_fields_from="select",
 )
 
 SET_FIELDS = ActionSpec(
@@ -98,6 +103,7 @@ SET_FIELDS = ActionSpec(
     },
     output_schema={"type": "object", "additionalProperties": True},
     max_timeout=timedelta(seconds=30),
+    output_fields_from="fields",
 )
 
 BUILTIN_ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (HTTP_REQUEST, SET_FIELDS)}

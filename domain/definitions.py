@@ -186,7 +186,10 @@ class ProcessDefinition(BaseModel):
 
 
 def structural_problems(definition: ProcessDefinition) -> list[Problem]:
-    """List every structural problem: form sources, duplicate keys, unknown deps, cycles."""
+    """List every structural problem: form sources, duplicate keys, unknown deps, cycles.
+
+    Cycles run over every kind of edge: dependencies, gateway branches and wait timeouts.
+    """
     problems: list[Problem] = []
     if (definition.intake_form is None) == (definition.intake_form_ref is None):
         problems.append(
@@ -229,12 +232,14 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
                         detail=f"unknown stage {dep!r}",
                     )
                 )
-    graph: dict[str, list[str]] = {}
+    # Every kind of edge, as successors: dependencies, gateway branches, a wait's timeout path.
+    graph: dict[str, list[str]] = {s.key: [] for s in definition.stages}
     for stage in definition.stages:
         # Stages sharing a key (already reported) pool their edges so no cycle hides behind one.
-        graph.setdefault(stage.key, []).extend(
-            d for d in stage.depends_on if d in seen and d != stage.key
-        )
+        for dep in stage.depends_on:
+            if dep in seen and dep != stage.key:
+                graph[dep].append(stage.key)
+        graph[stage.key].extend(t for t in outgoing_targets(stage) if t in seen and t != stage.key)
     if definition.triage is not None:
         for i, key in enumerate(definition.triage.routed_stages):
             if key not in seen:
@@ -246,13 +251,26 @@ def structural_problems(definition: ProcessDefinition) -> list[Problem]:
                 )
     cycle = find_cycle(graph)
     if cycle:
+        # Reported at the stage the cycle re-enters; the path reads in the direction work flows.
         problems.append(
             Problem(
-                pointer=pointer("stages", seen[cycle[0]], "depends_on"),
-                detail="dependency cycle: " + " -> ".join([*cycle, cycle[0]]),
+                pointer=pointer("stages", seen[cycle[0]]),
+                detail="cycle: " + " -> ".join([*cycle, cycle[0]]),
             )
         )
     return problems
+
+
+def outgoing_targets(stage: StageDefinition) -> list[str]:
+    """The stages a stage's gateway and wait timeout lead to (its conditional edges)."""
+    targets: list[str] = []
+    if stage.gateway is not None:
+        targets += [b.to for b in stage.gateway.branches]
+        if stage.gateway.default is not None:
+            targets.append(stage.gateway.default)
+    if stage.wait is not None and stage.wait.on_timeout is not None:
+        targets.append(stage.wait.on_timeout)
+    return targets
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str]:

@@ -85,6 +85,8 @@ def url_refusal(url: str, allowed: Iterable[str]) -> str | None:
         port = parts.port
     except ValueError as exc:
         return f"not a valid URL: {exc}"
+    if parts.scheme and parts.scheme.lower() not in DEFAULT_PORTS:
+        return f"the scheme must be http or https, not {parts.scheme.lower()!r}"
     if not parts.hostname:
         return "the URL must name a host"
     if parts.username is not None or parts.password is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.definitions import ProcessDefinition, structural_problems
 from domain.problems import Problem, Rejected, pointer
+from domain.process_checks import PublishRules
 from domain.ticket import Actor
 from forms.validation import schema_problems_in_thread
 from policies.roles import ADMIN
@@ -126,11 +127,15 @@ async def _resolve_form(
     return row.schema
 
 
-async def check_definition(*, session: AsyncSession, document: object) -> ProcessDefinition:
+async def check_definition(
+    *, session: AsyncSession, document: object, rules: PublishRules | None = None
+) -> ProcessDefinition:
     """Validate a definition completely and return it with every form resolved inline.
 
     Raises Rejected listing every problem: shape, duplicate keys, unknown dependencies,
-    cycles, unknown form references and invalid JSON Schemas.
+    cycles, unknown form references, invalid JSON Schemas, SLA policies and every check of the
+    process language (services.process_publishing) under `rules` (by default the built-in
+    actions and no HTTP host).
     """
     definition: ProcessDefinition = _parse(ProcessDefinition, document)
     problems = structural_problems(definition)
@@ -148,9 +153,24 @@ async def check_definition(*, session: AsyncSession, document: object) -> Proces
                 session, stage.form_ref, pointer("stages", i, "form_ref"), problems
             )
     problems += await check_sla(session=session, definition=definition)
+    problems += await check_process(
+        session=session, definition=definition, rules=rules or PublishRules()
+    )
     if problems:
         raise Rejected(problems)
     return definition
+
+
+async def check_process(
+    *, session: AsyncSession, definition: ProcessDefinition, rules: PublishRules
+) -> list[Problem]:
+    """Stage kinds, actions, paths and expressions (services.process_publishing; late: it uses
+    sla_publishing, which uses us)."""
+    from services import process_publishing
+
+    return await process_publishing.check_process(
+        session=session, definition=definition, rules=rules
+    )
 
 
 async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
@@ -161,14 +181,19 @@ async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> 
 
 
 async def publish_definition(
-    *, session: AsyncSession, document: object, published_by: str, publisher: Actor | None
+    *,
+    session: AsyncSession,
+    document: object,
+    published_by: str,
+    publisher: Actor | None,
+    rules: PublishRules | None = None,
 ) -> DefinitionRow:
     """Check a definition and store it as the next version of its key (immutable).
 
     `publisher` is the API caller, who must own an existing key (require_key_owner); None for
     the CLI and the bundled loader.
     """
-    definition = await check_definition(session=session, document=document)
+    definition = await check_definition(session=session, document=document, rules=rules)
 
     async def insert(version: int) -> DefinitionRow:
         # Checked again on every attempt: a concurrent first publish may have created the key.
@@ -244,16 +269,23 @@ def _same_content(row: DefinitionRow, definition: ProcessDefinition) -> bool:
 
 async def load_bundled_definitions(*, settings: Settings) -> list[str]:
     """Publish each bundled example unless its latest version already has the same content."""
+    from services.process_publishing import publish_rules
+
+    rules = publish_rules(settings)
     engine = make_async_engine(settings.effective_database_url)
     loaded = []
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             for _name, document in bundled_definitions():
-                definition = await check_definition(session=session, document=document)
+                definition = await check_definition(session=session, document=document, rules=rules)
                 latest = await store.get_definition(session=session, key=definition.key)
                 if latest is None or not _same_content(latest, definition):
                     latest = await publish_definition(
-                        session=session, document=document, published_by="bundled", publisher=None
+                        session=session,
+                        document=document,
+                        published_by="bundled",
+                        publisher=None,
+                        rules=rules,
                     )
                 loaded.append(f"{latest.key}@{latest.version}")
     finally:

@@ -49,6 +49,31 @@ async def publish_calendar(
     )
 
 
+async def resolve_calendar(
+    session: AsyncSession,
+    ref: str,
+    at: str,
+    definition: ProcessDefinition,
+    problems: list[Problem],
+) -> str | None:
+    """Pin a calendar reference to a published version, carried inline; None when unknown."""
+    if ref == ALWAYS:
+        return ref
+    key, _, version = ref.partition("@")
+    if version and not version.isdigit():
+        problems.append(Problem(pointer=at, detail="use key or key@version"))
+        return None
+    row = await store.get_calendar(
+        session=session, key=key, version=int(version) if version else None
+    )
+    if row is None:
+        problems.append(Problem(pointer=at, detail=f"unknown calendar {ref}"))
+        return None
+    calendar = BusinessCalendar.model_validate(row.document)
+    definition.calendars[calendar.ref] = calendar
+    return calendar.ref
+
+
 async def _resolve_calendar(
     session: AsyncSession,
     policy: SlaPolicy,
@@ -57,23 +82,11 @@ async def _resolve_calendar(
     problems: list[Problem],
 ) -> None:
     """Pin the policy to a published calendar version and carry that calendar inline."""
-    if policy.calendar == ALWAYS:
-        return
-    key, _, version = policy.calendar.partition("@")
-    if version and not version.isdigit():
-        problems.append(Problem(pointer=pointer(*at, "calendar"), detail="use key or key@version"))
-        return
-    row = await store.get_calendar(
-        session=session, key=key, version=int(version) if version else None
+    pinned = await resolve_calendar(
+        session, policy.calendar, pointer(*at, "calendar"), definition, problems
     )
-    if row is None:
-        problems.append(
-            Problem(pointer=pointer(*at, "calendar"), detail=f"unknown calendar {policy.calendar}")
-        )
-        return
-    calendar = BusinessCalendar.model_validate(row.document)
-    policy.calendar = calendar.ref
-    definition.calendars[calendar.ref] = calendar
+    if pinned is not None:
+        policy.calendar = pinned
 
 
 async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:

@@ -239,13 +239,16 @@ def _audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _definitions(args: argparse.Namespace, settings: Settings) -> int:
     from domain.problems import Rejected
+    from services.process_publishing import publish_rules
     from services.publishing import check_definition, publish_definition, read_document
+
+    rules = publish_rules(settings)
 
     async def work(session: AsyncSession) -> int:
         try:
             document = read_document(path=Path(args.file))
             if args.action == "validate":
-                definition = await check_definition(session=session, document=document)
+                definition = await check_definition(session=session, document=document, rules=rules)
                 sys.stdout.write(
                     f"{args.file}: valid ({definition.key}, {len(definition.stages)} stages)\n"
                 )
@@ -253,7 +256,11 @@ def _definitions(args: argparse.Namespace, settings: Settings) -> int:
                 # The CLI runs with the database's credentials, not a user's: no key
                 # ownership applies to it.
                 row = await publish_definition(
-                    session=session, document=document, published_by="cli", publisher=None
+                    session=session,
+                    document=document,
+                    published_by="cli",
+                    publisher=None,
+                    rules=rules,
                 )
                 sys.stdout.write(f"published {row.key}@{row.version}\n")
         except Rejected as exc:

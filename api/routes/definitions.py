@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from api.deps import AccessDep, ActorDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, SessionDep, SettingsDep, require_roles
 from api.params import Version
 from api.problems import ProblemError
+from api.process_rendering import RenderingUnavailable, mermaid, svg
 from api.sandbox import (
     claimed_template,
     require_definable_fields,
@@ -23,10 +25,13 @@ from api.schemas import (
     Strict,
     ValidationReport,
 )
+from domain.definitions import ProcessDefinition
 from domain.json_values import TOO_DEEP, value_problems
 from domain.problems import Problem, Rejected
+from domain.process_graph import ProcessGraph, process_graph
 from domain.ticket import Actor
 from policies.authorization import PUBLISH
+from services.process_publishing import publish_rules
 from services.publishing import (
     NotOwner,
     check_definition,
@@ -116,7 +121,11 @@ def _detail(row: DefinitionRow) -> DefinitionDetail:
     openapi_extra=DEFINITION_BODY,
 )
 async def publish(
-    request: Request, session: SessionDep, actor: Publisher, access: AccessDep
+    request: Request,
+    session: SessionDep,
+    actor: Publisher,
+    access: AccessDep,
+    settings: SettingsDep,
 ) -> DefinitionDetail:
     """Validate a definition completely and publish it as the next version of its key."""
     require_direct_publishing(access, actor)
@@ -124,11 +133,16 @@ async def publish(
     try:
         if claimed := claimed_template(document):
             raise Rejected(claimed)
-        resolved = await check_definition(session=session, document=document)
+        rules = publish_rules(settings)
+        resolved = await check_definition(session=session, document=document, rules=rules)
         # Before anything is written: on SQLite the insert's savepoint commits by itself.
         require_definable_fields(access, actor, resolved.model_dump())
         row = await publish_definition(
-            session=session, document=document, published_by=actor.user, publisher=actor
+            session=session,
+            document=document,
+            published_by=actor.user,
+            publisher=actor,
+            rules=rules,
         )
     except NotOwner as exc:
         raise ProblemError(403, exc.problem.detail, problems=[exc.problem]) from exc
@@ -141,16 +155,71 @@ async def publish(
 @router.post(
     "/definitions/validate", response_model=ValidationReport, openapi_extra=DEFINITION_BODY
 )
-async def validate(request: Request, session: SessionDep, _actor: ActorDep) -> ValidationReport:
+async def validate(
+    request: Request, session: SessionDep, _actor: ActorDep, settings: SettingsDep
+) -> ValidationReport:
     """Check a definition without publishing it; lists every problem."""
     document = await _document(request)
     if claimed := claimed_template(document):
         return ValidationReport(valid=False, errors=claimed)
     try:
-        await check_definition(session=session, document=document)
+        await check_definition(session=session, document=document, rules=publish_rules(settings))
     except Rejected as exc:
         return ValidationReport(valid=False, errors=exc.problems)
     return ValidationReport(valid=True, errors=[])
+
+
+GraphFormat = Annotated[
+    Literal["json", "mermaid", "svg"],
+    Query(description="json (nodes and edges), mermaid (a flowchart's text) or svg"),
+]
+GRAPH_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "image/svg+xml": {"schema": {"type": "string"}},
+        },
+        "description": "The graph in the requested format.",
+    }
+}
+
+
+async def _graph_response(definition: ProcessDefinition, format: str) -> Response:
+    graph = process_graph(definition)
+    if format == "mermaid":
+        return Response(mermaid(graph), media_type="text/plain; charset=utf-8")
+    if format == "svg":
+        try:
+            return Response(await svg(graph), media_type="image/svg+xml")
+        except RenderingUnavailable as exc:
+            raise ProblemError(503, f"cannot draw SVG: {exc}") from exc
+    return JSONResponse(graph.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+@router.post(
+    "/definitions/graph",
+    response_model=ProcessGraph,
+    responses=GRAPH_RESPONSES,
+    openapi_extra=DEFINITION_BODY,
+)
+async def draft_graph(
+    request: Request,
+    session: SessionDep,
+    _actor: ActorDep,
+    settings: SettingsDep,
+    format: GraphFormat = "json",
+) -> Response:
+    """The graph of a draft, checked like a publish (422 lists every problem), stored nowhere."""
+    document = await _document(request)
+    try:
+        if claimed := claimed_template(document):
+            raise Rejected(claimed)
+        definition = await check_definition(
+            session=session, document=document, rules=publish_rules(settings)
+        )
+    except Rejected as exc:
+        raise ProblemError(422, "the definition is not valid", problems=exc.problems) from exc
+    return await _graph_response(definition, format)
 
 
 @router.get("/definitions", response_model=list[DefinitionSummary])
@@ -188,6 +257,21 @@ async def definition_version(
     if row is None:
         raise ProblemError(404, f"no definition {key}@{version}")
     return _detail(row)
+
+
+@router.get(
+    "/definitions/{key}/versions/{version}/graph",
+    response_model=ProcessGraph,
+    responses=GRAPH_RESPONSES,
+)
+async def definition_graph(
+    key: str, version: Version, session: SessionDep, _actor: ActorDep, format: GraphFormat = "json"
+) -> Response:
+    """One version's stages and the paths between them, as data, Mermaid or SVG."""
+    row = await store.get_definition(session=session, key=key, version=version)
+    if row is None:
+        raise ProblemError(404, f"no definition {key}@{version}")
+    return await _graph_response(ProcessDefinition.model_validate(row.document), format)
 
 
 def _form(row: FormRow) -> FormDetail:

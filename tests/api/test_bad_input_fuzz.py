@@ -51,6 +51,7 @@ TARGETS = [
     ("/tickets", "rita"),
     ("/definitions", "owner"),
     ("/definitions/validate", "owner"),
+    ("/definitions/graph", "owner"),
     ("/forms", "owner"),
     ("/tickets/{key}/comments", "dana"),
     ("/tickets/{key}/cancel", "dana"),
