@@ -12,8 +12,12 @@ import asyncio
 import shutil
 
 import graphviz
+from fastapi import Response
+from fastapi.responses import JSONResponse
 
+from api.problems import ProblemError
 from domain.process_graph import Edge, Node, ProcessGraph
+from domain.ticket_path import PathEdge, PathNode, TicketPath
 
 SVG_TIMEOUT_SECONDS = 10.0
 # Mermaid shapes per stage kind: (opening, closing) around the quoted label.
@@ -33,6 +37,27 @@ DOT_SHAPES = {
 }
 MERMAID_ARROWS = {"depends_on": "-->", "branch": "-->", "default": "-.->", "timeout": "-.->"}
 DOT_STYLES = {"depends_on": "solid", "branch": "solid", "default": "dashed", "timeout": "dotted"}
+# A ticket's path: stage fill by status, edge stroke by whether it was taken.
+STATUS_COLOURS = {
+    "done": "#d4edda",
+    "running": "#fff3cd",
+    "open": "#cfe2ff",
+    "claimed": "#cfe2ff",
+    "skipped": "#eeeeee",
+    "cancelled": "#f8d7da",
+    "pending": "#ffffff",
+}
+EDGE_MARKS = {
+    "taken": {"color": "#1e7e34", "penwidth": "2.5"},
+    "not_taken": {"color": "#aaaaaa", "style": "dashed"},
+    "pending": {"color": "#666666"},
+}
+MERMAID_EDGE_MARKS = {
+    "taken": "stroke:#1e7e34,stroke-width:3px",
+    "not_taken": "stroke:#aaaaaa,stroke-dasharray:4 4",
+    "pending": "stroke:#666666",
+}
+Drawable = ProcessGraph | TicketPath
 # Characters written as themselves in a Mermaid label; every other one as `#<code>;`.
 MERMAID_PLAIN = frozenset(" _.,:-/()+*=!?@%")
 
@@ -54,6 +79,14 @@ def _detail(node: Node) -> str:
     return " · ".join(parts)
 
 
+def _lines(node: Node) -> list[str]:
+    """A node's label lines: its title, what it is, and on a ticket's path how far it got."""
+    lines = [node.title, _detail(node)]
+    if isinstance(node, PathNode):
+        lines.append(node.status if node.round == 1 else f"{node.status} (round {node.round})")
+    return lines
+
+
 def _edge_label(edge: Edge) -> str | None:
     if edge.type == "branch":
         return edge.when
@@ -70,14 +103,15 @@ def mermaid_text(text: str) -> str:
     )
 
 
-def mermaid(graph: ProcessGraph) -> str:
-    """The graph as a Mermaid flowchart, top to bottom."""
+def mermaid(graph: Drawable) -> str:
+    """The graph as a Mermaid flowchart, top to bottom (a ticket's path styled by its marks)."""
     ids = {node.key: f"n{i}" for i, node in enumerate(graph.nodes)}
     lines = ["flowchart TD"]
     for node in graph.nodes:
         opening, closing = MERMAID_SHAPES[node.kind]
-        label = f"{mermaid_text(node.title)}<br/>{mermaid_text(_detail(node))}"
+        label = "<br/>".join(mermaid_text(line) for line in _lines(node))
         lines.append(f'    {ids[node.key]}{opening}"{label}"{closing}')
+    drawn = 0
     for edge in graph.edges:
         if edge.source not in ids or edge.target not in ids:
             continue
@@ -85,6 +119,15 @@ def mermaid(graph: ProcessGraph) -> str:
         text = _edge_label(edge)
         middle = arrow if text is None else f'{arrow}|"{mermaid_text(text)}"|'
         lines.append(f"    {ids[edge.source]} {middle} {ids[edge.target]}")
+        if isinstance(edge, PathEdge):
+            lines.append(f"    linkStyle {drawn} {MERMAID_EDGE_MARKS[edge.state]}")
+        drawn += 1
+    statuses = sorted({n.status for n in graph.nodes if isinstance(n, PathNode)})
+    for status in statuses:
+        fill = STATUS_COLOURS.get(status, "#ffffff")
+        lines.append(f"    classDef {status} fill:{fill}")
+        members = ",".join(ids[n.key] for n in graph.nodes if getattr(n, "status", None) == status)
+        lines.append(f"    class {members} {status}")
     return "\n".join(lines) + "\n"
 
 
@@ -94,7 +137,16 @@ def _dot_text(*lines: str) -> str:
     return label
 
 
-def dot_source(graph: ProcessGraph) -> str:
+def _node_style(node: Node) -> dict[str, str]:
+    style = dict(DOT_SHAPES[node.kind])
+    if isinstance(node, PathNode):
+        kept = [s for s in style.get("style", "").split(",") if s and s != "filled"]
+        style["style"] = ",".join([*kept, "filled"])
+        style["fillcolor"] = STATUS_COLOURS.get(node.status, "#ffffff")
+    return style
+
+
+def dot_source(graph: Drawable) -> str:
     """The graph in Graphviz's DOT language."""
     # The graph's name would land in an SVG comment: ours, never a user's title.
     dot = graphviz.Digraph(name="process")
@@ -103,18 +155,21 @@ def dot_source(graph: ProcessGraph) -> str:
     dot.attr("edge", fontname="Helvetica", fontsize="9")
     ids = {node.key: f"n{i}" for i, node in enumerate(graph.nodes)}
     for node in graph.nodes:
-        dot.node(ids[node.key], label=_dot_text(node.title, _detail(node)), **DOT_SHAPES[node.kind])
+        dot.node(ids[node.key], label=_dot_text(*_lines(node)), **_node_style(node))
     for edge in graph.edges:
         if edge.source not in ids or edge.target not in ids:
             continue
         label = _edge_label(edge)
         extra = {} if label is None else {"label": _dot_text(label)}
-        dot.edge(ids[edge.source], ids[edge.target], style=DOT_STYLES[edge.type], **extra)
+        extra["style"] = DOT_STYLES[edge.type]
+        if isinstance(edge, PathEdge):
+            extra.update(EDGE_MARKS[edge.state])
+        dot.edge(ids[edge.source], ids[edge.target], **extra)
     source: str = dot.source
     return source
 
 
-async def svg(graph: ProcessGraph) -> bytes:
+async def svg(graph: Drawable) -> bytes:
     """The graph laid out by `dot` as SVG; RenderingUnavailable without Graphviz."""
     executable = shutil.which("dot")
     if executable is None:
@@ -137,3 +192,15 @@ async def svg(graph: ProcessGraph) -> bytes:
     if process.returncode != 0:
         raise RenderingUnavailable(err.decode(errors="replace").strip() or "dot failed")
     return out
+
+
+async def graph_response(graph: Drawable, format: str) -> Response:
+    """The graph as JSON (nodes and edges), Mermaid text or SVG; 503 when SVG cannot be drawn."""
+    if format == "mermaid":
+        return Response(mermaid(graph), media_type="text/plain; charset=utf-8")
+    if format == "svg":
+        try:
+            return Response(await svg(graph), media_type="image/svg+xml")
+        except RenderingUnavailable as exc:
+            raise ProblemError(503, f"cannot draw SVG: {exc}") from exc
+    return JSONResponse(graph.model_dump(mode="json", by_alias=True, exclude_none=True))

@@ -123,6 +123,11 @@ class TaskView(BaseModel):
     completed_at: datetime | None
     completed_by: str | None
     data: JsonObject
+    until: datetime | None = Field(default=None, description="When a wait or timer ends.")
+    child: str | None = Field(default=None, description="A subprocess's child ticket.")
+    error: str | None = Field(
+        default=None, description="Why a service stage failed (its task asks for a decision)."
+    )
 
 
 class TicketSummary(BaseModel):

@@ -164,6 +164,7 @@ class TicketSnapshot(BaseModel):
     tasks: list[Task]
     priority: Priority = DEFAULT_PRIORITY
     waiting_for: str | None = None
+    parent_key: str | None = None
 
 
 class TicketState(BaseModel):
@@ -296,6 +297,7 @@ class TicketState(BaseModel):
             tasks=[*self.tasks.values(), *self.followups.values()],
             priority=self.priority,
             waiting_for=self.waiting_for,
+            parent_key=self.parent.key if self.parent else None,
         )
 
     def active_groups(self) -> list[str]:
@@ -346,14 +348,14 @@ class TicketState(BaseModel):
                 "conflict", f"task {task.id} is already claimed by {task.assignee}"
             )
         if task.status != TaskStatus.OPEN:
-            raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not open")
+            raise TicketRuleError("conflict", _not_workable(task, "open"))
         return task
 
     def _require_holder(self, stage_key: str, actor: Actor) -> Task:
         self._require_open()
         task = self.task(stage_key)
         if task.status != TaskStatus.CLAIMED:
-            raise TicketRuleError("conflict", f"task {task.id} is {task.status.value}, not claimed")
+            raise TicketRuleError("conflict", _not_workable(task, "claimed"))
         if task.assignee != actor.user and actor.role != ADMIN_ROLE:
             raise TicketRuleError("conflict", f"task {task.id} is claimed by {task.assignee}")
         return task
@@ -370,7 +372,7 @@ class TicketState(BaseModel):
         """
         task = self._require_holder(stage_key, actor)
         if task.kind == "service":
-            problems = _decision_problems(data)
+            problems = decision_problems(data)
             if problems:
                 raise TicketRuleError(
                     "invalid", "give a decision: retry, or skip with a reason", problems
@@ -1046,7 +1048,19 @@ class TicketState(BaseModel):
         return self.record_event("external_event", source, now, data)
 
 
-def _decision_problems(data: dict[str, Any]) -> list[Problem]:
+def _not_workable(task: Task, wanted: str) -> str:
+    """Why a person cannot act on this task now."""
+    if task.status == TaskStatus.RUNNING:
+        return (
+            f"task {task.id} is running: its {task.kind} stage is under way by the system, "
+            "and no one claims or completes it"
+        )
+    if task.status == TaskStatus.SKIPPED:
+        return f"task {task.id} is skipped: its stage is not on the path this ticket took"
+    return f"task {task.id} is {task.status.value}, not {wanted}"
+
+
+def decision_problems(data: dict[str, Any]) -> list[Problem]:
     """What is wrong with a decision on a failed service stage."""
     decision = data.get("decision")
     if decision not in ("retry", "skip"):

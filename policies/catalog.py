@@ -40,6 +40,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     "links": "confidential",
     # Reports of other requesters linked to this ticket: their names and texts are theirs.
     "duplicates": "confidential",
+    # What automated stages brought in: action outputs (a CRM's answer, a device's readings).
+    # For the handling groups; each output key is also redacted by a form field of its name.
+    "outputs": "confidential",
 }
 
 ITEMS = "[]"

@@ -8,6 +8,7 @@ about the priority, so it needs `priority`). Its `actor` is a person's name: sho
 * a field name: shown if that field is readable (masked if maskable and only that);
 * `Gate(...)`: free text copied from those fields, shown only if every one is readable;
 * `FORM`: a stage's form data, redacted at every depth like the intake;
+* `GatedForm(...)`: form data shown only if its gate fields are readable (an action's output);
 * `KEEP`: an identifier without personal data;
 * `Fields({...})`: an object whose keys have rules of their own;
 * `Keyed(f)`: an object whose key `k` is shown if every field `f(k)` names is readable.
@@ -27,7 +28,17 @@ from domain.sla_clocks import SLA_ACTOR
 from domain.triage import CATEGORICAL_FIELDS
 from domain.triage_routing import NUMBER_SOURCES, TEXT_FIELDS, TRIAGE_ACTOR
 from policies.catalog import child_path
-from policies.redaction import FORM, KEEP, TITLE, FieldView, Gate, mask, redact_form
+from policies.redaction import (
+    FORM,
+    KEEP,
+    OUTPUT,
+    TITLE,
+    FieldView,
+    Gate,
+    GatedForm,
+    mask,
+    redact_form,
+)
 
 # Actors the domain writes itself: no person's name.
 SYSTEM_ACTORS = frozenset({"system", SLA_ACTOR, TRIAGE_ACTOR.user})
@@ -138,8 +149,10 @@ EVENT_SHAPES: dict[str, EventShape] = {
     "task_routed": EventShape({**TASK, "before": BEFORE}, gate=("tasks",)),
     # A follow-up withdrawn because its ticket closed or was cancelled.
     "task_cancelled": EventShape({**TASK, "reason": "status"}, gate=("tasks",)),
-    # Automated stages and gateways. Action outputs and signal payloads are ticket data,
-    # redacted like a form; errors and reasons name stages and expressions, not values.
+    # Automated stages and gateways. An action's output is ticket data for the handlers
+    # (`outputs`), redacted like a form; its parameters are never recorded. A wait's signal
+    # payload is shown only in the `external_event` that carried it. Errors and reasons name
+    # stages, expressions and actions, not values.
     "gateway_decided": EventShape(
         {**TASK, "type": "tasks", "taken": "tasks", "default": "tasks", "error": "tasks"},
         gate=("tasks",),
@@ -148,7 +161,7 @@ EVENT_SHAPES: dict[str, EventShape] = {
     "service_started": EventShape(
         {**TASK, "action": "tasks", "attempt_limit": "tasks"}, gate=("tasks",)
     ),
-    "service_completed": EventShape({**TASK, "action": "tasks", "output": FORM}, gate=("tasks",)),
+    "service_completed": EventShape({**TASK, "action": "tasks", "output": OUTPUT}, gate=("tasks",)),
     "service_failed": EventShape(
         {**TASK, "action": "tasks", "error": "tasks", "attempts": "tasks"}, gate=("tasks",)
     ),
@@ -303,6 +316,9 @@ def _compile(view: FieldView, rules: Mapping[str, Any]) -> _Compiled:
             out[key] = (_SHOW, None)
         elif rule == FORM:
             out[key] = (_FORM, None)
+        elif isinstance(rule, GatedForm):
+            if view.all_readable(rule.gate):
+                out[key] = (_FORM, None)
         elif isinstance(rule, Gate):
             if rule.allows(view):
                 out[key] = (_SHOW, None)

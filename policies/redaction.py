@@ -226,6 +226,28 @@ class Gate:
         )
 
 
+@dataclass(frozen=True)
+class GatedForm:
+    """Form data shown only if every field in `gate` is readable, then redacted like a form."""
+
+    gate: tuple[str, ...]
+
+    def redacted(self, value: Any, view: FieldView) -> dict[str, Any] | None:
+        """The value as this caller may see it; None when the gate is closed."""
+        return redact_form(value, view) if view.all_readable(self.gate) else None
+
+
+@dataclass(frozen=True)
+class ByKind:
+    """A task value whose rule depends on the task's `kind` (`default` for other kinds)."""
+
+    rules: Mapping[str, Any]
+    default: Any
+
+
+# An action's output: the handlers' (`outputs`), each key as sensitive as a form field so named.
+OUTPUT = GatedForm(("outputs",))
+
 # The ticket's title is the intake's `title` or, without one, its `summary`.
 TITLE = Gate(("title",), if_declared=("summary",))
 
@@ -243,7 +265,24 @@ TASK_SHAPE: dict[str, Any] = {
     "claimed_at": "tasks",
     "completed_at": "tasks",
     "completed_by": "assignee",
-    "data": FORM,
+    # A service stage's data is its action's output; a wait's the signal's payload, shown like
+    # the `external_event` that carried it; every other kind's is form data.
+    "data": ByKind({"service": OUTPUT, "wait": "external"}, FORM),
+    # When a wait times out or a timer fires; a subprocess's child ticket (its key only: what
+    # the child holds is read on the child, by whoever may read it); why a service failed
+    # (text our actions write, naming no ticket data).
+    "until": "tasks",
+    "child": "tasks",
+    "error": "tasks",
+}
+
+# A link to another ticket, already redacted by the caller's view of that ticket.
+LINK_SHAPE: dict[str, Any] = {
+    "key": KEEP,
+    "stage": KEEP,
+    "title": KEEP,
+    "status": KEEP,
+    "definition_key": KEEP,
 }
 
 TICKET_SHAPE: dict[str, Any] = {
@@ -264,6 +303,10 @@ TICKET_SHAPE: dict[str, Any] = {
     "waiting_for": "sla",  # a wait is what pauses the SLA clocks
     "intake": FORM,
     "tasks": ("tasks", TASK_SHAPE),
+    # A subprocess's parent and children: their keys, as the timeline names them; each link's
+    # other parts come redacted by the caller's view of that other ticket (absent if hidden).
+    "parent": ("tasks", LINK_SHAPE),
+    "children": ("tasks", LINK_SHAPE),
 }
 
 
@@ -285,12 +328,18 @@ def redact(
     out: dict[str, Any] = {}
     for key, value in document.items():
         rule = shape.get(key)
+        if isinstance(rule, ByKind):
+            rule = rule.rules.get(str(document.get("kind")), rule.default)
         if rule is None:
             continue
         if rule == KEEP:
             out[key] = value
         elif rule == FORM:
             out[key] = redact_form(value, view)
+        elif isinstance(rule, GatedForm):
+            shown = rule.redacted(value, view)
+            if shown is not None:
+                out[key] = shown
         elif isinstance(rule, Gate):
             if rule.allows(view):
                 out[key] = value
@@ -298,6 +347,8 @@ def redact(
             gate, inner = rule
             if view.readable(gate) and isinstance(value, list):
                 out[key] = [redact(i, view, inner) for i in value if isinstance(i, Mapping)]
+            elif view.readable(gate) and isinstance(value, Mapping):
+                out[key] = redact(value, view, inner)
         else:
             _reveal(view, rule, value, out, key)
     return out

@@ -107,6 +107,8 @@ class TicketRow(Base):
     last_seq: Mapped[int] = mapped_column(Integer)
     priority: Mapped[str] = mapped_column(String(2), default="P3", server_default="P3")
     waiting_for: Mapped[str | None] = mapped_column(String(63))
+    # A subprocess's child: the ticket whose stage started it.
+    parent_key: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class TaskRow(Base):
@@ -135,6 +137,9 @@ class TaskRow(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any]]
+    until: Mapped[datetime | None]  # when a wait times out or a timer fires
+    child: Mapped[str | None] = mapped_column(String(40))  # a subprocess's child ticket
+    error: Mapped[str | None] = mapped_column(Text)  # why a service stage failed
 
 
 class TicketParticipantRow(Base):

@@ -52,6 +52,7 @@ def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "last_seq": ticket.last_seq,
         "priority": ticket.priority,
         "waiting_for": ticket.waiting_for,
+        "parent_key": ticket.parent_key,
     }
 
 
@@ -72,6 +73,9 @@ def _task_values(ticket: TicketSnapshot) -> list[dict[str, Any]]:
             "completed_at": task.completed_at,
             "completed_by": task.completed_by,
             "data": task.data,
+            "until": task.until,
+            "child": task.child,
+            "error": task.error,
         }
         for task in ticket.tasks
     ]

@@ -147,6 +147,16 @@ async def get_tickets(*, session: AsyncSession, keys: list[str]) -> list[TicketR
     return [by_key[key] for key in keys if key in by_key]
 
 
+async def list_children(*, session: AsyncSession, key: str) -> list[TicketRow]:
+    """The tickets this ticket's subprocess stages started, oldest first."""
+    query = (
+        select(TicketRow)
+        .where(TicketRow.parent_key == key)
+        .order_by(TicketRow.created_at, TicketRow.key)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]:
     """Every task row of a ticket (all rounds): opened ones in opening order, then pending."""
     query = (
@@ -166,6 +176,18 @@ async def list_events(
         .where(TicketEventRow.ticket_key == key, TicketEventRow.seq > after_seq)
         .order_by(TicketEventRow.seq)
         .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def list_events_of_types(
+    *, session: AsyncSession, key: str, types: tuple[str, ...]
+) -> list[TicketEventRow]:
+    """A ticket's events of these types, in order."""
+    query = (
+        select(TicketEventRow)
+        .where(TicketEventRow.ticket_key == key, TicketEventRow.type.in_(types))
+        .order_by(TicketEventRow.seq)
     )
     return list((await session.scalars(query)).all())
 

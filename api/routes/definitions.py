@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import Field
 
 from api.deps import AccessDep, ActorDep, SessionDep, SettingsDep, require_roles
 from api.params import Version
 from api.problems import ProblemError
-from api.process_rendering import RenderingUnavailable, mermaid, svg
+from api.process_rendering import graph_response
 from api.sandbox import (
     claimed_template,
     require_definable_fields,
@@ -185,15 +185,7 @@ GRAPH_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 async def _graph_response(definition: ProcessDefinition, format: str) -> Response:
-    graph = process_graph(definition)
-    if format == "mermaid":
-        return Response(mermaid(graph), media_type="text/plain; charset=utf-8")
-    if format == "svg":
-        try:
-            return Response(await svg(graph), media_type="image/svg+xml")
-        except RenderingUnavailable as exc:
-            raise ProblemError(503, f"cannot draw SVG: {exc}") from exc
-    return JSONResponse(graph.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return await graph_response(process_graph(definition), format)
 
 
 @router.post(

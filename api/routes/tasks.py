@@ -21,7 +21,7 @@ from api.schemas import JsonObject, Strict, TaskView, TransitionView
 from api.ticket_access import authorize_change, change_ticket, readable_ticket, ticket_views
 from domain.messages import ClaimInput, CompleteInput, ReassignInput, UnclaimInput, WithdrawInput
 from domain.problems import Problem
-from domain.ticket import Actor, is_followup_id
+from domain.ticket import Actor, decision_problems, is_followup_id
 from forms.validation import data_problems_in_thread
 from policies.access import AccessControl
 from policies.authorization import WORK_TASKS, may_hold_task
@@ -186,7 +186,12 @@ async def unclaim_followup(key: str, followup: str, caller: CallerDep) -> Transi
 async def complete(
     key: str, stage: str, body: CompleteTaskRequest, caller: CallerDep, definitions: DefinitionsDep
 ) -> TransitionView:
-    """Complete a claimed task; the data must satisfy the stage's form."""
+    """Complete a claimed task; the data must satisfy the stage's form.
+
+    A service stage's task (open when its action failed for good) takes a decision instead:
+    `{"decision": "retry"}` runs the action again, `{"decision": "skip", "reason": "..."}`
+    finishes the stage without its output. Wait, timer and subprocess stages are a 409.
+    """
     return await _complete(key, _stage(key, stage), body, caller, definitions)
 
 
@@ -221,21 +226,34 @@ async def _complete(
             f"definition {ticket.definition_key}@{ticket.definition_version} "
             "is missing from the store",
         )
-    form = None
+    form, kind = None, "task"
     # A follow-up has no form; the workflow knows whether it exists.
     if not is_followup_id(stage):
         try:
-            form = definition.stage(stage).form
+            stage_definition = definition.stage(stage)
         except KeyError as exc:
             raise ProblemError(404, f"ticket {key} has no stage {stage!r}") from exc
+        form, kind = stage_definition.form, stage_definition.kind
     payload = CompleteInput(stage_key=stage, actor=caller.actor, data=body.data)
     # Refused writes are a 403 before the form's 422s, which would describe denied fields.
     authorize_change(caller, ticket, view, "complete", payload)
-    problems = await data_problems_in_thread(form or {}, body.data)
+    if kind == "service":
+        # A service stage's task is open only when its action failed: the data is a decision.
+        problems, title = (
+            decision_problems(body.data),
+            "give a decision: retry, or skip with a reason",
+        )
+    elif kind != "task":
+        raise ProblemError(
+            409, f"stage {stage!r} of {key} is a {kind} stage: the system completes it"
+        )
+    else:
+        problems = await data_problems_in_thread(form or {}, body.data)
+        title = "the form data does not satisfy the stage form"
     if problems:
         raise ProblemError(
             422,
-            "the form data does not satisfy the stage form",
+            title,
             problems=[p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems],
         )
     return await change_ticket(caller, key, "complete", payload, ticket=(ticket, view))

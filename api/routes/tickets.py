@@ -9,12 +9,14 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
 
 from api.deps import (
     AccessDep,
     ActorDep,
     CallerDep,
+    DefinitionsDep,
     IdempotencyKeyDep,
     SessionDep,
     SettingsDep,
@@ -23,6 +25,8 @@ from api.deps import (
 )
 from api.params import COLUMN_INT_MAX
 from api.problems import ProblemError, reused_idempotency_key
+from api.process_rendering import graph_response
+from api.routes.definitions import GRAPH_RESPONSES, GraphFormat
 from api.schemas import JsonObject, Strict, TaskView, TicketSummary, TransitionView, redactable
 from api.ticket_access import (
     change_ticket,
@@ -33,6 +37,7 @@ from api.ticket_access import (
     visible_filter,
 )
 from api.workflow_calls import send_signal, signal_input
+from domain.definitions import ProcessDefinition
 from domain.messages import (
     EXTERNAL_SIGNAL_NAMES,
     CancelInput,
@@ -43,6 +48,7 @@ from domain.messages import (
 from domain.problems import Problem, Rejected
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
+from domain.ticket_path import StageRun, TicketPath, ticket_path
 from policies.access import AccessControl, ticket_domains
 from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.event_shapes import redact_events
@@ -55,7 +61,7 @@ from services.ticket_creation import (
     load_definition,
 )
 from store import tickets as store
-from store.models import TicketRow
+from store.models import TaskRow, TicketEventRow, TicketRow
 
 
 class CreateTicketRequest(Strict):
@@ -78,12 +84,30 @@ class TicketCreated(BaseModel):
     duplicate_of: str | None = None
 
 
+class TicketLink(BaseModel):
+    """Another ticket: a subprocess's parent or child.
+
+    Its key is shown to whoever reads this ticket's tasks (the timeline names it); the rest only
+    to a caller who may read that ticket, redacted by their view of it.
+    """
+
+    model_config = ConfigDict(json_schema_extra=redactable("key"))
+
+    key: str
+    stage: str | None = Field(default=None, description="The parent's subprocess stage.")
+    title: str | None = None
+    status: str | None = None
+    definition_key: str | None = None
+
+
 class TicketDetail(TicketSummary):
-    """A ticket with its intake data and tasks."""
+    """A ticket with its intake data and tasks, and its subprocess parent and children."""
 
     intake: JsonObject
     last_seq: int
     tasks: list[TaskView]
+    parent: TicketLink | None = None
+    children: list[TicketLink] = Field(default_factory=list)
 
 
 class TicketPage(BaseModel):
@@ -307,19 +331,71 @@ async def list_tickets(
     return JSONResponse(jsonable_encoder({"items": items, "next_cursor": next_cursor}))
 
 
+# What a link shows of a ticket the caller may read.
+LINKED = ("key", "title", "status", "definition_key")
+
+
+async def _links(
+    session: AsyncSession, access: AccessControl, actor: Actor, row: TicketRow, tasks: list[TaskRow]
+) -> tuple[TicketLink | None, list[TicketLink]]:
+    """The ticket's parent and children, each as much as the caller may read of it."""
+    children = await store.list_children(session=session, key=row.key)
+    parent = await store.get_ticket(session=session, key=row.parent_key) if row.parent_key else None
+    others = [*children, *([parent] if parent is not None else [])]
+    views = dict(
+        zip(
+            (o.key for o in others),
+            await ticket_views(session=session, access=access, actor=actor, rows=others),
+            strict=True,
+        )
+    )
+
+    def link(other: TicketRow, stage: str | None) -> TicketLink:
+        view = views[other.key]
+        if not view.visible():
+            return TicketLink(key=other.key)
+        summary = TicketSummary.model_validate(other).model_dump(include=set(LINKED))
+        stage = stage if view.readable("tasks") else None
+        return TicketLink(stage=stage, **redact(summary, view, TICKET_SHAPE))
+
+    started_by = {t.child: t.stage_key for t in tasks if t.child}
+    linked_children = [link(c, None) for c in children]
+    # Children started and not yet projected are named by their parent's task.
+    known = {c.key for c in children}
+    linked_children += [TicketLink(key=k) for k in started_by if k not in known]
+    if row.parent_key is None:
+        return None, linked_children
+    if parent is None:
+        return TicketLink(key=row.parent_key), linked_children
+    parent_tasks = await store.list_ticket_tasks(session=session, key=parent.key)
+    stage = next((t.stage_key for t in parent_tasks if t.child == row.key), None)
+    return link(parent, stage), linked_children
+
+
 @router.get("/tickets/{key}", response_model=TicketDetail)
 async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: AccessDep) -> Response:
-    """One ticket with its intake data and every task, as far as the caller may read them."""
+    """One ticket with its intake data and every task, as far as the caller may read them.
+
+    A subprocess's `parent` and `children` are named by key to whoever reads the tasks; their
+    title and status only to a caller who may read that ticket too.
+    """
     row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     tasks = await store.list_ticket_tasks(session=session, key=key)
+    parent, children = await _links(session, access, actor, row, tasks)
     detail = TicketDetail(
         **TicketSummary.model_validate(row).model_dump(),
         intake=row.intake,
         last_seq=row.last_seq,
         tasks=[TaskView.model_validate(t) for t in tasks],
+        parent=parent,
+        children=children,
     )
     access.usage.read(view)
-    return JSONResponse(jsonable_encoder(redact(detail.model_dump(), view, TICKET_SHAPE)))
+    shown = detail.model_dump(exclude_none=False)
+    # Unset parts of a link are absent, not null: null would say the other ticket has none.
+    shown["parent"] = parent.model_dump(exclude_none=True) if parent else None
+    shown["children"] = [c.model_dump(exclude_none=True) for c in children]
+    return JSONResponse(jsonable_encoder(redact(shown, view, TICKET_SHAPE)))
 
 
 @router.get("/tickets/{key}/events", response_model=list[EventView])
@@ -338,6 +414,75 @@ async def ticket_events(
     rows = await store.list_events(session=session, key=key, after_seq=after, limit=limit)
     events = redact_events([EventView.model_validate(r).model_dump() for r in rows], view)
     return JSONResponse(jsonable_encoder(events))
+
+
+def wait_signals(definition: ProcessDefinition) -> list[str]:
+    """The signals the definition's wait stages declare, in stage order, once each."""
+    return list(dict.fromkeys(s.wait.signal for s in definition.stages if s.wait is not None))
+
+
+# The events a path is read from besides the task statuses.
+PATH_EVENTS = ("gateway_decided", "wait_timed_out", "stage_skipped")
+
+
+def stage_runs(tasks: list[TaskRow], events: list[TicketEventRow]) -> dict[str, StageRun]:
+    """Each stage's latest round, with its gateway's choice, timeout and skip reason."""
+    latest: dict[str, TaskRow] = {}
+    for task in tasks:
+        if task.kind != "followup" and task.round >= getattr(
+            latest.get(task.stage_key), "round", 0
+        ):
+            latest[task.stage_key] = task
+    runs = {k: StageRun(status=t.status, round=t.round) for k, t in latest.items()}
+    ids = {t.id: k for k, t in latest.items()}
+    for event in events:
+        stage = ids.get(str(event.data.get("task")))
+        if stage is None:
+            continue  # an earlier round's
+        run = runs[stage]
+        if event.type == "gateway_decided":
+            taken = event.data.get("taken")
+            run.chosen = [str(t) for t in taken] if isinstance(taken, list) else []
+        elif event.type == "wait_timed_out":
+            run.timed_out = True
+        elif event.type == "stage_skipped":
+            run.reason = str(event.data.get("reason", ""))
+    return runs
+
+
+@router.get(
+    "/tickets/{key}/path",
+    response_model=TicketPath,
+    responses=GRAPH_RESPONSES,
+)
+async def ticket_path_view(
+    key: str,
+    session: SessionDep,
+    actor: ActorDep,
+    access: AccessDep,
+    definitions: DefinitionsDep,
+    format: GraphFormat = "json",
+) -> Response:
+    """The path this ticket took: its definition's graph, each stage and edge marked.
+
+    A stage shows its latest round's status (`skipped` with the reason); an edge is `taken`,
+    `not_taken` or `pending`. Only stage keys, titles, kinds, groups, statuses and the
+    definition's conditions (readable by whoever may read definitions) appear: no form data.
+    For callers who may read the ticket's tasks.
+    """
+    row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
+    if not view.readable("tasks"):
+        raise ProblemError(403, "you may not read ticket.tasks")
+    definition = await definitions.get(
+        session=session, key=row.definition_key, version=row.definition_version
+    )
+    if definition is None:
+        raise ProblemError(
+            500, f"definition {row.definition_key}@{row.definition_version} is missing"
+        )
+    tasks = await store.list_ticket_tasks(session=session, key=key)
+    events = await store.list_events_of_types(session=session, key=key, types=PATH_EVENTS)
+    return await graph_response(ticket_path(key, definition, stage_runs(tasks, events)), format)
 
 
 # A confirmation without a body says nothing more.
@@ -379,7 +524,8 @@ async def confirm(
     status_code=status.HTTP_202_ACCEPTED,
     tags=["systems"],
     description="Signals for outside systems: "
-    + "; ".join(f"`{n}`: {d}" for n, d in EXTERNAL_SIGNAL_NAMES.items()),
+    + "; ".join(f"`{n}`: {d}" for n, d in EXTERNAL_SIGNAL_NAMES.items())
+    + "; and every signal a `wait` stage of the ticket's definition declares.",
 )
 async def signal(
     key: str,
@@ -389,17 +535,27 @@ async def signal(
     client: TemporalDep,
     actor: Signaller,
     access: AccessDep,
+    definitions: DefinitionsDep,
     idempotency_key: IdempotencyKeyDep,
     response: Response,
 ) -> dict[str, str]:
     """Deliver an outside system's event to a running ticket.
 
+    A signal a wait stage declares ends that wait if its correlation holds of the payload;
+    one that does not hold (a forged value) is recorded and ends nothing.
+
     With an Idempotency-Key a retry is recorded once; the key reused with another payload is a
     422.
     """
+    row, _view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     if name not in EXTERNAL_SIGNAL_NAMES:
-        raise ProblemError(404, f"no signal {name!r}; known: {', '.join(EXTERNAL_SIGNAL_NAMES)}")
-    await readable_ticket(session=session, key=key, actor=actor, access=access)
+        definition = await definitions.get(
+            session=session, key=row.definition_key, version=row.definition_version
+        )
+        waits = wait_signals(definition) if definition is not None else []
+        if name not in waits:
+            known = [*EXTERNAL_SIGNAL_NAMES, *(w for w in waits if w not in EXTERNAL_SIGNAL_NAMES)]
+            raise ProblemError(404, f"no signal {name!r} for {key}; known: {', '.join(known)}")
     signal = signal_input(
         name=name, user=actor.user, payload=body.payload, idempotency_key=idempotency_key
     )
