@@ -4,7 +4,9 @@ The generator builds an intake and a stage form that nest fields (objects, array
 arrays of values) with random sensitivities and maskability, under names event payloads use
 (`body`, `form`, `description`, `details`, `numbers`, `payload`, `title`...), fills every
 value with a unique marker, and drives a ticket through the domain (triage, a completion, an
-internal comment, a linked report, an outside system's event). Then, for each caller, every
+internal comment, a linked report, an outside system's event, and automated stages: an action
+that fails, is retried by a person and gives an output under those names, a wait its signal
+ends, a subprocess's child). Then, for each caller, every
 exit (detail, list, events, export JSON and CSV, task queue) is searched for the marker of
 each field the enforcer does not let the caller read: by value, whatever key it sits under.
 Most examples run the exits' redaction with the real enforcer; one set runs over HTTP.
@@ -155,6 +157,35 @@ def _form(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, **OPEN}
 
 
+# Automated stages after the work: an action, a wait for its part, a child ticket.
+AUTOMATED = [
+    {
+        "key": "fetch",
+        "title": "Fetch",
+        "group": DEPARTMENT,
+        "kind": "service",
+        "depends_on": ["work"],
+        "service": {"action": "http.request", "params": {"url": "https://crm.test/x"}},
+    },
+    {
+        "key": "arrive",
+        "title": "Arrive",
+        "group": DEPARTMENT,
+        "kind": "wait",
+        "depends_on": ["fetch"],
+        "wait": {"signal": "part"},
+    },
+    {
+        "key": "sub",
+        "title": "Sub",
+        "group": DEPARTMENT,
+        "kind": "subprocess",
+        "depends_on": ["arrive"],
+        "subprocess": {"definition": "care"},
+    },
+]
+
+
 def _definition(intake: dict[str, Any], stage: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {
         "key": "gen",
@@ -178,15 +209,22 @@ class Example:
         self.report = self._other("duplicates")
         self.signal = self._other("external")
         self.link = self._other("links")
+        # An action's output under the generated names (and one nested undeclared key): the
+        # handlers' `outputs`, each key as sensitive as a form field of its name.
+        names = sorted({*intake, *stage})[:3]
+        self.output: dict[str, Any] = {n: self._other("outputs", n) for n in names}
+        self.output["details"] = {"extra": self._other("outputs", "details.extra")}
+        self.error = self._other("tasks")
+        self.part = {"text": self._other("external")}
         # Another requester's report of the same problem, merged into this ticket: its
         # excerpt's values need their field and the merged reports.
         filled: dict[str, tuple[str, ...]] = {}
         self.repeat = {k: _fill(s, k, filled) for k, s in intake.items()}
         self.markers.update({m: (*paths, "duplicates") for m, paths in filled.items()})
 
-    def _other(self, gate: str) -> str:
+    def _other(self, *gates: str) -> str:
         text = f"MK{next(_COUNTER):06d}QX"
-        self.markers[text] = (gate,)
+        self.markers[text] = gates
         return text
 
     def denied(self, oracle: Oracle) -> list[str]:
@@ -250,7 +288,21 @@ def _state(example: Example, catalog_document: dict[str, Any]) -> TicketState:
     record_duplicate(state, merged, NOW)
     link = DuplicateReportInput(requester="", related_key=example.link, relation="repeated_by")
     record_duplicate(state, link, NOW)
+    if "fetch" in state.tasks:
+        _automate(state, example, dana)
     return state
+
+
+def _automate(state: TicketState, example: Example, dana: Actor) -> None:
+    """The action fails, dana has it retried, it gives its output; a signal ends the wait."""
+    state.open_ready_tasks(NOW)
+    state.service_failed("fetch", example.error, 3, NOW)
+    state.claim("fetch", dana, NOW)
+    state.complete("fetch", dana, {"decision": "retry"}, NOW)
+    state.service_completed("fetch", example.output, NOW)
+    state.record_external("part", "monitor", example.part, NOW)
+    state.wait_matched("arrive", example.part, "", NOW)
+    state.subprocess_started("sub", "CARE-1", "care@1", NOW)
 
 
 def _csv(documents: list[dict[str, Any]]) -> str:
@@ -317,6 +369,7 @@ def test_no_exit_shows_a_value_the_enforcer_denies(
     if title is not None:
         intake = {"title": title, **intake}
     document = _definition(intake, stage, "GEN")
+    document["stages"] = [*document["stages"], *AUTOMATED]
     catalog = catalog_from_document(document)
     example = Example(intake, stage)
     state = _state(example, document)
