@@ -6,8 +6,9 @@ as processes on a migrated SQLite app database, a bare worker process, CPU per p
 /proc, rounds of tickets with C in flight, and what the histories show per workflow.
 
 A bench script imports this module by its plain name (the script's own directory is first on
-`sys.path`), and so does its bare worker: a workflow defined here is re-imported under that
-name in Temporal's sandbox.
+`sys.path`) and serves its bare worker from its own command line (`serve_worker`); a workflow
+defined here is re-imported under that name in Temporal's sandbox. Not a bench itself: the
+Makefile's `bench` target skips it.
 """
 
 from __future__ import annotations
@@ -567,9 +568,3 @@ def print_table(rows: list[tuple[str, str, str]]) -> None:
     print(f"{'':{width}}  {'bare Temporal':>14}  {'Ticketflow':>14}")
     for label, bare_cell, ticket_cell in rows:
         print(f"{label:{width}}  {bare_cell:>14}  {ticket_cell:>14}")
-
-
-if __name__ == "__main__":
-    # `python bench/harness.py ADDRESS QUEUE`: a worker serving only the bare baseline.
-    serve_worker(sys.argv[1], sys.argv[2], [BareWorkflow], [noop])
-    exit_now(0)

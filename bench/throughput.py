@@ -13,7 +13,7 @@ and measures two sides on it:
 * Bare baseline: a workflow (bench/harness.py) that calls a no-op activity as many times as a
   ticket's life calls the projection activity (counted from the warm-up tickets' histories,
   ActivityTaskScheduled events), started by a plain Temporal client that waits for each result,
-  C in flight. Its worker is a separate process too.
+  C in flight. Its worker is a separate process too (this script with --serve-bare-worker).
 
 Order: warm-up (Ticketflow, then bare; not counted), then R rounds that alternate bare and
 Ticketflow, N/R tickets each. Printed: tickets/s of both and their ratio, per-ticket end-to-end
@@ -44,6 +44,7 @@ from harness import (
     PROCESSES,
     Api,
     BarePlan,
+    BareWorkflow,
     BenchError,
     Histories,
     Side,
@@ -55,6 +56,7 @@ from harness import (
     in_lanes,
     measure,
     ms,
+    noop,
     note,
     p50_p95,
     percentile,
@@ -62,6 +64,7 @@ from harness import (
     read_histories,
     round_sizes,
     run_stack,
+    serve_worker,
     start_stack,
     wait_for_api,
 )
@@ -136,7 +139,7 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
     """Start the stack, warm up, run the alternating rounds and read the histories."""
     load_before = os.getloadavg()
     stack = await start_stack(
-        workdir, children, USERS, [sys.executable, str(Path(__file__).with_name("harness.py"))]
+        workdir, children, USERS, [sys.executable, __file__, "--serve-bare-worker"]
     )
     client = stack.client
     async with api_client(stack, args.concurrency) as http:
@@ -258,6 +261,7 @@ def parse_args() -> argparse.Namespace:
         default="regular",
         help="the kind of activity the bare baseline calls (Ticketflow projects with local ones)",
     )
+    parser.add_argument("--serve-bare-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if min(args.tickets, args.concurrency, args.rounds, args.warmup) < 1:
         parser.error("every count must be at least 1")
@@ -267,8 +271,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
-    """Run the bench and leave through os._exit."""
+    """Run the bench (or, internally, the baseline's worker) and leave through os._exit."""
     args = parse_args()
+    if args.serve_bare_worker:
+        serve_worker(*args.serve_bare_worker, [BareWorkflow], [noop])
+        exit_now(0)
     exit_now(
         run_stack(
             lambda workdir, children: run_bench(args, workdir, children),
