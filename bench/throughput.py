@@ -15,11 +15,14 @@ and measures two sides on it:
   ActivityTaskScheduled events), started by a plain Temporal client that waits for each result,
   C in flight. Its worker is a separate process too (this script with --serve-bare-worker).
 
-Order: warm-up (Ticketflow, then bare; not counted), then R rounds that alternate bare and
-Ticketflow, N/R tickets each. Printed: tickets/s of both and their ratio, per-ticket end-to-end
-p50/p95 of both, Ticketflow's per-request latencies (create, claim, complete, confirm), what the
-histories show per ticket (activity calls, workflow tasks, events, how long each activity ran),
-and the CPU time per ticket of every process involved, read from /proc (Linux).
+The project's packages are byte-compiled first (bench/harness.py), as an install would, so a
+machine with PYTHONDONTWRITEBYTECODE set does not make the sandbox compile workflow modules
+from source for every run. Order: warm-up (Ticketflow, then bare; not counted), then R rounds
+that alternate bare and Ticketflow, N/R tickets each. Printed: tickets/s of both and their
+ratio, per-ticket end-to-end p50/p95 of both, Ticketflow's per-request latencies (create,
+claim, complete, confirm), what the histories show per ticket (activity calls, workflow tasks,
+events, how long each activity ran), and the CPU time per ticket of every process involved,
+read from /proc (Linux).
 
 Run from the repository root:
 
