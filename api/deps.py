@@ -78,10 +78,11 @@ async def get_actor(
             "too many invalid bearer tokens from this client; retry later",
             headers={"Retry-After": str(wait)},
         )
-    user = await user_by_token(session=session, token=credentials.credentials)
-    if user is None:
+    caller = await user_by_token(session=session, token=credentials.credentials)
+    if caller is None:
         await failures.failed(client)
         raise ProblemError(401, "the bearer token is not valid", headers=challenge)
+    user, request.state.policy_version = caller
     return Actor(user=user.name, department=user.department, role=user.role)
 
 
@@ -124,9 +125,12 @@ IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def get_access(request: Request, session: SessionDep) -> AccessControl:
-    """This process's access control, reloaded first if the policy changed anywhere."""
+    """This process's access control, reloaded first if the policy changed anywhere.
+
+    Authentication read the policy version with the caller's user; without it, it is read here.
+    """
     access: AccessControl = request.app.state.access
-    await access.refresh(session)
+    await access.refresh(session, version=getattr(request.state, "policy_version", None))
     return access
 
 

@@ -109,9 +109,13 @@ class AccessControl:
         self.rules = tuple(Rule.from_line(line) for line in enforcer.get_policy())
         self._decisions, self._views = {}, {}
 
-    async def refresh(self, session: AsyncSession) -> None:
-        """Reload if another change (in any process) moved the version; called per request."""
-        version = await policy_version(session=session)
+    async def refresh(self, session: AsyncSession, *, version: int | None = None) -> None:
+        """Reload if another change (in any process) moved the version; called per request.
+
+        `version` is the current version when the caller has just read it.
+        """
+        if version is None:
+            version = await policy_version(session=session)
         if version == self.version:
             return
         async with self._lock:

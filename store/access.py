@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import FieldAccessRow, PermissionAuditRow, PolicyRuleRow, PolicyStateRow
@@ -18,9 +18,14 @@ GENESIS = "0" * 64
 RULE_COLUMNS = ("v0", "v1", "v2", "v3", "v4", "v5")
 
 
+def policy_version_query() -> ScalarSelect[int]:
+    """The current policy version as a scalar subquery (no row yet reads as none)."""
+    return select(PolicyStateRow.version).where(PolicyStateRow.id == 1).scalar_subquery()
+
+
 async def policy_version(*, session: AsyncSession) -> int:
     """The current policy version (bumped by every change)."""
-    version = await session.scalar(select(PolicyStateRow.version).where(PolicyStateRow.id == 1))
+    version = await session.scalar(select(policy_version_query()))
     return int(version or 0)
 
 

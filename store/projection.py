@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
@@ -25,14 +28,63 @@ from store.models import (
 from store.participants import participant_rows
 from store.triage import TRIAGE_EVENTS, record_triage_events
 
+Insert = sqlite.Insert | postgresql.Insert
 
-def _insert(session: AsyncSession, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
-    """A Core INSERT (no ORM bookkeeping) with the dialect's ON CONFLICT support."""
+
+def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)  # declarative models map one Table each
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return table
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The projection's statements for one dialect, built once and run with parameters.
+
+    Built per call, multi-row VALUES and ON CONFLICT clauses cost more to construct and
+    compile than to run; built once, SQLAlchemy compiles each a single time.
+    """
+
+    ticket: ReturningInsert[Any]
+    tasks: Insert
+    events: ReturningInsert[Any]
+    participants: Insert
+    clocks: Insert
+    sla_events: Insert
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def upsert(model: type[Base], *keys: str, newer_only: bool = False) -> Insert:
+        """Insert, or on a key conflict overwrite every other column (each call sets them all).
+
+        `newer_only`: overwrite only with a higher `last_seq` (the newest snapshot wins).
+        """
+        table = _table(model)
+        statement = insert(table)
+        newer = table.c.last_seq < statement.excluded.last_seq if newer_only else None
+        return statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
+            where=newer,
+        )
+
+    return _Statements(
+        ticket=upsert(TicketRow, "key", newer_only=True).returning(_table(TicketRow).c.key),
+        tasks=upsert(TaskRow, "id"),
+        events=insert(_table(TicketEventRow))
+        .on_conflict_do_nothing()
+        .returning(_table(TicketEventRow).c.seq),
+        participants=insert(_table(TicketParticipantRow)).on_conflict_do_nothing(),
+        clocks=upsert(SlaClockRow, "ticket_key", "clock_id"),
+        sla_events=insert(_table(SlaEventRow)).on_conflict_do_nothing(),
+    )
+
+
+def _statements_of(session: AsyncSession) -> _Statements:
+    return _statements(session.get_bind().dialect.name)
 
 
 def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
@@ -125,23 +177,12 @@ async def _project_sla(
     won: bool,
 ) -> None:
     """Clock rows follow the ticket row's newest-wins guard; SLA events are kept once each."""
+    statements = _statements_of(session)
     if won and clocks:
-        upsert = _insert(session, SlaClockRow).values([_clock_values(ticket, c) for c in clocks])
-        await session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[SlaClockRow.ticket_key, SlaClockRow.clock_id],
-                set_={
-                    c.name: upsert.excluded[c.name]
-                    for c in SlaClockRow.__table__.c
-                    if c.name not in ("ticket_key", "clock_id")
-                },
-            )
-        )
+        await session.execute(statements.clocks, [_clock_values(ticket, c) for c in clocks])
     sla_events = [_sla_event_values(ticket.key, e) for e in events if e.type.startswith("sla_")]
     if sla_events:
-        await session.execute(
-            _insert(session, SlaEventRow).values(sla_events).on_conflict_do_nothing()
-        )
+        await session.execute(statements.sla_events, sla_events)
 
 
 async def apply_projection(
@@ -163,25 +204,10 @@ async def apply_projection(
     primary key keeps each event once, like the participants. A handful of statements, whatever
     the ticket's size.
     """
-    values = _ticket_values(ticket)
-    upsert = _insert(session, TicketRow).values(values)
-    won = await session.scalar(
-        upsert.on_conflict_do_update(
-            index_elements=[TicketRow.key],
-            set_={k: upsert.excluded[k] for k in values if k != "key"},
-            where=TicketRow.__table__.c.last_seq < upsert.excluded.last_seq,
-        ).returning(TicketRow.key)
-    )
+    statements = _statements_of(session)
+    won = await session.scalar(statements.ticket, _ticket_values(ticket))
     if won is not None and ticket.tasks:
-        tasks = _insert(session, TaskRow).values(_task_values(ticket))
-        await session.execute(
-            tasks.on_conflict_do_update(
-                index_elements=[TaskRow.id],
-                set_={
-                    c.name: tasks.excluded[c.name] for c in TaskRow.__table__.c if c.name != "id"
-                },
-            )
-        )
+        await session.execute(statements.tasks, _task_values(ticket))
     await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
         return 0
@@ -196,23 +222,13 @@ async def apply_projection(
         }
         for e in events
     ]
-    inserted = await session.scalars(
-        _insert(session, TicketEventRow)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(TicketEventRow.seq)
-    )
-    new = set(inserted.all())
+    new = set((await session.scalars(statements.events, rows)).all())
     # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
     if participants is None:
         participants = participants_in((e.type, e.actor, e.data) for e in events)
     participant_values = participant_rows(ticket.key, participants)
     if participant_values:
-        await session.execute(
-            _insert(session, TicketParticipantRow)
-            .values(participant_values)
-            .on_conflict_do_nothing()
-        )
+        await session.execute(statements.participants, participant_values)
     # Triage bookkeeping rides in the same transaction, once per event like the event rows.
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
     if triage_events:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.subjects import department_name_problem, user_name_problem
+from store.access import policy_version_query
 from store.models import UserRow
 
 
@@ -92,9 +93,21 @@ async def update_user(
     return row
 
 
-async def user_by_token(*, session: AsyncSession, token: str) -> UserRow | None:
-    """The user owning this token, if any."""
-    return await session.scalar(select(UserRow).where(UserRow.token_hash == hash_token(token)))
+async def user_by_token(*, session: AsyncSession, token: str) -> tuple[UserRow, int] | None:
+    """The user owning this token, if any, and the policy version, in one round trip.
+
+    Every authenticated request needs both: who calls, and whether the policy this process
+    decides with is still the current one.
+    """
+    found = (
+        await session.execute(
+            select(UserRow, policy_version_query()).where(UserRow.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
+        return None
+    user, version = found
+    return user, int(version or 0)
 
 
 async def get_user(*, session: AsyncSession, name: str) -> UserRow | None:

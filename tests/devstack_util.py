@@ -158,8 +158,11 @@ class Stack:
 
 
 @contextmanager
-def dev_stack(tmp_path: Path, data_dir: Path, name: str) -> Iterator[Stack]:
-    """Start `ticketflow dev` and wait for /healthz; kill anything left over on the way out."""
+def dev_stack(
+    tmp_path: Path, data_dir: Path, name: str, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Start `ticketflow dev` (with `env` added to this environment) and wait for /healthz;
+    kill anything left over on the way out."""
     api_port, temporal_port = free_port(), free_temporal_port()
     output = tmp_path / f"{name}.log"
     with output.open("wb") as sink:
@@ -169,6 +172,7 @@ def dev_stack(tmp_path: Path, data_dir: Path, name: str) -> Iterator[Stack]:
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     stack = Stack(process, api_port, temporal_port, output)
     try:

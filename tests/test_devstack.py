@@ -37,7 +37,7 @@ from tests.devstack_util import (
     wait_until,
 )
 from tests.test_end_to_end import INTAKE
-from ticketflow.devstack import restart_delay
+from ticketflow.devstack import dev_allowed_hosts, restart_delay
 from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
@@ -193,6 +193,12 @@ def test_restart_delays_grow_and_are_capped() -> None:
     assert max(delays) == 30
 
 
+def test_dev_allows_the_examples_hosts_besides_the_configured_ones() -> None:
+    assert dev_allowed_hosts([]) == ["127.0.0.1:8070"]
+    assert dev_allowed_hosts(["crm.example.com"]) == ["crm.example.com", "127.0.0.1:8070"]
+    assert dev_allowed_hosts(["127.0.0.1:8070", "a.test"]) == ["127.0.0.1:8070", "a.test"]
+
+
 def _child(supervisor: int, word: str) -> int:
     """The pid of the supervisor's child running `ticketflow WORD`, once there is one.
 
@@ -337,4 +343,7 @@ def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_pat
     assert published.stdout == "published incident@1\n", published.stderr
     with dev_stack(tmp_path, data_dir, "after-kill") as stack:
         assert "after-sales-repair@1, equipment-repair@1, incident@1, it-incident@1" in stack.log()
+        # The after-sales example's CRM host is allowed whatever the environment configures.
+        (allowed,) = [line for line in stack.log().splitlines() if "HTTP allowed:" in line]
+        assert "127.0.0.1:8070" in allowed
         assert stack.stop() == 0, stack.log()

@@ -260,7 +260,10 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
         return 1
 
     address = f"{TEMPORAL_HOST}:{temporal_port}"
-    settings = settings.model_copy(update={"data_dir": data_dir, "temporal_address": address})
+    allowed = dev_allowed_hosts(settings.http_allowed_hosts)
+    settings = settings.model_copy(
+        update={"data_dir": data_dir, "temporal_address": address, "http_allowed_hosts": allowed}
+    )
     api_url = f"http://{settings.api_host}:{api_port}"
     write_state(
         data_dir,
@@ -277,6 +280,7 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
         **os.environ,
         "TICKETFLOW_DATA_DIR": str(data_dir),
         "TICKETFLOW_TEMPORAL_ADDRESS": address,
+        "TICKETFLOW_HTTP_ALLOWED_HOSTS": ",".join(allowed),
         "PYTHONUNBUFFERED": "1",
     }
     temporal = Child(
@@ -314,7 +318,7 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
             started.append(child)
             child.start()
         _wait_for_api(settings.api_host, api_port, started)
-        _print_banner(settings.api_host, api_port, ui_port, data_dir, definitions)
+        _print_banner(settings.api_host, api_port, ui_port, data_dir, definitions, allowed)
         _supervise(started)
     except KeyboardInterrupt:
         sys.stderr.write("\nticketflow dev: stopping\n")
@@ -330,6 +334,17 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
             child.stop(STOP_TIMEOUT)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def dev_allowed_hosts(configured: list[str]) -> list[str]:
+    """The allow-list of a dev stack: the operator's, plus the hosts the bundled examples call.
+
+    The examples must publish on a fresh stack with nothing configured; they call only
+    loopback endpoints, and only `ticketflow dev` (never the worker or API run alone) adds them.
+    """
+    from services.bundled import bundled_http_hosts
+
+    return [*configured, *(host for host in bundled_http_hosts() if host not in configured)]
 
 
 def _port_conflict(api_host: str, api_port: int, temporal_port: int, ui_port: int) -> str | None:
@@ -429,7 +444,12 @@ def _supervise(children: list[Child]) -> NoReturn:
 
 
 def _print_banner(
-    host: str, api_port: int, ui_port: int, data_dir: Path, definitions: list[str]
+    host: str,
+    api_port: int,
+    ui_port: int,
+    data_dir: Path,
+    definitions: list[str],
+    allowed_hosts: list[str],
 ) -> None:
     """Tell the user where everything is and how to get a token."""
     api = f"http://{host}:{api_port}"
@@ -439,6 +459,8 @@ def _print_banner(
         f"  Temporal UI:  http://{TEMPORAL_HOST}:{ui_port}\n"
         f"  Data dir:     {data_dir}  (Temporal log: logs/temporal.log)\n"
         f"  Definitions:  {', '.join(definitions) or 'none'}\n"
+        f"  HTTP allowed: {', '.join(allowed_hosts)}  (TICKETFLOW_HTTP_ALLOWED_HOSTS and the "
+        "examples' endpoints)\n"
         "  Get a token:  ticketflow users add NAME --department D --role R\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     Sessions = async_sessionmaker[AsyncSession]
 
-    from triage.model import TriageModel
     from triage.training import Example
 
 
@@ -91,26 +90,9 @@ async def _train_from_history(settings: Settings) -> int:
     return 0
 
 
-NO_LIVE_MODEL = "no live triage model; train one first"
-
-
-async def _live_model(settings: Settings, sessions: Sessions) -> tuple[int, TriageModel] | str:
-    """The live model and its version, or why there is none to use."""
-    from store import triage as triage_store
-    from triage.artifacts import ModelUnavailable, load_model
-
-    async with sessions() as session:
-        live = await triage_store.get_active_model(session=session)
-    if live is None:
-        return NO_LIVE_MODEL
-    try:
-        return live.version, load_model(settings.data_dir / live.path, live.sha256)
-    except ModelUnavailable as exc:
-        return str(exc)
-
-
 async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
     from activities.triage import register_run
+    from services.triage_models import NO_LIVE_MODEL, load_live_model
     from triage.csv_import import CsvProblem
 
     try:
@@ -118,7 +100,7 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
     except CsvProblem as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    live = await _live_model(settings, sessions)
+    live = await load_live_model(sessions=sessions, data_dir=settings.data_dir)
     current = None
     if isinstance(live, str):
         if live != NO_LIVE_MODEL:
@@ -138,6 +120,7 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
 
 
 async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
+    from services.triage_models import load_live_model
     from triage.csv_import import CsvProblem
     from triage.evaluation import format_report
     from triage.training import evaluate
@@ -147,7 +130,7 @@ async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sess
     except CsvProblem as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    live = await _live_model(settings, sessions)
+    live = await load_live_model(sessions=sessions, data_dir=settings.data_dir)
     if isinstance(live, str):
         sys.stderr.write(f"{live}\n")
         return 1

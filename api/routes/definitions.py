@@ -1,4 +1,4 @@
-"""Process owners publish and read definitions and forms."""
+"""Process owners publish, check and read definitions, and see them as graphs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
-from pydantic import Field
 
 from api.deps import AccessDep, ActorDep, SessionDep, SettingsDep, require_roles
 from api.params import Version
@@ -20,9 +19,6 @@ from api.sandbox import (
 from api.schemas import (
     DefinitionDetail,
     DefinitionSummary,
-    FormSummary,
-    JsonObject,
-    Strict,
     ValidationReport,
 )
 from domain.definitions import ProcessDefinition
@@ -37,25 +33,9 @@ from services.publishing import (
     check_definition,
     parse_text,
     publish_definition,
-    publish_form,
 )
 from store import definitions as store
-from store.models import DefinitionRow, FormRow
-
-
-class PublishFormRequest(Strict):
-    """A form to publish as the next version of its key."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
-    title: str = Field(min_length=1, max_length=200)
-    schema_: JsonObject = Field(alias="schema")
-
-
-class FormDetail(FormSummary):
-    """A published form version with its schema."""
-
-    json_schema: JsonObject = Field(serialization_alias="schema")
-
+from store.models import DefinitionRow
 
 router = APIRouter(tags=["definitions"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
@@ -264,74 +244,3 @@ async def definition_graph(
     if row is None:
         raise ProblemError(404, f"no definition {key}@{version}")
     return await _graph_response(ProcessDefinition.model_validate(row.document), format)
-
-
-def _form(row: FormRow) -> FormDetail:
-    return FormDetail(
-        key=row.key,
-        version=row.version,
-        title=row.title,
-        json_schema=row.schema,
-        published_at=row.published_at,
-        published_by=row.published_by,
-    )
-
-
-@router.post(
-    "/forms",
-    status_code=status.HTTP_201_CREATED,
-    response_model=FormDetail,
-    response_model_by_alias=True,
-    tags=["forms"],
-)
-async def create_form(
-    body: PublishFormRequest, session: SessionDep, actor: Publisher, access: AccessDep
-) -> FormDetail:
-    """Publish a form (JSON Schema 2020-12) as the next version of its key."""
-    require_direct_publishing(access, actor)
-    try:
-        row = await publish_form(
-            session=session,
-            key=body.key,
-            title=body.title,
-            schema=body.schema_,
-            published_by=actor.user,
-        )
-    except Rejected as exc:
-        raise ProblemError(422, "the form schema is not valid", problems=exc.problems) from exc
-    await session.commit()
-    return _form(row)
-
-
-@router.get("/forms", response_model=list[FormSummary], tags=["forms"])
-async def list_forms(session: SessionDep, _actor: ActorDep) -> list[FormSummary]:
-    """Every published form version."""
-    return [
-        FormSummary.model_validate(r, from_attributes=True)
-        for r in await store.list_forms(session=session)
-    ]
-
-
-@router.get("/forms/{key}", response_model=FormDetail, response_model_by_alias=True, tags=["forms"])
-async def latest_form(key: str, session: SessionDep, _actor: ActorDep) -> FormDetail:
-    """The latest version of a form."""
-    row = await store.get_form(session=session, key=key)
-    if row is None:
-        raise ProblemError(404, f"no form {key}")
-    return _form(row)
-
-
-@router.get(
-    "/forms/{key}/versions/{version}",
-    response_model=FormDetail,
-    response_model_by_alias=True,
-    tags=["forms"],
-)
-async def form_version(
-    key: str, version: Version, session: SessionDep, _actor: ActorDep
-) -> FormDetail:
-    """One version of a form."""
-    row = await store.get_form(session=session, key=key, version=version)
-    if row is None:
-        raise ProblemError(404, f"no form {key}@{version}")
-    return _form(row)

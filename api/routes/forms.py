@@ -1,27 +1,44 @@
-"""Forms beyond publishing: layouts for front ends, version diffs, drafts from a sentence."""
+"""Forms: publishing and reading versions, layouts for front ends, diffs, drafts from a sentence."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, SessionDep, require_roles
+from api.deps import AccessDep, ActorDep, SessionDep, require_roles
 from api.params import Version
 from api.problems import ProblemError
-from api.schemas import JsonObject, Strict, ValidationReport
+from api.sandbox import require_direct_publishing
+from api.schemas import FormSummary, JsonObject, Strict, ValidationReport
+from domain.problems import Rejected
 from domain.ticket import Actor
 from forms.diff import FormDiff, diff_forms
 from forms.generate import GenerationRejected, generate_form
 from forms.layout import FormLayout, form_layout
 from forms.validation import schema_problems_in_thread
 from policies.authorization import PUBLISH
+from services.publishing import publish_form
 from store import definitions as store
 from store.models import FormRow
 
 router = APIRouter(tags=["forms"])
 Publisher = Annotated[Actor, Depends(require_roles(*PUBLISH))]
+
+
+class PublishFormRequest(Strict):
+    """A form to publish as the next version of its key."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    schema_: JsonObject = Field(alias="schema")
+
+
+class FormDetail(FormSummary):
+    """A published form version with its schema."""
+
+    json_schema: JsonObject = Field(serialization_alias="schema")
 
 
 class GenerateFormRequest(Strict):
@@ -89,3 +106,72 @@ async def validate_form(body: CheckFormRequest, _actor: ActorDep) -> ValidationR
     """Check a form schema as publishing would; lists every problem, publishes nothing."""
     problems = await schema_problems_in_thread(body.schema_, at="/schema")
     return ValidationReport(valid=not problems, errors=problems)
+
+
+def _form(row: FormRow) -> FormDetail:
+    return FormDetail(
+        key=row.key,
+        version=row.version,
+        title=row.title,
+        json_schema=row.schema,
+        published_at=row.published_at,
+        published_by=row.published_by,
+    )
+
+
+@router.post(
+    "/forms",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FormDetail,
+    response_model_by_alias=True,
+)
+async def create_form(
+    body: PublishFormRequest, session: SessionDep, actor: Publisher, access: AccessDep
+) -> FormDetail:
+    """Publish a form (JSON Schema 2020-12) as the next version of its key."""
+    require_direct_publishing(access, actor)
+    try:
+        row = await publish_form(
+            session=session,
+            key=body.key,
+            title=body.title,
+            schema=body.schema_,
+            published_by=actor.user,
+        )
+    except Rejected as exc:
+        raise ProblemError(422, "the form schema is not valid", problems=exc.problems) from exc
+    await session.commit()
+    return _form(row)
+
+
+@router.get("/forms", response_model=list[FormSummary])
+async def list_forms(session: SessionDep, _actor: ActorDep) -> list[FormSummary]:
+    """Every published form version."""
+    return [
+        FormSummary.model_validate(r, from_attributes=True)
+        for r in await store.list_forms(session=session)
+    ]
+
+
+@router.get("/forms/{key}", response_model=FormDetail, response_model_by_alias=True)
+async def latest_form(key: str, session: SessionDep, _actor: ActorDep) -> FormDetail:
+    """The latest version of a form."""
+    row = await store.get_form(session=session, key=key)
+    if row is None:
+        raise ProblemError(404, f"no form {key}")
+    return _form(row)
+
+
+@router.get(
+    "/forms/{key}/versions/{version}",
+    response_model=FormDetail,
+    response_model_by_alias=True,
+)
+async def form_version(
+    key: str, version: Version, session: SessionDep, _actor: ActorDep
+) -> FormDetail:
+    """One version of a form."""
+    row = await store.get_form(session=session, key=key, version=version)
+    if row is None:
+        raise ProblemError(404, f"no form {key}@{version}")
+    return _form(row)

@@ -15,6 +15,7 @@ from api.schemas import (
 from domain.problems import Problem
 from policies.authorization import READ_KPIS
 from store.kpis import KpiFilter, compute_kpis
+from store.triage import triage_kpis as triage_kpis_of
 
 
 class KpiReport(BaseModel):
@@ -62,3 +63,9 @@ async def kpis(
         created_to=created_to,
     )
     return KpiReport(**await compute_kpis(session=session, filters=filters))
+
+
+@router.get("/kpis/triage")
+async def triage_kpis(session: SessionDep) -> dict[str, Any]:
+    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
+    return await triage_kpis_of(session=session)

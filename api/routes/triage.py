@@ -197,9 +197,3 @@ async def _awaiting(
 async def triage_models(session: SessionDep, actor: Reader) -> list[ModelView]:
     """Every model version in the registry, newest first."""
     return [ModelView.model_validate(r) for r in await triage_store.list_models(session=session)]
-
-
-@router.get("/kpis/triage")
-async def triage_kpis(session: SessionDep, actor: Reader) -> dict[str, Any]:
-    """First-dispatch accuracy, per-team precision/recall/coverage, repeat-submission rate."""
-    return await triage_store.triage_kpis(session=session)

@@ -85,7 +85,7 @@ async def test_every_problem_is_a_422_with_its_pointer(crm_api: Api) -> None:
     expected = {
         "/stages/0/gateway/default": "needs a default",
         "/stages/0/gateway/branches/0/when": "no field 'sevrity'",
-        "/stages/2/service/params/url": "allow-list",
+        "/stages/2/service/params/url": "not on the allowed hosts",
         "/stages/2/service/params/method": "'BREW' is not one of",
         "/stages/2/service/params/headers/X-N": "is not of type 'string'",
         "/stages/5/service/params/fields/total": "not a valid expression",

@@ -12,7 +12,7 @@ from domain.actions import BUILTIN_ACTIONS, ActionSpec
 from domain.definitions import ProcessDefinition, structural_problems
 from domain.problems import Problem
 from domain.process_checks import PublishRules, process_problems, url_problem
-from services.bundled import bundled_definitions
+from services.bundled import bundled_definitions, bundled_http_hosts
 
 RULES = PublishRules(http_allowed_hosts=("crm.test",))
 
@@ -600,5 +600,15 @@ def test_url_allow_list(url: str, allowed: list[str], ok: bool) -> None:
 
 @pytest.mark.parametrize(("name", "document"), bundled_definitions())
 def test_bundled_definitions_pass(name: str, document: object) -> None:
+    """Under the allow-list `ticketflow dev` gives them (see ticketflow.devstack)."""
     definition = ProcessDefinition.model_validate(document)
-    assert process_problems(definition, RULES) == [], name
+    rules = PublishRules(http_allowed_hosts=tuple(bundled_http_hosts()))
+    assert process_problems(definition, rules) == [], name
+
+
+def test_the_bundled_crm_call_needs_its_host_allowed() -> None:
+    (document,) = [d for n, d in bundled_definitions() if n == "after-sales-repair.yaml"]
+    problems = process_problems(ProcessDefinition.model_validate(document), PublishRules())
+    assert [p.detail for p in problems] == [
+        "127.0.0.1:8070 is not on the allowed hosts (TICKETFLOW_HTTP_ALLOWED_HOSTS)"
+    ]

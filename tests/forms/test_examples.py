@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from itertools import combinations
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from domain.definitions import ProcessDefinition, StageDefinition, structural_problems
 from forms.validation import data_problems, schema_problems
-from services.bundled import bundled_definitions
+from services.bundled import bundled_definitions, bundled_http_hosts
 
 EXPECTED = {
     "it-incident.yaml": ("it-incident", "IT", "service-desk"),
@@ -50,6 +51,7 @@ SAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "fault_description": "Hydraulic press loses pressure during the stroke, alarm H-31.",
             "occurred_at": "2024-05-03T06:20:00+02:00",
             "production_impact": "line-stopped",
+            "severity": "safety-critical",
         },
         "inspect": {
             "findings": "Main cylinder seal is torn; oil is leaking into the drip tray.",
@@ -63,11 +65,21 @@ SAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "expected_delivery": "2024-05-06",
             "lines": [{"part_number": "SEAL-KIT-125", "quantity": 1}],
         },
+        "supervisor-approval": {
+            "approved_by": "K. Wagner, maintenance supervisor",
+            "lockout_tagout": True,
+            "permit_number": "PTW-5520",
+            "precautions": "Depressurise the accumulator and block the ram before opening.",
+        },
         "safety-check": {
             "risk_level": "medium",
             "lockout_tagout": True,
             "permit_number": "PTW-5521",
             "hazards": ["hydraulic", "hot-surface"],
+        },
+        "escalate-purchasing": {
+            "action_taken": "Supplier missed the date; the seal kit came from the Bremen plant.",
+            "parts_received": True,
         },
         "repair": {
             "work_performed": "Replaced the main cylinder seal kit and bled the hydraulic circuit.",
@@ -138,6 +150,11 @@ def _ancestors(definition: ProcessDefinition, key: str) -> set[str]:
     return found
 
 
+def _tasks(definition: ProcessDefinition) -> list[StageDefinition]:
+    """The stages people complete (automated stages have no form)."""
+    return [s for s in definition.stages if s.kind == "task"]
+
+
 def _stage_form(stage: StageDefinition) -> dict[str, Any]:
     assert stage.form is not None, f"stage {stage.key} has no inline form"
     return stage.form
@@ -165,8 +182,9 @@ def test_forms_are_inline_valid_and_described(name: str) -> None:
     assert definition.intake_form is not None
     forms = {"/intake_form": definition.intake_form}
     for i, stage in enumerate(definition.stages):
-        assert stage.form_ref is None
-        forms[f"/stages/{i}/form"] = _stage_form(stage)
+        if stage.kind == "task":
+            assert stage.form_ref is None
+            forms[f"/stages/{i}/form"] = _stage_form(stage)
     for at, form in forms.items():
         assert schema_problems(form, at=at) == []
         assert form.get("title"), at
@@ -190,8 +208,8 @@ def test_realistic_submissions_pass_every_form(name: str) -> None:
     samples = SAMPLES[name]
     assert definition.intake_form is not None
     assert data_problems(definition.intake_form, samples["intake"]) == []
-    assert sorted(samples) == sorted(["intake", *(s.key for s in definition.stages)])
-    for stage in definition.stages:
+    assert sorted(samples) == sorted(["intake", *(s.key for s in _tasks(definition))])
+    for stage in _tasks(definition):
         assert data_problems(_stage_form(stage), samples[stage.key]) == [], stage.key
 
 
@@ -200,5 +218,21 @@ def test_every_form_requires_something(name: str) -> None:
     definition = _definition(name)
     assert definition.intake_form is not None
     assert data_problems(definition.intake_form, {})
-    for stage in definition.stages:
+    for stage in _tasks(definition):
         assert data_problems(_stage_form(stage), {}), stage.key
+
+
+def test_the_new_stage_kinds_are_in_the_repair_examples() -> None:
+    kinds = {name: {s.kind for s in _definition(name).stages} for name in EXPECTED}
+    assert kinds["equipment-repair.yaml"] == {"task", "wait"}
+    assert kinds["after-sales-repair.yaml"] == {"task", "service", "timer"}
+    inspect = _definition("equipment-repair.yaml").stage("inspect")
+    assert inspect.gateway is not None
+    assert inspect.gateway.type == "exclusive"
+
+
+def test_the_examples_call_only_loopback_hosts() -> None:
+    """`ticketflow dev` allows these hosts unasked, so they must not reach past the machine."""
+    hosts = bundled_http_hosts()
+    assert hosts == ["127.0.0.1:8070"]
+    assert all(ip_address(h.rsplit(":", 1)[0]).is_loopback for h in hosts)

@@ -12,7 +12,7 @@ from domain.participation import GROUP, PERSON, Participant
 from domain.ticket import TaskStatus, TicketEvent, TicketSnapshot, TicketStatus
 from store.models import TaskRow, TicketEventRow, TicketRow
 from store.participants import handling_facts
-from store.projection import apply_projection
+from store.projection import _task_values, _ticket_values, apply_projection
 from store.tickets import get_ticket, list_events, list_ticket_tasks
 from tests.store.snapshots import T0, event, snapshot, task
 
@@ -186,3 +186,11 @@ async def test_participants_are_those_given_or_else_those_the_events_show(
         "IT-2": [("it-ops", "claimed", True)],
         "IT-3": [],
     }
+
+
+def test_the_rows_written_name_every_column_of_their_tables() -> None:
+    # An upsert overwrites every column but the key, so a column left out would be blanked.
+    ticket = _claimed("IT-1", 2)
+    assert set(_ticket_values(ticket)) == {c.name for c in TicketRow.__table__.c}
+    for row in _task_values(ticket):
+        assert set(row) == {c.name for c in TaskRow.__table__.c}

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.access import policy_version
 from store.models import UserRow
 from store.users import (
     NoSuchUser,
@@ -43,17 +44,20 @@ async def test_a_token_finds_its_user(session_factory: Sessions) -> None:
     bob = await _add(session_factory, "bob")
     carol = await _add(session_factory, "carol", department="field")
     async with session_factory() as session:
-        found = await user_by_token(session=session, token=bob)
-        assert found is not None
+        caller = await user_by_token(session=session, token=bob)
+        assert caller is not None
+        found, version = caller
+        # The policy version rides along with the user.
+        assert version == await policy_version(session=session)
         assert (found.name, found.department, found.role, found.created_at) == (
             "bob",
             "it-ops",
             "worker",
             T0,
         )
-        found = await user_by_token(session=session, token=carol)
-        assert found is not None
-        assert found.name == "carol"
+        caller = await user_by_token(session=session, token=carol)
+        assert caller is not None
+        assert caller[0].name == "carol"
 
 
 async def test_unknown_or_hash_as_token_finds_nobody(session_factory: Sessions) -> None:
@@ -77,8 +81,9 @@ async def test_adding_again_is_refused_and_rotating_replaces_the_token(
     assert new != old
     async with session_factory() as session:
         assert await user_by_token(session=session, token=old) is None
-        found = await user_by_token(session=session, token=new)
-        assert found is not None
+        caller = await user_by_token(session=session, token=new)
+        assert caller is not None
+        found, _version = caller
         assert (found.name, found.department, found.role) == ("bob", "field", "lead")
         assert len((await session.scalars(select(UserRow))).all()) == 1
     async with session_factory() as session:
