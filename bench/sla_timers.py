@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from harness import free_ports
     from sqlalchemy import func, select
 
     from domain.definitions import ProcessDefinition
@@ -124,18 +124,6 @@ def definition(target: float) -> ProcessDefinition:
             },
         }
     )
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct TCP ports that are free on HOST right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind((HOST, 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def peak_rss_mib(pid: int) -> float:
