@@ -47,13 +47,17 @@ STATUS_COLOURS = {
     "cancelled": "#f8d7da",
     "pending": "#ffffff",
 }
+# `earlier`: an edge an earlier round took and the latest did not (a reopened ticket's path).
+EARLIER = "earlier"
 EDGE_MARKS = {
     "taken": {"color": "#1e7e34", "penwidth": "2.5"},
+    EARLIER: {"color": "#1e7e34", "style": "dotted"},
     "not_taken": {"color": "#aaaaaa", "style": "dashed"},
     "pending": {"color": "#666666"},
 }
 MERMAID_EDGE_MARKS = {
     "taken": "stroke:#1e7e34,stroke-width:3px",
+    EARLIER: "stroke:#1e7e34,stroke-dasharray:2 4",
     "not_taken": "stroke:#aaaaaa,stroke-dasharray:4 4",
     "pending": "stroke:#666666",
 }
@@ -88,11 +92,24 @@ def _lines(node: Node) -> list[str]:
 
 
 def _edge_label(edge: Edge) -> str | None:
+    label = None
     if edge.type == "branch":
-        return edge.when
-    if edge.type in ("default", "timeout"):
-        return edge.type
-    return None
+        label = edge.when
+    elif edge.type in ("default", "timeout"):
+        label = edge.type
+    # A reopened ticket's edges say which rounds took them, unless only the latest did.
+    if isinstance(edge, PathEdge) and (
+        len(edge.taken_in) > 1 or (edge.taken_in and edge.state != "taken")
+    ):
+        rounds = ", ".join(str(r) for r in edge.taken_in)
+        taken = f"taken in round {rounds}" if len(edge.taken_in) == 1 else f"rounds {rounds}"
+        label = taken if label is None else f"{label} ({taken})"
+    return label
+
+
+def _edge_mark(edge: PathEdge) -> str:
+    """How a path's edge is drawn: as its latest round marks it, or as taken before."""
+    return EARLIER if edge.state != "taken" and edge.taken_in else edge.state
 
 
 def mermaid_text(text: str) -> str:
@@ -120,7 +137,7 @@ def mermaid(graph: Drawable) -> str:
         middle = arrow if text is None else f'{arrow}|"{mermaid_text(text)}"|'
         lines.append(f"    {ids[edge.source]} {middle} {ids[edge.target]}")
         if isinstance(edge, PathEdge):
-            lines.append(f"    linkStyle {drawn} {MERMAID_EDGE_MARKS[edge.state]}")
+            lines.append(f"    linkStyle {drawn} {MERMAID_EDGE_MARKS[_edge_mark(edge)]}")
         drawn += 1
     statuses = sorted({n.status for n in graph.nodes if isinstance(n, PathNode)})
     for status in statuses:
@@ -163,7 +180,7 @@ def dot_source(graph: Drawable) -> str:
         extra = {} if label is None else {"label": _dot_text(label)}
         extra["style"] = DOT_STYLES[edge.type]
         if isinstance(edge, PathEdge):
-            extra.update(EDGE_MARKS[edge.state])
+            extra.update(EDGE_MARKS[_edge_mark(edge)])
         dot.edge(ids[edge.source], ids[edge.target], **extra)
     source: str = dot.source
     return source

@@ -14,6 +14,14 @@ costs far less than a local activity's round trip. Measured:
 Printed: p50 and p99 per decision of each, and the ratio of the warm and cold p50 to the
 baseline's.
 
+Part 1b, bounded cost. Every evaluation is first bounded on its data
+(`domain.expression_cost`); one decision may take `STEP_BUDGET` steps. For shapes that take
+seconds unbounded (nested comprehensions, copies of long texts, concatenation chains), the
+largest data size the budget admits, the bound's steps there, one whole evaluation's time
+(measuring, handing the data over and evaluating; best of 3) and nanoseconds per step, and how
+quickly the shape is refused at the issue's sizes (3,000 elements, 100 KB). The slowest
+evaluation the budget admits must stay far below Temporal's 2-second deadlock detector.
+
 Part 2, on one embedded Temporal dev server started as `ticketflow dev` does (bench/harness.py;
 the same stack as bench/throughput.py: the Ticketflow API and worker as processes, a bare worker
 process, CPU per process from /proc):
@@ -69,7 +77,8 @@ with workflow.unsafe.imports_passed_through():
     from harness import Api, BarePlan, BenchError, Side
 
     from domain.definitions import Gateway, ProcessDefinition
-    from domain.expressions import compile_expression
+    from domain.expression_cost import STEP_BUDGET
+    from domain.expressions import ExpressionError, compile_expression, evaluate, steps
     from domain.process_paths import choose
     from domain.ticket import Actor, TicketState
     from ticketflow.devstack import Child
@@ -207,6 +216,94 @@ def condition_figures(samples: int) -> None:
     base50 = percentiles(baseline)[0]
     print(f"  warm / baseline p50: {percentiles(warm)[0] / base50:.1f}x")
     print(f"  cold / baseline p50: {percentiles(cold)[0] / base50:.1f}x")
+
+
+# -- bounded cost: the slowest shapes at the step budget ----------------------------------------
+
+# Shapes that take seconds unbounded, each as a text and its data at a size `n` (conditions that
+# never hold, so no comprehension stops early). The issue's sizes are 3,000 elements and 100 KB;
+# 500 rows of 500 cells are about the API's 1 MB body limit.
+SLOW_SHAPES: list[tuple[str, str, Callable[[int], dict[str, Any]]]] = [
+    (
+        "nested exists over n numbers",
+        "intake.l.exists(x, intake.l.exists(y, x == y + 1000000))",
+        lambda n: {"l": list(range(n))},
+    ),
+    ("map over n numbers", "intake.l.map(x, x + 1).size() > 0", lambda n: {"l": list(range(n))}),
+    (
+        "filter over n numbers",
+        "intake.l.filter(x, x > 1).size() > 0",
+        lambda n: {"l": list(range(n))},
+    ),
+    (
+        "nested map over n numbers",
+        "intake.l.map(x, intake.l.map(y, x + y)).size() > 0",
+        lambda n: {"l": list(range(n))},
+    ),
+    (
+        "map copying a 10 KB text n times",
+        "intake.l.map(x, intake.s + 'a').size() > 0",
+        lambda n: {"l": list(range(n)), "s": "x" * 10_000},
+    ),
+    (
+        "150 concatenations of an n-byte text",
+        " + ".join(["intake.s"] * 150) + " == ''",
+        lambda n: {"s": "x" * n},
+    ),
+    (
+        "n rows of n cells, nested exists",
+        "intake.rows.exists(r, r.cells.exists(c, c == 'y'))",
+        lambda n: {"rows": [{"cells": ["x"] * n}] * n},
+    ),
+    ("a regular expression over n bytes", "intake.s.matches('^(a|x)+$')", lambda n: {"s": "x" * n}),
+]
+ISSUE_SIZES = {
+    "n rows of n cells, nested exists": 500,
+    "150 concatenations of an n-byte text": 100_000,
+    "a regular expression over n bytes": 100_000,
+}
+
+
+def largest_fitting(source: str, data: Callable[[int], dict[str, Any]]) -> int:
+    """The largest size whose bound fits the budget (the bound grows with the size)."""
+    low, high = 1, 1
+    while steps(source, {"intake": data(high)})[1] <= STEP_BUDGET:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        fits = steps(source, {"intake": data(middle)})[1] <= STEP_BUDGET
+        low, high = (middle, high) if fits else (low, middle)
+    return low
+
+
+def bounded_cost_figures() -> None:
+    """Part 1b: each slow shape at the largest size the budget admits, and its refusal."""
+    print()
+    print(f"Bounded cost: one decision may take {STEP_BUDGET:,} steps")
+    print(
+        f"  {'shape':38} {'largest n':>10} {'steps':>11} {'eval ms':>8} {'ns/step':>8}"
+        f" {'at the issue size':>20}"
+    )
+    slowest = 0.0
+    for name, source, data in SLOW_SHAPES:
+        n = largest_fitting(source, data)
+        context = {"intake": data(n)}
+        needed = steps(source, context)[1]
+        # The whole evaluation: measuring, handing the data over, evaluating.
+        best = min(time_calls(partial(evaluate, source, context), 3))
+        slowest = max(slowest, best)
+        big = {"intake": data(ISSUE_SIZES.get(name, 3000))}
+        start = time.perf_counter()
+        try:
+            evaluate(source, big)
+            refusal = "fits"
+        except ExpressionError:
+            refusal = f"refused in {(time.perf_counter() - start) * 1000:.1f} ms"
+        print(
+            f"  {name:38} {n:>10,} {needed:>11,} {best * 1000:>8.1f} {best * 1e9 / needed:>8.1f}"
+            f" {refusal:>20}"
+        )
+    print(f"  slowest evaluation within the budget: {slowest * 1000:.1f} ms")
 
 
 # -- in the workflow or in a local activity ---------------------------------------------------
@@ -543,6 +640,7 @@ def main() -> None:
         )
         harness.exit_now(0)
     condition_figures(args.samples)
+    bounded_cost_figures()
     sys.stdout.flush()
     harness.exit_now(
         harness.run_stack(

@@ -1,9 +1,8 @@
-"""What an expression names and how deeply it nests, read from CEL's parse tree at publish.
+"""What an expression names and how deeply it nests, read from CEL's parse tree.
 
-The `cel` package evaluates but exposes no syntax tree, so the static view comes from
-cel-python's parser (`celpy`, a Lark grammar of CEL): only its parser is used, never its
-evaluator, and only at publish time (workflows never import this module). An expression must
-first compile with `cel`, the evaluator that runs it, so both agree on what is valid.
+The tree is cel-python's (`expression_syntax`). An expression must first compile with `cel`,
+the evaluator that runs it, so both agree on what is valid. At run time only `read_paths` is
+used: an evaluation is given just the data its expression reads.
 """
 
 from __future__ import annotations
@@ -11,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from celpy.celparser import CELParseError, CELParser
 from celpy.evaluation import celstr
 from lark import Token, Tree
 
-from domain.expressions import ExpressionError, compile_expression
+from domain.expression_syntax import COMPREHENSIONS, ExpressionError, compile_expression, parse
 
-# The macros that iterate over a list or map: each level of nesting multiplies the work by the
-# size of the data it ranges over, so nesting is bounded and cost stays polynomial in the data.
-COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+# Each level of comprehension nesting multiplies the work by the size of the data it ranges
+# over, so nesting is bounded and cost stays polynomial in the data (`expression_cost`).
 MAX_COMPREHENSION_NESTING = 2
 # Sub-expressions within sub-expressions (arguments, parentheses, list items).
 MAX_NESTING = 24
@@ -56,38 +53,47 @@ class _Scope:
     comprehensions: int
 
 
-@lru_cache(maxsize=1)
-def _parser() -> CELParser:
-    """The one parser: building its LALR tables takes a tenth of a second."""
-    return CELParser()
-
-
-def _parse(source: str) -> Tree[Token]:
-    try:
-        return _parser().parse(source)
-    except CELParseError as exc:
-        raise ExpressionError(str(exc.args[0]).splitlines()[0]) from None
-
-
 @lru_cache(maxsize=4096)
 def analyse(source: str) -> Analysis:
     """Compile and analyse an expression; ExpressionError when it is invalid or too complex."""
     compile_expression(source)
+    analysis = structure(source)
+    if analysis.comprehension_nesting > MAX_COMPREHENSION_NESTING:
+        raise ExpressionError(
+            "comprehensions (map, filter, all, exists, exists_one) nest"
+            f" {analysis.comprehension_nesting} deep;"
+            f" at most {MAX_COMPREHENSION_NESTING} are allowed"
+        )
+    if analysis.nesting > MAX_NESTING:
+        raise ExpressionError(
+            f"nested {analysis.nesting} deep; at most {MAX_NESTING} levels are allowed"
+        )
+    return analysis
+
+
+@lru_cache(maxsize=4096)
+def read_paths(source: str) -> tuple[tuple[str, ...], ...]:
+    """The data paths an expression reads, each up to its first computed index."""
+    paths = []
+    for reference in structure(source).references:
+        steps = reference.path
+        if DYNAMIC in steps:
+            steps = steps[: steps.index(DYNAMIC)]
+        paths.append(steps)
+    return tuple(dict.fromkeys(paths))
+
+
+@lru_cache(maxsize=4096)
+def structure(source: str) -> Analysis:
+    """What an expression names and how it nests, from its parse tree alone (no limits)."""
     references: list[Reference] = []
     nesting = comprehensions = 0
-    todo = [_Scope(_parse(source), frozenset(), 0, 0)]
+    todo = [_Scope(parse(source), frozenset(), 0, 0)]
     while todo:
         scope = todo.pop()
         nesting = max(nesting, scope.nesting)
         comprehensions = max(comprehensions, scope.comprehensions)
         todo.extend(_visit(scope, references))
-    if comprehensions > MAX_COMPREHENSION_NESTING:
-        raise ExpressionError(
-            f"comprehensions (map, filter, all, exists, exists_one) nest {comprehensions} deep;"
-            f" at most {MAX_COMPREHENSION_NESTING} are allowed"
-        )
-    if nesting > MAX_NESTING:
-        raise ExpressionError(f"nested {nesting} deep; at most {MAX_NESTING} levels are allowed")
     return Analysis(tuple(references), nesting, comprehensions)
 
 

@@ -658,21 +658,25 @@ class TicketState(BaseModel):
         """Complete a claimed task with its form data.
 
         A failed service stage's task: `retry` runs the action again (`service_retried`);
-        `skip` finishes the stage without its output (data `{"skipped": reason}`), so the paths
-        after it are taken as if it had run.
+        `skip` finishes the stage without its output (data `{"skipped": reason}`, event
+        `service_skipped`), so the paths after it are taken as if it had run.
         """
         task = self.check_complete(stage_key, actor, data)
         if task.kind == "service" and data["decision"] == "retry":
             task.status, task.assignee, task.claimed_at = TaskStatus.RUNNING, None, None
             task.error = None
             return self._task_event("service_retried", task, actor.user, now, by=actor.user)
-        done = {"skipped": data["reason"]} if task.kind == "service" else data
+        skipped = task.kind == "service"
         task.status, task.completed_at, task.completed_by, task.data = (
             TaskStatus.DONE,
             now,
             actor.user,
-            done,
+            {"skipped": data["reason"]} if skipped else data,
         )
+        if skipped:
+            return self._task_event(
+                "service_skipped", task, actor.user, now, by=actor.user, reason=data["reason"]
+            )
         return self._task_event("task_completed", task, actor.user, now, form=data)
 
     def reassign(

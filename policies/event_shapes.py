@@ -166,6 +166,8 @@ EVENT_SHAPES: dict[str, EventShape] = {
         {**TASK, "action": "tasks", "error": "tasks", "attempts": "tasks"}, gate=("tasks",)
     ),
     "service_retried": EventShape({**TASK, "by": "assignee"}, gate=("tasks",)),
+    # A person's reason for finishing a failed service stage without its action.
+    "service_skipped": EventShape({**TASK, "by": "assignee", "reason": "tasks"}, gate=("tasks",)),
     "wait_started": EventShape({**TASK, "signal": "tasks", "until": "tasks"}, gate=("tasks",)),
     "wait_matched": EventShape({**TASK, "signal": "tasks", "signal_id": KEEP}, gate=("tasks",)),
     "wait_timed_out": EventShape({**TASK, "signal": "tasks"}, gate=("tasks",)),

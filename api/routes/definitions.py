@@ -160,7 +160,11 @@ GRAPH_RESPONSES: dict[int | str, dict[str, object]] = {
             "image/svg+xml": {"schema": {"type": "string"}},
         },
         "description": "The graph in the requested format.",
-    }
+    },
+    503: {
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+        "description": "SVG was asked for and this server cannot draw it (no Graphviz `dot`).",
+    },
 }
 
 

@@ -425,21 +425,19 @@ def wait_signals(definition: ProcessDefinition) -> list[str]:
 PATH_EVENTS = ("gateway_decided", "wait_timed_out", "stage_skipped")
 
 
-def stage_runs(tasks: list[TaskRow], events: list[TicketEventRow]) -> dict[str, StageRun]:
-    """Each stage's latest round, with its gateway's choice, timeout and skip reason."""
-    latest: dict[str, TaskRow] = {}
-    for task in tasks:
-        if task.kind != "followup" and task.round >= getattr(
-            latest.get(task.stage_key), "round", 0
-        ):
-            latest[task.stage_key] = task
-    runs = {k: StageRun(status=t.status, round=t.round) for k, t in latest.items()}
-    ids = {t.id: k for k, t in latest.items()}
+def stage_runs(tasks: list[TaskRow], events: list[TicketEventRow]) -> dict[str, list[StageRun]]:
+    """Each stage's rounds, oldest first, with its gateway's choice, timeout and skip reason."""
+    by_task = {
+        t.id: StageRun(status=t.status, round=t.round) for t in tasks if t.kind != "followup"
+    }
+    runs: dict[str, list[StageRun]] = {}
+    for task in sorted(tasks, key=lambda t: t.round):
+        if task.id in by_task:
+            runs.setdefault(task.stage_key, []).append(by_task[task.id])
     for event in events:
-        stage = ids.get(str(event.data.get("task")))
-        if stage is None:
-            continue  # an earlier round's
-        run = runs[stage]
+        run = by_task.get(str(event.data.get("task")))
+        if run is None:
+            continue
         if event.type == "gateway_decided":
             taken = event.data.get("taken")
             run.chosen = [str(t) for t in taken] if isinstance(taken, list) else []
@@ -465,9 +463,11 @@ async def ticket_path_view(
 ) -> Response:
     """The path this ticket took: its definition's graph, each stage and edge marked.
 
-    A stage shows its latest round's status (`skipped` with the reason); an edge is `taken`,
-    `not_taken` or `pending`. Only stage keys, titles, kinds, groups, statuses and the
-    definition's conditions (readable by whoever may read definitions) appear: no form data.
+    A stage shows its latest round's status (`skipped` with the reason) and lists every
+    round; an edge is `taken`, `not_taken` or `pending` in its source's latest round and
+    names the rounds that took it (`taken_in`). Only stage keys, titles, kinds, groups,
+    statuses and the definition's conditions (readable by whoever may read definitions)
+    appear: no form data.
     For callers who may read the ticket's tasks.
     """
     row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from typing import Any
+
+import pytest
 
 from tests.api.conftest import Api
 from tests.builders import INCIDENT, STAGE_DATA
 
 PROBLEM = "application/problem+json"
+# SVG is drawn by Graphviz's `dot`, which `.ci/run` installs; elsewhere these tests wait for it.
+NEEDS_DOT = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="SVG needs Graphviz's dot: apt-get install graphviz"
+)
 
 
 def incident_document(**changes: Any) -> dict[str, Any]:

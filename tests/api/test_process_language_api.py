@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api
-from tests.api.helpers import PROBLEM, incident_document
+from tests.api.helpers import NEEDS_DOT, PROBLEM, incident_document
 from tests.domain.test_process_checks import VALID
 
 ALLOWED = "crm.test"
@@ -161,6 +161,7 @@ async def _graph(api: Api, path: str, fmt: str, **kwargs: Any) -> Any:
     )
 
 
+@NEEDS_DOT
 async def test_graph_of_a_published_version_in_each_format(crm_api: Api) -> None:
     api = crm_api
     await _publish_child(api)
@@ -237,6 +238,7 @@ def _decoded_mermaid_labels(text: str) -> list[str]:
     return labels
 
 
+@NEEDS_DOT
 async def test_titles_and_conditions_cannot_inject_markup(api: Api) -> None:
     draft = incident_document(key_prefix=api.prefix)
     draft["stages"][0]["title"] = INJECTION

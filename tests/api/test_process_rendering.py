@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from api.process_rendering import DOT_SHAPES, MERMAID_SHAPES, mermaid_text, svg
 from domain.definitions import StageKind
 from domain.process_graph import Edge, Node, ProcessGraph
+from tests.api.helpers import NEEDS_DOT
 
 MERMAID_SYNTAX = set('"<>[]{}|`\n\r')
 
@@ -24,6 +25,7 @@ def test_a_mermaid_label_holds_no_syntax_and_decodes_back(text: str) -> None:
     assert decoded == text.replace("\r", " ").replace("\n", " ")
 
 
+@NEEDS_DOT
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80))
 async def test_svg_text_is_the_title_itself(title: str) -> None:
     graph = ProcessGraph(

@@ -290,6 +290,9 @@ def test_skip_finishes_the_stage_without_output_and_the_process_goes_on() -> Non
     state.open_ready_tasks(NOW)
     assert state.tasks["assess"].status == TaskStatus.DONE
     assert state.tasks["assess"].data == {"skipped": "CRM down"}
+    skipped = next(e for e in state.events if e.type == "service_skipped")
+    assert skipped.data == {**skipped.data, "by": OPS.user, "reason": "CRM down"}
+    assert not [e for e in state.events if e.type == "task_completed"]  # no form was filled
     # The gateway cannot read a level it never got: it takes its default, saying so.
     decided = next(e for e in state.events if e.type == "gateway_decided")
     assert decided.data["taken"] == ["fix"]

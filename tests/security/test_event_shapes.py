@@ -198,6 +198,8 @@ def automated_lifecycle() -> list[TicketEvent]:
     )
     state.service_failed("assess", "ActionFailed: HTTP 503", 3, NOW)
     state.claim("assess", OPS, NOW)
+    skipped = state.model_copy(deep=True)
+    skip = skipped.complete("assess", OPS, {"decision": "skip", "reason": "CRM down"}, NOW)
     state.complete("assess", OPS, {"decision": "retry"}, NOW)
     state.service_completed("assess", {"level": 5}, NOW)
     for key in ("safety", "verify"):
@@ -213,7 +215,7 @@ def automated_lifecycle() -> list[TicketEvent]:
     state.timer_fired("cool", NOW)
     state.subprocess_started("handover", "CARE-000001", "care@1", NOW)
     state.subprocess_closed("handover", "closed", NOW)
-    return [*state.events, *other_way]
+    return [*state.events, *other_way, skip]
 
 
 def _dump(event: TicketEvent) -> dict[str, Any]:

@@ -224,7 +224,7 @@ async def test_an_inclusive_gateway_joins_only_the_branches_taken(
                 ("visit", "stages.sort.data.visit"),
             ),
         ),
-        stage("mail"),
+        stage("mail", sla={"target": "PT1H"}),
         stage("phone"),
         stage("visit", sla={"target": "PT1H"}),
         stage("report", depends_on=["mail", "phone", "visit"]),
@@ -234,11 +234,54 @@ async def test_an_inclusive_gateway_joins_only_the_branches_taken(
     state = await until(handle, status_is("mail", TaskStatus.OPEN))
     assert statuses(state)["visit"] == "skipped"
     assert stage_clock_id("visit") not in state.clocks
+    assert state.clocks[stage_clock_id("mail")].state() == ClockState.RUNNING
     await work(handle, "mail")
     assert statuses(await handle.query(TicketWorkflow.state))["report"] == "pending"
     await work(handle, "phone")
     await work(handle, "report")
+    state = await until(handle, lambda s: s.status == TicketStatus.RESOLVED)
+    assert state.clocks[stage_clock_id("mail")].state() == ClockState.MET
+
+    # Reopened, the gateway decides again: now only the visit, whose clock starts.
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=DESK, reason="call on site", stages=["sort"])
+    )
+    await work(handle, "sort", data={"mail": False, "phone": False, "visit": True})
+    state = await until(handle, status_is("visit", TaskStatus.OPEN))
+    assert (statuses(state)["mail"], statuses(state)["phone"]) == ("skipped", "skipped")
+    assert state.clocks[stage_clock_id("visit")].state() == ClockState.RUNNING
+    assert [e["taken"] for e in events(state, "gateway_decided")] == [
+        ["mail", "phone"],
+        ["visit"],
+    ]
+    await work(handle, "visit")
+    await work(handle, "report")
     await until(handle, lambda s: s.status == TicketStatus.RESOLVED)
+
+
+async def test_a_condition_too_costly_for_the_data_takes_the_default_and_the_ticket_moves_on(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    _environment, stack = env
+    definition = process(
+        stage(
+            "check",
+            gateway=exclusive(
+                ("urgent", "intake.parts.exists(a, intake.parts.exists(b, a == b + 1))"),
+                default="normal",
+            ),
+            sla={"target": "PT1H"},
+        ),
+        stage("urgent"),
+        stage("normal"),
+    )
+    handle = await file(stack, definition, {"parts": list(range(3000))})
+    await work(handle, "check")
+    state = await until(handle, status_is("normal", TaskStatus.OPEN))
+    decided = events(state, "gateway_decided")[0]
+    assert (decided["taken"], decided["default"]) == (["normal"], True)
+    assert "steps on this data" in decided["error"]
+    assert statuses(state)["urgent"] == "skipped"
 
 
 # -- services that fail ---------------------------------------------------------------------------
@@ -280,6 +323,19 @@ async def test_a_service_that_exhausts_its_retries_becomes_a_task_and_a_retry_su
     state = await until(handle, status_is("after", TaskStatus.OPEN))
     assert state.tasks["call"].data == {"level": 2, "calls": 4}
     assert events(state, "service_retried")[0]["by"] == "otto"
+    assert state.clocks[stage_clock_id("call")].state() == ClockState.MET
+
+    # Reopened, the service runs again at once (its test action fails only three times).
+    await work(handle, "after")
+    await until(handle, lambda s: s.status == TicketStatus.RESOLVED)
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=DESK, reason="again", stages=["call"])
+    )
+    state = await until(
+        handle, lambda s: s.tasks["after"].round == 2 and s.tasks["after"].status == TaskStatus.OPEN
+    )
+    assert (state.tasks["call"].round, state.tasks["call"].data) == (2, {"level": 2, "calls": 5})
+    assert len(events(state, "service_completed")) == 2
 
 
 async def test_a_failed_service_is_skipped_with_a_reason_and_a_refusal_is_not_retried(
@@ -295,6 +351,8 @@ async def test_a_failed_service_is_skipped_with_a_reason_and_a_refusal_is_not_re
     await work(handle, "call", OPS, {"decision": "skip", "reason": "CRM is retired"})
     state = await until(handle, status_is("after", TaskStatus.OPEN))
     assert state.tasks["call"].data == {"skipped": "CRM is retired"}
+    assert events(state, "service_skipped")[0]["reason"] == "CRM is retired"
+    assert "service_skipped" in await projected_types(stack, handle.id)
 
 
 async def test_a_parameter_that_cannot_be_evaluated_fails_the_stage_not_the_ticket(
@@ -394,6 +452,7 @@ async def test_a_timer_on_a_business_calendar_sleeps_over_the_weekend(
             kind="timer",
             depends_on=["start"],
             timer={"duration": "PT4H", "calendar": "office@1"},
+            sla={"target": "PT5H", "calendar": "office@1"},
         ),
         stage("call_back", depends_on=["cool"]),
         calendars={"office@1": office.model_dump(mode="json")},
@@ -410,11 +469,32 @@ async def test_a_timer_on_a_business_calendar_sleeps_over_the_weekend(
     assert state.tasks["cool"].until is not None
     assert abs(state.tasks["cool"].until - monday_eleven) < timedelta(minutes=1)
     await environment.sleep(timedelta(days=2, hours=12))  # Monday 03:00: still asleep
-    assert (await handle.query(TicketWorkflow.state)).tasks["cool"].status == TaskStatus.RUNNING
+    state = await handle.query(TicketWorkflow.state)
+    assert state.tasks["cool"].status == TaskStatus.RUNNING
+    # Its clock counts office hours too: two of its five by Friday's close, none since.
+    clock = state.clocks[stage_clock_id("cool")]
+    assert clock.state() == ClockState.RUNNING
+    elapsed = clock.elapsed_at(office, await environment.get_current_time())
+    assert abs(elapsed - timedelta(hours=2)) < timedelta(minutes=1)
     await environment.sleep(timedelta(hours=9))
     state = await until(handle, status_is("call_back", TaskStatus.OPEN))
     fired = next(e for e in state.events if e.type == "timer_fired")
     assert fired.at >= state.tasks["cool"].until
+    assert state.clocks[stage_clock_id("cool")].state() == ClockState.MET
+
+    # Reopened on Monday at noon, it sleeps four office hours again: until 16:00.
+    await work(handle, "call_back")
+    await until(handle, lambda s: s.status == TicketStatus.RESOLVED)
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=DESK, reason="again", stages=["cool"])
+    )
+    state = await until(handle, lambda s: s.tasks["cool"].round == 2)
+    reopened_at = await environment.get_current_time()
+    again = state.tasks["cool"].until
+    assert again is not None
+    assert abs(again - reopened_at - timedelta(hours=4)) < timedelta(minutes=1)
+    await environment.sleep(timedelta(hours=4, minutes=1))
+    await until(handle, lambda s: s.tasks["call_back"].round == 2)
 
 
 # -- subprocesses --------------------------------------------------------------------------------
@@ -495,6 +575,22 @@ async def test_a_cancelled_child_ends_its_stage_and_the_gateway_routes_on_it(
     )
     state = await until(handle, status_is("redo", TaskStatus.OPEN))
     assert state.tasks["handover"].data == {"key": child.id, "status": "cancelled"}
+    assert state.clocks[stage_clock_id("handover")].state() == ClockState.MET
+    assert statuses(state)["done"] == "skipped"
+
+    # Reopened, the stage starts a new child; this one closes and the other branch is taken.
+    await work(handle, "redo")
+    await until(handle, lambda s: s.status == TicketStatus.RESOLVED)
+    await handle.execute_update(
+        TicketWorkflow.reopen, ReopenInput(actor=DESK, reason="try again", stages=["handover"])
+    )
+    again, state = await child_of(stack, handle)
+    assert again.id != child.id
+    assert state.clocks[stage_clock_id("handover")].state() == ClockState.RUNNING
+    await work(again, "call")
+    await again.execute_update(TicketWorkflow.confirm, ConfirmInput(actor=REQUESTER))
+    state = await until(handle, status_is("done", TaskStatus.OPEN))
+    assert state.tasks["redo"].status == TaskStatus.SKIPPED
 
 
 async def test_a_cancelled_parent_cancels_its_child(
