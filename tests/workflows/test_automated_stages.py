@@ -651,3 +651,24 @@ async def test_cancelling_a_ticket_cancels_its_running_service_activity(
     kinds = {e.event_type for e in history.events}
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in kinds
     assert events(state, "service_failed") == []
+
+
+async def test_cancelling_a_ticket_ends_its_running_wait_and_timer(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    environment, stack = env
+    definition = process(
+        stage("part", kind="wait", wait={"signal": "external_update", "timeout": "PT2H"}),
+        stage("cool", kind="timer", timer={"duration": "PT1H"}, sla={"target": "PT4H"}),
+    )
+    handle = await file(stack, definition)
+    await until(handle, lambda s: statuses(s) == {"part": "running", "cool": "running"})
+    await handle.execute_update(
+        TicketWorkflow.cancel, CancelInput(actor=REQUESTER, reason="not needed")
+    )
+    assert (await handle.result()).status == TicketStatus.CANCELLED
+    await environment.sleep(timedelta(hours=3))
+    state = await handle.query(TicketWorkflow.state)
+    assert statuses(state) == {"part": "cancelled", "cool": "cancelled"}
+    assert state.clocks[stage_clock_id("cool")].state() == ClockState.CANCELLED
+    assert events(state, "timer_fired") == events(state, "wait_timed_out") == []
