@@ -66,8 +66,12 @@ def prepare(context: dict[str, Any]) -> Prepared:
 def steps(source: str, context: Context) -> tuple[dict[str, Any], int]:
     """The data the expression reads, and the most steps handing it over and evaluating take."""
     sizes = context.sizes if isinstance(context, Prepared) else Sizes(context)
-    selected, size = _select(sizes, read_paths(source))
-    return selected, bound(source, sizes) + CONVERSION_STEPS_PER_SIZE * size
+    try:
+        selected, size = _select(sizes, read_paths(source))
+        return selected, bound(source, sizes) + CONVERSION_STEPS_PER_SIZE * size
+    except RecursionError:
+        # Deeper than any form or published expression nests.
+        raise ExpressionError(f"{source!r}: the data is nested too deeply") from None
 
 
 def evaluate(source: str, context: Context) -> Any:

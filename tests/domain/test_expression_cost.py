@@ -154,3 +154,11 @@ def test_the_bound_never_shrinks_when_the_data_grows(
     smaller = bound(source, Sizes({"intake": {"a": a, "b": b, "l": items}}))
     larger = bound(source, Sizes({"intake": {"a": [a, extra], "b": b, "l": [*items, extra]}}))
     assert larger >= smaller
+
+
+def test_data_nested_deeper_than_the_stack_is_refused_not_crashed() -> None:
+    deep: Any = 1
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        evaluate("size(intake.deep) == 1", {"intake": {"deep": deep}})
