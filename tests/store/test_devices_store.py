@@ -48,7 +48,8 @@ async def test_each_registration_of_an_id_is_its_next_version(session_factory: S
     async with session_factory() as session:
         latest = await store.get_device(session=session, device_id="pump-1")
         old = await store.get_device(session=session, device_id="pump-1", version=1)
-        assert latest is not None and old is not None
+        assert latest is not None
+        assert old is not None
         assert (latest.version, latest.model, latest.document["version"]) == (2, "PLC 2", 2)
         assert (old.model, old.registered_by, old.registered_at) == ("PLC", "owner", T0)
         assert Device.model_validate(old.document) == _device("pump-1").model_copy(
