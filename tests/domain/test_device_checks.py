@@ -108,6 +108,8 @@ ONE_PROBLEM = [
         {"name": f"p{i}", "register": "holding", "address": i} for i in range(MAX_POINTS + 1)
     ], thresholds={}), "/points", f"at most {MAX_POINTS}"),
     ("bad point field", _point(MODBUS, 0, register="eeprom"), "/points/0/register", "holding"),
+    ("point without register", _with(MODBUS, points=[{"name": "temperature", "address": 0}],
+     thresholds={}), "/points/0/register", "Field required"),
     ("duplicate name", _point(MODBUS, 2, name="temperature"), "/points/2/name",
      "'temperature' is taken by /points/0"),
     ("duplicate opcua name", _with(OPCUA, points=OPCUA["points"] * 2), "/points/1/name",
