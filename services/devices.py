@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.device_checks import device_problems
 from domain.devices import Device
+from domain.json_values import value_problems
 from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from services.publishing import PUBLISH_ATTEMPTS, PublishContention
@@ -19,8 +20,13 @@ from ticketflow.settings import Settings
 
 
 def check_device(*, document: object, settings: Settings, at: str = "") -> Device:
-    """The device a document describes; Rejected with every problem (pointers under `at`)."""
-    problems = device_problems(document, allowed_hosts=settings.device_hosts)
+    """The device a document describes; Rejected with every problem (pointers under `at`).
+
+    Values no database column holds (a non-finite number from YAML, say) are refused first.
+    """
+    problems = value_problems(document) or device_problems(
+        document, allowed_hosts=settings.device_hosts
+    )
     if problems:
         raise Rejected([Problem(pointer=at + p.pointer, detail=p.detail) for p in problems])
     return Device.model_validate(document)

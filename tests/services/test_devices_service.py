@@ -108,3 +108,11 @@ async def test_an_import_is_a_list(session_factory: Sessions) -> None:
                 session=session, documents=MODBUS, actor=OWNER, settings=SETTINGS, now=NOW
             )
     assert [p.pointer for p in refused.value.problems] == [""]
+
+
+async def test_a_value_no_column_holds_is_refused(session_factory: Sessions) -> None:
+    document = {**MODBUS, "thresholds": {"temperature": {"high": float("inf")}}}
+    with pytest.raises(Rejected) as refused:
+        await _register(session_factory, document)
+    assert [p.pointer for p in refused.value.problems] == ["/thresholds/temperature/high"]
+    assert await _versions(session_factory) == []
