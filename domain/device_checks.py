@@ -118,8 +118,8 @@ def _points(
             problems.append(
                 Problem(
                     pointer=pointer("points", i),
-                    detail=f"{KIND_NAMES[other]} ({POINT_KEYS[other]}) on a {kind} device,"
-                    f" which reads {KIND_PLURALS[kind]} only",
+                    detail=f"{KIND_NAMES[other]} (it has {POINT_KEYS[other]}), but protocol"
+                    f" {kind} reads {KIND_PLURALS[kind]} only",
                 )
             )
             continue
