@@ -16,6 +16,7 @@ from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
     definitions,
+    devices,
     exports,
     forms,
     kpis,
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(tickets.router)
     app.include_router(tasks.router)
     app.include_router(calendars.router)
+    app.include_router(devices.router)
     app.include_router(sla.router)
     app.include_router(notifications.router)
     app.include_router(kpis.router)

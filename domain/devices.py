@@ -42,7 +42,8 @@ class ModbusPoint(_Strict):
     """One value on a Modbus device: where it lives and how its registers decode."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    register: RegisterKind
+    # Field(): without it pydantic takes the inherited `BaseModel.register` for a default.
+    register: RegisterKind = Field()
     address: int = Field(ge=0, le=65535)
     type: ValueType = "uint16"
     byte_order: Order = "big"

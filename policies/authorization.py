@@ -27,6 +27,11 @@ READ_PERMISSION_AUDIT = (AUDITOR,)
 MANAGE_POLICIES: tuple[str, ...] = ()
 # Notifications addressed to anyone, not only to the caller, their group or their role.
 READ_ALL_NOTIFICATIONS = (AUDITOR,)
+# The device registry: process owners describe devices, the people who work and audit tickets
+# read them; the files a device's OPC UA security names are the admins' alone.
+REGISTER_DEVICES = (PROCESS_OWNER,)
+READ_DEVICES = (AGENT, AUDITOR)
+SEE_DEVICE_FILES: tuple[str, ...] = ()
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:

@@ -414,3 +414,33 @@ class DuplicateReportRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     similarity: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime]
+
+
+class DeviceRow(Base):
+    """A registered, immutable device version (domain.devices.Device as JSON)."""
+
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(40), index=True)
+    model: Mapped[str] = mapped_column(String(80))
+    protocol: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict[str, Any]]
+    registered_at: Mapped[datetime]
+    registered_by: Mapped[str] = mapped_column(String(100))
+
+
+class DeviceSnapshotRow(Base):
+    """A sealed snapshot of one device version's points (domain.devices.Snapshot as JSON)."""
+
+    __tablename__ = "device_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(80), index=True)
+    device_version: Mapped[int] = mapped_column(Integer)
+    site: Mapped[str] = mapped_column(String(40))
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]]
+    ticket_key: Mapped[str | None] = mapped_column(String(40))

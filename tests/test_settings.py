@@ -28,3 +28,12 @@ def test_an_allowed_host_that_is_a_url_is_an_error_at_startup(
     monkeypatch.setenv("TICKETFLOW_HTTP_ALLOWED_HOSTS", "crm.example.com,https://api.example.com/")
     with pytest.raises(ValidationError, match=re.escape("https://api.example.com/")):
         Settings()
+
+
+def test_device_hosts_default_to_the_local_site_and_parse_from_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TICKETFLOW_DEVICE_HOSTS", raising=False)
+    assert Settings().device_hosts == {"local": ["127.0.0.1", "localhost"]}
+    monkeypatch.setenv("TICKETFLOW_DEVICE_HOSTS", '{"plant-a": ["10.0.0.5"]}')
+    assert Settings().device_hosts == {"plant-a": ["10.0.0.5"]}

@@ -299,6 +299,48 @@ def _calendars(args: argparse.Namespace, settings: Settings) -> int:
     return _with_session(settings, work)
 
 
+def _devices(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.problems import Rejected
+    from domain.ticket import Actor
+    from policies.roles import ADMIN
+    from services.devices import import_devices, stored_device
+    from services.publishing import read_document
+    from store import devices as store
+
+    # The CLI runs with the database's own credentials, as definitions' publishes do.
+    cli = Actor(user="cli", role=ADMIN)
+
+    async def import_file(session: AsyncSession) -> int:
+        try:
+            devices = await import_devices(
+                session=session,
+                documents=read_document(path=Path(args.file)),
+                actor=cli,
+                settings=settings,
+                now=datetime.now(UTC),
+            )
+        except Rejected as exc:
+            return _report_rejected(args.file, exc)
+        for device in devices:
+            sys.stdout.write(f"registered {device.id}@{device.version} ({device.site})\n")
+        return 0
+
+    async def list_all(session: AsyncSession) -> int:
+        cursor = None
+        while True:
+            rows, cursor = await store.list_devices(session=session, limit=200, cursor=cursor)
+            for row in rows:
+                device = stored_device(row)
+                sys.stdout.write(
+                    f"{device.id}@{device.version}\t{device.site}\t{device.protocol}"
+                    f"\t{device.endpoint}\t{len(device.points)} points\n"
+                )
+            if cursor is None:
+                return 0
+
+    return _with_session(settings, import_file if args.devices == "import" else list_all)
+
+
 def _triage(args: argparse.Namespace, settings: Settings) -> int:
     from ticketflow.triage_cli import run_triage_command
 
@@ -397,6 +439,16 @@ def build_parser() -> argparse.ArgumentParser:
     cals.add_argument("action", choices=["validate", "publish"])
     cals.add_argument("file")
     cals.set_defaults(run=_calendars)
+
+    devices = sub.add_parser("devices", help="the device registry").add_subparsers(
+        dest="devices", required=True
+    )
+    imports = devices.add_parser(
+        "import", help="register every device of a YAML or JSON list, or none if one is refused"
+    )
+    imports.add_argument("file")
+    imports.set_defaults(run=_devices)
+    devices.add_parser("list", help="the latest version of every device").set_defaults(run=_devices)
 
     from ticketflow.triage_cli import add_triage_parser
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # The hosts `http.request` may call, `host` or `host:port` (comma-separated in the
     # environment); a host listed without a port is allowed on its scheme's default port only.
     http_allowed_hosts: Annotated[list[str], NoDecode] = []
+    # The endpoint hosts each site's devices may have (TICKETFLOW_DEVICE_HOSTS, as JSON): a
+    # device registered with any other host is refused.
+    device_hosts: dict[str, list[str]] = {"local": ["127.0.0.1", "localhost"]}
 
     @field_validator("auth_failure_limit")
     @classmethod
