@@ -1,0 +1,152 @@
+"""OPC UA servers through asyncua: every node in one Read, each DataValue to a reading."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.crypto import security_policies
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStringParsingError
+
+from activities.devices.errors import DeviceUnreachableError, Progress, no_progress
+from domain.device_reading import READ_TIMEOUT_SECONDS, bad, finite
+from domain.devices import Device, OpcuaPoint, OpcuaSecurity, Reading
+
+POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes128Sha256RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
+    "Aes256Sha256RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
+}
+MODES = {
+    "Sign": ua.MessageSecurityMode.Sign,
+    "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt,
+}
+# Status codes a server answers while it cannot serve now; any other refusal to connect (a
+# rejected certificate or policy) is the device's configuration, which a retry would not fix.
+TRANSIENT = frozenset(
+    {
+        "BadTooManySessions",
+        "BadServerHalted",
+        "BadServerNotConnected",
+        "BadTimeout",
+        "BadCommunicationError",
+        "BadConnectionClosed",
+        "BadSecureChannelClosed",
+        "BadResourceUnavailable",
+        "BadShutdown",
+    }
+)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """The timestamp as an aware UTC datetime (asyncua gives naive UTC ones)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def reading_of(point: OpcuaPoint, value: ua.DataValue) -> Reading:
+    """The point's reading from its DataValue: good only for a good status and a number/bool."""
+    base = Reading(
+        point=point.name,
+        unit=point.unit,
+        source_time=utc(value.SourceTimestamp),
+        server_time=utc(value.ServerTimestamp),
+    )
+    status = value.StatusCode
+    if status is not None and not status.is_good():
+        return base.model_copy(update={"quality": "bad", "reason": status.name})
+    raw: Any = value.Value.Value if value.Value is not None else None
+    if not isinstance(raw, bool | int | float):
+        kind = value.Value.VariantType.name if value.Value is not None else "empty"
+        return base.model_copy(update={"quality": "bad", "reason": f"type: {kind} is no number"})
+    if not finite(raw):
+        return base.model_copy(update={"quality": "bad", "reason": f"not finite: {raw}"})
+    return base.model_copy(update={"value": raw})
+
+
+class OpcuaReader:
+    """Reads an OPC UA server's nodes with one Read request."""
+
+    def __init__(self, device: Device, *, timeout: float = READ_TIMEOUT_SECONDS) -> None:
+        self._device = device
+        self._timeout = timeout
+
+    async def read(self, *, progress: Progress = no_progress) -> list[Reading]:
+        """The device's readings, in the order of its points."""
+        points = [point for point in self._device.points if isinstance(point, OpcuaPoint)]
+        if len(points) != len(self._device.points):
+            return bad(self._device, "config: an OPC UA device needs OPC UA points")
+        readings: list[Reading | None] = [None] * len(points)
+        nodes: dict[int, ua.NodeId] = {}
+        for index, point in enumerate(points):
+            try:
+                nodes[index] = ua.NodeId.from_string(point.node_id)
+            except UaStringParsingError:
+                readings[index] = Reading(
+                    point=point.name,
+                    unit=point.unit,
+                    quality="bad",
+                    reason=f"config: not a node id: {point.node_id}",
+                )
+        if nodes:
+            values = await self._values(list(nodes.values()), progress)
+            if isinstance(values, str):
+                return bad(self._device, values)
+            for index, value in zip(nodes, values, strict=True):
+                readings[index] = reading_of(points[index], value)
+        return [reading for reading in readings if reading is not None]
+
+    async def _values(self, ids: list[ua.NodeId], progress: Progress) -> list[ua.DataValue] | str:
+        """The nodes' DataValues from one Read, or why the server refused us (configuration)."""
+        client = Client(self._device.endpoint, timeout=self._timeout)
+        try:
+            progress()
+            try:
+                async with asyncio.timeout(self._timeout * 2):
+                    if self._device.security is not None:
+                        problem = await _secure(client, self._device.security)
+                        if problem is not None:
+                            return problem
+                    await client.connect()
+            except UaStatusCodeError as exc:
+                name = ua.StatusCode(exc.code).name
+                if name in TRANSIENT:
+                    raise DeviceUnreachableError(f"{self._device.endpoint}: {name}") from exc
+                return f"refused: {name}"
+            except (OSError, TimeoutError, UaError) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise DeviceUnreachableError(f"{self._device.endpoint}: {reason}") from exc
+            progress()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    values = await client.read_attributes([client.get_node(i) for i in ids])
+            except (OSError, TimeoutError, ConnectionError, UaError) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise DeviceUnreachableError(f"reading {self._device.endpoint}: {reason}") from exc
+            progress()
+            return values
+        finally:
+            with suppress(Exception):
+                async with asyncio.timeout(self._timeout):
+                    await client.disconnect()
+
+
+async def _secure(client: Client, security: OpcuaSecurity) -> str | None:
+    """Sign or encrypt the channel with the client's certificate and key; or why not."""
+    try:
+        await client.set_security(
+            POLICIES[security.policy],
+            security.certificate,
+            security.private_key,
+            server_certificate=security.server_certificate,
+            mode=MODES[security.mode],
+        )
+    except (FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as exc:
+        # The client's own files are missing or unreadable: nothing a retry would change.
+        return f"config: security: {type(exc).__name__}: {exc}"
+    return None
