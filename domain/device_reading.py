@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from domain.definitions import RetrySpec
 from domain.devices import SNAPSHOT_TIMEOUT_SECONDS, Device, Reading, Sample, Snapshot, seal
@@ -17,8 +18,9 @@ from domain.devices import SNAPSHOT_TIMEOUT_SECONDS, Device, Reading, Sample, Sn
 DEVICE_UNREACHABLE = "DeviceUnreachable"
 # One request (connect, one Modbus read, the OPC UA read): several fit in one snapshot.
 READ_TIMEOUT_SECONDS = 2.0
-# The activity's heartbeat timeout: a heartbeat goes out before and after every request.
-SNAPSHOT_HEARTBEAT_SECONDS = 2 * READ_TIMEOUT_SECONDS
+# The activity's heartbeat timeout: a heartbeat goes out before and after every request (an
+# OPC UA connect, several requests in one, may take twice the read timeout).
+SNAPSHOT_HEARTBEAT_SECONDS = 3 * READ_TIMEOUT_SECONDS
 # What callers of the snapshot activity set: a few quick attempts, since a ticket waits on them.
 SNAPSHOT_RETRY = RetrySpec(
     maximum_attempts=3,
@@ -43,6 +45,18 @@ def scaled(raw: Value, *, scale: float, offset: float) -> Value:
 def finite(value: Value) -> bool:
     """Whether a value can travel in a snapshot (canonical JSON has no NaN or infinity)."""
     return not isinstance(value, float) or math.isfinite(value)
+
+
+def opcua_url(endpoint: str) -> str:
+    """The endpoint if it is an OPC UA TCP URL with a host (`opc.tcp://host:port/path`)."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "opc.tcp" or not parts.hostname:
+        raise ValueError(f"not an OPC UA endpoint (opc.tcp://host:port/...): {endpoint!r}")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when asked for it)
+    except ValueError:
+        raise ValueError(f"not a valid port in {endpoint!r}") from None
+    return endpoint
 
 
 def bad(device: Device, reason: str, *, at: datetime | None = None) -> list[Reading]:

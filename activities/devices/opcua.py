@@ -9,11 +9,12 @@ from typing import Any
 
 from asyncua import ua
 from asyncua.client.client import Client
-from asyncua.crypto import security_policies
+from asyncua.crypto import security_policies, uacrypto
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStringParsingError
+from cryptography import x509
 
 from activities.devices.errors import DeviceUnreachableError, Progress, no_progress
-from domain.device_reading import READ_TIMEOUT_SECONDS, bad, finite
+from domain.device_reading import READ_TIMEOUT_SECONDS, bad, finite, opcua_url
 from domain.devices import Device, OpcuaPoint, OpcuaSecurity, Reading
 
 POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
@@ -42,6 +43,16 @@ TRANSIENT = frozenset(
 )
 
 
+def application_uri(certificate: x509.Certificate) -> str | None:
+    """The application URI a certificate names in its subject alternative names, if any."""
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return None
+    uris = names.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 def utc(moment: datetime | None) -> datetime | None:
     """The timestamp as an aware UTC datetime (asyncua gives naive UTC ones)."""
     if moment is None:
@@ -63,7 +74,10 @@ def reading_of(point: OpcuaPoint, value: ua.DataValue) -> Reading:
     raw: Any = value.Value.Value if value.Value is not None else None
     if not isinstance(raw, bool | int | float):
         kind = value.Value.VariantType.name if value.Value is not None else "empty"
-        return base.model_copy(update={"quality": "bad", "reason": f"type: {kind} is no number"})
+        if isinstance(raw, list):
+            kind = f"array of {kind}"
+        reason = f"type: {kind} is not a number or bool"
+        return base.model_copy(update={"quality": "bad", "reason": reason})
     if not finite(raw):
         return base.model_copy(update={"quality": "bad", "reason": f"not finite: {raw}"})
     return base.model_copy(update={"value": raw})
@@ -81,6 +95,10 @@ class OpcuaReader:
         points = [point for point in self._device.points if isinstance(point, OpcuaPoint)]
         if len(points) != len(self._device.points):
             return bad(self._device, "config: an OPC UA device needs OPC UA points")
+        try:
+            url = opcua_url(self._device.endpoint)
+        except ValueError as exc:
+            return bad(self._device, f"config: {exc}")
         readings: list[Reading | None] = [None] * len(points)
         nodes: dict[int, ua.NodeId] = {}
         for index, point in enumerate(points):
@@ -94,16 +112,18 @@ class OpcuaReader:
                     reason=f"config: not a node id: {point.node_id}",
                 )
         if nodes:
-            values = await self._values(list(nodes.values()), progress)
+            values = await self._values(url, list(nodes.values()), progress)
             if isinstance(values, str):
                 return bad(self._device, values)
             for index, value in zip(nodes, values, strict=True):
                 readings[index] = reading_of(points[index], value)
         return [reading for reading in readings if reading is not None]
 
-    async def _values(self, ids: list[ua.NodeId], progress: Progress) -> list[ua.DataValue] | str:
+    async def _values(
+        self, url: str, ids: list[ua.NodeId], progress: Progress
+    ) -> list[ua.DataValue] | str:
         """The nodes' DataValues from one Read, or why the server refused us (configuration)."""
-        client = Client(self._device.endpoint, timeout=self._timeout)
+        client = Client(url, timeout=self._timeout)
         try:
             progress()
             try:
@@ -116,18 +136,22 @@ class OpcuaReader:
             except UaStatusCodeError as exc:
                 name = ua.StatusCode(exc.code).name
                 if name in TRANSIENT:
-                    raise DeviceUnreachableError(f"{self._device.endpoint}: {name}") from exc
+                    raise DeviceUnreachableError(f"{url}: {name}") from exc
                 return f"refused: {name}"
-            except (OSError, TimeoutError, UaError) as exc:
+            except UaError as exc:
+                # asyncua's own refusals (no endpoint for our security, a certificate that does
+                # not match): the transport's failures are OSError and TimeoutError.
+                return f"refused: {exc}"
+            except (OSError, TimeoutError) as exc:
                 reason = str(exc) or type(exc).__name__
-                raise DeviceUnreachableError(f"{self._device.endpoint}: {reason}") from exc
+                raise DeviceUnreachableError(f"{url}: {reason}") from exc
             progress()
             try:
                 async with asyncio.timeout(self._timeout):
                     values = await client.read_attributes([client.get_node(i) for i in ids])
             except (OSError, TimeoutError, ConnectionError, UaError) as exc:
                 reason = str(exc) or type(exc).__name__
-                raise DeviceUnreachableError(f"reading {self._device.endpoint}: {reason}") from exc
+                raise DeviceUnreachableError(f"reading {url}: {reason}") from exc
             progress()
             return values
         finally:
@@ -139,6 +163,9 @@ class OpcuaReader:
 async def _secure(client: Client, security: OpcuaSecurity) -> str | None:
     """Sign or encrypt the channel with the client's certificate and key; or why not."""
     try:
+        certificate = await uacrypto.load_certificate(security.certificate)
+        # Servers check that the client announces the application URI its certificate names.
+        client.application_uri = application_uri(certificate) or client.application_uri
         await client.set_security(
             POLICIES[security.policy],
             security.certificate,

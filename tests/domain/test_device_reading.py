@@ -12,6 +12,7 @@ from domain.device_reading import (
     SNAPSHOT_START_TO_CLOSE,
     Value,
     finite,
+    opcua_url,
     scaled,
     unreachable_snapshot,
 )
@@ -87,3 +88,16 @@ def test_an_unreachable_snapshot_is_all_bad_and_sealed() -> None:
         ("press-7", 4, "plant-a", at),
         hashlib.sha256(canonical_json(body)).hexdigest(),
     )
+
+
+@pytest.mark.parametrize("endpoint", ["opc.tcp://10.0.0.9:4840/", "opc.tcp://plc.plant/ua/server"])
+def test_opcua_url(endpoint: str) -> None:
+    assert opcua_url(endpoint) == endpoint
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["10.0.0.9:4840", "opc.tcp://", "http://h:4840/", "opc.tcp://h:port/"]
+)
+def test_opcua_url_refuses(endpoint: str) -> None:
+    with pytest.raises(ValueError, match=r"endpoint|port"):
+        opcua_url(endpoint)

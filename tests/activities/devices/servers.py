@@ -8,10 +8,13 @@ import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asyncua import ua
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.server.server import Server
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pymodbus.datastore import (
     ModbusDeviceContext,
     ModbusSequentialDataBlock,
@@ -27,6 +30,9 @@ UNIT = 1
 # Addresses 0..SIZE-1 exist for every kind; a read beyond them is an illegal address.
 SIZE = 100
 FUNCTION_CODES: dict[RegisterKind, int] = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+SERVER_URI = "urn:ticketflow:test:server"
+# The reader announces the application URI its certificate names.
+CLIENT_URI = "urn:ticketflow:edge"
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f"}
 
 
@@ -134,6 +140,50 @@ async def opcua_device() -> AsyncIterator[OpcuaDevice]:
     )
     await press.add_variable(ua.NodeId("Press.Running", namespace), "Running", True)
     await press.add_variable(ua.NodeId("Press.Label", namespace), "Label", "line 3")
+    await server.start()
+    try:
+        yield OpcuaDevice(endpoint, namespace)
+    finally:
+        await server.stop()
+
+
+@dataclass
+class Certificates:
+    """A self-signed certificate and key each for the server and the client."""
+
+    server_certificate: Path
+    server_key: Path
+    client_certificate: Path
+    client_key: Path
+
+
+async def certificates(folder: Path) -> Certificates:
+    """Generate the server's and the client's certificates into `folder`."""
+    made = Certificates(
+        folder / "server.der", folder / "server.pem", folder / "client.der", folder / "client.pem"
+    )
+    for certificate, key, uri, use in (
+        (made.server_certificate, made.server_key, SERVER_URI, ExtendedKeyUsageOID.SERVER_AUTH),
+        (made.client_certificate, made.client_key, CLIENT_URI, ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
+        await setup_self_signed_certificate(key, certificate, uri, HOST, [use], {"commonName": uri})
+    return made
+
+
+@asynccontextmanager
+async def secure_opcua_device(made: Certificates) -> AsyncIterator[OpcuaDevice]:
+    """An OPC UA server that only speaks Basic256Sha256 with SignAndEncrypt."""
+    server = Server()
+    await server.init()
+    await server.set_application_uri(SERVER_URI)
+    endpoint = f"opc.tcp://{HOST}:{free_port()}/secure/"
+    server.set_endpoint(endpoint)
+    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+    await server.load_certificate(str(made.server_certificate))
+    await server.load_private_key(str(made.server_key))
+    namespace = await server.register_namespace("urn:ticketflow:test")
+    press = await server.nodes.objects.add_object(namespace, "Press")
+    await press.add_variable(ua.NodeId("Press.Temp", namespace), "Temp", 21.5)
     await server.start()
     try:
         yield OpcuaDevice(endpoint, namespace)

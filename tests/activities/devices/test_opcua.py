@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asyncua.crypto import uacrypto
 
+from activities.devices.opcua import application_uri
 from activities.devices.reader import DeviceUnreachableError, reader_for
 from domain.devices import Device, OpcuaPoint, OpcuaSecurity, Reading
-from tests.activities.devices.servers import OpcuaDevice, misbehaving
+from tests.activities.devices.servers import CLIENT_URI, Certificates, OpcuaDevice, misbehaving
 from tests.devstack_util import HOST, refusing_socket
 
 
@@ -63,7 +65,7 @@ async def test_unknown_wrong_typed_and_malformed_nodes_are_bad(opcua: OpcuaDevic
     assert values(readings) == {
         "temp": 21.5,
         "ghost": "BadNodeIdUnknown",
-        "label": "type: String is no number",
+        "label": "type: String is not a number or bool",
         "typo": "config: not a node id: ns=x;q=what",
     }
 
@@ -98,3 +100,48 @@ async def test_a_server_that_drops_or_ignores_us_raises_unreachable(silent: bool
         points = [OpcuaPoint(name="temp", node_id="ns=2;s=Press.Temp")]
         with pytest.raises(DeviceUnreachableError, match=r"opc\.tcp"):
             await reader_for(device(f"opc.tcp://{HOST}:{port}/", points), timeout=0.3).read()
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["server-certificate-given", "fetched"])
+async def test_a_signed_and_encrypted_read(
+    secure_opcua: tuple[OpcuaDevice, Certificates], pinned: bool
+) -> None:
+    server, made = secure_opcua
+    security = OpcuaSecurity(
+        mode="SignAndEncrypt",
+        policy="Basic256Sha256",
+        certificate=str(made.client_certificate),
+        private_key=str(made.client_key),
+        server_certificate=str(made.server_certificate) if pinned else None,
+    )
+    points = [OpcuaPoint(name="temp", node_id=f"ns={server.namespace};s=Press.Temp")]
+    readings = await reader_for(device(server.endpoint, points, security=security)).read()
+    assert values(readings) == {"temp": 21.5}
+
+
+async def test_a_plain_client_is_refused_by_a_secure_server(
+    secure_opcua: tuple[OpcuaDevice, Certificates],
+) -> None:
+    server, _ = secure_opcua
+    points = [OpcuaPoint(name="temp", node_id=f"ns={server.namespace};s=Press.Temp")]
+    readings = await reader_for(device(server.endpoint, points)).read()
+    assert [(r.quality, (r.reason or "")[:30]) for r in readings] == [
+        ("bad", "refused: No matching endpoints")
+    ]
+
+
+async def test_the_client_announces_its_certificates_application_uri(
+    secure_opcua: tuple[OpcuaDevice, Certificates],
+) -> None:
+    _, made = secure_opcua
+    certificate = await uacrypto.load_certificate(str(made.client_certificate))
+    assert application_uri(certificate) == CLIENT_URI
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["127.0.0.1:4840", "opc.tcp://", "http://h/x", "opc.tcp://h:x/"]
+)
+async def test_a_bad_endpoint_is_a_configuration_error(endpoint: str) -> None:
+    points = [OpcuaPoint(name="temp", node_id="ns=2;s=Press.Temp")]
+    readings = await reader_for(device(endpoint, points)).read()
+    assert [(r.quality, (r.reason or "")[:7]) for r in readings] == [("bad", "config:")]
