@@ -20,6 +20,9 @@ BIT_LIMIT = 2000
 # gap 1/8 byte, against a round trip of tens of bytes and a few milliseconds.
 REGISTER_GAP = 8
 BIT_GAP = 64
+# The most extra requests a refused group may cost: a wrong point map should not spend the
+# snapshot's time budget point by point (the rest keep the group's refusal).
+ISOLATE_LIMIT = 32
 ADDRESS_SPACE = 65536
 DEFAULT_PORT = 502
 BIT_KINDS: frozenset[RegisterKind] = frozenset({"coil", "discrete"})
@@ -124,12 +127,17 @@ def _close(
 
 
 def isolate(
-    plan: ModbusPlan, points: Sequence[ModbusPoint], refused: Collection[int]
+    plan: ModbusPlan,
+    points: Sequence[ModbusPoint],
+    refused: Collection[int],
+    *,
+    most: int = ISOLATE_LIMIT,
 ) -> ModbusPlan:
     """The plan with the points of the `refused` requests given one request each, appended.
 
     A device refuses a whole request (illegal address) when one address in it is missing; read
-    alone, the points it does have still answer. Points at the same place share a request.
+    alone, the points it does have still answer. Points at the same place share a request; at
+    most `most` requests are added.
     """
     requests = list(plan.requests)
     slots = list(plan.slots)
@@ -142,6 +150,8 @@ def isolate(
         if alone == plan.requests[slot.request]:
             continue
         if alone not in own:
+            if len(own) == most:
+                continue
             own[alone] = len(requests)
             requests.append(alone)
         slots[index] = Slot(own[alone], 0, slot.width)

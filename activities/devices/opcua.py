@@ -6,6 +6,7 @@ import asyncio
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from asyncua import ua
 from asyncua.client.client import Client
@@ -124,6 +125,7 @@ class OpcuaReader:
     ) -> list[ua.DataValue] | str:
         """The nodes' DataValues from one Read, or why the server refused us (configuration)."""
         client = Client(url, timeout=self._timeout)
+        where = shown(url)
         try:
             progress()
             try:
@@ -134,30 +136,46 @@ class OpcuaReader:
                             return problem
                     await client.connect()
             except UaStatusCodeError as exc:
-                name = ua.StatusCode(exc.code).name
-                if name in TRANSIENT:
-                    raise DeviceUnreachableError(f"{url}: {name}") from exc
-                return f"refused: {name}"
+                return _refusal(where, exc)
             except UaError as exc:
                 # asyncua's own refusals (no endpoint for our security, a certificate that does
                 # not match): the transport's failures are OSError and TimeoutError.
                 return f"refused: {exc}"
             except (OSError, TimeoutError) as exc:
                 reason = str(exc) or type(exc).__name__
-                raise DeviceUnreachableError(f"{url}: {reason}") from exc
+                raise DeviceUnreachableError(f"{where}: {reason}") from exc
             progress()
             try:
                 async with asyncio.timeout(self._timeout):
                     values = await client.read_attributes([client.get_node(i) for i in ids])
-            except (OSError, TimeoutError, ConnectionError, UaError) as exc:
+            except UaStatusCodeError as exc:
+                return _refusal(where, exc)
+            except (OSError, TimeoutError, UaError) as exc:
                 reason = str(exc) or type(exc).__name__
-                raise DeviceUnreachableError(f"reading {url}: {reason}") from exc
+                raise DeviceUnreachableError(f"reading {where}: {reason}") from exc
             progress()
+            if len(values) != len(ids):
+                return f"refused: {len(values)} results for {len(ids)} nodes"
             return values
         finally:
             with suppress(Exception):
                 async with asyncio.timeout(self._timeout):
                     await client.disconnect()
+
+
+def shown(url: str) -> str:
+    """The endpoint for messages: without any credentials in it."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _refusal(where: str, exc: UaStatusCodeError) -> str:
+    """A server's status code as a bad reading's reason; a transient one raises instead."""
+    name = ua.StatusCode(exc.code).name
+    if name in TRANSIENT:
+        raise DeviceUnreachableError(f"{where}: {name}") from exc
+    return f"refused: {name}"
 
 
 async def _secure(client: Client, security: OpcuaSecurity) -> str | None:

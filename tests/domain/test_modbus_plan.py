@@ -210,3 +210,12 @@ def test_isolate_leaves_a_request_of_one_point_as_it_is() -> None:
     points = [point("a", "holding", 10, "float32")]
     plan = plan_reads(points)
     assert isolate(plan, points, refused=[0]) == plan
+
+
+def test_isolate_adds_at_most_its_limit_of_requests() -> None:
+    points = [point(f"p{i}", "holding", i) for i in range(10)]
+    plan = isolate(plan_reads(points), points, refused=[0], most=3)
+    assert (len(plan.requests), [s.request for s in plan.slots if s]) == (
+        4,
+        [1, 2, 3, 0, 0, 0, 0, 0, 0, 0],
+    )

@@ -145,3 +145,12 @@ async def test_a_bad_endpoint_is_a_configuration_error(endpoint: str) -> None:
     points = [OpcuaPoint(name="temp", node_id="ns=2;s=Press.Temp")]
     readings = await reader_for(device(endpoint, points)).read()
     assert [(r.quality, (r.reason or "")[:7]) for r in readings] == [("bad", "config:")]
+
+
+async def test_credentials_in_the_endpoint_stay_out_of_the_error() -> None:
+    with refusing_socket() as holder:
+        endpoint = f"opc.tcp://edge:s3cret@{HOST}:{holder.getsockname()[1]}/"
+        points = [OpcuaPoint(name="temp", node_id="ns=2;s=Press.Temp")]
+        with pytest.raises(DeviceUnreachableError) as failure:
+            await reader_for(device(endpoint, points)).read()
+    assert ("s3cret" in str(failure.value), f"{HOST}:" in str(failure.value)) == (False, True)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.devices.reader import reader_for
 from activities.devices.snapshot import DeviceSnapshots
 from domain.device_reading import DEVICE_UNREACHABLE
 from domain.devices import Device, ModbusPoint, OpcuaPoint, SnapshotInput, canonical_json
-from tests.activities.devices.servers import ModbusDevice, OpcuaDevice
+from tests.activities.devices.servers import ModbusDevice, OpcuaDevice, misbehaving
 from tests.devstack_util import HOST, refusing_socket
 
 
@@ -103,3 +105,16 @@ async def test_curves_follow_the_values_read(modbus: ModbusDevice) -> None:
         snapshot = await env.run(activity.snapshot, SnapshotInput(device=device, with_curves=True))
         curves.append([s.value for s in snapshot.curves["temp"]])
     assert curves == [[20.0], [20.0, 21.0], [20.0, 21.0, 22.0]]
+
+
+async def test_a_silent_device_fails_retryably_and_names_itself() -> None:
+    async with misbehaving(silent=True) as port:
+        device = modbus_device(f"{HOST}:{port}")
+        activity = DeviceSnapshots(readers=partial(reader_for, timeout=0.2))
+        with pytest.raises(ApplicationError) as failure:
+            await ActivityEnvironment().run(activity.snapshot, SnapshotInput(device=device))
+    assert (failure.value.type, failure.value.non_retryable, failure.value.message[:9]) == (
+        DEVICE_UNREACHABLE,
+        False,
+        "press-7: ",
+    )
