@@ -1,0 +1,1 @@
+"""Reading devices on the edge: protocol adapters behind one interface, and the snapshot."""
