@@ -39,5 +39,6 @@ class ProjectionActivities:
                 events=projection.events,
                 clocks=projection.clocks,
                 participants=projection.participants,
+                snapshots=projection.snapshots,
             )
         return ProjectionResult(inserted=inserted)

@@ -3,7 +3,8 @@
 An action is a Temporal activity registered on a worker under `action_activity(name)`. Its spec
 is data the publish checks read: the parameters a stage gives are checked against
 `params_schema`, its timeout against `max_timeout`, and later expressions may name the fields of
-`output_schema`.
+`output_schema`. An action whose spec `reads_device` (`device.snapshot`) has no such activity:
+the workflow runs it as the device lookup and the edge read (domain.device_evidence).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ class ActionSpec(BaseModel):
     output_fields_from: str | None = Field(
         default=None,
         description="The parameter whose object keys are output fields (http.request's select).",
+    )
+    reads_device: bool = Field(
+        default=False,
+        description=(
+            "Run by the workflow, not as `action_activity(name)`: the device its `device` "
+            "parameter names is looked up on the ticket worker (`device_lookup`) and read on its "
+            "site's edge queue (`device_snapshot`); the snapshot's summary is the output."
+        ),
     )
 
 
@@ -106,4 +115,51 @@ SET_FIELDS = ActionSpec(
     output_fields_from="fields",
 )
 
-BUILTIN_ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (HTTP_REQUEST, SET_FIELDS)}
+_POINT_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "value": {"type": ["number", "boolean", "null"]},
+        "unit": {"type": "string"},
+        "quality": {"enum": ["good", "bad"]},
+    },
+}
+
+DEVICE_SNAPSHOT = ActionSpec(
+    name="device.snapshot",
+    description=(
+        "Every point of a registered device read once on its site's edge worker; the sealed "
+        "snapshot is kept as the ticket's evidence and its summary becomes the stage's output."
+    ),
+    params_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["device"],
+        "properties": {"device": {"type": "string", "minLength": 1, "maxLength": 80}},
+    },
+    output_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "device_id": {"type": "string"},
+            "taken_at": {"type": "string", "format": "date-time"},
+            "sha256": {"type": "string"},
+            "good": {"type": "integer"},
+            "bad": {"type": "integer"},
+            "points": {"type": "object", "additionalProperties": _POINT_SUMMARY},
+        },
+    },
+    # The per-attempt bound of the lookup on the ticket worker; the read itself has the
+    # snapshot activity's own timeouts and retry policy (domain.device_reading).
+    max_timeout=timedelta(seconds=30),
+    reads_device=True,
+)
+
+BUILTIN_ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec for spec in (HTTP_REQUEST, SET_FIELDS, DEVICE_SNAPSHOT)
+}
+
+
+def reads_device(action: str) -> bool:
+    """Whether the workflow runs this action as a device read on the device's edge queue."""
+    spec = BUILTIN_ACTIONS.get(action)
+    return spec is not None and spec.reads_device

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.definitions import ProcessDefinition
+from domain.devices import Snapshot
 from domain.participation import Participant
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import (
@@ -187,6 +188,11 @@ class ProjectionInput(BaseModel):
         default=None,
         description="Participants to record: those earlier projections of the run did not; "
         "None records every participant the events show.",
+    )
+    snapshots: dict[int, Snapshot] = Field(
+        default_factory=dict,
+        description="Sealed device snapshots to store with the ticket, by the seq of the "
+        "`device_snapshot_taken` event that records each.",
     )
 
 

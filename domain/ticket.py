@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field, model_validator
 from domain.actions import SET_FIELDS, ActionInput
 from domain.calendars import ALWAYS, ALWAYS_CALENDAR, BusinessCalendar, add_business
 from domain.definitions import ProcessDefinition, StageDefinition
+from domain.device_evidence import evidence_data, snapshot_summary
+from domain.devices import Snapshot
 from domain.expressions import ExpressionError, holds, prepare
 from domain.form_invariants import invariant_problems
 from domain.problems import Problem, pointer
@@ -197,6 +199,10 @@ class TicketState(BaseModel):
         default_factory=dict, description="Values `ticket.set_fields` stages computed."
     )
     parent: ParentRef | None = Field(default=None, description="Set on a subprocess's child.")
+    intake_snapshot: dict[str, Any] | None = Field(
+        default=None,
+        description="The summary of the snapshot of the intake's device taken at creation.",
+    )
 
     @model_validator(mode="after")
     def _carry_over_older_state(self) -> TicketState:
@@ -909,6 +915,24 @@ class TicketState(BaseModel):
             "service_completed", task, SYSTEM, now, action=stage.service.action, output=output
         )
         return [event, *self.open_ready_tasks(now)]
+
+    def service_snapshot_taken(
+        self, stage_key: str, snapshot: Snapshot, now: datetime
+    ) -> list[TicketEvent]:
+        """A `device.snapshot` stage read its device (or gave up on it): the summary is its data.
+
+        An unreachable device's snapshot, every reading bad, completes the stage all the same.
+        """
+        _stage, task = self._running(stage_key, "service")
+        evidence = evidence_data(snapshot)
+        event = self._task_event("device_snapshot_taken", task, SYSTEM, now, **evidence)
+        return [event, *self.service_completed(stage_key, snapshot_summary(snapshot), now)]
+
+    def intake_snapshot_taken(self, snapshot: Snapshot, now: datetime) -> TicketEvent:
+        """The intake's device was read at creation; its summary is kept for what comes next."""
+        self._require_open()
+        self.intake_snapshot = snapshot_summary(snapshot)
+        return self.record_event("device_snapshot_taken", SYSTEM, now, evidence_data(snapshot))
 
     def service_failed(
         self, stage_key: str, error: str, attempts: int | None, now: datetime

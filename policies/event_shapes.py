@@ -168,6 +168,20 @@ EVENT_SHAPES: dict[str, EventShape] = {
     "service_retried": EventShape({**TASK, "by": "assignee"}, gate=("tasks",)),
     # A person's reason for finishing a failed service stage without its action.
     "service_skipped": EventShape({**TASK, "by": "assignee", "reason": "tasks"}, gate=("tasks",)),
+    # A device snapshot the ticket took (at creation, or a `device.snapshot` stage): what the
+    # device told is the handlers' (`outputs`), the readings themselves are the stage's data.
+    # The device id is also the intake's `device_id` where a form declares one.
+    "device_snapshot_taken": EventShape(
+        {
+            **TASK,
+            "device_id": Gate(("outputs",), if_declared=("device_id",)),
+            "sha256": "outputs",
+            "taken_at": "outputs",
+            "good": "outputs",
+            "bad": "outputs",
+        },
+        gate=("outputs",),
+    ),
     "wait_started": EventShape({**TASK, "signal": "tasks", "until": "tasks"}, gate=("tasks",)),
     "wait_matched": EventShape({**TASK, "signal": "tasks", "signal_id": KEEP}, gate=("tasks",)),
     "wait_timed_out": EventShape({**TASK, "signal": "tasks"}, gate=("tasks",)),

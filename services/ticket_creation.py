@@ -23,15 +23,17 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.definitions import ProcessDefinition
+from domain.device_evidence import INTAKE_DEVICE_FIELD, intake_device
 from domain.json_values import value_problems
 from domain.messages import StartTicketInput
-from domain.problems import Problem, Rejected
+from domain.problems import Problem, Rejected, pointer
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems_in_thread
 from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
+from store import devices as devices_store
 from store import keys as keys_store
 from store.models import IdempotencyRow, TicketRow
 from workflows import search_attributes as sa
@@ -140,6 +142,19 @@ async def _check_encodable(client: Client, start: StartTicketInput) -> None:
         raise Rejected(
             [Problem(pointer="/data", detail=f"the intake cannot be sent to its workflow: {exc}")]
         ) from exc
+
+
+async def device_problems(*, session: AsyncSession, data: dict[str, Any]) -> list[Problem]:
+    """An intake naming a device the registry does not hold (one indexed read), at /device_id."""
+    device_id = intake_device(data)
+    if device_id is None or await devices_store.get_device(session=session, device_id=device_id):
+        return []
+    return [
+        Problem(
+            pointer=pointer(INTAKE_DEVICE_FIELD),
+            detail=f"no registered device {device_id!r}: register it first (POST /devices)",
+        )
+    ]
 
 
 async def _release(
@@ -311,14 +326,20 @@ async def file_ticket(
     duplicate settings) is reported to it instead, unless `allow_duplicate`; a repeat of one
     they may not see is filed as usual and the two tickets are linked for their handlers.
 
-    Nothing is written for refused input: everything that can fail (the form, what the stores
-    can hold, the workflow input's encoding) is checked before the key and idempotency record
-    are committed, and a start Temporal refuses for good gives both back. They are committed
-    before the workflow starts, so a retry after a crash in between finishes the same ticket.
+    An intake naming a device (`device_id`) must name a registered one: its workflow reads it
+    at creation, before triage.
+
+    Nothing is written for refused input: everything that can fail (the form, the device, what
+    the stores can hold, the workflow input's encoding) is checked before the key and
+    idempotency record are committed, and a start Temporal refuses for good gives both back.
+    They are committed before the workflow starts, so a retry after a crash in between
+    finishes the same ticket.
     """
-    problems = value_problems(data) or await data_problems_in_thread(
-        definition.intake_form or {}, data
-    )
+    problems = value_problems(data)
+    if not problems:
+        problems = await data_problems_in_thread(definition.intake_form or {}, data)
+        if all(p.pointer != pointer(INTAKE_DEVICE_FIELD) for p in problems):
+            problems += await device_problems(session=session, data=data)
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     fingerprint = request_fingerprint(definition=definition, data=data, priority=priority)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -13,9 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from domain.devices import Snapshot
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
+from store.devices import insert_snapshot
 from store.models import (
     Base,
     SlaClockRow,
@@ -192,11 +194,15 @@ async def apply_projection(
     events: list[TicketEvent],
     clocks: list[SlaClock] | None = None,
     participants: Iterable[Participant] | None = None,
+    snapshots: Mapping[int, Snapshot] | None = None,
 ) -> int:
     """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
 
     `participants` are those to record (the workflow leaves out those it recorded before);
     without them, every participant the events show is recorded.
+
+    `snapshots` are the sealed device snapshots the ticket took, by the seq of the event that
+    records each: stored with the ticket's key when that event is new, so once.
 
     Returns how many events were new. Calls may arrive twice (activity retries) or out of
     order (concurrent Updates): the ticket upsert only wins with a higher `last_seq` (the guard
@@ -233,4 +239,7 @@ async def apply_projection(
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
     if triage_events:
         await record_triage_events(session=session, ticket=ticket, events=triage_events)
+    for seq, snapshot in (snapshots or {}).items():
+        if seq in new:
+            await insert_snapshot(session=session, snapshot=snapshot, ticket_key=ticket.key)
     return len(new)

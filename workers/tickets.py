@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from activities.actions.registry import ActionRegistry, action_registry
 from activities.child_tickets import ChildTicketActivities
+from activities.device_lookup import DeviceLookupActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
@@ -29,11 +30,16 @@ def build_ticket_worker(
     actions: ActionRegistry | None = None,
 ) -> Worker:
     """A worker serving tickets' workflows and activities (models under `data_dir`), and every
-    action of `actions` (by default the built-ins, configured by the process's settings)."""
+    action of `actions` (by default the built-ins, configured by the process's settings).
+
+    The device lookup is always served here; the device reads it leads to run on the edge
+    queues (`edge-<site>`), which this worker never serves.
+    """
     projection = ProjectionActivities(sessions)
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
+    devices = DeviceLookupActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
@@ -43,6 +49,7 @@ def build_ticket_worker(
             notifications.record_notifications,
             triage.triage_ticket,
             children.reserve_child_ticket,
+            devices.find_device,
             *(actions or action_registry(get_settings())).activities,
         ],
     )

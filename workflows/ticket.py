@@ -20,8 +20,32 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from domain import sla_clocks
-    from domain.actions import ActionOutput, action_activity
+    from domain.actions import ActionInput, ActionOutput, action_activity, reads_device
     from domain.definitions import RetrySpec
+    from domain.device_evidence import (
+        DEVICE_LOOKUP_ACTIVITY,
+        DEVICE_NOT_FOUND,
+        DEVICE_SNAPSHOT_TAKEN,
+        LOOKUP_TIMEOUT,
+        SNAPSHOT_SCHEDULE_TO_CLOSE,
+        DeviceLookupInput,
+        intake_device,
+        snapshot_target,
+    )
+    from domain.device_reading import (
+        SNAPSHOT_HEARTBEAT_SECONDS,
+        SNAPSHOT_NON_RETRYABLE_ERRORS,
+        SNAPSHOT_RETRY,
+        SNAPSHOT_START_TO_CLOSE,
+        unreachable_snapshot,
+    )
+    from domain.devices import (
+        DEVICE_SNAPSHOT_ACTIVITY,
+        Device,
+        Snapshot,
+        SnapshotInput,
+        edge_queue,
+    )
     from domain.expressions import ExpressionError
     from domain.messages import (
         CHILD_TICKET_ACTIVITY,
@@ -114,6 +138,16 @@ AUTOMATED_STAGES_PATCH = "automated-stages"
 # Reserving a child's key is one small idempotent write, retried like the projection.
 CHILD_TICKET_TIMEOUT = timedelta(seconds=30)
 MIN_ACTION_TIMEOUT = timedelta(seconds=1)
+# Marks runs that take device snapshots (at creation for an intake's device, and for
+# `device.snapshot` stages); histories recorded before them have none.
+DEVICE_EVIDENCE_PATCH = "device-evidence"
+# Reading the registry at creation: a short read retried a few times; a device not registered
+# (or a registry that stays unreadable) means no creation snapshot, never a stuck ticket.
+LOOKUP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=3,
+    non_retryable_error_types=[DEVICE_NOT_FOUND],
+)
 SYSTEM_ACTOR = Actor(user="system", role="system")
 
 
@@ -126,8 +160,8 @@ def _rule_error(exc: TicketRuleError) -> ApplicationError:
     )
 
 
-def _retry_policy(spec: RetrySpec) -> RetryPolicy:
-    """A service stage's retry policy, as its definition bounds it."""
+def _retry_policy(spec: RetrySpec, non_retryable: tuple[str, ...] = ()) -> RetryPolicy:
+    """A service stage's (or a device read's) retry policy, as its definition bounds it."""
     # Temporal refuses the whole workflow task for a maximum below the initial interval: a
     # definition that says so waits the initial interval each time instead.
     return RetryPolicy(
@@ -135,6 +169,7 @@ def _retry_policy(spec: RetrySpec) -> RetryPolicy:
         backoff_coefficient=spec.backoff_coefficient,
         maximum_interval=max(spec.maximum_interval, spec.initial_interval),
         maximum_attempts=spec.maximum_attempts,
+        non_retryable_error_types=list(non_retryable) or None,
     )
 
 
@@ -209,6 +244,8 @@ class TicketWorkflow:
         self._sync_automated()
         await self._record(self._unprojected)
         self._creation_projected = True
+        if start.resume is None:
+            await self._intake_snapshot()
         if start.resume is None and state.definition.triage is not None:
             await self._triage()
         while state.status not in FINAL_TICKET:
@@ -222,6 +259,44 @@ class TicketWorkflow:
     def _idle(self) -> bool:
         """No projection is being written."""
         return self._recording == 0
+
+    async def _intake_snapshot(self) -> None:
+        """Read the device the intake names, before triage, and record the snapshot taken."""
+        state = self._state
+        device_id = intake_device(state.intake)
+        if device_id is None or not workflow.patched(DEVICE_EVIDENCE_PATCH):
+            return
+        try:
+            device = await workflow.execute_activity(
+                DEVICE_LOOKUP_ACTIVITY,
+                DeviceLookupInput(ticket_key=state.key, device_id=device_id),
+                result_type=Device,
+                start_to_close_timeout=LOOKUP_TIMEOUT,
+                retry_policy=LOOKUP_RETRY,
+            )
+        except ActivityError:
+            # Filing refuses an unregistered device; only a registry reset gets here.
+            return
+        snapshot = await self._read_device(device)
+        if state.status == TicketStatus.OPEN:
+            await self._record([state.intake_snapshot_taken(snapshot, workflow.now())], snapshot)
+
+    async def _read_device(self, device: Device) -> Snapshot:
+        """The device's snapshot from its edge worker, or the all-bad one when it cannot be read."""
+        try:
+            snapshot: Snapshot = await workflow.execute_activity(
+                DEVICE_SNAPSHOT_ACTIVITY,
+                SnapshotInput(device=device),
+                result_type=Snapshot,
+                task_queue=edge_queue(device.site),
+                start_to_close_timeout=SNAPSHOT_START_TO_CLOSE,
+                schedule_to_close_timeout=SNAPSHOT_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=timedelta(seconds=SNAPSHOT_HEARTBEAT_SECONDS),
+                retry_policy=_retry_policy(SNAPSHOT_RETRY, SNAPSHOT_NON_RETRYABLE_ERRORS),
+            )
+        except ActivityError as exc:
+            return unreachable_snapshot(device, taken_at=workflow.now(), error=_failure_text(exc))
+        return snapshot
 
     async def _triage(self) -> None:
         """Ask the model; route when it is sure, else leave the work with the dispatcher."""
@@ -296,8 +371,12 @@ class TicketWorkflow:
         )
         workflow.continue_as_new(start.model_copy(update={"resume": carried}))
 
-    async def _record(self, events: list[TicketEvent]) -> None:
-        """Publish search attributes and project the events with the ticket as it stands now."""
+    async def _record(self, events: list[TicketEvent], evidence: Snapshot | None = None) -> None:
+        """Publish search attributes and project the events with the ticket as it stands now.
+
+        `evidence` is the snapshot the events' `device_snapshot_taken` records: the projection
+        stores it with the ticket.
+        """
         if not events:
             return
         events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
@@ -315,6 +394,9 @@ class TicketWorkflow:
             events=events,
             clocks=clocks,
             participants=sorted(participants),
+            snapshots={e.seq: evidence for e in events if e.type == DEVICE_SNAPSHOT_TAKEN}
+            if evidence is not None
+            else {},
         ).model_copy(deep=True)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.
@@ -381,13 +463,19 @@ class TicketWorkflow:
         if entry is not None and entry[1] is asyncio.current_task():
             del self._runners[key]
 
-    async def _report(self, key: str, round_: int, change: Callable[[], list[TicketEvent]]) -> None:
+    async def _report(
+        self,
+        key: str,
+        round_: int,
+        change: Callable[[], list[TicketEvent]],
+        evidence: Snapshot | None = None,
+    ) -> None:
         """Apply how a stage's run ended, unless the ticket moved on meanwhile (cancelled)."""
         # From here this coroutine only records: the stage may run again at once (a retry).
         self._forget(key)
         self._in_flight.pop(key, None)
         if self._still_running(key, round_):
-            await self._record(change())
+            await self._record(change(), evidence)
 
     async def _run_stage(self, key: str, round_: int) -> None:
         kind = self._state.tasks[key].kind
@@ -411,6 +499,9 @@ class TicketWorkflow:
             await self._report(
                 key, round_, lambda: [state.service_failed(key, error, 0, workflow.now())]
             )
+            return
+        if reads_device(spec.action) and workflow.patched(DEVICE_EVIDENCE_PATCH):
+            await self._run_snapshot(key, round_, call)
             return
         activity = workflow.start_activity(
             action_activity(spec.action),
@@ -436,6 +527,50 @@ class TicketWorkflow:
             return
         await self._report(
             key, round_, lambda: state.service_completed(key, result.output, workflow.now())
+        )
+
+    async def _run_snapshot(self, key: str, round_: int, call: ActionInput) -> None:
+        """A `device.snapshot` stage: the lookup under the stage's policy, then the edge read.
+
+        The stage fails into its group's queue only when the device cannot be named or found;
+        an unreachable device completes it with the all-bad snapshot.
+        """
+        state = self._state
+        spec = state.definition.stage(key).service
+        assert spec is not None
+        try:
+            lookup = workflow.start_activity(
+                DEVICE_LOOKUP_ACTIVITY,
+                DeviceLookupInput(ticket_key=state.key, device_id=snapshot_target(call.params)),
+                result_type=Device,
+                start_to_close_timeout=max(spec.timeout, MIN_ACTION_TIMEOUT),
+                retry_policy=_retry_policy(spec.retry, (DEVICE_NOT_FOUND,)),
+            )
+            self._in_flight[key] = lookup
+            device = await lookup
+        except asyncio.CancelledError:
+            return  # the ticket was cancelled
+        except (ValueError, ActivityError) as exc:
+            exhausted = isinstance(exc, ActivityError) and (
+                exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+            )
+            attempts = spec.retry.maximum_attempts if exhausted else None
+            error = _failure_text(exc) if isinstance(exc, ActivityError) else str(exc)
+            await self._report(
+                key, round_, lambda: [state.service_failed(key, error, attempts, workflow.now())]
+            )
+            return
+        reading = asyncio.ensure_future(self._read_device(device))
+        self._in_flight[key] = reading
+        try:
+            snapshot = await reading
+        except asyncio.CancelledError:
+            return
+        await self._report(
+            key,
+            round_,
+            lambda: state.service_snapshot_taken(key, snapshot, workflow.now()),
+            snapshot,
         )
 
     async def _run_wait(self, key: str, round_: int) -> None:

@@ -548,8 +548,8 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_an_action_registered_by_a_worker_is_known_with_its_output() -> None:
     extra = ActionSpec(
-        name="device.snapshot",
-        description="Read a device.",
+        name="lab.reading",
+        description="Read a lab instrument.",
         params_schema={"type": "object"},
         output_schema={
             "type": "object",
@@ -558,7 +558,7 @@ def test_an_action_registered_by_a_worker_is_known_with_its_output() -> None:
         },
     )
     document = copy.deepcopy(VALID)
-    document["stages"][2]["service"] = {"action": "device.snapshot", "params": {}}
+    document["stages"][2]["service"] = {"action": "lab.reading", "params": {}}
     document["stages"][3]["wait"]["correlation"] = "stages.order.data.temperature > 1.0"
     assert any("unknown action" in p.detail for p in _problems(document))
     rules = PublishRules(actions={**BUILTIN_ACTIONS, extra.name: extra})

@@ -11,6 +11,7 @@ import pytest
 
 import domain
 from domain.definitions import ProcessDefinition
+from domain.devices import Reading, Snapshot, seal
 from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import Actor, ParentRef, TicketEvent, TicketState
 from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, TriageResult
@@ -104,6 +105,7 @@ DEFINITION: dict[str, Any] = {
             "payload": {"type": "string", "x-sensitivity": SECRET},
             "numbers": {"type": "string", "x-sensitivity": SECRET},
             "error_code": {"type": "string", "x-sensitivity": SECRET},
+            "device_id": {"type": "string", "x-sensitivity": SECRET},
             "device_snapshot": {
                 "type": "object",
                 "properties": {"temperature_c": {"type": "number", "x-sensitivity": SECRET}},
@@ -138,9 +140,25 @@ INTAKE = {
     "payload": "MARK-PAYLOAD",
     "numbers": "MARK-NUMBERS",
     "error_code": "MARK-ERROR",
+    "device_id": "MARK-DEVICE",
     "device_snapshot": {"temperature_c": 71.25},
 }
 STAGE = {"form": "MARK-FORM", "body": "MARK-STAGE-BODY", "details": "MARK-DETAILS", "note": "ok"}
+
+
+# The intake's device as read at creation: one good reading, one bad.
+SNAPSHOT = seal(
+    Snapshot(
+        device_id="MARK-DEVICE",
+        device_version=1,
+        site="local",
+        taken_at=NOW,
+        readings=[
+            Reading(point="temp", value=7, unit="C"),
+            Reading(point="flow", quality="bad", reason="ILLEGAL_ADDRESS (2)"),
+        ],
+    )
+)
 
 
 def lifecycle() -> list[TicketEvent]:
@@ -150,6 +168,7 @@ def lifecycle() -> list[TicketEvent]:
         key="LAB-1", definition=definition, intake=INTAKE, requester=RITA, now=NOW
     )
     sync_clocks(state, NOW)
+    state.intake_snapshot_taken(SNAPSHOT, NOW)
     features = [FeatureWeight(feature="word:mark-description", weight=1.0)]
     result = TriageResult(model_version=1, team="desk", confidence=0.2, top_features=features)
     apply_triage(state, triage_input(state), result, NOW)
@@ -201,6 +220,8 @@ def automated_lifecycle() -> list[TicketEvent]:
     skipped = state.model_copy(deep=True)
     skip = skipped.complete("assess", OPS, {"decision": "skip", "reason": "CRM down"}, NOW)
     state.complete("assess", OPS, {"decision": "retry"}, NOW)
+    snapped = state.model_copy(deep=True)  # had the stage read a device
+    snapshot_events = snapped.service_snapshot_taken("assess", SNAPSHOT, NOW)
     state.service_completed("assess", {"level": 5}, NOW)
     for key in ("safety", "verify"):
         state.claim(key, ROOT, NOW)
@@ -215,7 +236,7 @@ def automated_lifecycle() -> list[TicketEvent]:
     state.timer_fired("cool", NOW)
     state.subprocess_started("handover", "CARE-000001", "care@1", NOW)
     state.subprocess_closed("handover", "closed", NOW)
-    return [*state.events, *other_way, skip]
+    return [*state.events, *other_way, skip, snapshot_events[0]]
 
 
 def _dump(event: TicketEvent) -> dict[str, Any]:
@@ -366,3 +387,26 @@ def test_triage_features_need_every_number_inside_the_device_objects() -> None:
     shown = redact_event(event, view)
     assert shown is not None
     assert shown["data"]["result"] == {"team": "ops"}
+
+
+def test_a_device_snapshot_is_the_handlers_and_its_device_id_the_intake_field(
+    default_enforcer: Any,
+) -> None:
+    catalog = catalog_from_document(DEFINITION)
+    control = access_control(default_enforcer)
+    taken = [e for e in lifecycle() if e.type == "device_snapshot_taken"]
+    requester = view_of(control, "rita", catalog, groups=["service-desk"])
+    agent = view_of(control, "dana", catalog)
+    assert redact_events([_dump(e) for e in taken], requester) == []
+    (shown,) = redact_events([_dump(e) for e in taken], agent)
+    # The counts and the seal are the handlers' (`outputs`); the id is the intake's field.
+    assert shown["data"] == {
+        "sha256": SNAPSHOT.sha256,
+        "taken_at": NOW.isoformat(),
+        "good": 1,
+        "bad": 1,
+    }
+    open_form = {**DEFINITION, "key": "lab-open", "intake_form": {"type": "object"}}
+    agent = view_of(control, "dana", catalog_from_document(open_form))
+    (shown,) = redact_events([_dump(e) for e in taken], agent)
+    assert shown["data"]["device_id"] == "MARK-DEVICE"
