@@ -6,6 +6,9 @@ longest timeout a stage may give it), write an activity decorated
 `ActionOutput` and fails with `activities.actions.errors`, and add the pair in
 `action_registry` (or `registry.add(...)` in a worker's composition root). A definition can
 then name it, and the publish checks hold its parameters to the spec's schema.
+
+`device.snapshot` is not here: its spec `reads_device`, so the workflow runs it as the ticket
+worker's device lookup (`activities.device_lookup`) and the edge worker's snapshot activity.
 """
 
 from __future__ import annotations
