@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from domain.definitions import ProcessDefinition
+from domain.devices import Reading, Snapshot, seal
 from domain.ticket import Actor, TaskStatus, TicketState, TicketStatus
 from services.bundled import bundled_definitions
 from tests.domain.tickets import NOW, RITA
@@ -36,6 +37,20 @@ def _work(state: TicketState, name: str, key: str, **changes: Any) -> None:
     state.open_ready_tasks(NOW)
 
 
+def _snapshot() -> Snapshot:
+    """What the press's controller answered."""
+    reading = Reading(point="pressure", value=182.5, unit="bar")
+    return seal(
+        Snapshot(
+            device_id="plc-press-7",
+            device_version=1,
+            site="hamburg",
+            taken_at=NOW,
+            readings=[reading],
+        )
+    )
+
+
 def _status(state: TicketState) -> dict[str, TaskStatus]:
     return {key: task.status for key, task in state.tasks.items()}
 
@@ -63,6 +78,24 @@ def test_a_safety_critical_fault_needs_the_supervisor_and_waits_for_its_own_orde
     assert status["repair"] == TaskStatus.OPEN
     _work(state, EQ, "repair")
     _work(state, EQ, "acceptance")
+    # The intake names the controller: read when the repair was cleared, and once accepted.
+    for key in ("snapshot-before-repair", "snapshot-after-repair"):
+        assert state.tasks[key].status == TaskStatus.RUNNING
+        assert state.service_input(key).params == {"device": "plc-press-7"}
+        state.service_snapshot_taken(key, _snapshot(), NOW)
+    assert state.status == TicketStatus.RESOLVED
+
+
+def test_a_machine_without_a_controller_is_never_read() -> None:
+    state = _start(EQ, severity="major")
+    del state.intake["device_id"]
+    for key in ("inspect", "safety-check"):
+        _work(state, EQ, key)
+    _work(state, EQ, "order-parts", parts_ordered=False)
+    _work(state, EQ, "repair")
+    _work(state, EQ, "acceptance")
+    assert state.tasks["snapshot-before-repair"].status == TaskStatus.SKIPPED
+    assert state.tasks["snapshot-after-repair"].status == TaskStatus.SKIPPED
     assert state.status == TicketStatus.RESOLVED
 
 

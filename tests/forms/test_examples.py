@@ -224,7 +224,7 @@ def test_every_form_requires_something(name: str) -> None:
 
 def test_the_new_stage_kinds_are_in_the_repair_examples() -> None:
     kinds = {name: {s.kind for s in _definition(name).stages} for name in EXPECTED}
-    assert kinds["equipment-repair.yaml"] == {"task", "wait"}
+    assert kinds["equipment-repair.yaml"] == {"task", "wait", "service"}
     assert kinds["after-sales-repair.yaml"] == {"task", "service", "timer"}
     inspect = _definition("equipment-repair.yaml").stage("inspect")
     assert inspect.gateway is not None
