@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.devices.snapshot import DeviceSnapshots
 from domain.definitions import ProcessDefinition
@@ -40,6 +40,7 @@ from tests.workflows.test_automated_stages import (
     until,
     work,
 )
+from ticketflow.temporal_client import DATA_CONVERTER
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
@@ -167,6 +168,9 @@ async def test_a_snapshot_stage_reads_the_device_on_its_edge_queue_and_keeps_the
     types = await projected_types(stack, handle.id)
     assert types.count("device_snapshot_taken") == 2
     assert types.index("device_snapshot_taken") < types.index("service_started")
+    # The history the patched workflow wrote replays on it.
+    replayer = Replayer(workflows=[TicketWorkflow], data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(await handle.fetch_history())
 
 
 async def test_an_unreachable_device_completes_the_stage_with_bad_readings(
