@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.devices import NAME_PATTERN, Device, Sample
 
 AlarmKind = Literal["threshold_high", "threshold_low", "anomaly"]
-ALARM_TYPE_PATTERN = r"^(threshold_high|threshold_low|anomaly):" + NAME_PATTERN[1:]
+# A kind, a colon and a point name (the point's pattern without its leading anchor).
+ALARM_TYPE_PATTERN = r"^(threshold_high|threshold_low|anomaly):" + NAME_PATTERN.removeprefix("^")
 
 
 def alarm_type(kind: AlarmKind, point: str) -> str:
@@ -55,7 +56,7 @@ class AlarmSummary(BaseModel):
     window: dict[str, PointSummary]
     score: float = Field(
         description="A threshold's overshoot relative to its limit's magnitude, or the anomaly "
-        "detector's score (0.5 to 1, higher is stranger)."
+        "detector's score (at most 1, higher is stranger)."
     )
 
 
@@ -98,7 +99,10 @@ def alarm_summary(
     score: float,
     limit: float | None = None,
 ) -> AlarmSummary:
-    """The summary of an alarm on one point, over the device's window up to its last sample."""
+    """The summary of an alarm on one point, over the device's window up to its last sample.
+
+    `samples` must not be empty: an alarm is about at least one sample.
+    """
     window = recent(samples, device.window_minutes)
     return AlarmSummary(
         device_id=device.id,
@@ -153,6 +157,8 @@ class OpenAlarm(BaseModel):
 
 class AlarmDecision(BaseModel):
     """What to do with a new alarm: open a ticket, or signal the one already open for it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     action: Literal["open_ticket", "signal_open_ticket"]
     ticket_key: str | None = None

@@ -6,25 +6,39 @@ import asyncio
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 from asyncua.client.client import Client
 from pymodbus.client import AsyncModbusTcpClient
 
-from domain.devices import Device, ModbusPoint, OpcuaPoint
+from domain.device_alarms import AlarmSummary
+from domain.devices import Device, ModbusPoint, OpcuaPoint, Sample
 from tests.devstack_util import HOST, free_port
 from ticketflow.cli import build_parser
-from ticketflow.device_simulator import DeviceSimulator, SimulatorError, devices_yaml
+from ticketflow.device_simulator import DRIFT_PER_MINUTE as DRIFT_PER_MINUTE_DEFAULT
+from ticketflow.device_simulator import (
+    STEADY_MINUTES,
+    VIBRATION_HIGH,
+    DeviceSimulator,
+    DriftingPump,
+    SimulatorError,
+    devices_yaml,
+    simulated_devices,
+)
+from triage.device_anomaly import DeviceAnomalyDetector
 
 # A tick every 50 ms, each raising the vibration by 0.5 mm/s: ten times its noise.
 INTERVAL = 0.05
 DRIFT_PER_MINUTE = 0.5 * 60 / INTERVAL
 # Reads half a tick apart; a few ticks would do, the rest is slack for a busy machine.
 ATTEMPTS = 200
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +48,7 @@ async def simulator() -> AsyncIterator[DeviceSimulator]:
         modbus_port=free_port(),
         opcua_port=free_port(),
         drift_per_minute=DRIFT_PER_MINUTE,
+        steady_minutes=0,
         interval=INTERVAL,
     ) as running:
         yield running
@@ -143,7 +158,7 @@ def test_the_command_prints_the_entries_and_stops_cleanly_on_ctrl_c() -> None:
     command = [sys.executable, "-m", "ticketflow", "devices", "simulate"]
     ports = ["--modbus-port", str(modbus_port), "--opcua-port", str(opcua_port)]
     with subprocess.Popen(
-        [*command, *ports, "--drift-per-minute", "0.2"],
+        [*command, *ports, "--drift-per-minute", "0.2", "--steady-minutes", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -171,3 +186,28 @@ def test_the_command_refuses_what_is_not_a_port(port: str) -> None:
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["devices", "simulate", "--opcua-port", port])
     assert exit_.value.code == 2
+
+
+def test_a_pump_runs_steadily_then_climbs_at_its_drift() -> None:
+    pump = DriftingPump(drift_per_minute=1.0, steady_minutes=2, seed=0)
+    steady = [pump.step(1.0)[0] for _ in range(120)]
+    climbing = [pump.step(1.0)[0] for _ in range(120)]
+    assert abs(statistics.fmean(steady) - 2.0) < 0.05
+    # Two minutes at 1 mm/s a minute after the steady part: from 2.0 to 4.0, 3.0 on average.
+    assert abs(statistics.fmean(climbing) - 3.0) < 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_detector_trained_on_a_steady_start_catches_the_climb(seed: int) -> None:
+    pump = DriftingPump(drift_per_minute=DRIFT_PER_MINUTE_DEFAULT, seed=seed)
+    curve = [Sample(at=T0 + timedelta(seconds=i), value=pump.step(1.0)[0]) for i in range(60 * 60)]
+    modbus = simulated_devices(modbus_port=5020, opcua_port=4840)[0]
+    normal = int(STEADY_MINUTES * 60)
+    detector = DeviceAnomalyDetector(modbus)
+    assert detector.fit({"vibration": curve[:normal]}) == {"vibration"}
+    alarms: list[AlarmSummary] = []
+    for end in range(normal + 30, len(curve), 30):
+        if alarms := detector.check({"vibration": curve[end - normal : end]}):
+            break
+    assert [a.type for a in alarms] == ["anomaly:vibration"]
+    assert alarms[0].trigger["vibration"] < 3.0 < VIBRATION_HIGH

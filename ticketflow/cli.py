@@ -325,6 +325,7 @@ def _devices_simulate(args: argparse.Namespace, _settings: Settings) -> int:
                 modbus_port=args.modbus_port,
                 opcua_port=args.opcua_port,
                 drift_per_minute=args.drift_per_minute,
+                steady_minutes=args.steady_minutes,
                 out=sys.stdout,
             )
         )
@@ -438,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.1,
         help="how fast the vibration climbs from 2.0 mm/s (default 0.1 mm/s a minute)",
+    )
+    simulate.add_argument(
+        "--steady-minutes",
+        type=float,
+        default=5.0,
+        help="how long the pumps run steadily before the climb starts (default 5)",
     )
     simulate.set_defaults(run=_devices_simulate)
 

@@ -1,9 +1,10 @@
 """`ticketflow devices simulate`: a drifting pump over Modbus TCP and another over OPC UA.
 
 Both serve on 127.0.0.1 through the protocol libraries' own servers (pymodbus, asyncua), so a
-reader talks to them exactly as to a device in a plant. Each pump's vibration climbs slowly
-from 2.0 mm/s with noise, towards the 8.0 mm/s limit in the registry entries printed for them;
-the temperature holds around 45 °C. The values change every `interval` seconds.
+reader talks to them exactly as to a device in a plant. Each pump runs steadily at 2.0 mm/s of
+vibration for its first minutes (a normal window to learn from), then the vibration climbs
+slowly, with noise, towards the 8.0 mm/s limit in the registry entries printed for them; the
+temperature holds around 45 °C. The values change every `interval` seconds.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SITE: Final = "local"
 MODBUS_PORT: Final = 5020
 OPCUA_PORT: Final = 4840
 DRIFT_PER_MINUTE: Final = 0.1
+# As long as a device's default window: an edge that learns from its first window learns calm.
+STEADY_MINUTES: Final = 5.0
 VIBRATION_START: Final = 2.0
 VIBRATION_NOISE: Final = 0.05
 VIBRATION_HIGH: Final = 8.0
@@ -60,9 +63,10 @@ class SimulatorError(Exception):
 
 @dataclass
 class DriftingPump:
-    """The values of one pump: vibration climbing `drift_per_minute`, temperature steady."""
+    """One pump: steady for `steady_minutes`, then its vibration climbs `drift_per_minute`."""
 
     drift_per_minute: float
+    steady_minutes: float = STEADY_MINUTES
     seed: int = 0
     elapsed_seconds: float = 0.0
     rng: random.Random = field(init=False)
@@ -73,7 +77,8 @@ class DriftingPump:
     def step(self, seconds: float) -> tuple[float, float]:
         """Advance `seconds`; the new vibration (mm/s) and temperature (°C)."""
         self.elapsed_seconds += seconds
-        level = VIBRATION_START + self.drift_per_minute * self.elapsed_seconds / 60
+        drifting_minutes = max(0.0, self.elapsed_seconds / 60 - self.steady_minutes)
+        level = VIBRATION_START + self.drift_per_minute * drifting_minutes
         vibration = level + self.rng.gauss(0, VIBRATION_NOISE)
         temperature = TEMPERATURE + self.rng.gauss(0, TEMPERATURE_NOISE)
         return vibration, temperature
@@ -152,14 +157,15 @@ class DeviceSimulator:
         modbus_port: int = MODBUS_PORT,
         opcua_port: int = OPCUA_PORT,
         drift_per_minute: float = DRIFT_PER_MINUTE,
+        steady_minutes: float = STEADY_MINUTES,
         interval: float = 1.0,
         seed: int = 0,
     ) -> None:
         self.modbus_port = modbus_port
         self.opcua_port = opcua_port
         self.interval = interval
-        self.modbus_pump = DriftingPump(drift_per_minute, seed)
-        self.opcua_pump = DriftingPump(drift_per_minute, seed + 1)
+        self.modbus_pump = DriftingPump(drift_per_minute, steady_minutes, seed)
+        self.opcua_pump = DriftingPump(drift_per_minute, steady_minutes, seed + 1)
         self._modbus: ModbusTcpServer | None = None
         self._opcua: Server | None = None
         self._nodes: tuple[Node, Node] | None = None
@@ -282,7 +288,12 @@ class DeviceSimulator:
 
 
 async def run_simulator(
-    *, modbus_port: int, opcua_port: int, drift_per_minute: float, out: TextIO
+    *,
+    modbus_port: int,
+    opcua_port: int,
+    drift_per_minute: float,
+    steady_minutes: float,
+    out: TextIO,
 ) -> None:
     """Serve both pumps, write their registry entries as YAML to `out`, run until a signal."""
     # The libraries log every session and listener at INFO; the console shows only problems.
@@ -293,14 +304,18 @@ async def run_simulator(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     simulator = DeviceSimulator(
-        modbus_port=modbus_port, opcua_port=opcua_port, drift_per_minute=drift_per_minute
+        modbus_port=modbus_port,
+        opcua_port=opcua_port,
+        drift_per_minute=drift_per_minute,
+        steady_minutes=steady_minutes,
     )
     async with simulator:
         out.write(devices_yaml(simulator.devices()))
         out.flush()
         sys.stderr.write(
             f"simulating Modbus TCP on {HOST}:{modbus_port} and OPC UA on {HOST}:{opcua_port}, "
-            f"vibration rising {drift_per_minute} mm/s a minute; Ctrl-C stops\n"
+            f"vibration steady for {steady_minutes:g} min, then rising {drift_per_minute:g} "
+            "mm/s a minute; Ctrl-C stops\n"
         )
         sys.stderr.flush()
         await stop.wait()

@@ -6,7 +6,7 @@ root mean square of the distances). All three are measured against the baseline 
 the window itself because an isolation forest cannot score past the range it was trained on:
 a window beyond the highest normal level lands in the same leaf as that level, and would
 score no stranger. A drift moves the distance and the spread together, into a corner of the
-feature space no normal window reaches, while noise moves them apart.
+feature space no normal window reaches; noise seldom moves both at once.
 
 A point is judged only once it was trained on enough samples, and it alarms only when every
 one of the last `confirm` windows is an outlier, so one spike of noise does not.
@@ -130,7 +130,7 @@ class DeviceAnomalyDetector:
         """Whether the last `confirm` windows are all outliers and the latest one's score.
 
         None when the point is not trained or the curve is too short to judge. The score is
-        the forest's anomaly score, 0.5 to 1 for outliers.
+        the forest's anomaly score (at most 1, higher is stranger).
         """
         model = self.models.get(point)
         needed = self.window + self.confirm - 1
