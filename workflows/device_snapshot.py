@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from domain.definitions import RetrySpec
@@ -40,10 +41,10 @@ def _retry_policy(spec: RetrySpec) -> RetryPolicy:
 def _why(exc: ActivityError, queue: str) -> str:
     """Why no attempt read the device, in words for the snapshot's readings."""
     cause = exc.cause
-    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+    if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_START:
         seconds = SNAPSHOT_SCHEDULE_TO_START.total_seconds()
         return f"no edge worker took the snapshot from {queue} within {seconds:g} s"
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, ActivityTimeout):
         return f"no snapshot from {queue} in time ({cause.type.name if cause.type else cause})"
     if isinstance(cause, ApplicationError):
         return cause.message
