@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -27,7 +28,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 # Commands that make the stack's settings rather than read them from its state file.
-WRITERS = frozenset({"dev", "api", "worker"})
+WRITERS = frozenset({"dev", "api", "worker", "edge"})
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,6 +80,41 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # event-loop overhead, which is most of its CPU per ticket.
     uvloop.run(_run_worker(settings, args.task_queue or settings.task_queue))
     return 0
+
+
+async def _run_edge(settings: Settings, site: str) -> None:
+    from domain.devices import edge_queue
+    from ticketflow.temporal_client import connect
+    from workers.edge import build_edge_worker
+
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_edge_worker(client=client, site=site):
+        logging.getLogger("ticketflow.edge").info(
+            "edge worker for site %r polling task queue %r", site, edge_queue(site)
+        )
+        await stop.wait()
+
+
+def _edge(args: argparse.Namespace, settings: Settings) -> int:
+    import uvloop
+
+    uvloop.run(_run_edge(settings, args.site))
+    return 0
+
+
+def _site(value: str) -> str:
+    """A site name as the registry has them, for argparse."""
+    from domain.devices import SITE_PATTERN
+
+    if not re.fullmatch(SITE_PATTERN, value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a site name (lowercase letters, digits and '-', at most 40)"
+        )
+    return value
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -427,6 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="default TICKETFLOW_TASK_QUEUE; TICKETFLOW_TRAINING_TASK_QUEUE (training) retrains",
     )
     worker.set_defaults(run=_worker)
+
+    edge = sub.add_parser(
+        "edge", help="run a site's edge worker: it reads the site's devices for snapshots"
+    )
+    edge.add_argument(
+        "--site", type=_site, required=True, help="the site whose queue (edge-SITE) it serves"
+    )
+    edge.set_defaults(run=_edge)
 
     sub.add_parser("migrate", help="upgrade the app database to the latest revision").set_defaults(
         run=_migrate
