@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -38,19 +39,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ModbusPoint(_Strict):
-    """One value on a Modbus device: where it lives and how its registers decode."""
+# `register` is Modbus' own word for a point's table, and the field shadows `ABCMeta.register`
+# (how a class names virtual subclasses), which nothing calls on these models: the warning
+# pydantic gives for that is silenced for this one class.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", 'Field name "register"', UserWarning)
 
-    name: str = Field(pattern=NAME_PATTERN)
-    # Field(): without it pydantic takes the inherited `BaseModel.register` for a default.
-    register: RegisterKind = Field()
-    address: int = Field(ge=0, le=65535)
-    type: ValueType = "uint16"
-    byte_order: Order = "big"
-    word_order: Order = "big"
-    scale: float = 1.0
-    offset: float = 0.0
-    unit: str = Field(default="", max_length=20)
+    class ModbusPoint(_Strict):
+        """One value on a Modbus device: where it lives and how its registers decode."""
+
+        name: str = Field(pattern=NAME_PATTERN)
+        # Field(): without it pydantic takes the inherited `register` for a default.
+        register: RegisterKind = Field()
+        address: int = Field(ge=0, le=65535)
+        type: ValueType = "uint16"
+        byte_order: Order = "big"
+        word_order: Order = "big"
+        scale: float = 1.0
+        offset: float = 0.0
+        unit: str = Field(default="", max_length=20)
 
 
 class OpcuaPoint(_Strict):

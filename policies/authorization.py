@@ -32,6 +32,9 @@ READ_ALL_NOTIFICATIONS = (AUDITOR,)
 REGISTER_DEVICES = (PROCESS_OWNER,)
 READ_DEVICES = (AGENT, AUDITOR)
 SEE_DEVICE_FILES: tuple[str, ...] = ()
+# Taking a snapshot reaches into the plant: the people who work tickets do, auditors only read
+# the snapshots taken.
+TAKE_SNAPSHOTS = (AGENT,)
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:

@@ -1,10 +1,11 @@
-"""What a device's registry entry shows its reader: a declared shape, deny by default.
+"""Device entries and their snapshots as a reader sees them: declared shapes, deny by default.
 
 Each key of a device has a rule: `SHOWN` (whoever reads or registers devices), `FILES` (the client
 certificate and key paths of an OPC UA device: admins only), a mapping (an object whose keys
 have rules of their own), `Items(...)` (a list, each item by the rule) or `Each(...)` (an
 object keyed by free names, such as point names, each value by the rule). A key the shape does
 not declare is removed, so a field added to the device is hidden until it is declared here.
+A snapshot's readings and curves are shown to whoever reads devices (`READINGS`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policies.authorization import READ_DEVICES, REGISTER_DEVICES, SEE_DEVICE_FILES, may_call
+from policies.authorization import (
+    READ_DEVICES,
+    REGISTER_DEVICES,
+    SEE_DEVICE_FILES,
+    TAKE_SNAPSHOTS,
+    may_call,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Each:
 # Whoever reads devices or registers them (a registration answers with the stored device).
 SHOWN = Shown((*READ_DEVICES, *REGISTER_DEVICES))
 FILES = Shown(SEE_DEVICE_FILES)
+# Whoever reads devices or takes their snapshots; registering a device shows none of its values.
+READINGS = Shown((*READ_DEVICES, *TAKE_SNAPSHOTS))
 
 POINT_SHAPE: dict[str, Any] = dict.fromkeys(
     (
@@ -85,6 +94,15 @@ DEVICE_SHAPE: dict[str, Any] = {
     "thresholds": Each({"high": SHOWN, "low": SHOWN}),
 }
 
+READING_SHAPE: dict[str, Any] = dict.fromkeys(
+    ("point", "value", "unit", "quality", "reason", "source_time", "server_time"), READINGS
+)
+SNAPSHOT_SHAPE: dict[str, Any] = {
+    **dict.fromkeys(("device_id", "device_version", "site", "taken_at", "sha256"), READINGS),
+    "readings": Items(READING_SHAPE),
+    "curves": Each(Items({"at": READINGS, "value": READINGS})),
+}
+
 
 def _apply(rule: Any, value: Any, role: str) -> tuple[bool, Any]:
     """Whether the value is shown, and what of it."""
@@ -119,3 +137,10 @@ def redact_device(document: Mapping[str, Any], role: str) -> dict[str, Any]:
     if not may_call(role, SHOWN.roles):
         return {}
     return _object(DEVICE_SHAPE, document, role)
+
+
+def redact_snapshot(document: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """A stored snapshot as a caller of this role sees it: only what the shape declares."""
+    if not may_call(role, READINGS.roles):
+        return {}
+    return _object(SNAPSHOT_SHAPE, document, role)

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from temporalio.client import Client
 
+from tests.activities.devices.servers import modbus_device
+from tests.api.test_devices_api import MODBUS
 from tests.builders import INCIDENT
 from tests.devstack_util import (
     HOST,
@@ -200,7 +202,8 @@ def test_dev_allows_the_examples_hosts_besides_the_configured_ones() -> None:
 
 
 def _child(supervisor: int, word: str) -> int:
-    """The pid of the supervisor's child running `ticketflow WORD`, once there is one.
+    """The pid of the supervisor's child running `ticketflow WORD` (worker, edge, api), once
+    there is one.
 
     The training worker (`ticketflow worker --task-queue training`) is not the worker.
     """
@@ -231,11 +234,12 @@ def test_a_dead_worker_or_api_comes_back_and_the_stack_keeps_answering(tmp_path:
     data_dir = tmp_path / "data"
     with dev_stack(tmp_path, data_dir, "heal") as stack:
         supervisor = stack.process.pid
-        for word in ("worker", "api"):
+        for word in ("worker", "edge", "api"):
             _kill_and_await_a_new_one(supervisor, word)
         wait_until(lambda: healthy(stack.api_port), "the restarted API")
         log = stack.log()
         assert "the worker was killed by SIGKILL; restarting it in 0.5 s" in log
+        assert "the edge worker for site local was killed by SIGKILL; restarting it in 0.5 s" in log
         assert "the API was killed by SIGKILL; restarting it in 0.5 s" in log
         assert stack.process.poll() is None
 
@@ -322,7 +326,8 @@ def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_pat
     data_dir = tmp_path / "data"
     with dev_stack(tmp_path, data_dir, "killed") as stack:
         children = children_of(stack.process.pid)
-        assert len(children) == 4  # Temporal, the worker, the training worker, the API
+        # Temporal, the worker, the training worker, the edge worker for `local`, the API.
+        assert len(children) == 5
         stack.process.kill()
         stack.process.wait()
         wait_until(lambda: not any(alive(pid) for pid in children), "the children to die")
@@ -347,3 +352,41 @@ def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_pat
         (allowed,) = [line for line in stack.log().splitlines() if "HTTP allowed:" in line]
         assert "127.0.0.1:8070" in allowed
         assert stack.stop() == 0, stack.log()
+
+
+def _token(data_dir: Path, name: str, role: str) -> dict[str, str]:
+    """Add a user to the stack on `data_dir` by the CLI; its Authorization header."""
+    added = ticketflow_cli(
+        "--data-dir", str(data_dir), "users", "add", name, "--department", "ops", "--role", role
+    )
+    assert added.returncode == 0, added.stderr
+    return {"Authorization": f"Bearer {added.stdout.strip()}"}
+
+
+@pytest.mark.e2e
+async def test_a_device_on_the_site_local_is_read_by_the_stacks_edge_worker(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with dev_stack(tmp_path, data_dir, "edge") as stack:
+        (devices,) = [line for line in stack.log().splitlines() if "Devices:" in line]
+        assert "site local read by its edge worker (queue edge-local)" in devices
+        owner, agent = _token(data_dir, "olga", "process_owner"), _token(data_dir, "abe", "agent")
+        async with (
+            modbus_device() as modbus,
+            httpx.AsyncClient(
+                base_url=f"http://{HOST}:{stack.api_port}", timeout=60, trust_env=False
+            ) as http,
+        ):
+            await modbus.write("holding", 0, [215])
+            device = {**MODBUS, "endpoint": f"tcp://{modbus.endpoint}"}
+            registered = await http.post("/devices", json=device, headers=owner)
+            assert registered.status_code == 201, registered.text
+            taken = await http.post("/devices/pump-7/snapshot", headers=agent)
+        assert taken.status_code == 201, taken.text
+        assert [(r["point"], r["value"], r["quality"]) for r in taken.json()["readings"]] == [
+            ("temperature", 21.5, "good"),
+            ("running", False, "good"),
+        ]
+        assert stack.stop() == 0, stack.log()
+        assert processes_mentioning(str(data_dir)) == []

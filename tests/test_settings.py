@@ -7,6 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from domain.device_snapshot import SNAPSHOT_LONGEST
 from ticketflow.settings import Settings
 
 
@@ -37,3 +38,13 @@ def test_device_hosts_default_to_the_local_site_and_parse_from_json(
     assert Settings().device_hosts == {"local": ["127.0.0.1", "localhost"]}
     monkeypatch.setenv("TICKETFLOW_DEVICE_HOSTS", '{"plant-a": ["10.0.0.5"]}')
     assert Settings().device_hosts == {"plant-a": ["10.0.0.5"]}
+
+
+def test_the_snapshot_wait_outlasts_the_snapshot_workflow_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TICKETFLOW_SNAPSHOT_WAIT_SECONDS", raising=False)
+    assert Settings().snapshot_wait_seconds > SNAPSHOT_LONGEST.total_seconds()
+    monkeypatch.setenv("TICKETFLOW_SNAPSHOT_WAIT_SECONDS", "0")
+    with pytest.raises(ValidationError):
+        Settings()

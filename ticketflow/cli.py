@@ -1,4 +1,4 @@
-"""The `ticketflow` command: dev stack, production processes, migrations, users, definitions."""
+"""The `ticketflow` command: dev stack, processes, migrations, users, definitions, devices."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -27,7 +28,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 # Commands that make the stack's settings rather than read them from its state file.
-WRITERS = frozenset({"dev", "api", "worker"})
+WRITERS = frozenset({"dev", "api", "worker", "edge"})
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,6 +80,41 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # event-loop overhead, which is most of its CPU per ticket.
     uvloop.run(_run_worker(settings, args.task_queue or settings.task_queue))
     return 0
+
+
+async def _run_edge(settings: Settings, site: str) -> None:
+    from domain.devices import edge_queue
+    from ticketflow.temporal_client import connect
+    from workers.edge import build_edge_worker
+
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_edge_worker(client=client, site=site):
+        logging.getLogger("ticketflow.edge").info(
+            "edge worker for site %r polling task queue %r", site, edge_queue(site)
+        )
+        await stop.wait()
+
+
+def _edge(args: argparse.Namespace, settings: Settings) -> int:
+    import uvloop
+
+    uvloop.run(_run_edge(settings, args.site))
+    return 0
+
+
+def _site(value: str) -> str:
+    """A site name as the registry has them, for argparse."""
+    from domain.devices import SITE_PATTERN
+
+    if not re.fullmatch(SITE_PATTERN, value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a site name (lowercase letters, digits and '-', at most 40)"
+        )
+    return value
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -351,6 +387,32 @@ def _triage(args: argparse.Namespace, settings: Settings) -> int:
     return run_triage_command(args, settings)
 
 
+def _port(text: str) -> int:
+    """A TCP port number from the command line."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def _devices_simulate(args: argparse.Namespace, _settings: Settings) -> int:
+    from ticketflow.device_simulator import SimulatorError, run_simulator
+
+    try:
+        asyncio.run(
+            run_simulator(
+                modbus_port=args.modbus_port,
+                opcua_port=args.opcua_port,
+                drift_per_minute=args.drift_per_minute,
+                steady_minutes=args.steady_minutes,
+                out=sys.stdout,
+            )
+        )
+    except SimulatorError as exc:
+        sys.stderr.write(f"{exc}; choose another port\n")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
@@ -402,6 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_worker)
 
+    edge = sub.add_parser(
+        "edge", help="run a site's edge worker: it reads the site's devices for snapshots"
+    )
+    edge.add_argument(
+        "--site", type=_site, required=True, help="the site whose queue (edge-SITE) it serves"
+    )
+    edge.set_defaults(run=_edge)
+
     sub.add_parser("migrate", help="upgrade the app database to the latest revision").set_defaults(
         run=_migrate
     )
@@ -440,15 +510,35 @@ def build_parser() -> argparse.ArgumentParser:
     cals.add_argument("file")
     cals.set_defaults(run=_calendars)
 
-    devices = sub.add_parser("devices", help="the device registry").add_subparsers(
-        dest="devices", required=True
-    )
+    devices = sub.add_parser(
+        "devices", help="the device registry and simulated devices"
+    ).add_subparsers(dest="devices", required=True)
     imports = devices.add_parser(
         "import", help="register every device of a YAML or JSON list, or none if one is refused"
     )
     imports.add_argument("file")
     imports.set_defaults(run=_devices)
     devices.add_parser("list", help="the latest version of every device").set_defaults(run=_devices)
+    simulate = devices.add_parser(
+        "simulate",
+        help="serve a drifting pump over Modbus TCP and one over OPC UA on 127.0.0.1, print "
+        "their registry entries as YAML, run until Ctrl-C",
+    )
+    simulate.add_argument("--modbus-port", type=_port, default=5020, help="default 5020")
+    simulate.add_argument("--opcua-port", type=_port, default=4840, help="default 4840")
+    simulate.add_argument(
+        "--drift-per-minute",
+        type=float,
+        default=0.1,
+        help="how fast the vibration climbs from 2.0 mm/s (default 0.1 mm/s a minute)",
+    )
+    simulate.add_argument(
+        "--steady-minutes",
+        type=float,
+        default=5.0,
+        help="how long the pumps run steadily before the climb starts (default 5)",
+    )
+    simulate.set_defaults(run=_devices_simulate)
 
     from ticketflow.triage_cli import add_triage_parser
 

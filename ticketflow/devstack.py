@@ -1,4 +1,4 @@
-"""`ticketflow dev`: run Temporal, the worker and the API on one machine until Ctrl-C."""
+"""`ticketflow dev`: run Temporal, the workers and the API on one machine until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from tenacity import RetryCallState, Retrying, wait_exponential
 
+from domain.devices import edge_queue
 from ticketflow.settings import Settings, StackState, read_state, write_state
 from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
@@ -41,6 +42,9 @@ LOCK_FILE = "stack.lock"
 RESTART_BACKOFF = wait_exponential(multiplier=0.5, max=30)
 STABLE_AFTER = 60.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The site whose edge worker the stack runs: a device registered there is read with no setup
+# (and the default device host allow-list has it, for loopback endpoints).
+DEV_SITE = "local"
 
 log = logging.getLogger("ticketflow.dev")
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -162,7 +166,8 @@ class Child:
 
 
 def run_dev_stack(*, settings: Settings, api_port: int, temporal_port: int) -> int:
-    """Run the Temporal dev server, the worker and the API until Ctrl-C; return an exit code."""
+    """Run the Temporal dev server, the workers (tickets, training, the `local` site's edge) and
+    the API until Ctrl-C; return an exit code."""
     data_dir = settings.data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(data_dir)
@@ -299,6 +304,11 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
     training = Child(
         "the training worker", [*worker.argv, "--task-queue", settings.training_task_queue], env
     )
+    edge = Child(
+        f"the edge worker for site {DEV_SITE}",
+        [sys.executable, "-m", "ticketflow", "edge", "--site", DEV_SITE],
+        env,
+    )
     api = Child(
         "the API", [sys.executable, "-m", "ticketflow", "api", "--port", str(api_port)], env
     )
@@ -314,7 +324,7 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
         temporal.start()
         asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace))
         definitions = _prepare_store(settings)
-        for child in (worker, training, api):
+        for child in (worker, training, edge, api):
             started.append(child)
             child.start()
         _wait_for_api(settings.api_host, api_port, started)
@@ -459,6 +469,7 @@ def _print_banner(
         f"  Temporal UI:  http://{TEMPORAL_HOST}:{ui_port}\n"
         f"  Data dir:     {data_dir}  (Temporal log: logs/temporal.log)\n"
         f"  Definitions:  {', '.join(definitions) or 'none'}\n"
+        f"  Devices:      site {DEV_SITE} read by its edge worker (queue {edge_queue(DEV_SITE)})\n"
         f"  HTTP allowed: {', '.join(allowed_hosts)}  (TICKETFLOW_HTTP_ALLOWED_HOSTS and the "
         "examples' endpoints)\n"
         "  Get a token:  ticketflow users add NAME --department D --role R\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from limits import parse
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.outbound import parse_allowed_host
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # The endpoint hosts each site's devices may have (TICKETFLOW_DEVICE_HOSTS, as JSON): a
     # device registered with any other host is refused.
     device_hosts: dict[str, list[str]] = {"local": ["127.0.0.1", "localhost"]}
+    # How long `POST /devices/{id}/snapshot` waits for its workflow before answering 504: by
+    # default a little longer than the workflow's longest run (domain.device_snapshot's
+    # SNAPSHOT_LONGEST, 38 s; a test holds the two together), so it comes back in time.
+    snapshot_wait_seconds: float = Field(default=45.0, gt=0)
 
     @field_validator("auth_failure_limit")
     @classmethod

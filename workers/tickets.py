@@ -15,10 +15,12 @@ from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
 from ticketflow.settings import get_settings
+from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.ticket import TicketWorkflow
 
-# Retraining has its own worker and task queue (workers/training.py).
-WORKFLOWS = [TicketWorkflow]
+# Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
+# runs here and sends its one activity to the device's edge queue (workers/edge.py).
+WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow]
 
 
 def build_ticket_worker(

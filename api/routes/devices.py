@@ -1,4 +1,5 @@
-"""The device registry: process owners register devices; agents and auditors read them."""
+"""The device registry: process owners register devices; agents and auditors read them and
+their snapshots; agents take snapshots on demand."""
 
 from __future__ import annotations
 
@@ -9,24 +10,34 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from temporalio.service import RPCError
 
-from api.deps import SessionDep, SettingsDep, require_roles
-from api.problems import ProblemError
+from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
+from api.problems import ProblemDocument, ProblemError
 from api.routes.definitions import _document
 from api.schemas import redactable
-from domain.devices import ID_PATTERN, SITE_PATTERN, ModbusPoint, OpcuaPoint, Threshold
+from domain.devices import (
+    ID_PATTERN,
+    SITE_PATTERN,
+    ModbusPoint,
+    OpcuaPoint,
+    Snapshot,
+    Threshold,
+)
 from domain.problems import Problem, Rejected
 from domain.ticket import Actor
-from policies.authorization import READ_DEVICES, REGISTER_DEVICES
-from policies.devices import redact_device
+from policies.authorization import READ_DEVICES, REGISTER_DEVICES, TAKE_SNAPSHOTS
+from policies.devices import redact_device, redact_snapshot
+from services.device_snapshots import SnapshotFailed, SnapshotTimeout, take_snapshot
 from services.devices import register_device, stored_device
 from store import devices as store
-from store.models import DeviceRow
+from store.models import DeviceRow, DeviceSnapshotRow
 from store.tickets import BadCursor
 
 router = APIRouter(tags=["devices"])
 Registrar = Annotated[Actor, Depends(require_roles(*REGISTER_DEVICES))]
 Reader = Annotated[Actor, Depends(require_roles(*READ_DEVICES))]
+Snapshotter = Annotated[Actor, Depends(require_roles(*TAKE_SNAPSHOTS))]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="The device's id.")]
 
 
@@ -66,6 +77,16 @@ class DevicePage(BaseModel):
 
     items: list[DeviceView]
     next_cursor: str | None
+
+
+class SnapshotList(BaseModel):
+    """A device's latest snapshots, newest first."""
+
+    items: list[Snapshot]
+
+
+def _problem_answer(description: str) -> dict[str, Any]:
+    return {"model": ProblemDocument, "description": description}
 
 
 DEVICE_BODY = {
@@ -157,7 +178,74 @@ async def list_devices(
 @router.get("/devices/{device_id}", response_model=DeviceView)
 async def get_device(device_id: DeviceId, session: SessionDep, actor: Reader) -> JSONResponse:
     """The latest version of a device."""
+    return JSONResponse(_view(await _known_device(session, device_id), actor))
+
+
+async def _known_device(session: SessionDep, device_id: str) -> DeviceRow:
     row = await store.get_device(session=session, device_id=device_id)
     if row is None:
         raise ProblemError(404, f"no device {device_id}")
-    return JSONResponse(_view(row, actor))
+    return row
+
+
+def _snapshot_view(row: DeviceSnapshotRow, actor: Actor) -> dict[str, Any]:
+    return redact_snapshot(row.document, actor.role)
+
+
+@router.post(
+    "/devices/{device_id}/snapshot",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Snapshot,
+    responses={
+        502: _problem_answer("The snapshot workflow failed; nothing was stored."),
+        503: _problem_answer("Temporal is unavailable; nothing was started or stored."),
+        504: _problem_answer("No snapshot came back within the wait; nothing was stored."),
+    },
+)
+async def snapshot_device(
+    device_id: DeviceId,
+    session: SessionDep,
+    actor: Snapshotter,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    with_curves: Annotated[bool, Query(description="Add the edge's recent curves.")] = False,
+) -> JSONResponse:
+    """Read the device now on its site's edge worker and store the snapshot.
+
+    A device that cannot be read still gives one: every reading bad, with the reason.
+    """
+    device = stored_device(await _known_device(session, device_id))
+    # No transaction (and no pooled connection) is held while the edge reads the device.
+    await session.rollback()
+    try:
+        row = await take_snapshot(
+            session=session,
+            client=temporal,
+            device=device,
+            task_queue=settings.task_queue,
+            wait=settings.snapshot_wait_seconds,
+            with_curves=with_curves,
+        )
+    except SnapshotTimeout as exc:
+        raise ProblemError(504, str(exc)) from exc
+    except SnapshotFailed as exc:
+        raise ProblemError(502, str(exc)) from exc
+    except RPCError as exc:
+        raise ProblemError(
+            503, f"the workflow service is unavailable: {exc.message}", headers={"Retry-After": "2"}
+        ) from exc
+    await session.commit()
+    return JSONResponse(_snapshot_view(row, actor), status_code=status.HTTP_201_CREATED)
+
+
+@router.get("/devices/{device_id}/snapshots", response_model=SnapshotList)
+async def list_snapshots(
+    device_id: DeviceId,
+    session: SessionDep,
+    actor: Reader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> JSONResponse:
+    """The device's latest snapshots, newest first (those taken for tickets too)."""
+    await _known_device(session, device_id)
+    rows = await store.list_snapshots(session=session, device_id=device_id, limit=limit)
+    return JSONResponse({"items": [_snapshot_view(row, actor) for row in rows]})

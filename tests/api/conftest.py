@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -81,12 +82,21 @@ async def seed_users(sessions: async_sessionmaker[AsyncSession]) -> dict[str, st
 
 
 @pytest.fixture
+def api_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings a test changes for its app (parametrize this fixture indirectly); none else."""
+    changed: dict[str, Any] = getattr(request, "param", {})
+    return changed
+
+
+@pytest.fixture
 async def api(
-    dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+    dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path, api_settings: dict[str, Any]
 ) -> AsyncIterator[Api]:
     """The app on a migrated database, with a worker on its own task queue."""
     queue = f"api-{uuid.uuid4().hex[:8]}"
-    settings = Settings(database_url=database_url, task_queue=queue, max_body_bytes=64_000)
+    settings = Settings(
+        database_url=database_url, task_queue=queue, max_body_bytes=64_000, **api_settings
+    )
     async with migrated_sessions(database_url) as sessions:
         tokens = await seed_users(sessions)
         app = create_app(settings, temporal=dev_env.client, sessions=sessions)

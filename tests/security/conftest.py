@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import api, database_url, dev_env
+from tests.api.conftest import api, api_settings, database_url, dev_env
 from tests.security.policy import seeded_enforcer
 
-__all__ = ["api", "database_url", "dev_env"]  # the HTTP tests here use the API's fixtures
+# The HTTP tests here use the API's fixtures.
+__all__ = ["api", "api_settings", "database_url", "dev_env"]
 
 
 @pytest.fixture(scope="session")
