@@ -36,7 +36,8 @@ class ActionSpec(BaseModel):
         description=(
             "Run by the workflow, not as `action_activity(name)`: the device its `device` "
             "parameter names is looked up on the ticket worker (`device_lookup`) and read on its "
-            "site's edge queue (`device_snapshot`); the snapshot's summary is the output."
+            "site's edge queue by a `DeviceSnapshotWorkflow` child; the snapshot's summary is "
+            "the output."
         ),
     )
 
@@ -149,7 +150,7 @@ DEVICE_SNAPSHOT = ActionSpec(
         },
     },
     # The per-attempt bound of the lookup on the ticket worker; the read itself has the
-    # snapshot activity's own timeouts and retry policy (domain.device_reading).
+    # snapshot workflow's own timeouts and retry policy (domain.device_snapshot).
     max_timeout=timedelta(seconds=30),
     reads_device=True,
 )

@@ -2,11 +2,12 @@
 
 A snapshot is taken in two places: at creation, for an intake that names a registered device
 in `device_id`, and by a `device.snapshot` service stage. Both run the same way: the ticket
-worker looks the device up in the registry (`DEVICE_LOOKUP_ACTIVITY`), the workflow runs the
-snapshot activity on the device's edge queue (`edge_queue(device.site)`) with
-`SNAPSHOT_RETRY`, and when those retries are spent records `unreachable_snapshot` instead, so
-the ticket goes on. The workflow never writes: the sealed snapshot rides with its
-`device_snapshot_taken` event to the projection, which stores it with the ticket's key.
+worker looks the device up in the registry (`DEVICE_LOOKUP_ACTIVITY`), and the ticket's
+workflow starts a `DeviceSnapshotWorkflow` child (domain.device_snapshot), the one way every
+snapshot is read: the snapshot activity on the device's edge queue with `SNAPSHOT_RETRY`, and
+`unreachable_snapshot` when no attempt read the device, so the ticket goes on. The workflow
+never writes: the sealed snapshot rides with its `device_snapshot_taken` event to the
+projection, which stores it with the ticket's key.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ DEVICE_NOT_FOUND = "DeviceNotFound"
 DEVICE_SNAPSHOT_TAKEN = "device_snapshot_taken"
 # The intake field that names the ticket's device.
 INTAKE_DEVICE_FIELD = "device_id"
-# Every attempt of a read, queueing for the edge worker included: a site whose edge worker is
-# down gives the unreachable snapshot after this instead of holding the ticket.
-SNAPSHOT_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
 # One small read of the registry.
 LOOKUP_TIMEOUT = timedelta(seconds=10)
 

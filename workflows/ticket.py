@@ -27,25 +27,18 @@ with workflow.unsafe.imports_passed_through():
         DEVICE_NOT_FOUND,
         DEVICE_SNAPSHOT_TAKEN,
         LOOKUP_TIMEOUT,
-        SNAPSHOT_SCHEDULE_TO_CLOSE,
         DeviceLookupInput,
         intake_device,
         snapshot_target,
     )
-    from domain.device_reading import (
-        SNAPSHOT_HEARTBEAT_SECONDS,
-        SNAPSHOT_NON_RETRYABLE_ERRORS,
-        SNAPSHOT_RETRY,
-        SNAPSHOT_START_TO_CLOSE,
-        unreachable_snapshot,
+    from domain.device_reading import unreachable_snapshot
+    from domain.device_snapshot import (
+        DEVICE_SNAPSHOT_WORKFLOW,
+        DeviceSnapshotInput,
+        DeviceSnapshotResult,
+        snapshot_workflow_id,
     )
-    from domain.devices import (
-        DEVICE_SNAPSHOT_ACTIVITY,
-        Device,
-        Snapshot,
-        SnapshotInput,
-        edge_queue,
-    )
+    from domain.devices import Device, Snapshot
     from domain.expressions import ExpressionError
     from domain.messages import (
         CHILD_TICKET_ACTIVITY,
@@ -161,7 +154,7 @@ def _rule_error(exc: TicketRuleError) -> ApplicationError:
 
 
 def _retry_policy(spec: RetrySpec, non_retryable: tuple[str, ...] = ()) -> RetryPolicy:
-    """A service stage's (or a device read's) retry policy, as its definition bounds it."""
+    """A service stage's retry policy, as its definition bounds it."""
     # Temporal refuses the whole workflow task for a maximum below the initial interval: a
     # definition that says so waits the initial interval each time instead.
     return RetryPolicy(
@@ -277,26 +270,29 @@ class TicketWorkflow:
         except ActivityError:
             # Filing refuses an unregistered device; only a registry reset gets here.
             return
-        snapshot = await self._read_device(device)
+        snapshot = await self._read_device(device, "intake")
         if state.status == TicketStatus.OPEN:
             await self._record([state.intake_snapshot_taken(snapshot, workflow.now())], snapshot)
 
-    async def _read_device(self, device: Device) -> Snapshot:
-        """The device's snapshot from its edge worker, or the all-bad one when it cannot be read."""
+    async def _read_device(self, device: Device, nonce: str) -> Snapshot:
+        """The device's snapshot, read on its edge queue by a `DeviceSnapshotWorkflow` child.
+
+        The child always answers a snapshot (the all-bad one when no attempt read the device);
+        should the child itself fail, the all-bad one stands in here too. `nonce` tells this
+        ticket's reads apart in the child's workflow id.
+        """
         try:
-            snapshot: Snapshot = await workflow.execute_activity(
-                DEVICE_SNAPSHOT_ACTIVITY,
-                SnapshotInput(device=device),
-                result_type=Snapshot,
-                task_queue=edge_queue(device.site),
-                start_to_close_timeout=SNAPSHOT_START_TO_CLOSE,
-                schedule_to_close_timeout=SNAPSHOT_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=timedelta(seconds=SNAPSHOT_HEARTBEAT_SECONDS),
-                retry_policy=_retry_policy(SNAPSHOT_RETRY, SNAPSHOT_NON_RETRYABLE_ERRORS),
+            handle = await workflow.start_child_workflow(
+                DEVICE_SNAPSHOT_WORKFLOW,
+                DeviceSnapshotInput(device=device),
+                result_type=DeviceSnapshotResult,
+                id=snapshot_workflow_id(device.id, f"{self._state.key}:{nonce}"),
+                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
-        except ActivityError as exc:
+            result: DeviceSnapshotResult = await handle
+        except (ChildWorkflowError, WorkflowAlreadyStartedError) as exc:
             return unreachable_snapshot(device, taken_at=workflow.now(), error=_failure_text(exc))
-        return snapshot
+        return result.snapshot
 
     async def _triage(self) -> None:
         """Ask the model; route when it is sure, else leave the work with the dispatcher."""
@@ -530,7 +526,7 @@ class TicketWorkflow:
         )
 
     async def _run_snapshot(self, key: str, round_: int, call: ActionInput) -> None:
-        """A `device.snapshot` stage: the lookup under the stage's policy, then the edge read.
+        """A `device.snapshot` stage: the lookup under the stage's policy, then the read.
 
         The stage fails into its group's queue only when the device cannot be named or found;
         an unreachable device completes it with the all-bad snapshot.
@@ -560,7 +556,8 @@ class TicketWorkflow:
                 key, round_, lambda: [state.service_failed(key, error, attempts, workflow.now())]
             )
             return
-        reading = asyncio.ensure_future(self._read_device(device))
+        nonce = f"{key}:{round_}:{state.last_seq}"
+        reading = asyncio.ensure_future(self._read_device(device, nonce))
         self._in_flight[key] = reading
         try:
             snapshot = await reading

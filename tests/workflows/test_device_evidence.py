@@ -1,8 +1,9 @@
 """Device snapshots as ticket evidence, on the time-skipping server with a real Modbus device.
 
-The ticket worker serves its queue; an edge worker serves `edge-local` with the snapshot
-activity against a pymodbus server on 127.0.0.1, so each read really crosses from the ticket's
-queue to the device's site, and the projection stores the snapshot with the ticket.
+The ticket worker serves its queue (the ticket's and the snapshot child's workflows, the device
+lookup); the edge worker serves `edge-local` with the snapshot activity against a pymodbus
+server on 127.0.0.1, so each read really crosses from the ticket's queue to the device's site,
+and the projection stores the snapshot with the ticket.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
-from activities.devices.snapshot import DeviceSnapshots
 from domain.definitions import ProcessDefinition
-from domain.devices import Device, ModbusPoint, Snapshot, edge_queue
+from domain.devices import Device, ModbusPoint, Snapshot
 from domain.messages import StartTicketInput
 from domain.ticket import TaskStatus, TicketStatus
 from store.devices import insert_device
@@ -41,6 +41,7 @@ from tests.workflows.test_automated_stages import (
     work,
 )
 from ticketflow.temporal_client import DATA_CONVERTER
+from workers.edge import build_edge_worker
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
@@ -80,11 +81,7 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[WorkflowEnvironment, Stack]
             build_ticket_worker(
                 client=environment.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
             ),
-            Worker(
-                environment.client,
-                task_queue=edge_queue(SITE),
-                activities=[DeviceSnapshots().snapshot],
-            ),
+            build_edge_worker(client=environment.client, site=SITE),
         ):
             yield environment, Stack(client=environment.client, task_queue=queue, sessions=sessions)
     finally:
@@ -198,7 +195,7 @@ async def test_an_unreachable_device_completes_the_stage_with_bad_readings(
     (kept,) = await stored(stack, handle.id)
     assert kept.sha256 == reading.data["sha256"]
     assert {r.reason for r in kept.readings} == {kept.readings[0].reason}
-    assert (kept.readings[0].reason or "").startswith("unreachable: DeviceUnreachable: press-9")
+    assert (kept.readings[0].reason or "").startswith("unreachable: press-9: ")
 
 
 async def test_an_unknown_device_fails_the_stage_into_its_queue(
@@ -239,3 +236,19 @@ async def test_a_ticket_naming_its_device_is_read_at_creation_before_triage(
     assert state.intake_snapshot is not None
     assert state.intake_snapshot["points"]["temp"]["value"] == 5.0
     assert state.status == TicketStatus.OPEN
+
+
+async def test_a_site_without_an_edge_worker_gives_the_unreachable_snapshot(
+    env: tuple[WorkflowEnvironment, Stack], modbus: ModbusDevice
+) -> None:
+    _environment, stack = env
+    elsewhere = press(modbus.endpoint, "press-far").model_copy(update={"site": "plant-z"})
+    await register(stack, elsewhere)
+    handle = await file(stack, process(stage("fix")), {"device_id": "press-far"})
+    state = await until(handle, lambda s: bool(events(s, "device_snapshot_taken")))
+    (taken,) = events(state, "device_snapshot_taken")
+    assert (taken["good"], taken["bad"]) == (0, 2)
+    (kept,) = await stored(stack, handle.id)
+    assert kept.readings[0].reason == (
+        "unreachable: no edge worker took the snapshot from edge-plant-z within 5 s"
+    )
