@@ -16,6 +16,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
+from store.deliverables import ATTACHED, record_versions
 from store.models import (
     Base,
     SlaClockRow,
@@ -233,4 +234,7 @@ async def apply_projection(
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
     if triage_events:
         await record_triage_events(session=session, ticket=ticket, events=triage_events)
+    attached = [e for e in events if e.seq in new and e.type == ATTACHED]
+    if attached:
+        await record_versions(session=session, key=ticket.key, events=attached)
     return len(new)
