@@ -270,16 +270,17 @@ async def download(
     row = await _version(caller, key, stage, deliverable, n)
     if not await artifacts.contains(row.sha256):
         raise ProblemError(410, f"the artifact {row.sha256} is no longer stored")
-    await caller.session.rollback()  # the stream may outlast the read
+    sha256, size, media_type = row.sha256, row.size, row.media_type
     disposition = f"attachment; filename*=UTF-8''{quote(row.file_name, safe='')}"
+    await caller.session.rollback()  # the stream may outlast the read
     return StreamingResponse(
-        artifacts.read(row.sha256),
-        media_type=row.media_type,
+        artifacts.read(sha256),
+        media_type=media_type,
         headers={
             "Content-Disposition": disposition,
-            "Content-Length": str(row.size),
+            "Content-Length": str(size),
             "X-Content-Type-Options": "nosniff",
-            "ETag": f'"{row.sha256}"',
+            "ETag": f'"{sha256}"',
         },
     )
 
