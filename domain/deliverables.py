@@ -8,6 +8,8 @@ at completion (the stage's contract against what is attached).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -236,6 +238,19 @@ def value_problem(kind: str, value: Any) -> str | None:
     if kind == "record":
         return None if isinstance(value, dict) else "a record is a JSON object"
     return f"a {kind} deliverable is uploaded as a file"
+
+
+def value_submission(value: Any) -> Submission:
+    """A value kind's version as an artifact would be described: its canonical JSON's hash."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    encoded = canonical.encode()
+    return Submission(
+        sha256=hashlib.sha256(encoded).hexdigest(),
+        size=len(encoded),
+        media_type="application/json",
+        file_name="",
+        value=value,
+    )
 
 
 def unmet(

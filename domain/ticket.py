@@ -23,6 +23,7 @@ from domain.deliverables import (
     contract_problems,
     submission_problems,
     unmet,
+    value_submission,
 )
 from domain.expressions import ExpressionError, holds, prepare
 from domain.form_invariants import invariant_problems
@@ -451,6 +452,8 @@ class TicketState(BaseModel):
         """Keep a new version of a deliverable; earlier versions stay."""
         self.check_attach(stage_key, deliverable, actor, given)
         versions = self.deliverables.setdefault(stage_key, {}).setdefault(deliverable, [])
+        if given.sha256 is None:
+            given = value_submission(given.value)
         version = DeliverableVersion(
             version=len(versions) + 1,
             author=actor.user,

@@ -20,8 +20,6 @@ async def record_versions(*, session: AsyncSession, key: str, events: list[Ticke
         described = event.data.get("attached", {}).get(name)
         if event.type != ATTACHED or not isinstance(described, dict):
             continue
-        if "sha256" not in described:
-            continue  # a value kind's version: the ticket's timeline holds its value
         rows.append(
             {
                 "ticket_key": key,
@@ -34,6 +32,7 @@ async def record_versions(*, session: AsyncSession, key: str, events: list[Ticke
                 "file_name": described["file_name"],
                 "author": event.actor,
                 "created_at": event.at,
+                "value": described.get("value"),
             }
         )
     if not rows:

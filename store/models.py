@@ -450,7 +450,7 @@ class DeliverableVersionRow(Base):
     """One attached version of a stage's deliverable (projected from `deliverable_attached`).
 
     `sha256` addresses the artifact in the artifact store; `file_name` is the name as given,
-    kept for display and downloads, never used as a path.
+    kept for display and downloads, never used as a path. A value kind has its value instead.
     """
 
     __tablename__ = "deliverable_versions"
@@ -465,3 +465,5 @@ class DeliverableVersionRow(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     author: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    # A git_commit, url or record version's value (its sha256 is that of its canonical JSON).
+    value: Mapped[Any | None] = mapped_column(JsonColumn, nullable=True)

@@ -13,8 +13,8 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field, JsonValue
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -27,6 +27,7 @@ from api.workflow_calls import rpc_problem
 from domain.deliverables import (
     FILE_KINDS,
     TEXT_KINDS,
+    VALUE_KINDS,
     DeliverableSpec,
     StageContract,
     Submission,
@@ -37,7 +38,7 @@ from domain.media_types import HEAD_BYTES, OCTETS, TEXT, detect_media_type
 from domain.messages import AmendContractInput, AttachDeliverableInput
 from domain.problems import Problem, pointer
 from domain.ticket import FINAL_TICKET
-from forms.validation import schema_problems_in_thread
+from forms.validation import data_problems_in_thread, schema_problems_in_thread
 from policies.authorization import WORK_TASKS
 from policies.redaction import FieldView
 from store import deliverables as store
@@ -58,6 +59,7 @@ class VersionView(BaseModel):
     file_name: str
     author: str
     created_at: str
+    value: JsonValue = Field(default=None, description="A git_commit, url or record's value.")
 
 
 class VersionPage(BaseModel):
@@ -66,6 +68,12 @@ class VersionPage(BaseModel):
     stage: str
     deliverable: str
     items: list[VersionView]
+
+
+class AttachValueRequest(Strict):
+    """The value of a `git_commit`, `url` or `record` deliverable."""
+
+    value: JsonValue
 
 
 class AmendContractRequest(Strict):
@@ -214,6 +222,41 @@ async def upload(
     return result
 
 
+@router.post(
+    "/tickets/{key}/deliverables/{stage}/{deliverable}/value",
+    response_model=TransitionView,
+    dependencies=[Depends(require_roles(*WORK_TASKS))],
+)
+async def attach_value(
+    key: str, stage: str, deliverable: str, body: AttachValueRequest, caller: CallerDep
+) -> TransitionView:
+    """Attach a new version of a value deliverable: a commit id, a URL or a record.
+
+    A record is checked against its contract's JSON Schema (422, pointers under `/value`).
+    """
+    ticket, view = await readable_ticket(
+        session=caller.session, key=key, actor=caller.actor, access=caller.access
+    )
+    _require_open(ticket)
+    payload = AttachDeliverableInput(
+        stage_key=stage,
+        deliverable=deliverable,
+        actor=caller.actor,
+        submission=Submission(value=body.value),
+    )
+    authorize_change(caller, ticket, view, "attach_deliverable", payload)
+    spec = await _spec(caller, key, stage, deliverable)
+    if spec.kind not in VALUE_KINDS:
+        raise _refused(409, spec, f"a {spec.kind} deliverable is uploaded as a file")
+    problems = submission_problems(spec, payload.submission)
+    if not problems and spec.kind == "record" and spec.schema_ is not None:
+        found = await data_problems_in_thread(spec.schema_, body.value)
+        problems = [p.model_copy(update={"pointer": "/value" + p.pointer}) for p in found]
+    if problems:
+        raise ProblemError(422, f"{deliverable!r} does not meet its spec", problems=problems)
+    return await change_ticket(caller, key, "attach_deliverable", payload, ticket=(ticket, view))
+
+
 def _version_view(row: DeliverableVersionRow) -> VersionView:
     return VersionView(
         version=row.version,
@@ -223,6 +266,7 @@ def _version_view(row: DeliverableVersionRow) -> VersionView:
         file_name=row.file_name,
         author=row.author,
         created_at=row.created_at.isoformat(),
+        value=row.value,
     )
 
 
@@ -265,9 +309,12 @@ async def download(
     n: Annotated[int, Path(ge=1, le=1_000_000)],
     caller: CallerDep,
     artifacts: ArtifactsDep,
-) -> StreamingResponse:
-    """One version's bytes, with its detected media type and its file name as given."""
+) -> Response:
+    """One version's bytes, with its detected media type and its file name as given (a value
+    kind's version: its value, as JSON)."""
     row = await _version(caller, key, stage, deliverable, n)
+    if row.value is not None:
+        return JSONResponse(row.value, headers={"X-Content-Type-Options": "nosniff"})
     if not await artifacts.contains(row.sha256):
         raise ProblemError(410, f"the artifact {row.sha256} is no longer stored")
     sha256, size, media_type = row.sha256, row.size, row.media_type

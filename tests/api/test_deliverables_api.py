@@ -30,6 +30,17 @@ CONTRACT = [
         "sensitivity": "confidential",
     },
     {"key": "script", "kind": "code", "language": "python", "required": False},
+    {"key": "commit", "kind": "git_commit", "required": False},
+    {
+        "key": "report",
+        "kind": "record",
+        "required": False,
+        "schema": {
+            "type": "object",
+            "required": ["verdict"],
+            "properties": {"verdict": {"type": "string", "enum": ["fixed", "workaround"]}},
+        },
+    },
 ]
 
 
@@ -274,3 +285,31 @@ async def test_a_record_schema_that_is_not_a_schema_is_refused_at_publish(api: A
     assert refused.status_code == 422
     pointers = [e["pointer"] for e in refused.json()["errors"]]
     assert any(p.startswith("/stages/0/deliverables/0/schema") for p in pointers), pointers
+
+
+async def test_values_are_attached_and_checked(api: Api) -> None:
+    key = await ticket(api)
+    base = f"/tickets/{key}/deliverables/collect"
+    sha = "0123456789abcdef" * 2 + "01234567"
+    short = await api.http.post(
+        f"{base}/commit/value", json={"value": "abc"}, headers=api.auth("dana")
+    )
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["pointer"] == "/deliverables/commit"
+    commit = await api.http.post(
+        f"{base}/commit/value", json={"value": sha}, headers=api.auth("dana")
+    )
+    assert commit.status_code == 200, commit.text
+    record = await api.http.post(
+        f"{base}/report/value", json={"value": {"verdict": "gone"}}, headers=api.auth("dana")
+    )
+    assert record.status_code == 422
+    assert record.json()["errors"][0]["pointer"] == "/value/verdict"
+    as_file = await api.http.post(
+        f"{base}/capture/value", json={"value": "x"}, headers=api.auth("dana")
+    )
+    assert as_file.status_code == 409
+    listed = await api.http.get(f"{base}/commit/versions", headers=api.auth("dana"))
+    assert [v["value"] for v in listed.json()["items"]] == [sha]
+    shown = await api.http.get(f"{base}/commit/versions/1", headers=api.auth("dana"))
+    assert shown.json() == sha
