@@ -141,10 +141,28 @@ def _refused(status: int, spec: DeliverableSpec, detail: str) -> ProblemError:
     )
 
 
+# The body is read by the view as it streams, so FastAPI does not describe it by itself.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/tickets/{key}/deliverables/{stage}/{deliverable}",
     response_model=TransitionView,
     dependencies=[Depends(require_roles(*WORK_TASKS))],
+    openapi_extra=UPLOAD_BODY,
 )
 async def upload(
     key: str,
