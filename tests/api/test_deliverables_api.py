@@ -317,3 +317,15 @@ async def test_values_are_attached_and_checked(api: Api) -> None:
     assert [v["value"] for v in listed.json()["items"]] == [sha]
     shown = await api.http.get(f"{base}/commit/versions/1", headers=api.auth("dana"))
     assert shown.json() == sha
+
+
+async def test_a_cancelled_ticket_takes_no_upload(api: Api) -> None:
+    key = await ticket(api)
+    cancelled = await api.http.post(
+        f"/tickets/{key}/cancel", json={"reason": "filed twice"}, headers=api.auth("dana")
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    late = await upload(api, key, "capture", "a.pcap", pcap_bytes())
+    assert late.status_code == 409, late.text
+    assert late.headers["content-type"].startswith(PROBLEM)
+    assert stored(api) == []
