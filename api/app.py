@@ -16,6 +16,7 @@ from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
     definitions,
+    deliverables,
     devices,
     exports,
     forms,
@@ -31,6 +32,7 @@ from api.routes import (
 )
 from policies.access import AccessControl, flush_usage_until
 from services.published_definitions import PublishedDefinitions
+from store.artifacts import FileArtifactStore
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
@@ -74,6 +76,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.access = AccessControl()
+    app.state.artifacts = FileArtifactStore(settings.effective_artifacts_dir)
     app.state.definitions = PublishedDefinitions()
     app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
     install_problem_handlers(app)
@@ -93,6 +96,7 @@ def create_app(
     app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
     app.include_router(tasks.router)
+    app.include_router(deliverables.router)
     app.include_router(calendars.router)
     app.include_router(devices.router)
     app.include_router(sla.router)

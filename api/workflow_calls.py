@@ -26,7 +26,8 @@ STATUS_OF_ERROR = {
 }
 
 
-def _rpc_problem(key: str, exc: RPCError) -> ProblemError:
+def rpc_problem(key: str, exc: RPCError) -> ProblemError:
+    """The problem answering a workflow service error about this ticket."""
     if exc.status == RPCStatusCode.NOT_FOUND:
         if "completed" in exc.message:
             return ProblemError(409, f"ticket {key} is closed; its workflow has completed")
@@ -95,7 +96,7 @@ async def send_update(
             ) from exc
         raise
     except RPCError as exc:
-        raise _rpc_problem(key, exc) from exc
+        raise rpc_problem(key, exc) from exc
     # An outcome recorded before fingerprints existed echoes none: nothing to compare.
     if result.request_fingerprint and result.request_fingerprint != fingerprint:
         raise reused_idempotency_key("another request to this ticket")
@@ -123,7 +124,7 @@ async def send_signal(*, client: Client, key: str, signal: ExternalEventInput) -
     try:
         await client.get_workflow_handle(key).signal(EXTERNAL_SIGNAL, signal)
     except RPCError as exc:
-        raise _rpc_problem(key, exc) from exc
+        raise rpc_problem(key, exc) from exc
 
 
 def transition_view(result: TransitionResult, view: FieldView) -> TransitionView:

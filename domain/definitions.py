@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendars import BusinessCalendar
+from domain.deliverables import DeliverableSpec
 from domain.problems import Problem, pointer
 from domain.sla import SlaPolicy
 from domain.triage_settings import TriageSettings
@@ -142,6 +143,11 @@ class StageDefinition(BaseModel):
     subprocess: SubprocessSpec | None = None
     gateway: Gateway | None = Field(
         default=None, description="Conditional paths out of this stage, decided when it is done."
+    )
+    deliverables: list[DeliverableSpec] = Field(
+        default_factory=list,
+        max_length=50,
+        description="What a task stage hands over; completion waits until its contract is met.",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.definitions import ProcessDefinition
+from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Snapshot
 from domain.participation import Participant
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
@@ -92,6 +93,24 @@ class CompleteInput(UpdateInput):
     stage_key: str
     actor: Actor
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttachDeliverableInput(UpdateInput):
+    """Attach a new version of one of a stage's deliverables (an artifact's metadata or a value)."""
+
+    stage_key: str
+    deliverable: str
+    actor: Actor
+    submission: Submission
+
+
+class AmendContractInput(UpdateInput):
+    """Replace one stage's contract on this ticket only, with a reason."""
+
+    stage_key: str
+    actor: Actor
+    deliverables: list[DeliverableSpec]
+    reason: str
 
 
 class ReassignInput(UpdateInput):

@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.actions import BUILTIN_ACTIONS, ActionSpec
 from domain.definitions import ProcessDefinition, StageDefinition
+from domain.deliverables import contract_problems
 from domain.expression_analysis import DYNAMIC, Analysis, Reference, analyse
 from domain.expressions import ExpressionError, evaluate
 from domain.outbound import url_refusal
@@ -64,6 +65,8 @@ def process_problems(definition: ProcessDefinition, rules: PublishRules) -> list
     for i, stage in enumerate(definition.stages):
         problems += _kind_problems(i, stage, rules)
         problems += _target_problems(i, stage, keys)
+    automated = {i for i, s in enumerate(definition.stages) if s.kind != "task"}
+    problems += contract_problems(definition.stages, automated=automated)
     problems += _path_problems(definition)
     problems += _expression_problems(definition, rules)
     return problems

@@ -16,6 +16,15 @@ from pydantic import BaseModel, Field, model_validator
 from domain.actions import SET_FIELDS, ActionInput
 from domain.calendars import ALWAYS, ALWAYS_CALENDAR, BusinessCalendar, add_business
 from domain.definitions import ProcessDefinition, StageDefinition
+from domain.deliverables import (
+    DeliverableSpec,
+    DeliverableVersion,
+    Submission,
+    contract_problems,
+    submission_problems,
+    unmet,
+    value_submission,
+)
 from domain.device_evidence import evidence_data, snapshot_summary
 from domain.devices import Snapshot
 from domain.expressions import ExpressionError, holds, prepare
@@ -203,6 +212,12 @@ class TicketState(BaseModel):
         default=None,
         description="The summary of the snapshot of the intake's device taken at creation.",
     )
+    deliverables: dict[str, dict[str, list[DeliverableVersion]]] = Field(
+        default_factory=dict, description="Stage -> deliverable -> its versions, oldest first."
+    )
+    contracts: dict[str, list[DeliverableSpec]] = Field(
+        default_factory=dict, description="Stages whose contract this ticket amended: the new one."
+    )
 
     @model_validator(mode="after")
     def _carry_over_older_state(self) -> TicketState:
@@ -370,8 +385,11 @@ class TicketState(BaseModel):
         """Only the holder (or an admin) may give a claimed task back."""
         return self._require_holder(stage_key, actor)
 
-    def check_complete(self, stage_key: str, actor: Actor, data: dict[str, Any]) -> Task:
-        """Only the holder may complete, with data that meets the stage form's invariants.
+    def check_complete(
+        self, stage_key: str, actor: Actor, data: dict[str, Any], *, contract: bool = True
+    ) -> Task:
+        """Only the holder may complete, with data that meets the stage form's invariants and
+        (`contract`) with every required deliverable attached and valid.
 
         A failed service stage's task takes a decision instead: `{"decision": "retry"}` or
         `{"decision": "skip", "reason": "..."}`.
@@ -388,7 +406,123 @@ class TicketState(BaseModel):
         problems = invariant_problems(stage.form if stage else None, data)
         if problems:
             raise TicketRuleError("invalid", "form data does not satisfy the stage form", problems)
+        if contract and task.kind == "stage":
+            missing = unmet(self.contract(stage_key), self.deliverables.get(stage_key, {}))
+            if missing:
+                raise TicketRuleError(
+                    "conflict",
+                    f"stage {stage_key!r} cannot complete: its deliverable contract is unmet",
+                    missing,
+                )
         return task
+
+    def contract(self, stage_key: str) -> list[DeliverableSpec]:
+        """A stage's deliverables: as this ticket amended them, else as its definition says."""
+        if stage_key in self.contracts:
+            return self.contracts[stage_key]
+        stage = next((s for s in self.definition.stages if s.key == stage_key), None)
+        return stage.deliverables if stage is not None else []
+
+    def _contract_stage(self, stage_key: str) -> Task:
+        self._require_open()
+        task = self.tasks.get(stage_key)
+        if task is None:
+            raise TicketRuleError("not_found", f"ticket {self.key} has no stage {stage_key!r}")
+        if task.kind != "stage":
+            raise TicketRuleError(
+                "conflict", f"stage {stage_key!r} is automated: it hands nothing over"
+            )
+        return task
+
+    def check_attach(
+        self, stage_key: str, deliverable: str, actor: Actor, given: Submission
+    ) -> DeliverableSpec:
+        """A stage's group attaches a version while its task is to do; it must meet its spec."""
+        task = self._contract_stage(stage_key)
+        spec = next((d for d in self.contract(stage_key) if d.key == deliverable), None)
+        if spec is None:
+            raise TicketRuleError(
+                "not_found", f"stage {stage_key!r} has no deliverable {deliverable!r}"
+            )
+        self._require_member(task, actor)
+        if task.status not in ACTIVE_TASK:
+            raise TicketRuleError("conflict", _not_workable(task, "open or claimed"))
+        problems = submission_problems(spec, given)
+        if problems:
+            raise TicketRuleError("invalid", f"{deliverable} does not meet its spec", problems)
+        return spec
+
+    def attach_deliverable(
+        self, stage_key: str, deliverable: str, actor: Actor, given: Submission, now: datetime
+    ) -> TicketEvent:
+        """Keep a new version of a deliverable; earlier versions stay."""
+        self.check_attach(stage_key, deliverable, actor, given)
+        versions = self.deliverables.setdefault(stage_key, {}).setdefault(deliverable, [])
+        if given.sha256 is None:
+            given = value_submission(given.value)
+        version = DeliverableVersion(
+            version=len(versions) + 1,
+            author=actor.user,
+            at=now,
+            sha256=given.sha256,
+            size=given.size,
+            media_type=given.media_type,
+            file_name=given.file_name,
+            value=given.value,
+        )
+        versions.append(version)
+        task = self.tasks[stage_key]
+        described = version.model_dump(mode="json", exclude_none=True, exclude={"author", "at"})
+        return self._task_event(
+            "deliverable_attached",
+            task,
+            actor.user,
+            now,
+            deliverable=deliverable,
+            version=version.version,
+            attached={deliverable: described},
+        )
+
+    def check_amend(
+        self, stage_key: str, actor: Actor, deliverables: list[DeliverableSpec], reason: str
+    ) -> None:
+        """The owning department (or an admin) replaces one stage's contract, with a reason."""
+        self._contract_stage(stage_key)
+        owner = self.definition.department
+        if actor.role != ADMIN_ROLE and actor.department != owner:
+            raise TicketRuleError(
+                "forbidden", f"only department {owner!r} amends this ticket's contract"
+            )
+        problems: list[Problem] = []
+        if not reason.strip():
+            problems.append(Problem(pointer="/reason", detail="give the reason for the change"))
+        stage = self.definition.stage(stage_key).model_copy(update={"deliverables": deliverables})
+        for p in contract_problems([stage], automated=set()):
+            problems.append(p.model_copy(update={"pointer": p.pointer.removeprefix("/stages/0")}))
+        if problems:
+            raise TicketRuleError("invalid", "the amended contract is not valid", problems)
+
+    def amend_contract(
+        self,
+        stage_key: str,
+        actor: Actor,
+        deliverables: list[DeliverableSpec],
+        reason: str,
+        now: datetime,
+    ) -> TicketEvent:
+        """Replace one stage's contract on this ticket; the timeline says who, why and what."""
+        self.check_amend(stage_key, actor, deliverables, reason)
+        before = [d.key for d in self.contract(stage_key)]
+        self.contracts[stage_key] = list(deliverables)
+        return self._task_event(
+            "contract_amended",
+            self.tasks[stage_key],
+            actor.user,
+            now,
+            reason=reason,
+            before=before,
+            deliverables=[d.key for d in deliverables],
+        )
 
     def check_reassign(
         self, stage_key: str, actor: Actor, to_group: str | None, to_user: str | None
@@ -659,7 +793,13 @@ class TicketState(BaseModel):
         return self._task_event("task_unclaimed", task, actor.user, now)
 
     def complete(
-        self, stage_key: str, actor: Actor, data: dict[str, Any], now: datetime
+        self,
+        stage_key: str,
+        actor: Actor,
+        data: dict[str, Any],
+        now: datetime,
+        *,
+        contract: bool = True,
     ) -> TicketEvent:
         """Complete a claimed task with its form data.
 
@@ -667,7 +807,7 @@ class TicketState(BaseModel):
         `skip` finishes the stage without its output (data `{"skipped": reason}`, event
         `service_skipped`), so the paths after it are taken as if it had run.
         """
-        task = self.check_complete(stage_key, actor, data)
+        task = self.check_complete(stage_key, actor, data, contract=contract)
         if task.kind == "service" and data["decision"] == "retry":
             task.status, task.assignee, task.claimed_at = TaskStatus.RUNNING, None, None
             task.error = None

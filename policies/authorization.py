@@ -72,6 +72,15 @@ def _complete(payload: Mapping[str, Any]) -> tuple[Write, ...]:
     return form_writes(payload.get("data") or {})
 
 
+def _attach(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    key = str(payload.get("deliverable", ""))
+    return (Write(f"deliverables.{key}", f"/deliverables/{key}"),)
+
+
+def _amend(payload: Mapping[str, Any]) -> tuple[Write, ...]:
+    return (Write("deliverables", "/deliverables"),)
+
+
 def _reassign(payload: Mapping[str, Any]) -> tuple[Write, ...]:
     moved = (Write("tasks", "/tasks"),) if payload.get("to_group") else ()
     return (Write("assignee", "/assignee"), *moved)
@@ -107,6 +116,9 @@ UPDATES: dict[str, UpdateRule] = {
     "unclaim": UpdateRule(_fields("assignee"), WORK_TASKS),
     "complete": UpdateRule(_complete, WORK_TASKS),
     "reassign": UpdateRule(_reassign, WORK_TASKS),
+    # The stage's group attaches (the workflow checks the group); the owning department amends.
+    "attach_deliverable": UpdateRule(_attach, WORK_TASKS),
+    "amend_contract": UpdateRule(_amend, WORK_TASKS),
     "withdraw": UpdateRule(_fields("tasks"), WORK_TASKS),
     "comment": UpdateRule(_comment),
     "cancel": UpdateRule(_fields("status")),

@@ -43,7 +43,11 @@ SYSTEM_FIELDS: dict[str, str] = {
     # What automated stages brought in: action outputs (a CRM's answer, a device's readings).
     # For the handling groups; each output key is also redacted by a form field of its name.
     "outputs": "confidential",
+    # What task stages handed over (artifacts, commits, links, records): each deliverable is
+    # also a field `deliverables.<key>` with the sensitivity its contract declares.
+    "deliverables": "internal",
 }
+DELIVERABLES = "deliverables"
 
 ITEMS = "[]"
 # Declarations under one form beyond this many are not expanded: the rest of the subtree takes
@@ -353,6 +357,13 @@ def catalog_from_document(document: Mapping[str, Any], ident: str = "") -> Field
         builder.walk(form, builder.own([form]))
         for path, spec in builder.others.items():
             others[path] = spec if path not in others else stricter(others[path], spec)
+    for stage in document.get("stages", []):
+        specs = stage.get("deliverables") if isinstance(stage, dict) else None
+        for spec in specs if isinstance(specs, list) else []:
+            if isinstance(spec, Mapping) and isinstance(spec.get("key"), str):
+                own = FieldSpec(str(spec.get("sensitivity", DEFAULT_SENSITIVITY)))
+                path = child_path(DELIVERABLES, spec["key"])
+                fields[path] = stricter(fields[path], own) if path in fields else own
     _settle(fields, others)
     ident = ident or f"{document.get('key', '')}@{document.get('version', 0)}"
     return FieldCatalog(ident=ident, fields=fields, others=others)

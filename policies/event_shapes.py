@@ -100,6 +100,10 @@ class _NestedGate(Gate):
         return super().allows(view) and all(view.readable(p) for p in inside)
 
 
+def _deliverable(key: str) -> tuple[str, ...]:
+    return ("deliverables", child_path("deliverables", key))
+
+
 # What the triage model reads: everything its answer's features can be derived from. A device
 # number is read from inside its object, whose fields may each be stricter than it.
 TRIAGE_SOURCES = _NestedGate(
@@ -192,6 +196,27 @@ EVENT_SHAPES: dict[str, EventShape] = {
     ),
     "subprocess_closed": EventShape(
         {**TASK, "child": "tasks", "status": "tasks", "error": "tasks"}, gate=("tasks",)
+    ),
+    # A version handed over: what it is shows where its own field `deliverables.<key>` does.
+    "deliverable_attached": EventShape(
+        {
+            **TASK,
+            "deliverable": "deliverables",
+            "version": "deliverables",
+            "attached": Keyed(_deliverable),
+        },
+        gate=("tasks", "deliverables"),
+    ),
+    # The reason is the handlers' note to each other, read like an internal comment.
+    "contract_amended": EventShape(
+        {
+            **TASK,
+            "reason": Gate(("deliverables", "internal_comments")),
+            "before": "deliverables",
+            "deliverables": "deliverables",
+        },
+        gate=("tasks", "deliverables"),
+        actor=("deliverables", *PEOPLE),
     ),
     "resolved": EventShape({"confirm_by": "status"}, gate=("status",)),
     "comment_added": EventShape(

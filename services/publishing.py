@@ -152,6 +152,11 @@ async def check_definition(
             stage.form = await _resolve_form(
                 session, stage.form_ref, pointer("stages", i, "form_ref"), problems
             )
+        for j, spec in enumerate(stage.deliverables):
+            if spec.kind == "record" and spec.schema_ is not None:
+                # A record is checked against its schema at attachment, like a form's data.
+                at = pointer("stages", i, "deliverables", j, "schema")
+                problems += await schema_problems_in_thread(spec.schema_, at=at)
     problems += await check_sla(session=session, definition=definition)
     problems += await check_process(
         session=session, definition=definition, rules=rules or PublishRules()

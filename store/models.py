@@ -444,3 +444,26 @@ class DeviceSnapshotRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     document: Mapped[dict[str, Any]]
     ticket_key: Mapped[str | None] = mapped_column(String(40))
+
+
+class DeliverableVersionRow(Base):
+    """One attached version of a stage's deliverable (projected from `deliverable_attached`).
+
+    `sha256` addresses the artifact in the artifact store; `file_name` is the name as given,
+    kept for display and downloads, never used as a path. A value kind has its value instead.
+    """
+
+    __tablename__ = "deliverable_versions"
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(63), primary_key=True)
+    deliverable: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str] = mapped_column(String(255))
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    # A git_commit, url or record version's value (its sha256 is that of its canonical JSON).
+    value: Mapped[Any | None] = mapped_column(JsonColumn, nullable=True)

@@ -17,6 +17,7 @@ from domain.devices import Snapshot
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
+from store.deliverables import ATTACHED, record_versions
 from store.devices import insert_snapshot
 from store.models import (
     Base,
@@ -242,4 +243,7 @@ async def apply_projection(
     for seq, snapshot in (snapshots or {}).items():
         if seq in new:
             await insert_snapshot(session=session, snapshot=snapshot, ticket_key=ticket.key)
+    attached = [e for e in events if e.seq in new and e.type == ATTACHED]
+    if attached:
+        await record_versions(session=session, key=ticket.key, events=attached)
     return len(new)

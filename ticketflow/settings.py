@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = 1_000_000
+    # Uploaded deliverables stream past max_body_bytes to the artifact store, up to their
+    # contract's max_bytes and never beyond this.
+    max_artifact_bytes: int = 1024 * 1024 * 1024
+    # Where artifacts are kept (content-addressed); default: `artifacts` in the data dir.
+    artifacts_dir: Path | None = None
     # Invalid bearer tokens one client address may send before it is refused (429) for the
     # rest of the window; a `limits` rate string ("20/minute", "100/hour").
     auth_failure_limit: str = "20/minute"
@@ -66,6 +71,11 @@ class Settings(BaseSettings):
         for entry in value:
             parse_allowed_host(entry)  # a ValueError here names the bad entry at startup
         return value
+
+    @property
+    def effective_artifacts_dir(self) -> Path:
+        """Where the artifact store keeps its files."""
+        return self.artifacts_dir or self.data_dir / "artifacts"
 
     @property
     def effective_database_url(self) -> str:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import sla_clocks
     from domain.actions import ActionInput, ActionOutput, action_activity, reads_device
     from domain.definitions import RetrySpec
+    from domain.deliverables import StageContract
     from domain.device_evidence import (
         DEVICE_LOOKUP_ACTIVITY,
         DEVICE_NOT_FOUND,
@@ -45,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_SIGNAL,
         PROJECT_ACTIVITY,
         TICKET_WORKFLOW,
+        AmendContractInput,
+        AttachDeliverableInput,
         CancelInput,
         ChildTicket,
         ChildTicketInput,
@@ -128,6 +131,8 @@ TRIAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attemp
 
 # Marks runs that start automated stages; histories recorded before them have none.
 AUTOMATED_STAGES_PATCH = "automated-stages"
+# Marks runs whose completions hold their stage's deliverable contract; before it, none did.
+DELIVERABLES_PATCH = "deliverable-contracts"
 # Reserving a child's key is one small idempotent write, retried like the projection.
 CHILD_TICKET_TIMEOUT = timedelta(seconds=30)
 MIN_ACTION_TIMEOUT = timedelta(seconds=1)
@@ -721,7 +726,10 @@ class TicketWorkflow:
     async def complete(self, cmd: CompleteInput) -> TransitionResult:
         """Complete a claimed task; opens the stages that become ready, or resolves."""
         now = workflow.now()
-        event = _checked(lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now))
+        contract = workflow.patched(DELIVERABLES_PATCH)
+        event = _checked(
+            lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now, contract=contract)
+        )
         task = self._state.task(cmd.stage_key).model_copy()
         await self._record([event, *self._state.open_ready_tasks(now)])
         return self._result(task, fingerprint=cmd.request_fingerprint)
@@ -729,6 +737,42 @@ class TicketWorkflow:
     @complete.validator
     def _validate_complete(self, cmd: CompleteInput) -> None:
         _checked(lambda: self._state.check_complete(cmd.stage_key, cmd.actor, cmd.data))
+
+    @workflow.update
+    async def attach_deliverable(self, cmd: AttachDeliverableInput) -> TransitionResult:
+        """Attach a new version of a stage's deliverable (stored artifact metadata or a value)."""
+        event = _checked(
+            lambda: self._state.attach_deliverable(
+                cmd.stage_key, cmd.deliverable, cmd.actor, cmd.submission, workflow.now()
+            )
+        )
+        await self._record([event])
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
+
+    @attach_deliverable.validator
+    def _validate_attach_deliverable(self, cmd: AttachDeliverableInput) -> None:
+        _checked(
+            lambda: self._state.check_attach(
+                cmd.stage_key, cmd.deliverable, cmd.actor, cmd.submission
+            )
+        )
+
+    @workflow.update
+    async def amend_contract(self, cmd: AmendContractInput) -> TransitionResult:
+        """Replace one stage's deliverable contract on this ticket, with a reason."""
+        event = _checked(
+            lambda: self._state.amend_contract(
+                cmd.stage_key, cmd.actor, cmd.deliverables, cmd.reason, workflow.now()
+            )
+        )
+        await self._record([event])
+        return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
+
+    @amend_contract.validator
+    def _validate_amend_contract(self, cmd: AmendContractInput) -> None:
+        _checked(
+            lambda: self._state.check_amend(cmd.stage_key, cmd.actor, cmd.deliverables, cmd.reason)
+        )
 
     @workflow.update
     async def reassign(self, cmd: ReassignInput) -> TransitionResult:
@@ -900,6 +944,14 @@ class TicketWorkflow:
         for key in state.waits_for(sig.name, sig.payload):
             events += state.wait_matched(key, sig.payload, sig.signal_id, now)
         await self._record(events)
+
+    @workflow.query
+    def contract(self, stage_key: str) -> StageContract:
+        """One stage's deliverable contract as this ticket holds it."""
+        found = stage_key in self._state.tasks
+        return StageContract(
+            stage_key=stage_key, deliverables=self._state.contract(stage_key), found=found
+        )
 
     @workflow.query
     def state(self) -> TicketState:

@@ -11,6 +11,7 @@ import pytest
 
 import domain
 from domain.definitions import ProcessDefinition
+from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Reading, Snapshot, seal
 from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import Actor, ParentRef, TicketEvent, TicketState
@@ -239,12 +240,32 @@ def automated_lifecycle() -> list[TicketEvent]:
     return [*state.events, *other_way, skip, snapshot_events[0]]
 
 
+CONTRACT = [{"key": "capture", "kind": "file", "sensitivity": "confidential"}]
+WITH_CONTRACT: dict[str, Any] = {
+    **DEFINITION,
+    "stages": [{"key": "fix", "title": "Fix", "group": "service-desk", "deliverables": CONTRACT}],
+}
+
+
+def deliverables_lifecycle() -> list[TicketEvent]:
+    """A stage's confidential capture attached, then its contract amended."""
+    definition = ProcessDefinition.model_validate(WITH_CONTRACT)
+    state = TicketState.create(
+        key="LAB-2", definition=definition, intake=INTAKE, requester=RITA, now=NOW
+    )
+    given = Submission(sha256="ab" * 32, size=3, media_type="text/plain", file_name="MARK-NAME")
+    state.attach_deliverable("fix", "capture", ROOT, given, NOW)
+    spec = DeliverableSpec(key="capture", kind="file", required=False)
+    state.amend_contract("fix", ROOT, [spec], "MARK-REASON", NOW)
+    return state.events[-2:]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
 def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -> None:
-    events = [*lifecycle(), *automated_lifecycle()]
+    events = [*lifecycle(), *automated_lifecycle(), *deliverables_lifecycle()]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
         shape = shape_of(_dump(event))
@@ -258,6 +279,21 @@ def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -
 
 def _markers(text: str) -> set[str]:
     return {w.strip("\"',:{}[]") for w in text.split() if "MARK-" in w}
+
+
+def test_a_deliverable_shows_where_its_own_field_is_readable(default_enforcer: Any) -> None:
+    catalog = catalog_from_document(WITH_CONTRACT)
+    access = access_control(default_enforcer)
+    events = [_dump(e) for e in deliverables_lifecycle()]
+    # The requester reads internal fields of their ticket: the attachment happened, but not
+    # what the confidential capture is; the amendment's reason is the handlers'.
+    timeline = redact_events(events, view_of(access, "rita", catalog, groups=["service-desk"]))
+    assert [e["data"].get("attached") for e in timeline] == [{}, None]
+    assert _markers(repr(timeline)) == set()
+    handler = view_of(access, "dana", catalog, groups=["service-desk"])
+    shown = redact_events(events, handler)
+    assert shown[0]["data"]["attached"]["capture"]["file_name"] == "MARK-NAME"
+    assert shown[1]["data"]["reason"] == "MARK-REASON"
 
 
 def test_a_requester_sees_no_marker_of_a_field_they_may_not_read(default_enforcer: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,14 +17,17 @@ from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from domain.triage import DUPLICATE_SIGNAL
 from tests.dbutil import sqlite_url
 from tests.histories.record import HISTORY_DIR, SLA_WORKFLOW_ID, WORKFLOW_ID, record_full_life
+from tests.histories.record_deliverables import WORKFLOW_ID as DELIVERABLES_WORKFLOW_ID
+from tests.histories.record_deliverables import record_deliverables
 from tests.histories.record_triage import WORKFLOW_ID as TRIAGE_WORKFLOW_ID
 from ticketflow.temporal_client import DATA_CONVERTER
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import DELIVERABLES_PATCH, TicketWorkflow
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 FULL_LIFE = HISTORY_DIR / f"{WORKFLOW_ID}.json"
 SLA_LADDER = HISTORY_DIR / f"{SLA_WORKFLOW_ID}.json"
 TRIAGE_LIFE = HISTORY_DIR / f"{TRIAGE_WORKFLOW_ID}.json"
+DELIVERABLES_LIFE = HISTORY_DIR / f"{DELIVERABLES_WORKFLOW_ID}.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
@@ -123,3 +127,27 @@ def test_a_triage_history_is_recorded() -> None:
     }
     assert DUPLICATE_SIGNAL in signals
     assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+def test_a_deliverables_history_is_recorded_behind_its_patch() -> None:
+    events = load(DELIVERABLES_LIFE).events
+    updates = {
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    }
+    assert {"attach_deliverable", "amend_contract", "complete", "confirm"} <= updates
+    patches = [
+        json.loads(payload.data)["id"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+    ]
+    assert DELIVERABLES_PATCH in patches
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+async def test_recorder_still_records_a_replayable_deliverables_life(tmp_path: Path) -> None:
+    recorded = await record_deliverables(workflow_id="NET-deliverables-again", data_dir=tmp_path)
+    await replay(WorkflowHistory.from_json("NET-deliverables-again", recorded), TicketWorkflow)
