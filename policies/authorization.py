@@ -32,6 +32,12 @@ READ_ALL_NOTIFICATIONS = (AUDITOR,)
 REGISTER_DEVICES = (PROCESS_OWNER,)
 READ_DEVICES = (AGENT, AUDITOR)
 SEE_DEVICE_FILES: tuple[str, ...] = ()
+# Customers: agents record them and their consent (the policy decides field by field, so only
+# the care department's agents write them by default); agents and auditors read them.
+WRITE_CUSTOMERS = (AGENT,)
+READ_CUSTOMERS = (AGENT, AUDITOR)
+# Care strategies: process owners publish them; the people who work and audit tickets read them.
+READ_CARE_STRATEGIES = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:
