@@ -187,6 +187,17 @@ def _require_writes(view: FieldView, writes: tuple[Write, ...]) -> None:
         )
 
 
+def _require_consents(view: FieldView) -> None:
+    """Consent changes answer with consent: they need reading `consents` as well as writing."""
+    _require_writes(view, (Write("consents", "/consents"),))
+    if not view.readable("consents"):
+        raise ProblemError(
+            403,
+            "you may not read consents",
+            problems=[Problem(pointer="/consents", detail="may not read customer.consents")],
+        )
+
+
 async def _shown(
     session: SessionDep, row: CustomerRow, view: FieldView, now: datetime
 ) -> dict[str, Any]:
@@ -313,7 +324,7 @@ async def give_consent(
     The answer carries the customer's one-time revocation link; only its hash is kept.
     """
     row, view = await _readable(session, customer_id, actor, access, settings)
-    _require_writes(view, (Write("consents", "/consents"),))
+    _require_consents(view)
     document = await _document(request)
     now = datetime.now(UTC)
     try:
@@ -345,7 +356,7 @@ async def withdraw_consent(
     404 when no consent to the purpose is open.
     """
     row, view = await _readable(session, customer_id, actor, access, settings)
-    _require_writes(view, (Write("consents", "/consents"),))
+    _require_consents(view)
     revoked = await revoke_consent(
         session=session, customer_id=row.id, purpose=purpose, actor=actor, now=datetime.now(UTC)
     )

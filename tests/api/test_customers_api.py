@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from store.models import ConsentRevocationRow, ConsentRow, CustomerRow, TicketRow
 from store.users import add_user
+from tests.api.access_helpers import grant
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, publish_incident
 from tests.builders import INCIDENT
@@ -258,3 +259,22 @@ async def test_a_ticket_naming_an_unknown_customer_is_refused(api: Api) -> None:
         headers=api.auth("rita"),
     )
     assert known.status_code == 201, known.text
+
+
+async def test_recording_consent_needs_reading_it_too(api: Api) -> None:
+    await add_care_agent(api)
+    await created(api)
+    await grant(
+        api,
+        subject="dept:service-desk",
+        domain="*",
+        object="customer.consents",
+        action="write",
+        clearance="confidential",
+    )
+    write_only = await api.http.post(
+        "/customers/C-1/consents", json=CONSENT, headers=api.auth("dana")
+    )
+    assert write_only.status_code == 403
+    assert [e["pointer"] for e in write_only.json()["errors"]] == ["/consents"]
+    assert await count(api, ConsentRow) == 0
