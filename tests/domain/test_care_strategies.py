@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from domain.calendars import BusinessCalendar
 from domain.care import CareStrategy, PlannedAction, TicketContext, plan_care, strategy_problems
@@ -255,3 +257,13 @@ def test_the_day_is_read_in_the_strategy_timezone() -> None:
     assert [p.action for p in plan_care(strategy, customer("basic"), TICKET, late_in_utc)] == [
         "coupon"
     ]
+
+
+def test_the_readme_example_has_no_problem() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("key: after-repair\ntitle: After a repair\ntimezone:")
+    document = yaml.safe_load(readme[start : readme.index("```", start)])
+    strategy = CareStrategy.model_validate(document)
+    assert strategy_problems(strategy) == []  # its calendar is checked on publish
+    vip = plan_care(strategy, customer("vip"), TICKET, CLOSED_SUMMER)
+    assert [p.action for p in vip] == ["supervisor_call", "survey", "warranty_offer"]
