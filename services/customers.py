@@ -36,6 +36,7 @@ from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from services.publishing import model_problems
 from store import customers as store
+from store.customers import Ledger
 from store.models import ConsentRevocationRow, ConsentRow, CustomerRow
 from ticketflow.settings import Settings
 
@@ -209,7 +210,7 @@ async def import_customers(
     ]
 
 
-def ledger(entries: list[tuple[ConsentRow, ConsentRevocationRow | None]]) -> list[ConsentEvent]:
+def ledger(entries: Ledger) -> list[ConsentEvent]:
     """A customer's consent ledger from its stored grants and revocations."""
     events = []
     for grant, revocation in entries:
@@ -236,18 +237,14 @@ def consent_document(grant: ConsentRow, revocation: ConsentRevocationRow | None)
     }
 
 
-async def customer_document(
-    *, session: AsyncSession, row: CustomerRow, now: datetime
-) -> dict[str, Any]:
-    """A stored customer with its consents and the purposes in force now (to be redacted)."""
-    entries = await store.consents_of(session=session, customer_id=row.id)
-    return {
-        **row.document,
-        "created_at": row.created_at,
-        "created_by": row.created_by,
-        "consents": [consent_document(g, r) for g, r in entries],
-        "consenting_to": in_force(ledger(entries), now),
-    }
+def customer_document(row: CustomerRow, entries: Ledger | None, now: datetime) -> dict[str, Any]:
+    """A stored customer, with its consents and the purposes in force now when `entries` (its
+    ledger) is given: what is then redacted for the caller."""
+    document = {**row.document, "created_at": row.created_at, "created_by": row.created_by}
+    if entries is not None:
+        document["consents"] = [consent_document(g, r) for g, r in entries]
+        document["consenting_to"] = in_force(ledger(entries), now)
+    return document
 
 
 def token_hash(token: str) -> str:

@@ -99,17 +99,28 @@ async def insert_consent(
     return row
 
 
-async def consents_of(
-    *, session: AsyncSession, customer_id: str
-) -> list[tuple[ConsentRow, ConsentRevocationRow | None]]:
-    """Every consent the customer gave, oldest first, each with its revocation if any."""
+Ledger = list[tuple[ConsentRow, ConsentRevocationRow | None]]
+
+
+async def consents_of_each(*, session: AsyncSession, customer_ids: list[str]) -> dict[str, Ledger]:
+    """Every consent each of these customers gave, oldest first, with its revocation if any."""
+    found: dict[str, Ledger] = {cid: [] for cid in customer_ids}
+    if not customer_ids:
+        return found
     query = (
         select(ConsentRow, ConsentRevocationRow)
         .outerjoin(ConsentRevocationRow, ConsentRevocationRow.consent_id == ConsentRow.id)
-        .where(ConsentRow.customer_id == customer_id)
+        .where(ConsentRow.customer_id.in_(customer_ids))
         .order_by(ConsentRow.given_at, ConsentRow.id)
     )
-    return [(grant, revocation) for grant, revocation in (await session.execute(query)).all()]
+    for grant, revocation in (await session.execute(query)).all():
+        found[grant.customer_id].append((grant, revocation))
+    return found
+
+
+async def consents_of(*, session: AsyncSession, customer_id: str) -> Ledger:
+    """Every consent the customer gave, oldest first, each with its revocation if any."""
+    return (await consents_of_each(session=session, customer_ids=[customer_id]))[customer_id]
 
 
 async def consent_by_token(*, session: AsyncSession, token_sha256: str) -> ConsentRow | None:

@@ -199,10 +199,15 @@ def _require_consents(view: FieldView) -> None:
 
 
 async def _shown(
-    session: SessionDep, row: CustomerRow, view: FieldView, now: datetime
-) -> dict[str, Any]:
-    document = await customer_document(session=session, row=row, now=now)
-    return redact_customer(jsonable_encoder(document), view)
+    session: SessionDep, rows: list[tuple[CustomerRow, FieldView]], now: datetime
+) -> list[dict[str, Any]]:
+    """Each customer as its view shows it; ledgers are read only for callers who see them."""
+    wanted = [row.id for row, view in rows if view.readable("consents")]
+    ledgers = await store.consents_of_each(session=session, customer_ids=wanted)
+    return [
+        redact_customer(jsonable_encoder(customer_document(row, ledgers.get(row.id), now)), view)
+        for row, view in rows
+    ]
 
 
 async def _readable(
@@ -254,7 +259,7 @@ async def create(
             f"customer {exc} exists already",
             problems=[Problem(pointer="/id", detail=f"customer {exc} exists already")],
         ) from exc
-    shown = await _shown(session, row, view, now)
+    [shown] = await _shown(session, [(row, view)], now)
     await session.commit()
     return JSONResponse(shown, status_code=status.HTTP_201_CREATED)
 
@@ -283,12 +288,8 @@ async def list_customers(
             "the cursor is not valid",
             problems=[Problem(pointer="query:/cursor", detail=str(exc))],
         ) from exc
-    now = datetime.now(UTC)
-    items = []
-    for row in rows:
-        view = _view(access, actor, settings, row.region)
-        if view.visible():
-            items.append(await _shown(session, row, view, now))
+    views = [(row, _view(access, actor, settings, row.region)) for row in rows]
+    items = await _shown(session, [(r, v) for r, v in views if v.visible()], datetime.now(UTC))
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
@@ -302,7 +303,8 @@ async def get_customer(
 ) -> JSONResponse:
     """One customer, redacted for the caller; 404 if there is none they may see."""
     row, view = await _readable(session, customer_id, actor, access, settings)
-    return JSONResponse(await _shown(session, row, view, datetime.now(UTC)))
+    [shown] = await _shown(session, [(row, view)], datetime.now(UTC))
+    return JSONResponse(shown)
 
 
 @router.post(
