@@ -317,10 +317,10 @@ async def file_ticket(
     are committed, and a start Temporal refuses for good gives both back. They are committed
     before the workflow starts, so a retry after a crash in between finishes the same ticket.
     """
-    problems = value_problems(data) or await data_problems_in_thread(
-        definition.intake_form or {}, data
-    )
-    problems += await intake_customer_problems(session=session, data=data)
+    problems = value_problems(data) or [
+        *await data_problems_in_thread(definition.intake_form or {}, data),
+        *await intake_customer_problems(session=session, data=data),
+    ]
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     fingerprint = request_fingerprint(definition=definition, data=data, priority=priority)
