@@ -52,6 +52,11 @@ def ticket_domains(
     return tuple(f"{name}/{site}" for name in names)
 
 
+def _about_tickets(obj: str) -> bool:
+    """Whether a rule's object pattern can name a ticket field."""
+    return obj.split(".", 1)[0] in ("*", "ticket")
+
+
 @dataclass
 class FieldUsage:
     """In-memory (role, field, action) counters, flushed to the database now and then."""
@@ -155,7 +160,8 @@ class AccessControl:
         departments: set[str] = set()
         for rule in self.rules:
             reads = key_match("read", rule.act) or key_match("read_masked", rule.act)
-            if rule.eft != "allow" or not reads:
+            # Rules on other objects (customer fields, definitions) open no ticket.
+            if rule.eft != "allow" or not reads or not _about_tickets(rule.obj):
                 continue
             if rule.sub == OWNER:
                 own = True
