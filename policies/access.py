@@ -20,6 +20,7 @@ from policies.catalog import FieldCatalog, catalog_from_document
 from policies.decisions import OWNER, Decision, ReadingDecision, Rule, Subject, decide
 from policies.enforcer import db_enforcer
 from policies.redaction import FieldView
+from policies.subjects import about_tickets
 from store.access import add_field_access, policy_version
 from store.definitions import get_definition
 
@@ -50,11 +51,6 @@ def ticket_domains(
     site = ticket_domain(department, intake).split("/", 1)[1]
     names = dict.fromkeys([department, *sorted(groups)])
     return tuple(f"{name}/{site}" for name in names)
-
-
-def _about_tickets(obj: str) -> bool:
-    """Whether a rule's object pattern can name a ticket field."""
-    return obj.split(".", 1)[0] in ("*", "ticket")
 
 
 @dataclass
@@ -161,7 +157,7 @@ class AccessControl:
         for rule in self.rules:
             reads = key_match("read", rule.act) or key_match("read_masked", rule.act)
             # Rules on other objects (customer fields, definitions) open no ticket.
-            if rule.eft != "allow" or not reads or not _about_tickets(rule.obj):
+            if rule.eft != "allow" or not reads or not about_tickets(rule.obj):
                 continue
             if rule.sub == OWNER:
                 own = True

@@ -69,6 +69,11 @@ _COMPILED: Final = {
 _NAME = re.compile(rf"^{NAME_PATTERN}$")
 
 
+def about_tickets(obj: str) -> bool:
+    """Whether a rule's object pattern can name a ticket field (`*` or `ticket.…`)."""
+    return obj.split(".", 1)[0] in ("*", "ticket")
+
+
 def user_subject(name: str) -> str:
     """The policy subject of a user."""
     return f"{USER}:{name}"
