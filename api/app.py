@@ -15,6 +15,8 @@ from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
+    care,
+    customers,
     definitions,
     deliverables,
     devices,
@@ -105,4 +107,6 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(permission_audit.router)
     app.include_router(triage.router)
+    app.include_router(customers.router)
+    app.include_router(care.router)
     return app

@@ -20,6 +20,7 @@ from policies.catalog import FieldCatalog, catalog_from_document
 from policies.decisions import OWNER, Decision, ReadingDecision, Rule, Subject, decide
 from policies.enforcer import db_enforcer
 from policies.redaction import FieldView
+from policies.subjects import about_tickets
 from store.access import add_field_access, policy_version
 from store.definitions import get_definition
 
@@ -155,7 +156,8 @@ class AccessControl:
         departments: set[str] = set()
         for rule in self.rules:
             reads = key_match("read", rule.act) or key_match("read_masked", rule.act)
-            if rule.eft != "allow" or not reads:
+            # Rules on other objects (customer fields, definitions) open no ticket.
+            if rule.eft != "allow" or not reads or not about_tickets(rule.obj):
                 continue
             if rule.sub == OWNER:
                 own = True

@@ -35,6 +35,12 @@ SEE_DEVICE_FILES: tuple[str, ...] = ()
 # Taking a snapshot reaches into the plant: the people who work tickets do, auditors only read
 # the snapshots taken.
 TAKE_SNAPSHOTS = (AGENT,)
+# Customers: agents record them and their consent (the policy decides field by field, so only
+# the care department's agents write them by default); agents and auditors read them.
+WRITE_CUSTOMERS = (AGENT,)
+READ_CUSTOMERS = (AGENT, AUDITOR)
+# Care strategies: process owners publish them; the people who work and audit tickets read them.
+READ_CARE_STRATEGIES = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:

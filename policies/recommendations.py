@@ -10,7 +10,7 @@ from casbin.util.builtin_operators import key_match
 from policies.catalog import FieldCatalog
 from policies.decisions import Rule
 from policies.management import rule_document
-from policies.subjects import role_subject
+from policies.subjects import about_tickets, role_subject
 from store.access import FieldUse
 
 # The actions field access is counted for; a rule for any other (define, publish) has no
@@ -53,6 +53,10 @@ def recommend(
         if rule.sub != subject or rule.eft != "allow":
             continue
         if not any(key_match(action, rule.act) for action in COUNTED_ACTIONS):
+            continue
+        # Uses are counted for ticket fields: a rule on other objects (customer fields) has
+        # none to count, so it is never proposed for removal either.
+        if not about_tickets(rule.obj):
             continue
         used = sorted(
             {

@@ -34,6 +34,8 @@ class FieldView:
     decisions: tuple[Decision, ...]
     catalog: FieldCatalog
     role: str = ""
+    # What the policy's objects are named after: `ticket.<field>`, or `customer.<field>`.
+    kind: str = "ticket"
     _memo: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
     _paths: dict[tuple[str, str, str], bool] = field(default_factory=dict, repr=False)
     _nodes: dict[tuple[str, str | None], tuple[FieldSpec | None, _Node]] = field(
@@ -51,7 +53,7 @@ class FieldView:
         if answer is None:
             # A ticket belongs to its department and every department with a task on it: a
             # field is granted if the policy grants it in any of them.
-            obj = "ticket." + path
+            obj = f"{self.kind}.{path}"
             answer = any(d.allows(obj, act, sensitivity) for d in self.decisions)
             if len(self._memo) >= _MAX_MEMO:
                 self._memo.clear()

@@ -33,7 +33,7 @@ _SEGMENT = r"(?:[A-Za-z0-9_.-]{1,100}\*?|\*)"
 DOMAIN_PATTERN = rf"^(?:\*|(?:\{{home\}}|{_SEGMENT})(?:/{_SEGMENT})?)$"
 LINK_DOMAIN_PATTERN = rf"^(?:\*|{_SEGMENT}(?:/{_SEGMENT})?)$"
 _PATH = r"(?:[A-Za-z0-9_-]{1,100}\.){0,10}(?:[A-Za-z0-9_-]{1,100}\*?|\*)"
-OBJECT_PATTERN = rf"^(?:\*|(?:ticket|definition)\.{_PATH})$"
+OBJECT_PATTERN = rf"^(?:\*|(?:ticket|definition|customer)\.{_PATH})$"
 ACTIONS: Final = ("read", "read_masked", "write", "define", "publish", "*")
 EFFECTS: Final = ("allow", "deny")
 MAX_VALUE = 200
@@ -46,7 +46,11 @@ _GRAMMAR: Final = {
     "p": (
         ("subject", SUBJECT_PATTERN, "@owner or user:, role:, group:, dept: and a name"),
         ("domain", DOMAIN_PATTERN, "*, or <department>/<site> patterns ({home} allowed)"),
-        ("object", OBJECT_PATTERN, "*, ticket.<field path> or definition.<name> (with *)"),
+        (
+            "object",
+            OBJECT_PATTERN,
+            "*, ticket.<path>, customer.<field> or definition.<name> (with *)",
+        ),
         ("action", None, "one of " + ", ".join(ACTIONS)),
         ("clearance", None, "one of " + ", ".join(SENSITIVITY)),
         ("effect", None, "allow or deny"),
@@ -63,6 +67,11 @@ _COMPILED: Final = {
     for ptype, columns in _GRAMMAR.items()
 }
 _NAME = re.compile(rf"^{NAME_PATTERN}$")
+
+
+def about_tickets(obj: str) -> bool:
+    """Whether a rule's object pattern can name a ticket field (`*` or `ticket.…`)."""
+    return obj.split(".", 1)[0] in ("*", "ticket")
 
 
 def user_subject(name: str) -> str:

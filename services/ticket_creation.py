@@ -31,6 +31,7 @@ from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems_in_thread
+from services.customers import intake_customer_problems
 from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
 from store import devices as devices_store
@@ -340,6 +341,7 @@ async def file_ticket(
         problems = await data_problems_in_thread(definition.intake_form or {}, data)
         if all(p.pointer != pointer(INTAKE_DEVICE_FIELD) for p in problems):
             problems += await device_problems(session=session, data=data)
+        problems += await intake_customer_problems(session=session, data=data)
     if problems:
         raise Rejected([p.model_copy(update={"pointer": "/data" + p.pointer}) for p in problems])
     fingerprint = request_fingerprint(definition=definition, data=data, priority=priority)

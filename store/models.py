@@ -467,3 +467,63 @@ class DeliverableVersionRow(Base):
     created_at: Mapped[datetime]
     # A git_commit, url or record version's value (its sha256 is that of its canonical JSON).
     value: Mapped[Any | None] = mapped_column(JsonColumn, nullable=True)
+
+
+class CustomerRow(Base):
+    """A customer (domain.customers.Customer as JSON, its tier settled)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ConsentRow(Base):
+    """Consent once given: purpose, channel, the text shown, when and who recorded it.
+
+    The customer's revocation link is kept as the SHA-256 of its token only.
+    """
+
+    __tablename__ = "customer_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    token_used_at: Mapped[datetime | None]
+
+
+class ConsentRevocationRow(Base):
+    """A revocation added after the consent it ends (which stays)."""
+
+    __tablename__ = "consent_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("customer_consents.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(80), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    revoked_at: Mapped[datetime]
+    revoked_by: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(10))
+
+
+class CareStrategyRow(Base):
+    """A published, immutable care strategy version (calendars resolved inline)."""
+
+    __tablename__ = "care_strategies"
+
+    key: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    document: Mapped[dict[str, Any]]
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(100))

@@ -1,4 +1,5 @@
-"""The `ticketflow` command: dev stack, processes, migrations, users, definitions, devices."""
+"""The `ticketflow` command: dev stack, processes, migrations, users, definitions, devices,
+customers."""
 
 from __future__ import annotations
 
@@ -377,6 +378,36 @@ def _devices(args: argparse.Namespace, settings: Settings) -> int:
     return _with_session(settings, import_file if args.devices == "import" else list_all)
 
 
+def _customers(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.problems import Rejected
+    from domain.ticket import Actor
+    from policies.roles import ADMIN
+    from services.customers import import_customers
+
+    # The CLI runs with the database's own credentials, as device imports do.
+    cli = Actor(user="cli", role=ADMIN)
+
+    try:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark.
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        sys.stderr.write(f"{args.file}: cannot read it: {exc}\n")
+        return 1
+
+    async def import_file(session: AsyncSession) -> int:
+        try:
+            rows = await import_customers(
+                session=session, text=text, actor=cli, settings=settings, now=datetime.now(UTC)
+            )
+        except Rejected as exc:
+            return _report_rejected(args.file, exc)
+        for row in rows:
+            sys.stdout.write(f"imported {row.id} ({row.tier}, {row.region or '-'})\n")
+        return 0
+
+    return _with_session(settings, import_file)
+
+
 def _triage(args: argparse.Namespace, settings: Settings) -> int:
     from ticketflow.triage_cli import run_triage_command
 
@@ -519,6 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file")
     imports.set_defaults(run=_devices)
     devices.add_parser("list", help="the latest version of every device").set_defaults(run=_devices)
+    customers = sub.add_parser("customers", help="customers for after-sales care").add_subparsers(
+        dest="customers", required=True
+    )
+    customer_import = customers.add_parser(
+        "import", help="store every customer of a CSV file, or none if one row is refused"
+    )
+    customer_import.add_argument("file")
+    customer_import.set_defaults(run=_customers)
     simulate = devices.add_parser(
         "simulate",
         help="serve a drifting pump over Modbus TCP and one over OPC UA on 127.0.0.1, print "

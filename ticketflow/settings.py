@@ -11,6 +11,7 @@ from limits import parse
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.customers import band_problems
 from domain.outbound import parse_allowed_host
 
 STATE_FILE = "stack.json"
@@ -51,11 +52,24 @@ class Settings(BaseSettings):
     # default a little longer than the workflow's longest run (domain.device_snapshot's
     # SNAPSHOT_LONGEST, 38 s; a test holds the two together), so it comes back in time.
     snapshot_wait_seconds: float = Field(default=45.0, gt=0)
+    # The department whose agents care for customers: customers are in its policy domain.
+    care_department: str = "customer-care"
+    # A customer given no tier gets the highest tier whose lowest lifetime value theirs reaches
+    # (TICKETFLOW_TIER_BANDS, as JSON).
+    tier_bands: dict[str, float] = {"vip": 10_000.0, "standard": 1_000.0, "basic": 0.0}
 
     @field_validator("auth_failure_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse(value)  # a ValueError here names the bad setting at startup
+        return value
+
+    @field_validator("tier_bands")
+    @classmethod
+    def _bands(cls, value: dict[str, float]) -> dict[str, float]:
+        problems = band_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("http_allowed_hosts", mode="before")

@@ -56,7 +56,8 @@ Object = Annotated[
     Field(
         max_length=MAX_VALUE,
         pattern=OBJECT_PATTERN,
-        description="ticket.<field> (keyMatch wildcards allowed: ticket.*), or definition.direct",
+        description="ticket.<field> or customer.<field> (keyMatch wildcards allowed: ticket.*),"
+        " or definition.direct",
     ),
 ]
 Member = Annotated[
