@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # default a little longer than the workflow's longest run (domain.device_snapshot's
     # SNAPSHOT_LONGEST, 38 s; a test holds the two together), so it comes back in time.
     snapshot_wait_seconds: float = Field(default=45.0, gt=0)
+    # The process definition an alarm files its ticket on, by device model
+    # (TICKETFLOW_ALARM_DEFINITIONS, as JSON); a model not listed files on `alarm_definition`.
+    alarm_definitions: dict[str, str] = {}
+    alarm_definition: str = "device-alarm"
+    # How often an edge worker reads its site's registry again (a new device is watched then).
+    edge_refresh_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("auth_failure_limit")
     @classmethod
