@@ -87,6 +87,10 @@ async def _run_edge(settings: Settings, site: str) -> None:
     from ticketflow.temporal_client import connect
     from workers.edge import edge_site
 
+    # The protocol libraries log every failed connect of every poll; the monitor logs an
+    # outage once, and again when the device answers.
+    for library in ("asyncua", "pymodbus"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
