@@ -76,7 +76,13 @@ class Judge:
             alarms += self._detector.check(curves)
         elif now - started >= self._learn_for:
             # Trains on the first window only: points too short or flat then are tried again.
-            self._detector.fit(curves)
+            trained = self._detector.fit(curves)
+            if trained:
+                log.info(
+                    "device %s: learnt its normal window (%s), judging from now on",
+                    self._device.id,
+                    ", ".join(sorted(trained)),
+                )
         return alarms
 
 
@@ -300,6 +306,13 @@ class DeviceMonitor:
                 del self._watches[device_id]
         for device_id, device in devices.items():
             if device_id not in self._watches:
+                log.info(
+                    "watching device %s@%d (%s, every %g s)",
+                    device.id,
+                    device.version,
+                    device.protocol,
+                    device.poll_seconds,
+                )
                 watch = self._watch(device, executor)
                 self._watches[device_id] = (watch, asyncio.create_task(self._guarded(watch)))
 
