@@ -128,7 +128,7 @@ def fault_text(summary: AlarmSummary) -> str:
     }[kind]
     return (
         f"Alarm {summary.type} on device {summary.device_id}: {point} {what}, "
-        f"now {stats.last:g} (mean {stats.mean:g}, {stats.slope_per_minute:+.3g} a minute "
+        f"now {stats.last:.3g} (mean {stats.mean:.3g}, {stats.slope_per_minute:+.3g} a minute "
         f"over {minutes:.3g} min, score {summary.score:.3g})"
     )
 
