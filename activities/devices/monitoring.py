@@ -75,7 +75,8 @@ class Judge:
         if self._detector.trained:
             alarms += self._detector.check(curves)
         elif now - started >= self._learn_for:
-            # Trains on the first window only: points too short or flat then are tried again.
+            # Trains on the first window only; if no point could be trained yet (too short or
+            # flat), the next sample tries again.
             trained = self._detector.fit(curves)
             if trained:
                 log.info(
