@@ -347,7 +347,8 @@ def test_a_sigkilled_supervisor_leaves_no_child_and_the_next_start_works(tmp_pat
     published = ticketflow_cli("--data-dir", str(data_dir), "definitions", "publish", str(document))
     assert published.stdout == "published incident@1\n", published.stderr
     with dev_stack(tmp_path, data_dir, "after-kill") as stack:
-        assert "after-sales-repair@1, equipment-repair@1, incident@1, it-incident@1" in stack.log()
+        examples = "after-sales-repair@1, device-alarm@1, equipment-repair@1, incident@1"
+        assert f"{examples}, it-incident@1" in stack.log()
         # The after-sales example's CRM host is allowed whatever the environment configures.
         (allowed,) = [line for line in stack.log().splitlines() if "HTTP allowed:" in line]
         assert "127.0.0.1:8070" in allowed

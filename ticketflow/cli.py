@@ -86,16 +86,27 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_edge(settings: Settings, site: str) -> None:
     from domain.devices import edge_queue
     from ticketflow.temporal_client import connect
-    from workers.edge import build_edge_worker
+    from workers.edge import edge_site
 
+    # The protocol libraries log every failed connect of every poll; the monitor logs an
+    # outage once, and again when the device answers.
+    for library in ("asyncua", "pymodbus"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with build_edge_worker(client=client, site=site):
+    async with edge_site(
+        client=client,
+        site=site,
+        task_queue=settings.task_queue,
+        refresh_seconds=settings.edge_refresh_seconds,
+    ):
         logging.getLogger("ticketflow.edge").info(
-            "edge worker for site %r polling task queue %r", site, edge_queue(site)
+            "edge worker for site %r polling task queue %r, watching the site's devices",
+            site,
+            edge_queue(site),
         )
         await stop.wait()
 
@@ -496,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     edge = sub.add_parser(
-        "edge", help="run a site's edge worker: it reads the site's devices for snapshots"
+        "edge",
+        help="run a site's edge worker: it reads the site's devices for snapshots and alarms",
     )
     edge.add_argument(
         "--site", type=_site, required=True, help="the site whose queue (edge-SITE) it serves"

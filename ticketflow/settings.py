@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # A customer given no tier gets the highest tier whose lowest lifetime value theirs reaches
     # (TICKETFLOW_TIER_BANDS, as JSON).
     tier_bands: dict[str, float] = {"vip": 10_000.0, "standard": 1_000.0, "basic": 0.0}
+    # The process definition an alarm files its ticket on, by device model
+    # (TICKETFLOW_ALARM_DEFINITIONS, as JSON); a model not listed files on `alarm_definition`.
+    alarm_definitions: dict[str, str] = {}
+    alarm_definition: str = "device-alarm"
+    # How often an edge worker reads its site's registry again (a new device is watched then).
+    edge_refresh_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("auth_failure_limit")
     @classmethod

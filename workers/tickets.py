@@ -15,12 +15,13 @@ from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
 from ticketflow.settings import get_settings
+from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow]
+WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
 
 
 def build_ticket_worker(
@@ -53,5 +54,6 @@ def build_ticket_worker(
             children.reserve_child_ticket,
             devices.find_device,
             *(actions or action_registry(get_settings())).activities,
+            *alarm_activities(sessions=sessions, task_queue=task_queue, settings=get_settings()),
         ],
     )

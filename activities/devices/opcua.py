@@ -131,7 +131,7 @@ class OpcuaReader:
             try:
                 async with asyncio.timeout(self._timeout * 2):
                     if self._device.security is not None:
-                        problem = await _secure(client, self._device.security)
+                        problem = await secure(client, self._device.security)
                         if problem is not None:
                             return problem
                     await client.connect()
@@ -178,7 +178,7 @@ def _refusal(where: str, exc: UaStatusCodeError) -> str:
     return f"refused: {name}"
 
 
-async def _secure(client: Client, security: OpcuaSecurity) -> str | None:
+async def secure(client: Client, security: OpcuaSecurity) -> str | None:
     """Sign or encrypt the channel with the client's certificate and key; or why not."""
     try:
         certificate = await uacrypto.load_certificate(security.certificate)

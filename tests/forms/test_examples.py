@@ -16,6 +16,7 @@ EXPECTED = {
     "it-incident.yaml": ("it-incident", "IT", "service-desk"),
     "equipment-repair.yaml": ("equipment-repair", "EQ", "maintenance"),
     "after-sales-repair.yaml": ("after-sales-repair", "AS", "customer-service"),
+    "device-alarm.yaml": ("device-alarm", "DA", "maintenance"),
 }
 
 # A realistic submission for the intake form and for every stage form of each definition.
@@ -130,6 +131,24 @@ SAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "satisfaction": 5,
         },
     },
+    "device-alarm.yaml": {
+        "intake": {
+            "device_id": "sim-pump-modbus",
+            "site": "local",
+            "model": "Simulated pump (Modbus TCP)",
+            "alarm_type": "anomaly:vibration",
+            "fault_description": "Alarm anomaly:vibration on device sim-pump-modbus: now 2.6",
+            "occurred_at": "2024-05-03T06:20:00+00:00",
+            "severity": "minor",
+            "alarm": {"score": 0.71, "trigger": {"vibration": 2.6}},
+        },
+        "inspect": {
+            "findings": "Pump bearing runs rough; grease dried out.",
+            "fault_confirmed": True,
+        },
+        "review-trend": {"assessment": "wear"},
+        "close-out": {"action_taken": "Bearing regreased, vibration back at 2.0 mm/s."},
+    },
 }
 
 BUNDLED = dict(bundled_definitions())
@@ -160,7 +179,7 @@ def _stage_form(stage: StageDefinition) -> dict[str, Any]:
     return stage.form
 
 
-def test_the_three_examples_are_bundled() -> None:
+def test_the_four_examples_are_bundled() -> None:
     assert sorted(BUNDLED) == sorted(EXPECTED)
 
 
