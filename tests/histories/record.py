@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -207,32 +208,49 @@ async def record_full_life(*, workflow_id: str, database_url: str, sla: bool = F
         await env.shutdown()
 
 
-async def _main(workflow_id: str, force: bool, sla: bool) -> int:
+# One recorder: the history of a ticket run under a workflow id, given a scratch directory.
+Recorder = Callable[[str, Path], Awaitable[str]]
+
+
+async def save_history(record: Recorder, workflow_id: str, *, force: bool) -> int:
+    """Record a history into HISTORY_DIR; an existing one stays unless `force`."""
     target = HISTORY_DIR / f"{workflow_id}.json"
     if target.exists() and not force:
         sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
         return 1
     with tempfile.TemporaryDirectory() as scratch:
-        history = await record_full_life(
-            workflow_id=workflow_id, database_url=sqlite_url(Path(scratch)), sla=sla
-        )
+        history = await record(workflow_id, Path(scratch))
     target.write_text(history + "\n")
     sys.stderr.write(f"wrote {target}\n")
     return 0
 
 
+def recorder_arguments(
+    prog: str, description: str | None, default_id: str
+) -> argparse.ArgumentParser:
+    """The command line every recorder takes: the workflow id and --force."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--workflow-id", default=default_id, help=f"default {default_id}")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing history")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Record the full-life history under the given workflow id."""
-    parser = argparse.ArgumentParser(prog="python -m tests.histories.record", description=__doc__)
-    parser.add_argument("--workflow-id", default=WORKFLOW_ID, help=f"default {WORKFLOW_ID}")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing history")
+    parser = recorder_arguments("python -m tests.histories.record", __doc__, WORKFLOW_ID)
     parser.add_argument(
         "--sla",
         action="store_true",
         help=f"the SLA ladder life (e.g. --workflow-id {SLA_WORKFLOW_ID})",
     )
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.workflow_id, args.force, args.sla))
+
+    async def record(workflow_id: str, scratch: Path) -> str:
+        return await record_full_life(
+            workflow_id=workflow_id, database_url=sqlite_url(scratch), sla=args.sla
+        )
+
+    return asyncio.run(save_history(record, args.workflow_id, force=args.force))
 
 
 if __name__ == "__main__":

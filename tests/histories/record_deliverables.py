@@ -9,10 +9,7 @@ records under a new id; retiring a patch re-records in place with `--force`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
-import tempfile
 from pathlib import Path
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -30,7 +27,7 @@ from domain.ticket import TicketStatus
 from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.domain.processes import process, stage
-from tests.histories.record import HISTORY_DIR
+from tests.histories.record import recorder_arguments, save_history
 from tests.temporal_env import time_skipping_env
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
@@ -108,21 +105,13 @@ async def record_deliverables(*, workflow_id: str, data_dir: Path) -> str:
         await env.shutdown()
 
 
-async def _main(workflow_id: str, force: bool) -> int:
-    target = HISTORY_DIR / f"{workflow_id}.json"
-    if target.exists() and not force:
-        sys.stderr.write(f"{target} exists; old histories stay, so record under a new id\n")
-        return 1
-    with tempfile.TemporaryDirectory() as scratch:
-        history = await record_deliverables(workflow_id=workflow_id, data_dir=Path(scratch))
-    target.write_text(history)
-    sys.stderr.write(f"wrote {target}\n")
-    return 0
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workflow-id", default=WORKFLOW_ID)
-    parser.add_argument("--force", action="store_true", help="overwrite an existing history")
-    args = parser.parse_args()
-    raise SystemExit(asyncio.run(_main(args.workflow_id, args.force)))
+    arguments = recorder_arguments(
+        "python -m tests.histories.record_deliverables", __doc__, WORKFLOW_ID
+    )
+    args = arguments.parse_args()
+
+    async def _record(workflow_id: str, scratch: Path) -> str:
+        return await record_deliverables(workflow_id=workflow_id, data_dir=scratch)
+
+    raise SystemExit(asyncio.run(save_history(_record, args.workflow_id, force=args.force)))
