@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,22 @@ from domain.triage_settings import TriageSettings
 TEXT_FIELDS = ("description", "details", "body")
 TRIAGE_ACTOR = Actor(user="triage", role="system")
 NUMBER_SOURCES = ("device_snapshot", "device")
+# The readings of the device read at creation (TicketState.intake_snapshot) are numbers too,
+# named apart from the intake's: what the device said, not what the requester typed.
+LIVE_PREFIX = "live."
+
+
+def live_numbers(summary: Mapping[str, Any] | None) -> dict[str, float]:
+    """A creation snapshot's good readings as numbers (booleans as 0 or 1); bad ones are absent."""
+    points = summary.get("points") if isinstance(summary, Mapping) else None
+    numbers: dict[str, float] = {}
+    for name, reading in (points or {}).items():
+        if not isinstance(reading, Mapping) or reading.get("quality") != "good":
+            continue  # the model's missing flag says the device could not tell
+        value = reading.get("value")
+        if isinstance(value, int | float) and math.isfinite(value):
+            numbers[LIVE_PREFIX + str(name)] = float(value)
+    return numbers
 
 
 def _settings(state: TicketState) -> TriageSettings:
@@ -67,7 +84,7 @@ def number_source(intake: Mapping[str, Any], name: str) -> str | None:
 
 
 def triage_input(state: TicketState) -> TriageTicket:
-    """What the model reads: title, description, categorical fields and device numbers."""
+    """What the model reads: title, description, categoricals, device numbers and live readings."""
     intake = state.intake
     source = description_field(intake)
     description = str(intake[source]) if source else ""
@@ -85,6 +102,7 @@ def triage_input(state: TicketState) -> TriageTicket:
                     if isinstance(v, int | float) and not isinstance(v, bool)
                 }
             )
+    numbers.update(live_numbers(state.intake_snapshot))
     return TriageTicket(
         key=state.key,
         title=state.title,

@@ -2,9 +2,11 @@
 
 A feature of the triage model is named after what it was computed from (`triage.features`):
 `word:` and `char:` n-grams of the title and description text, `field:<name>=<value>`
-categoricals, and `device:<number>` evidence. Each maps to the ticket fields it was derived
-from; a caller sees a feature only when they may read every one of them. A feature whose
-source cannot be told is never shown.
+categoricals, and `device:<number>` evidence: from the intake, or `device:live.<point>` from
+the device read at creation, which is what automated stages brought in (the confidential
+system field `outputs`, like the `device_snapshot_taken` event). Each maps to the ticket fields
+it was derived from; a caller sees a feature only when they may read every one of them. A
+feature whose source cannot be told is never shown.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from domain.triage import CATEGORICAL_FIELDS
 from domain.triage_routing import (
+    LIVE_PREFIX,
     NUMBER_SOURCES,
     categorical_in_intake,
     description_field,
@@ -25,6 +28,8 @@ from policies.redaction import FieldView
 # Categoricals the model takes from the requester's account when the intake lacks them.
 _FROM_REQUESTER = frozenset({"reporter_role", "department"})
 _MISSING = "_missing"
+# What the device said at creation is governed like every automated stage's output.
+LIVE_SOURCE = "outputs"
 # Parts of a triage answer that are the model's own output (labels and scores): shown to
 # whoever may read ticket.triage. `priority` can become the ticket's priority, so it also
 # needs that field; `top_features` are filtered one by one; anything else is dropped.
@@ -55,6 +60,8 @@ def feature_sources(feature: str, intake: Mapping[str, Any]) -> frozenset[str] |
         if categorical_in_intake(intake, field):
             return frozenset({field})
         return frozenset({"requester"}) if field in _FROM_REQUESTER else None
+    if part == "device" and name.startswith(LIVE_PREFIX):
+        return frozenset({LIVE_SOURCE})
     if part == "device":
         # A number's column holds its value, or the median when the ticket lacks it; a
         # `_missing` column says it lacks it: absence is read from every number source.

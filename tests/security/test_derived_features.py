@@ -45,6 +45,8 @@ FORM: dict[str, Any] = {
         ("device:pressure", {"device.pressure"}),  # the later source overrides the snapshot
         ("device:humidity", {"device_snapshot", "device"}),  # imputed: the ticket lacks it
         ("device:temperature_c_missing", {"device_snapshot", "device"}),
+        ("device:live.vibration", {"outputs"}),  # the device read at creation
+        ("device:live.vibration_missing", {"outputs"}),
     ],
 )
 def test_each_feature_maps_to_the_fields_it_was_derived_from(
@@ -149,3 +151,16 @@ def test_a_device_number_needs_its_own_field_not_only_its_object() -> None:
     view = view_of([("ticket.*", "read", "internal", "allow")], form)
     result = {"top_features": [{"feature": "device:pin", "weight": 4711.0}]}
     assert shown_triage_result(result, {"device": {"pin": 4711}}, view)["top_features"] == []
+
+
+def test_a_live_reading_is_shown_to_who_reads_what_automated_stages_brought_in() -> None:
+    result = {
+        "team": "plant",
+        "top_features": [{"feature": "device:live.vibration", "weight": 0.4}],
+    }
+    handler = view_of([("ticket.*", "read", "confidential", "allow")], FORM)
+    requester = view_of([("ticket.*", "read", "internal", "allow")], FORM)
+    assert [f["feature"] for f in shown_triage_result(result, INTAKE, handler)["top_features"]] == [
+        "device:live.vibration"
+    ]
+    assert shown_triage_result(result, INTAKE, requester)["top_features"] == []

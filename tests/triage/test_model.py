@@ -13,7 +13,7 @@ from tests.triage.fixtures import sample_examples, sample_model
 from triage.blend import SvcNbBlend
 from triage.features import ticket_text
 from triage.model import TriageModel
-from triage.training import evaluate, split, train_candidate
+from triage.training import Example, evaluate, fit, split, train_candidate
 
 
 @pytest.mark.parametrize(
@@ -136,3 +136,35 @@ def test_the_blend_handles_two_classes() -> None:
     assert leak.team == "facilities"
     assert len(leak.alternatives) == 2
     assert abs(sum(a.probability for a in leak.alternatives) - 1) < 1e-3
+
+
+def test_the_same_words_go_where_the_device_reading_says_and_the_answer_names_it() -> None:
+    # "The printer jams" is a consumable or a hardware fault depending on what it reports.
+    examples = [
+        Example(
+            TriageTicket(
+                title="The printer jams",
+                description=f"printer on floor {i % 4} jams again",
+                numbers={"live.toner": toner, "live.roller_wear": wear},
+            ),
+            team,
+        )
+        for i in range(40)
+        for toner, wear, team in (
+            (2.0 + i % 3, 10.0 + i % 5, "supplies"),
+            (80.0 + i % 7, 95.0 - i % 4, "hardware"),
+        )
+    ]
+    model = fit(examples)
+    low_toner = model.predict(
+        TriageTicket(
+            title="The printer jams", numbers={"live.toner": 3.0, "live.roller_wear": 12.0}
+        )
+    )
+    worn = model.predict(
+        TriageTicket(
+            title="The printer jams", numbers={"live.toner": 85.0, "live.roller_wear": 93.0}
+        )
+    )
+    assert (low_toner.team, worn.team) == ("supplies", "hardware")
+    assert any(f.feature.startswith("device:live.") for f in worn.top_features)

@@ -47,6 +47,27 @@ def test_the_model_reads_text_known_fields_the_requester_and_device_numbers() ->
     assert seen.numbers == {"temperature_c": 71.5}
 
 
+def test_the_device_read_at_creation_gives_its_good_readings_as_live_numbers() -> None:
+    state = ticket({"title": "Printer jams", "device_snapshot": {"temperature_c": 40.0}})
+    state.intake_snapshot = {
+        "device_id": "printer-7",
+        "points": {
+            "toner": {"value": 3, "unit": "%", "quality": "good"},
+            "door_open": {"value": False, "unit": "", "quality": "good"},
+            "jam_sensor": {"value": None, "unit": "", "quality": "bad"},
+        },
+    }
+    assert triage_input(state).numbers == {
+        "temperature_c": 40.0,
+        "live.toner": 3.0,
+        "live.door_open": 0.0,
+    }
+
+
+def test_a_ticket_without_a_device_has_no_live_numbers() -> None:
+    assert triage_input(ticket({"title": "Printer jams"})).numbers == {}
+
+
 def test_routed_stages_wait_with_the_dispatcher_until_triage() -> None:
     state = ticket({"title": "x"})
     assert state.tasks["handle"].group == "dispatch"
