@@ -26,8 +26,9 @@ from typing import Any
 
 from domain.sla_clocks import SLA_ACTOR
 from domain.triage import CATEGORICAL_FIELDS
-from domain.triage_routing import NUMBER_SOURCES, TEXT_FIELDS, TRIAGE_ACTOR
+from domain.triage_routing import LIVE_PREFIX, NUMBER_SOURCES, TEXT_FIELDS, TRIAGE_ACTOR
 from policies.catalog import child_path
+from policies.derived import LIVE_SOURCE
 from policies.redaction import (
     FORM,
     KEEP,
@@ -77,7 +78,10 @@ def _categorical(key: str) -> tuple[str, ...] | None:
 
 
 def _number(key: str) -> tuple[str, ...]:
-    # A device number is read from `device_snapshot.<k>` or `device.<k>` of the intake.
+    # A device number is read from `device_snapshot.<k>` or `device.<k>` of the intake; a live
+    # reading from the device read at creation, which automated stages brought in.
+    if key.startswith(LIVE_PREFIX):
+        return (LIVE_SOURCE,)
     return tuple(child_path(source, key) for source in NUMBER_SOURCES)
 
 
@@ -105,9 +109,18 @@ def _deliverable(key: str) -> tuple[str, ...]:
 
 
 # What the triage model reads: everything its answer's features can be derived from. A device
-# number is read from inside its object, whose fields may each be stricter than it.
+# number is read from inside its object, whose fields may each be stricter than it; the live
+# readings of the device read at creation are `outputs`.
 TRIAGE_SOURCES = _NestedGate(
-    ("triage", "title", "requester", *TEXT_FIELDS, *CATEGORICAL_FIELDS, *NUMBER_SOURCES),
+    (
+        "triage",
+        "title",
+        "requester",
+        *TEXT_FIELDS,
+        *CATEGORICAL_FIELDS,
+        *NUMBER_SOURCES,
+        LIVE_SOURCE,
+    ),
     if_declared=TITLE.if_declared,
     nested=NUMBER_SOURCES,
 )

@@ -309,6 +309,9 @@ def test_a_requester_sees_no_marker_of_a_field_they_may_not_read(default_enforce
     completed = next(e for e in timeline if e["type"] == "task_completed")
     assert completed["data"]["form"] == {"note": "ok"}
     assert [e["data"]["body"] for e in timeline if e["type"] == "comment_added"] == ["hello"]
+    # What the device said at creation is the handlers' (outputs), not the requester's.
+    for triaged in (e for e in timeline if e["type"] == "triaged"):
+        assert "live.temp" not in triaged["data"].get("ticket", {}).get("numbers", {})
 
 
 def test_an_agent_of_the_department_sees_what_its_clearance_reaches(
@@ -328,7 +331,8 @@ def test_an_agent_of_the_department_sees_what_its_clearance_reaches(
         "MARK-SAM-TEXT",
     }
     triaged = next(e for e in timeline if e["type"] == "triaged")
-    assert triaged["data"]["ticket"]["numbers"] == {}
+    # The intake's restricted numbers stay hidden; the live reading is the handlers' (outputs).
+    assert triaged["data"]["ticket"]["numbers"] == {"live.temp": 7.0}
     assert "top_features" not in triaged["data"]["result"]
 
 
@@ -341,7 +345,7 @@ def test_a_copy_is_shown_with_its_source(default_enforcer: Any) -> None:
     shown = redact_event(_dump(triaged), view)
     assert shown is not None
     assert shown["data"]["ticket"]["description"] == "MARK-DESCRIPTION"
-    assert shown["data"]["ticket"]["numbers"] == {"temperature_c": 71.25}
+    assert shown["data"]["ticket"]["numbers"] == {"temperature_c": 71.25, "live.temp": 7.0}
     assert shown["data"]["ticket"]["fields"]["error_code"] == "MARK-ERROR"
 
 
