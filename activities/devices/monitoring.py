@@ -45,6 +45,19 @@ JUDGES = 2
 Curves = Mapping[str, Sequence[Sample]]
 
 
+async def _sleep_unless_cancelled(seconds: float) -> None:
+    """Wait before the next round of a loop, unless its task was cancelled meanwhile.
+
+    A client library may turn the cancellation of a request it was waiting on into its own
+    error (pymodbus raises a connection error), which the loop takes for an outage: the
+    cancellation is then spent, and only the task's pending count still tells of it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    await asyncio.sleep(seconds)
+
+
 class DeviceSource(Protocol):
     """The site's registered devices (the latest version of each)."""
 
@@ -151,7 +164,7 @@ class DeviceWatch:
                 log.exception("reading device %s failed", self.device.id)
             else:
                 self.add(readings, datetime.now(UTC))
-            await asyncio.sleep(self.device.poll_seconds)
+            await _sleep_unless_cancelled(self.device.poll_seconds)
 
     async def _subscribe(self) -> None:
         """Subscribe to the nodes until the connection drops; then again at the next poll."""
@@ -162,7 +175,7 @@ class DeviceWatch:
                 self._unreachable(exc)
             except Exception:
                 log.exception("subscribing to device %s failed", self.device.id)
-            await asyncio.sleep(self.device.poll_seconds)
+            await _sleep_unless_cancelled(self.device.poll_seconds)
 
     async def _subscription(self) -> None:
         """One session: a subscription publishing every `poll_seconds`, until it is lost."""
@@ -283,7 +296,7 @@ class DeviceMonitor:
         try:
             while True:
                 await self.refresh(executor)
-                await asyncio.sleep(self._refresh_seconds)
+                await _sleep_unless_cancelled(self._refresh_seconds)
         finally:
             for _watch, task in self._watches.values():
                 task.cancel()

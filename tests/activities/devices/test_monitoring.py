@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from activities.devices.errors import DeviceUnreachableError
 from activities.devices.monitoring import DeviceMonitor
 from domain.device_alarm_tickets import AlarmReport
 from domain.device_window import DeviceWindows
-from domain.devices import Device, ModbusPoint, OpcuaPoint, Threshold
+from domain.devices import Device, ModbusPoint, OpcuaPoint, Reading, Threshold
 from tests.activities.devices.servers import ModbusDevice, OpcuaDevice
 from tests.devstack_util import free_port
 
@@ -153,3 +154,40 @@ async def test_opcua_nodes_arrive_by_subscription(opcua: OpcuaDevice) -> None:
     assert report.summary.type == "threshold_high:temp"
     assert report.summary.trigger == {"temp": 21.5}
     assert windows.window("oven-1", minutes=5).curves(now=datetime.now(UTC))["temp"]
+
+
+class CancelTurnedIntoOutage:
+    """A reader whose client library reports its request's cancellation as a lost connection."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+
+    async def read(self, **_: object) -> list[Reading]:
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise DeviceUnreachableError("request cancelled outside the client") from None
+        return []
+
+
+async def test_a_watch_stops_when_cancelled_though_its_client_turns_the_cancel_into_an_outage() -> (
+    None
+):
+    reader = CancelTurnedIntoOutage()
+    registry = Registry(press("127.0.0.1:1"))
+    monitor = DeviceMonitor(
+        windows=DeviceWindows(),
+        devices=registry.list,
+        send=registry.send,
+        readers=lambda _device: reader,
+        refresh_seconds=0.05,
+    )
+    running = asyncio.create_task(monitor.run())
+    async with asyncio.timeout(BOUND):
+        await reader.reading.wait()
+    running.cancel()
+    async with asyncio.timeout(BOUND):
+        await asyncio.gather(running, return_exceptions=True)
+    assert running.cancelled()
+    assert monitor.watched == {}
