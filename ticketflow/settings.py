@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from limits import parse
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.customers import band_problems
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     alarm_definition: str = "device-alarm"
     # How often an edge worker reads its site's registry again (a new device is watched then).
     edge_refresh_seconds: float = Field(default=30.0, gt=0)
+    # The key that signs links sent to customers (feedback tokens); by default a random key
+    # kept in the data dir's `signing.key`, created on first use.
+    signing_key: SecretStr | None = None
+    # The API's address as customers reach it, for links in messages; default: api_host:api_port.
+    public_url: str | None = None
 
     @field_validator("auth_failure_limit")
     @classmethod
@@ -96,6 +101,11 @@ class Settings(BaseSettings):
     def effective_artifacts_dir(self) -> Path:
         """Where the artifact store keeps its files."""
         return self.artifacts_dir or self.data_dir / "artifacts"
+
+    @property
+    def effective_public_url(self) -> str:
+        """The base of links sent outside, without a trailing slash."""
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:
