@@ -149,6 +149,10 @@ class StageDefinition(BaseModel):
         max_length=50,
         description="What a task stage hands over; completion waits until its contract is met.",
     )
+    snapshot_on_claim: bool = Field(
+        default=False,
+        description="Each claim of this task stage reads the device the intake names, as evidence.",
+    )
 
 
 class ConfirmationPolicy(BaseModel):

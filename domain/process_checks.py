@@ -104,6 +104,12 @@ def _kind_problems(i: int, stage: StageDefinition, rules: PublishRules) -> list[
                 problems.append(
                     _problem("stages", i, name, detail="only a task stage has a completion form")
                 )
+        if stage.snapshot_on_claim:
+            problems.append(
+                _problem(
+                    "stages", i, "snapshot_on_claim", detail="only a task stage's task is claimed"
+                )
+            )
     if stage.service is not None and stage.kind == "service":
         problems += _service_problems(i, stage, rules)
     if stage.timer is not None and stage.kind == "timer":

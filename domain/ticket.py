@@ -1074,6 +1074,15 @@ class TicketState(BaseModel):
         self.intake_snapshot = snapshot_summary(snapshot)
         return self.record_event("device_snapshot_taken", SYSTEM, now, evidence_data(snapshot))
 
+    def claim_snapshot_taken(
+        self, stage_key: str, snapshot: Snapshot, now: datetime
+    ) -> TicketEvent:
+        """The intake's device was read because someone claimed this stage's task (started it)."""
+        self._require_open()
+        return self._task_event(
+            "device_snapshot_taken", self.task(stage_key), SYSTEM, now, **evidence_data(snapshot)
+        )
+
     def service_failed(
         self, stage_key: str, error: str, attempts: int | None, now: datetime
     ) -> TicketEvent:

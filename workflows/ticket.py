@@ -139,6 +139,8 @@ MIN_ACTION_TIMEOUT = timedelta(seconds=1)
 # Marks runs that take device snapshots (at creation for an intake's device, and for
 # `device.snapshot` stages); histories recorded before them have none.
 DEVICE_EVIDENCE_PATCH = "device-evidence"
+# A task stage with `snapshot_on_claim` reads the intake's device each time its task is claimed.
+CLAIM_SNAPSHOT_PATCH = "claim-snapshot"
 # Reading the registry at creation: a short read retried a few times; a device not registered
 # (or a registry that stays unreadable) means no creation snapshot, never a stuck ticket.
 LOOKUP_RETRY = RetryPolicy(
@@ -215,6 +217,8 @@ class TicketWorkflow:
         # it waits on that must be told when the ticket is cancelled (an activity or a child).
         self._runners: dict[str, tuple[int, asyncio.Task[None]]] = {}
         self._in_flight: dict[str, asyncio.Task[Any]] = {}
+        # Device reads started by a claim, which the claim's caller does not wait for.
+        self._claim_reads: set[asyncio.Task[None]] = set()
         self._recording = 0
         # The SLA timer stays until the next due instant itself moves.
         self._next_due = sla_clocks.next_due(self._state)
@@ -233,6 +237,9 @@ class TicketWorkflow:
             await self._record(
                 state.cancel(SYSTEM_ACTOR, "the ticket's workflow was cancelled", workflow.now())
             )
+        # A final ticket takes no more evidence.
+        for read in self._claim_reads:
+            read.cancel()
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
 
@@ -261,23 +268,57 @@ class TicketWorkflow:
     async def _intake_snapshot(self) -> None:
         """Read the device the intake names, before triage, and record the snapshot taken."""
         state = self._state
-        device_id = intake_device(state.intake)
-        if device_id is None or not workflow.patched(DEVICE_EVIDENCE_PATCH):
+        if intake_device(state.intake) is None or not workflow.patched(DEVICE_EVIDENCE_PATCH):
             return
+        device = await self._intake_device()
+        if device is None:
+            return
+        snapshot = await self._read_device(device, "intake")
+        if state.status == TicketStatus.OPEN:
+            await self._record([state.intake_snapshot_taken(snapshot, workflow.now())], snapshot)
+
+    async def _intake_device(self) -> Device | None:
+        """The registered device the intake names, or None when it names none or it is gone."""
+        device_id = intake_device(self._state.intake)
+        if device_id is None:
+            return None
         try:
-            device = await workflow.execute_activity(
+            device: Device = await workflow.execute_activity(
                 DEVICE_LOOKUP_ACTIVITY,
-                DeviceLookupInput(ticket_key=state.key, device_id=device_id),
+                DeviceLookupInput(ticket_key=self._state.key, device_id=device_id),
                 result_type=Device,
                 start_to_close_timeout=LOOKUP_TIMEOUT,
                 retry_policy=LOOKUP_RETRY,
             )
         except ActivityError:
             # Filing refuses an unregistered device; only a registry reset gets here.
+            return None
+        return device
+
+    def _start_claim_snapshot(self, stage_key: str) -> None:
+        """Read the intake's device for a stage just claimed, without holding up the claim."""
+        state = self._state
+        if (
+            stage_key not in state.tasks  # a follow-up has no stage of its own
+            or not state.definition.stage(stage_key).snapshot_on_claim
+            or intake_device(state.intake) is None
+            or not workflow.patched(CLAIM_SNAPSHOT_PATCH)
+        ):
             return
-        snapshot = await self._read_device(device, "intake")
+        read = asyncio.create_task(self._claim_snapshot(stage_key, f"claim:{state.last_seq}"))
+        self._claim_reads.add(read)
+        read.add_done_callback(self._claim_reads.discard)
+
+    async def _claim_snapshot(self, stage_key: str, nonce: str) -> None:
+        state = self._state
+        device = await self._intake_device()
+        if device is None:
+            return
+        snapshot = await self._read_device(device, nonce)
         if state.status == TicketStatus.OPEN:
-            await self._record([state.intake_snapshot_taken(snapshot, workflow.now())], snapshot)
+            await self._record(
+                [state.claim_snapshot_taken(stage_key, snapshot, workflow.now())], snapshot
+            )
 
     async def _read_device(self, device: Device, nonce: str) -> Snapshot:
         """The device's snapshot, read on its edge queue by a `DeviceSnapshotWorkflow` child.
@@ -363,7 +404,11 @@ class TicketWorkflow:
         # An activity or child in flight belongs to this run: a service would run twice and
         # a child would be cancelled with it (its parent-close policy). Waits and timers carry
         # their `until` over and start again.
-        return workflow.info().is_continue_as_new_suggested() and not self._in_flight
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            and not self._in_flight
+            and not self._claim_reads
+        )
 
     async def _continue_as_new(self, start: StartTicketInput) -> None:
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
@@ -705,6 +750,8 @@ class TicketWorkflow:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
         await self._record([event] if event else [])
+        if event is not None:
+            self._start_claim_snapshot(cmd.stage_key)
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @claim.validator

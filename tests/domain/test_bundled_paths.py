@@ -76,13 +76,19 @@ def test_a_safety_critical_fault_needs_the_supervisor_and_waits_for_its_own_orde
     status = _status(state)
     assert status["escalate-purchasing"] == TaskStatus.SKIPPED
     assert status["repair"] == TaskStatus.OPEN
+    # The intake names the controller: read as the engineer claims the repair (the workflow
+    # does so for a stage with `snapshot_on_claim`), and again once production accepted it.
+    assert [s.key for s in state.definition.stages if s.snapshot_on_claim] == ["repair"]
+    state.claim(
+        "repair", Actor(user="maintenance-agent", department="maintenance", role="agent"), NOW
+    )
+    taken = state.claim_snapshot_taken("repair", _snapshot(), NOW)
+    assert (taken.data["stage"], taken.data["device_id"]) == ("repair", "plc-press-7")
     _work(state, EQ, "repair")
     _work(state, EQ, "acceptance")
-    # The intake names the controller: read when the repair was cleared, and once accepted.
-    for key in ("snapshot-before-repair", "snapshot-after-repair"):
-        assert state.tasks[key].status == TaskStatus.RUNNING
-        assert state.service_input(key).params == {"device": "plc-press-7"}
-        state.service_snapshot_taken(key, _snapshot(), NOW)
+    assert state.tasks["snapshot-after-repair"].status == TaskStatus.RUNNING
+    assert state.service_input("snapshot-after-repair").params == {"device": "plc-press-7"}
+    state.service_snapshot_taken("snapshot-after-repair", _snapshot(), NOW)
     assert state.status == TicketStatus.RESOLVED
 
 
@@ -94,7 +100,6 @@ def test_a_machine_without_a_controller_is_never_read() -> None:
     _work(state, EQ, "order-parts", parts_ordered=False)
     _work(state, EQ, "repair")
     _work(state, EQ, "acceptance")
-    assert state.tasks["snapshot-before-repair"].status == TaskStatus.SKIPPED
     assert state.tasks["snapshot-after-repair"].status == TaskStatus.SKIPPED
     assert state.status == TicketStatus.RESOLVED
 

@@ -194,6 +194,12 @@ CASES: list[tuple[str, Change, str, str]] = [
         "/stages/2/form",
         "only a task",
     ),
+    (
+        "claim snapshot on an automated stage",
+        _stage(2, snapshot_on_claim=True),
+        "/stages/2/snapshot_on_claim",
+        "only a task stage's task is claimed",
+    ),
     # Actions.
     (
         "unknown action",

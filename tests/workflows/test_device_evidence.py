@@ -21,7 +21,7 @@ from temporalio.worker import Replayer
 
 from domain.definitions import ProcessDefinition
 from domain.devices import Device, ModbusPoint, Snapshot
-from domain.messages import StartTicketInput
+from domain.messages import ClaimInput, StartTicketInput, UnclaimInput
 from domain.ticket import TaskStatus, TicketStatus
 from store.devices import insert_device
 from store.models import DeviceSnapshotRow
@@ -33,6 +33,7 @@ from tests.domain.processes import inclusive, process, service, stage
 from tests.temporal_env import time_skipping_env
 from tests.workflows.conftest import Stack
 from tests.workflows.test_automated_stages import (
+    DESK,
     Handle,
     events,
     projected_types,
@@ -252,3 +253,46 @@ async def test_a_site_without_an_edge_worker_gives_the_unreachable_snapshot(
     assert kept.readings[0].reason == (
         "unreachable: no edge worker took the snapshot from edge-plant-z within 5 s"
     )
+
+
+async def test_each_claim_of_a_snapshot_on_claim_stage_reads_the_intakes_device(
+    env: tuple[WorkflowEnvironment, Stack], modbus: ModbusDevice
+) -> None:
+    _environment, stack = env
+    await register(stack, press(modbus.endpoint, "press-6"))
+    definition = process(stage("inspect"), stage("repair", snapshot_on_claim=True))
+    handle = await file(stack, definition, {"device_id": "press-6"})
+    await until(handle, lambda s: len(events(s, "device_snapshot_taken")) == 1)
+    # Claiming a stage without the mark reads nothing.
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="inspect", actor=DESK))
+    await modbus.write("holding", 20, [60])
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="repair", actor=DESK))
+    state = await until(handle, lambda s: len(events(s, "device_snapshot_taken")) == 2)
+    # Started again by someone else later: read again, with what the device says by then.
+    await handle.execute_update(
+        TicketWorkflow.unclaim, UnclaimInput(stage_key="repair", actor=DESK)
+    )
+    await modbus.write("holding", 20, [80])
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="repair", actor=DESK))
+    state = await until(handle, lambda s: len(events(s, "device_snapshot_taken")) == 3)
+    _creation, first, second = events(state, "device_snapshot_taken")
+    assert (first["stage"], second["stage"]) == ("repair", "repair")
+    kept = await stored(stack, handle.id)
+    assert [k.sha256 for k in kept[1:]] == [first["sha256"], second["sha256"]]
+    temps = [next(r.value for r in k.readings if r.point == "temp") for k in kept[1:]]
+    assert temps == [30.0, 40.0]
+    types = await projected_types(stack, handle.id)
+    assert types.count("device_snapshot_taken") == 3
+    replayer = Replayer(workflows=[TicketWorkflow], data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(await handle.fetch_history())
+
+
+async def test_a_claim_on_a_ticket_without_a_device_reads_nothing(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    _environment, stack = env
+    handle = await file(stack, process(stage("repair", snapshot_on_claim=True)), {})
+    await handle.execute_update(TicketWorkflow.claim, ClaimInput(stage_key="repair", actor=DESK))
+    state = await until(handle, status_is("repair", TaskStatus.CLAIMED))
+    assert events(state, "device_snapshot_taken") == []
+    assert await stored(stack, handle.id) == []
