@@ -30,6 +30,7 @@ from api.routes import (
     tasks,
     templates,
     tickets,
+    trace,
     triage,
 )
 from policies.access import AccessControl, flush_usage_until
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(templates.router)
     app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
+    app.include_router(trace.router)
     app.include_router(tasks.router)
     app.include_router(deliverables.router)
     app.include_router(calendars.router)

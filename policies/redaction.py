@@ -7,7 +7,7 @@ own path (`contact.id_number`, `devices[].serial`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,6 +240,27 @@ class GatedForm:
 
 
 @dataclass(frozen=True)
+class Each:
+    """A list whose items are each shown only if every field `gate(item)` names is readable
+    (never, for an item it gives None), then redacted by `shape`."""
+
+    gate: Callable[[Mapping[str, Any]], tuple[str, ...] | None]
+    shape: Mapping[str, Any]
+
+    def shown(self, value: Any, view: FieldView) -> list[dict[str, Any]]:
+        """The items this caller may see, each redacted."""
+        if not isinstance(value, list):
+            return []
+        return [
+            redact(item, view, self.shape)
+            for item in value
+            if isinstance(item, Mapping)
+            and (gate := self.gate(item)) is not None
+            and view.all_readable(gate)
+        ]
+
+
+@dataclass(frozen=True)
 class ByKind:
     """A task value whose rule depends on the task's `kind` (`default` for other kinds)."""
 
@@ -345,6 +366,8 @@ def redact(
         elif isinstance(rule, Gate):
             if rule.allows(view):
                 out[key] = value
+        elif isinstance(rule, Each):
+            out[key] = rule.shown(value, view)
         elif isinstance(rule, tuple):
             gate, inner = rule
             if view.readable(gate) and isinstance(value, list):

@@ -58,6 +58,21 @@ async def list_versions(
     return list(result.all())
 
 
+async def list_ticket_versions(*, session: AsyncSession, key: str) -> list[DeliverableVersionRow]:
+    """Every version of every deliverable of a ticket, in the order they were attached."""
+    result = await session.scalars(
+        select(DeliverableVersionRow)
+        .where(DeliverableVersionRow.ticket_key == key)
+        .order_by(
+            DeliverableVersionRow.created_at,
+            DeliverableVersionRow.stage,
+            DeliverableVersionRow.deliverable,
+            DeliverableVersionRow.version,
+        )
+    )
+    return list(result.all())
+
+
 async def get_version(
     *, session: AsyncSession, key: str, stage: str, deliverable: str, version: int
 ) -> DeliverableVersionRow | None:

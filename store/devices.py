@@ -122,3 +122,13 @@ async def list_snapshots(
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def list_ticket_snapshots(*, session: AsyncSession, key: str) -> list[DeviceSnapshotRow]:
+    """The snapshots taken for a ticket, oldest first."""
+    query = (
+        select(DeviceSnapshotRow)
+        .where(DeviceSnapshotRow.ticket_key == key)
+        .order_by(DeviceSnapshotRow.taken_at, DeviceSnapshotRow.id)
+    )
+    return list((await session.scalars(query)).all())

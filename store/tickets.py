@@ -180,6 +180,14 @@ async def list_events(
     return list((await session.scalars(query)).all())
 
 
+async def list_all_events(*, session: AsyncSession, key: str) -> list[TicketEventRow]:
+    """Every event of a ticket, in order."""
+    query = (
+        select(TicketEventRow).where(TicketEventRow.ticket_key == key).order_by(TicketEventRow.seq)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def list_events_of_types(
     *, session: AsyncSession, key: str, types: tuple[str, ...]
 ) -> list[TicketEventRow]:

@@ -113,3 +113,10 @@ async def user_by_token(*, session: AsyncSession, token: str) -> tuple[UserRow, 
 async def get_user(*, session: AsyncSession, name: str) -> UserRow | None:
     """The user of this name, if any."""
     return await session.get(UserRow, name)
+
+
+async def get_users(*, session: AsyncSession, names: list[str]) -> list[UserRow]:
+    """The users of these names that exist (one query)."""
+    if not names:
+        return []
+    return list((await session.scalars(select(UserRow).where(UserRow.name.in_(names)))).all())

@@ -7,7 +7,7 @@ value with a unique marker, and drives a ticket through the domain (triage, a co
 internal comment, a linked report, an outside system's event, and automated stages: an action
 that fails, is retried by a person and gives an output under those names, a wait its signal
 ends, a subprocess's child). Then, for each caller, every
-exit (detail, list, events, export JSON and CSV, task queue) is searched for the marker of
+exit (detail, list, events, export JSON and CSV, task queue, trace) is searched for the marker of
 each field the enforcer does not let the caller read: by value, whatever key it sits under.
 Most examples run the exits' redaction with the real enforcer; one set runs over HTTP.
 """
@@ -33,6 +33,7 @@ from api.routes.exports import _flatten
 from domain.definitions import ProcessDefinition
 from domain.notifications import NotificationParts
 from domain.ticket import Actor, TicketState
+from domain.trace import TraceSources, VersionRecord, build_trace
 from domain.triage import (
     DuplicateReportInput,
     FeatureWeight,
@@ -47,6 +48,7 @@ from policies.enforcer import db_enforcer
 from policies.event_shapes import redact_events
 from policies.notifications import Stored, render_notification
 from policies.redaction import TICKET_SHAPE, FieldView, redact, redact_task
+from policies.trace import redact_trace
 from services.duplicates import report_excerpt, report_text
 from store.definitions import get_definition
 from tests.api.access_helpers import grant
@@ -215,6 +217,18 @@ class Example:
         self.output: dict[str, Any] = {n: self._other("outputs", n) for n in names}
         self.output["details"] = {"extra": self._other("outputs", "details.extra")}
         self.error = self._other("tasks")
+        # A version handed over, named by its uploader: what it is needs its own field.
+        self.version = VersionRecord(
+            stage="work",
+            deliverable="evidence",
+            version=1,
+            sha256="a" * 64,
+            size=1,
+            media_type="text/plain",
+            file_name=self._other("deliverables", "deliverables.evidence"),
+            author="dana",
+            at=NOW,
+        )
         self.part = {"text": self._other("external")}
         # Another requester's report of the same problem, merged into this ticket: its
         # excerpt's values need their field and the merged reports.
@@ -314,7 +328,9 @@ def _csv(documents: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _exits(state: TicketState, view: FieldView) -> Iterator[tuple[str, str]]:
+def _exits(
+    state: TicketState, view: FieldView, versions: list[VersionRecord]
+) -> Iterator[tuple[str, str]]:
     """(exit, serialised answer) of every exit, as the routes build them."""
     if not view.visible():
         return
@@ -332,6 +348,10 @@ def _exits(state: TicketState, view: FieldView) -> Iterator[tuple[str, str]]:
         yield "events", json.dumps(redact_events(events, view))
     if view.readable("tasks"):
         yield "tasks", json.dumps([redact_task(t, view) for t in tasks])
+    sources = TraceSources(
+        key=state.key, definition=state.definition, events=state.events, versions=versions
+    )
+    yield "trace", json.dumps(redact_trace(build_trace(sources).model_dump(mode="json"), view))
     if view.readable("triage"):
         [triaged] = [e for e in state.events if e.type == "triaged"]
         shown = shown_triage_result(triaged.data["result"], state.intake, view)
@@ -381,7 +401,7 @@ def test_no_exit_shows_a_value_the_enforcer_denies(
         view = view_of(access, caller, catalog, intake=example.intake, groups=groups)
         oracle = Oracle(enforcer, caller, catalog, intake=example.intake, groups=groups)
         denied = example.denied(oracle)
-        for exit_, text in _exits(state, view):
+        for exit_, text in _exits(state, view, [example.version]):
             leaked = [m for m in denied if m in text]
             assert not leaked, (caller, exit_, leaked, [example.markers[m] for m in leaked])
             if exit_ == "detail":
@@ -569,6 +589,7 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
             "/tickets/export", params={"format": "csv"}, headers=auth
         )
         got["tasks"] = await api.http.get("/tasks", headers=auth)
+        got["trace"] = await api.http.get(f"/tickets/{key}/trace", headers=auth)
         # A caller the ticket is a 404 for learns not even its key from any exit (a refusal
         # names only the key they asked for).
         hidden = got["detail"].status_code == 404
