@@ -21,6 +21,7 @@ from api.routes import (
     deliverables,
     devices,
     exports,
+    feedback,
     forms,
     kpis,
     notifications,
@@ -82,6 +83,7 @@ def create_app(
     app.state.artifacts = FileArtifactStore(settings.effective_artifacts_dir)
     app.state.definitions = PublishedDefinitions()
     app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
+    app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
@@ -111,4 +113,5 @@ def create_app(
     app.include_router(triage.router)
     app.include_router(customers.router)
     app.include_router(care.router)
+    app.include_router(feedback.router)
     return app

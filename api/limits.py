@@ -1,5 +1,5 @@
 """Request ids for tracing, a body size limit enforced while the body streams in, and the
-limit on invalid bearer tokens per client."""
+limits on invalid bearer tokens and invalid feedback links per client."""
 
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ class RequestIds:
 
 
 class FailedAuthLimit:
-    """Invalid bearer tokens per client address, in a moving window held in memory."""
+    """Invalid tokens (bearer tokens, feedback links) per client address, in a moving window
+    held in memory."""
 
     def __init__(self, rate: str) -> None:
         self.item = parse(rate)

@@ -46,6 +46,10 @@ SYSTEM_FIELDS: dict[str, str] = {
     # What task stages handed over (artifacts, commits, links, records): each deliverable is
     # also a field `deliverables.<key>` with the sensitivity its contract declares.
     "deliverables": "internal",
+    # The customer's rating of a closed ticket and the solution it rated; their own words in it
+    # are confidential.
+    "feedback": "internal",
+    "feedback.comment": "confidential",
 }
 DELIVERABLES = "deliverables"
 

@@ -261,6 +261,13 @@ class Each:
 
 
 @dataclass(frozen=True)
+class PerKey:
+    """An object whose key `k` is shown only if the field `<base>.<k>` is readable."""
+
+    base: str
+
+
+@dataclass(frozen=True)
 class ByKind:
     """A task value whose rule depends on the task's `kind` (`default` for other kinds)."""
 
@@ -308,6 +315,22 @@ LINK_SHAPE: dict[str, Any] = {
     "definition_key": KEEP,
 }
 
+# What a rating's solution says: its stage and team are the tasks' to tell; each deliverable
+# version shows where its own field `deliverables.<key>` does.
+SOLUTION_SHAPE: dict[str, Any] = {
+    "stage": "tasks",
+    "team": "tasks",
+    "deliverables": PerKey("deliverables"),
+    "playbook": KEEP,
+}
+FEEDBACK_SHAPE: dict[str, Any] = {
+    "csat": KEEP,
+    "nps": KEEP,
+    "given_at": KEEP,
+    "comment": "feedback.comment",
+    "solution": ("feedback", SOLUTION_SHAPE),
+}
+
 TICKET_SHAPE: dict[str, Any] = {
     "key": KEEP,
     "definition_key": "definition",
@@ -330,6 +353,7 @@ TICKET_SHAPE: dict[str, Any] = {
     # other parts come redacted by the caller's view of that other ticket (absent if hidden).
     "parent": ("tasks", LINK_SHAPE),
     "children": ("tasks", LINK_SHAPE),
+    "feedback": ("feedback", FEEDBACK_SHAPE),
 }
 
 
@@ -368,6 +392,11 @@ def redact(
                 out[key] = value
         elif isinstance(rule, Each):
             out[key] = rule.shown(value, view)
+        elif isinstance(rule, PerKey):
+            if isinstance(value, Mapping):
+                out[key] = {
+                    k: v for k, v in value.items() if view.readable(child_path(rule.base, k))
+                }
         elif isinstance(rule, tuple):
             gate, inner = rule
             if view.readable(gate) and isinstance(value, list):

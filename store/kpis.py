@@ -38,6 +38,11 @@ def _where(filters: KpiFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def kpi_conditions(filters: KpiFilter) -> list[ColumnElement[bool]]:
+    """The conditions on `tickets` that the filters set, for KPIs kept in other modules."""
+    return _where(filters)
+
+
 def _seconds(session: AsyncSession, start: Any, end: Any) -> ColumnElement[Any]:
     """end - start in seconds, in the dialect's own date arithmetic."""
     if session.get_bind().dialect.name == "postgresql":

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Float,
@@ -527,3 +528,34 @@ class CareStrategyRow(Base):
     document: Mapped[dict[str, Any]]
     published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(100))
+
+
+class FeedbackRow(Base):
+    """A customer's rating of a closed ticket, one per ticket, bound to the solution it rates.
+
+    `team` is the resolving stage's group and `deliverables` that stage's versions (by name:
+    version and sha256); `playbook` names the playbook the solution followed, when there is one.
+    The comment is the customer's own text (the ticket field `feedback.comment`).
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("csat BETWEEN 1 AND 5", name="ck_feedback_csat"),
+        CheckConstraint("nps BETWEEN 0 AND 10", name="ck_feedback_nps"),
+    )
+
+    # The primary key makes a token work once: a second rating of the ticket cannot be stored.
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True
+    )
+    csat: Mapped[int] = mapped_column(Integer)
+    nps: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(index=True)
+    stage: Mapped[str | None] = mapped_column(String(63))
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    deliverables: Mapped[dict[str, Any]]
+    playbook: Mapped[str | None] = mapped_column(String(200))
+    # A retry with the same Idempotency-Key and body gets the first answer; both kept hashed.
+    idempotency_sha256: Mapped[str | None] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Invalid bearer tokens one client address may send before it is refused (429) for the
     # rest of the window; a `limits` rate string ("20/minute", "100/hour").
     auth_failure_limit: str = "20/minute"
+    # Invalid feedback links (POST /feedback/{token}) one client address may send, likewise.
+    feedback_failure_limit: str = "20/minute"
     # The hosts `http.request` may call, `host` or `host:port` (comma-separated in the
     # environment); a host listed without a port is allowed on its scheme's default port only.
     http_allowed_hosts: Annotated[list[str], NoDecode] = []
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
     # The API's address as customers reach it, for links in messages; default: api_host:api_port.
     public_url: str | None = None
 
-    @field_validator("auth_failure_limit")
+    @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse(value)  # a ValueError here names the bad setting at startup

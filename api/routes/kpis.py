@@ -12,10 +12,46 @@ from api.problems import ProblemError
 from api.schemas import (
     DateTimeParam,
 )
+from domain.feedback import CsatSummary, NpsSummary
 from domain.problems import Problem
 from policies.authorization import READ_KPIS
+from store.feedback import feedback_kpis
 from store.kpis import KpiFilter, compute_kpis
 from store.triage import triage_kpis as triage_kpis_of
+
+
+class Satisfaction(BaseModel):
+    """CSAT and NPS of a set of rated tickets."""
+
+    csat: CsatSummary
+    nps: NpsSummary
+
+
+class TeamSatisfaction(Satisfaction):
+    """Of the tickets a team resolved (the group of the last stage done; null: none)."""
+
+    team: str | None
+
+
+class DefinitionSatisfaction(Satisfaction):
+    """Of one definition's tickets."""
+
+    definition: str
+
+
+class PeriodSatisfaction(Satisfaction):
+    """Of the ratings given in one UTC month (YYYY-MM)."""
+
+    period: str
+
+
+class FeedbackKpis(BaseModel):
+    """Customer feedback (`POST /feedback/{token}`) on the tickets matching the filters."""
+
+    overall: Satisfaction
+    by_team: list[TeamSatisfaction]
+    by_definition: list[DefinitionSatisfaction]
+    by_period: list[PeriodSatisfaction]
 
 
 class KpiReport(BaseModel):
@@ -32,6 +68,7 @@ class KpiReport(BaseModel):
     sla_met_rate: float | None
     escalations_by_rung: list[dict[str, Any]]
     open_tickets_by_clock_state: dict[str, int]
+    feedback: FeedbackKpis
 
 
 router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_KPIS))])
@@ -45,7 +82,8 @@ async def kpis(
     created_from: Annotated[DateTimeParam | None, Query(alias="from")] = None,
     created_to: Annotated[DateTimeParam | None, Query(alias="to")] = None,
 ) -> KpiReport:
-    """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state.
+    """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state,
+    and customer feedback (CSAT, NPS) overall, by team, by definition and by month.
 
     Covers tickets created in [from, to) of a definition and/or owning department.
     """
@@ -62,7 +100,10 @@ async def kpis(
         created_from=created_from,
         created_to=created_to,
     )
-    return KpiReport(**await compute_kpis(session=session, filters=filters))
+    return KpiReport(
+        **await compute_kpis(session=session, filters=filters),
+        feedback=FeedbackKpis(**await feedback_kpis(session=session, filters=filters)),
+    )
 
 
 @router.get("/kpis/triage")

@@ -27,6 +27,7 @@ from api.params import COLUMN_INT_MAX
 from api.problems import ProblemError, reused_idempotency_key
 from api.process_rendering import graph_response
 from api.routes.definitions import GRAPH_RESPONSES, GraphFormat
+from api.routes.feedback import RatingView, rating_view
 from api.schemas import JsonObject, Strict, TaskView, TicketSummary, TransitionView, redactable
 from api.ticket_access import (
     change_ticket,
@@ -61,6 +62,7 @@ from services.ticket_creation import (
     load_definition,
 )
 from store import tickets as store
+from store.feedback import get_feedback
 from store.models import TaskRow, TicketEventRow, TicketRow
 
 
@@ -108,6 +110,9 @@ class TicketDetail(TicketSummary):
     tasks: list[TaskView]
     parent: TicketLink | None = None
     children: list[TicketLink] = Field(default_factory=list)
+    feedback: RatingView | None = Field(
+        default=None, description="The customer's rating, once given (`POST /feedback/{token}`)."
+    )
 
 
 class TicketPage(BaseModel):
@@ -382,6 +387,9 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: Acc
     row, view = await readable_ticket(session=session, key=key, actor=actor, access=access)
     tasks = await store.list_ticket_tasks(session=session, key=key)
     parent, children = await _links(session, access, actor, row, tasks)
+    rated = (
+        await get_feedback(session=session, ticket_key=key) if view.readable("feedback") else None
+    )
     detail = TicketDetail(
         **TicketSummary.model_validate(row).model_dump(),
         intake=row.intake,
@@ -389,6 +397,7 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: Acc
         tasks=[TaskView.model_validate(t) for t in tasks],
         parent=parent,
         children=children,
+        feedback=rating_view(rated) if rated is not None else None,
     )
     access.usage.read(view)
     shown = detail.model_dump(exclude_none=False)

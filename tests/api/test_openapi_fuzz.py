@@ -124,13 +124,14 @@ async def running_stack(
 ) -> AsyncIterator[Served]:
     """The app, a worker and uvicorn on this loop, on a migrated database with the test users."""
     queue = f"fuzz-{uuid.uuid4().hex[:8]}"
-    # `ignored_auth` repeats calls with bad tokens on purpose: the failed-token limit is for
-    # attackers, not for this run.
+    # `ignored_auth` repeats calls with bad tokens on purpose, and generated feedback links are
+    # all bad: the failed-token limits are for attackers, not for this run.
     app_settings = Settings(
         database_url=database_url,
         task_queue=queue,
         max_body_bytes=64_000,
         auth_failure_limit="1000000/minute",
+        feedback_failure_limit="1000000/minute",
     )
     async with migrated_sessions(database_url) as sessions:
         tokens = await seed_users(sessions)
