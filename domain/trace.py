@@ -10,7 +10,7 @@ same trace. Three axes:
 * organisation: each actor with their account's department and role and what they did, each
   department's stages, and the hand-overs between departments with their gaps;
 * data: named sections, one function each (`DATA_SECTIONS`): deliverables, device snapshots,
-  and the customer's `rating`, which has no builder yet and stays an empty list.
+  and the customer's `rating` (`POST /feedback/{token}`) with the solution it rates.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from domain.definitions import ProcessDefinition
 from domain.device_evidence import DEVICE_SNAPSHOT_TAKEN
 from domain.devices import Snapshot, seal
+from domain.feedback import Solution
 from domain.process_paths import incoming
 from domain.sla_clocks import SLA_ACTOR
 from domain.ticket import SYSTEM, TicketEvent
@@ -68,6 +69,16 @@ class SnapshotRecord(BaseModel):
     document: dict[str, Any]
 
 
+class RatingTrace(BaseModel):
+    """The customer's rating of the closed ticket, bound to the solution it rates."""
+
+    csat: int
+    nps: int
+    given_at: datetime
+    comment: str | None = None
+    solution: Solution
+
+
 class TraceSources(BaseModel):
     """Everything a trace is built from."""
 
@@ -77,6 +88,7 @@ class TraceSources(BaseModel):
     versions: list[VersionRecord] = Field(default_factory=list)
     snapshots: list[SnapshotRecord] = Field(default_factory=list)
     people: dict[str, Person] = Field(default_factory=dict)
+    rating: RatingTrace | None = None
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
@@ -252,8 +264,8 @@ class DataAxis(BaseModel):
 
     deliverables: list[DeliverableTrace] = Field(default_factory=list)
     snapshots: list[SnapshotTrace] = Field(default_factory=list)
-    rating: list[dict[str, Any]] = Field(
-        default_factory=list, description="The customer's rating: none is recorded yet."
+    rating: list[RatingTrace] = Field(
+        default_factory=list, description="The customer's rating, once given."
     )
 
 
@@ -632,10 +644,16 @@ def snapshots_section(sources: TraceSources) -> list[SnapshotTrace]:
     return found
 
 
-# The data axis, one builder per section; a section without a builder stays empty.
+def rating_section(sources: TraceSources) -> list[RatingTrace]:
+    """The customer's rating, when one was given."""
+    return [sources.rating] if sources.rating is not None else []
+
+
+# The data axis, one builder per section.
 DATA_SECTIONS: dict[str, Callable[[TraceSources], Sequence[BaseModel]]] = {
     "deliverables": deliverables_section,
     "snapshots": snapshots_section,
+    "rating": rating_section,
 }
 
 

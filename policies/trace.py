@@ -15,7 +15,7 @@ from typing import Any
 
 from policies.catalog import child_path
 from policies.event_shapes import redact_events
-from policies.redaction import KEEP, Each, FieldView, Gate, redact
+from policies.redaction import FEEDBACK_SHAPE, KEEP, Each, FieldView, Gate, redact
 
 SPAN_SHAPE: dict[str, Any] = {
     "task": KEEP,
@@ -130,10 +130,6 @@ def _version_gate(version: Mapping[str, Any]) -> tuple[str, ...]:
     return ("deliverables", child_path("deliverables", str(version.get("deliverable"))))
 
 
-def _undeclared(_item: Mapping[str, Any]) -> None:
-    """No gate: the items' fields are not declared yet, so none is shown."""
-
-
 # A snapshot is what an automated stage brought in, as its `device_snapshot_taken` event.
 SNAPSHOT_SHAPE: dict[str, Any] = {
     "device_id": Gate(("outputs",), if_declared=("device_id",)),
@@ -149,8 +145,8 @@ SNAPSHOT_SHAPE: dict[str, Any] = {
 DATA_SHAPE: dict[str, Any] = {
     "deliverables": Each(_version_gate, VERSION_SHAPE),
     "snapshots": ("outputs", SNAPSHOT_SHAPE),
-    # Customer feedback declares its gate and fields here when it records ratings.
-    "rating": Each(_undeclared, {}),
+    # Shown like the rating on the ticket itself: its fields are `feedback` and its comment.
+    "rating": ("feedback", FEEDBACK_SHAPE),
 }
 
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.definitions import ProcessDefinition
+from domain.feedback import Solution
 from domain.ticket import TicketEvent
-from domain.trace import Person, SnapshotRecord, Trace, TraceSources, VersionRecord, build_trace
-from store import deliverables, devices, tickets, users
+from domain.trace import (
+    Person,
+    RatingTrace,
+    SnapshotRecord,
+    Trace,
+    TraceSources,
+    VersionRecord,
+    build_trace,
+)
+from store import deliverables, devices, feedback, tickets, users
 
 
 async def ticket_trace(*, session: AsyncSession, key: str, definition: ProcessDefinition) -> Trace:
@@ -40,6 +49,23 @@ async def ticket_trace(*, session: AsyncSession, key: str, definition: ProcessDe
         u.name: Person(department=u.department, role=u.role)
         for u in await users.get_users(session=session, names=names)
     }
+    rated = await feedback.get_feedback(session=session, ticket_key=key)
+    rating = (
+        RatingTrace(
+            csat=rated.csat,
+            nps=rated.nps,
+            given_at=rated.given_at,
+            comment=rated.comment,
+            solution=Solution(
+                stage=rated.stage,
+                team=rated.team,
+                deliverables=rated.deliverables,
+                playbook=rated.playbook,
+            ),
+        )
+        if rated is not None
+        else None
+    )
     sources = TraceSources(
         key=key,
         definition=definition,
@@ -47,5 +73,6 @@ async def ticket_trace(*, session: AsyncSession, key: str, definition: ProcessDe
         versions=versions,
         snapshots=snapshots,
         people=people,
+        rating=rating,
     )
     return build_trace(sources)

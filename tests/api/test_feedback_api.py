@@ -299,6 +299,15 @@ async def test_the_rating_shows_on_the_ticket_as_far_as_the_caller_may_read_it(a
         assert comment not in str(await _detail(api, key, user))
     # An agent of a department that never handled it does not see the ticket at all.
     assert (await api.http.get(f"/tickets/{key}", headers=api.auth("devi"))).status_code == 404
+    # The evidence chain carries the rating as the ticket does.
+    full = await _ok(await api.http.get(f"/tickets/{key}/trace", headers=api.auth("audrey")))
+    (rated,) = full["data"]["rating"]
+    assert (rated["csat"], rated["nps"], rated["comment"]) == (2, 6, comment)
+    assert rated["solution"]["deliverables"]["commit"]["sha256"] == commit_sha
+    own = await _ok(await api.http.get(f"/tickets/{key}/trace", headers=api.auth("rita")))
+    (seen,) = own["data"]["rating"]
+    assert (seen["csat"], "comment" in seen) == (2, False)
+    assert comment not in str(own)
 
     # A rule denying the rating takes all of it away, scores included.
     denied = await api.http.post(
@@ -316,6 +325,8 @@ async def test_the_rating_shows_on_the_ticket_as_far_as_the_caller_may_read_it(a
     assert denied.status_code == 201, denied.text
     assert "feedback" not in await _detail(api, key, "rita")
     assert "feedback" in await _detail(api, key, "owner")
+    own = await _ok(await api.http.get(f"/tickets/{key}/trace", headers=api.auth("rita")))
+    assert "rating" not in own["data"]
 
 
 async def test_kpis_report_the_ratings_by_team_definition_and_month(api: Api) -> None:

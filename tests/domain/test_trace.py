@@ -8,9 +8,18 @@ from typing import Any
 import pytest
 
 from domain.devices import Reading, Snapshot, seal
+from domain.feedback import Solution
 from domain.sla_clocks import sync_clocks
 from domain.ticket import Actor, TicketState
-from domain.trace import Person, SnapshotRecord, Trace, TraceSources, VersionRecord, build_trace
+from domain.trace import (
+    Person,
+    RatingTrace,
+    SnapshotRecord,
+    Trace,
+    TraceSources,
+    VersionRecord,
+    build_trace,
+)
 from tests.domain.processes import process, stage
 from tests.domain.tickets import NOW, RITA
 
@@ -381,3 +390,14 @@ def test_deliverable_versions_are_listed_in_the_order_attached_and_rating_is_emp
         ("fix", "patch", 2, 200),
     ]
     assert trace.data.rating == []
+
+
+def test_the_rating_given_is_the_data_axis_rating() -> None:
+    rating = RatingTrace(
+        csat=5,
+        nps=9,
+        given_at=minutes(600),
+        comment="fixed for good",
+        solution=Solution(stage="fix", team="dev"),
+    )
+    assert trace_of(parallel_life(), rating=rating).data.rating == [rating]
