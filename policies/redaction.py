@@ -287,6 +287,9 @@ LINK_SHAPE: dict[str, Any] = {
     "definition_key": KEEP,
 }
 
+# A problem record the ticket is linked to: its id and counts; the rest is read at /problems.
+PROBLEM_LINK_SHAPE: dict[str, Any] = {"id": KEEP, "linked_tickets": KEEP, "confirmed_at": KEEP}
+
 TICKET_SHAPE: dict[str, Any] = {
     "key": KEEP,
     "definition_key": "definition",
@@ -309,6 +312,8 @@ TICKET_SHAPE: dict[str, Any] = {
     # other parts come redacted by the caller's view of that other ticket (absent if hidden).
     "parent": ("tasks", LINK_SHAPE),
     "children": ("tasks", LINK_SHAPE),
+    # Confirmed problems the ticket belongs to: derived like the triage answer, shown with it.
+    "problems": ("triage", PROBLEM_LINK_SHAPE),
 }
 
 

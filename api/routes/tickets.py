@@ -27,6 +27,7 @@ from api.params import COLUMN_INT_MAX
 from api.problems import ProblemError, reused_idempotency_key
 from api.process_rendering import graph_response
 from api.routes.definitions import GRAPH_RESPONSES, GraphFormat
+from api.routes.problems import ProblemLink, ticket_problems
 from api.schemas import JsonObject, Strict, TaskView, TicketSummary, TransitionView, redactable
 from api.ticket_access import (
     change_ticket,
@@ -108,6 +109,9 @@ class TicketDetail(TicketSummary):
     tasks: list[TaskView]
     parent: TicketLink | None = None
     children: list[TicketLink] = Field(default_factory=list)
+    problems: list[ProblemLink] = Field(
+        default_factory=list, description="Confirmed problems it belongs to or shows."
+    )
 
 
 class TicketPage(BaseModel):
@@ -389,6 +393,7 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: Acc
         tasks=[TaskView.model_validate(t) for t in tasks],
         parent=parent,
         children=children,
+        problems=await ticket_problems(session=session, ticket=row, view=view),
     )
     access.usage.read(view)
     shown = detail.model_dump(exclude_none=False)
