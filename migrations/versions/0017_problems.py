@@ -1,7 +1,7 @@
 """Problem records proposed from co-occurring symptoms, and the tickets each links.
 
-Revision ID: 0016_problems
-Revises: 0015_care
+Revision ID: 0017_problems
+Revises: 0016_feedback
 Create Date: 2026-12-01 18:40:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0016_problems"
-down_revision: str | Sequence[str] | None = "0015_care"
+revision: str = "0017_problems"
+down_revision: str | Sequence[str] | None = "0016_feedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
