@@ -27,6 +27,7 @@ from api.routes import (
     notifications,
     permission_audit,
     policies,
+    problems,
     sla,
     tasks,
     templates,
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(permission_audit.router)
     app.include_router(triage.router)
+    app.include_router(problems.router)
     app.include_router(customers.router)
     app.include_router(care.router)
     app.include_router(feedback.router)

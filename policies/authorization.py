@@ -35,6 +35,9 @@ SEE_DEVICE_FILES: tuple[str, ...] = ()
 # Taking a snapshot reaches into the plant: the people who work tickets do, auditors only read
 # the snapshots taken.
 TAKE_SNAPSHOTS = (AGENT,)
+# Problem records (co-occurring symptoms): agents and process owners decide them, auditors read.
+READ_PROBLEMS = (AGENT, PROCESS_OWNER, AUDITOR)
+DECIDE_PROBLEMS = (AGENT, PROCESS_OWNER)
 # Customers: agents record them and their consent (the policy decides field by field, so only
 # the care department's agents write them by default); agents and auditors read them.
 WRITE_CUSTOMERS = (AGENT,)

@@ -84,6 +84,11 @@ def _title_sources(intake: Mapping[str, Any]) -> tuple[str, ...]:
     return ("title",)
 
 
+def title_readable(intake: Mapping[str, Any], view: FieldView) -> bool:
+    """Whether this caller may read every field the ticket's title was taken from."""
+    return all(view.readable(source) for source in _title_sources(intake))
+
+
 def feature_readable(feature: str, intake: Mapping[str, Any], view: FieldView) -> bool:
     """Whether this caller may see the feature: every field it came from is readable."""
     sources = feature_sources(feature, intake)

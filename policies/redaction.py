@@ -330,6 +330,8 @@ FEEDBACK_SHAPE: dict[str, Any] = {
     "comment": "feedback.comment",
     "solution": ("feedback", SOLUTION_SHAPE),
 }
+# A problem record the ticket is linked to: its id and counts; the rest is read at /problems.
+PROBLEM_LINK_SHAPE: dict[str, Any] = {"id": KEEP, "linked_tickets": KEEP, "confirmed_at": KEEP}
 
 TICKET_SHAPE: dict[str, Any] = {
     "key": KEEP,
@@ -354,6 +356,8 @@ TICKET_SHAPE: dict[str, Any] = {
     "parent": ("tasks", LINK_SHAPE),
     "children": ("tasks", LINK_SHAPE),
     "feedback": ("feedback", FEEDBACK_SHAPE),
+    # Confirmed problems the ticket belongs to: derived like the triage answer, shown with it.
+    "problems": ("triage", PROBLEM_LINK_SHAPE),
 }
 
 

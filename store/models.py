@@ -559,3 +559,31 @@ class FeedbackRow(Base):
     # A retry with the same Idempotency-Key and body gets the first answer; both kept hashed.
     idempotency_sha256: Mapped[str | None] = mapped_column(String(64))
     request_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ProblemRow(Base):
+    """A problem record: a candidate the scan proposed, and what a person decided of it."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    # The candidate as the last scan saw it (pairs, terms, tickets, assets).
+    candidate: Mapped[dict[str, Any]]
+    proposed_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(2000))
+
+
+class ProblemTicketRow(Base):
+    """A ticket linked to a problem: listed with the ticket, found by the ticket's key."""
+
+    __tablename__ = "problem_tickets"
+
+    problem_id: Mapped[int] = mapped_column(
+        ForeignKey("problems.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)

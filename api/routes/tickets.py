@@ -28,6 +28,7 @@ from api.problems import ProblemError, reused_idempotency_key
 from api.process_rendering import graph_response
 from api.routes.definitions import GRAPH_RESPONSES, GraphFormat
 from api.routes.feedback import RatingView, rating_view
+from api.routes.problems import ProblemLink, ticket_problems
 from api.schemas import JsonObject, Strict, TaskView, TicketSummary, TransitionView, redactable
 from api.ticket_access import (
     change_ticket,
@@ -112,6 +113,9 @@ class TicketDetail(TicketSummary):
     children: list[TicketLink] = Field(default_factory=list)
     feedback: RatingView | None = Field(
         default=None, description="The customer's rating, once given (`POST /feedback/{token}`)."
+    )
+    problems: list[ProblemLink] = Field(
+        default_factory=list, description="Confirmed problems it belongs to or shows."
     )
 
 
@@ -398,6 +402,7 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: Acc
         parent=parent,
         children=children,
         feedback=rating_view(rated) if rated is not None else None,
+        problems=await ticket_problems(session=session, ticket=row, view=view),
     )
     access.usage.read(view)
     shown = detail.model_dump(exclude_none=False)

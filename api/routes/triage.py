@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
 from api.problems import ProblemError
+from api.routes.problems import ProblemLink, ticket_problems
 from api.schemas import TransitionView
 from api.ticket_access import change_ticket, readable_ticket, ticket_views
 from domain.ticket import Actor
@@ -51,6 +52,9 @@ class TriageView(BaseModel):
     threshold: float | None
     result: dict[str, Any]
     triaged_at: datetime
+    problems: list[ProblemLink] = Field(
+        default_factory=list, description="Confirmed problems it belongs to or shows."
+    )
 
 
 class ModelView(BaseModel):
@@ -97,6 +101,7 @@ async def ticket_triage(
         threshold=event.data.get("threshold"),
         result=shown_triage_result(event.data.get("result", {}), row.intake, view),
         triaged_at=event.at,
+        problems=await ticket_problems(session=session, ticket=row, view=view),
     )
 
 
