@@ -22,6 +22,7 @@ from api.routes import (
     devices,
     exports,
     forms,
+    git_webhook,
     kpis,
     notifications,
     permission_audit,
@@ -109,4 +110,5 @@ def create_app(
     app.include_router(triage.router)
     app.include_router(customers.router)
     app.include_router(care.router)
+    app.include_router(git_webhook.router)
     return app
