@@ -284,9 +284,7 @@ def test_a_done_stage_takes_no_commit() -> None:
 def test_a_commit_attaches_whoever_holds_the_task() -> None:
     state = ticket(stage("fix", group="ops", deliverables=[COMMIT_SPEC]))
     state.claim("fix", OPS, NOW)
-    assert [e.type for e in state.attach_commit(pushed(), "sig-1", NOW)] == [
-        "deliverable_attached"
-    ]
+    assert [e.type for e in state.attach_commit(pushed(), "sig-1", NOW)] == ["deliverable_attached"]
 
 
 def test_an_amended_contract_is_the_one_that_counts() -> None:
