@@ -23,6 +23,7 @@ from api.routes import (
     exports,
     feedback,
     forms,
+    git_webhook,
     kpis,
     notifications,
     permission_audit,
@@ -116,4 +117,5 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(care.router)
     app.include_router(feedback.router)
+    app.include_router(git_webhook.router)
     return app

@@ -16,7 +16,7 @@ from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.limits import is_streamed_upload
+from api.limits import is_signed_delivery, is_streamed_upload
 from api.problems import problem_response
 from domain.json_values import INT_MAX, INT_MIN, NUL, TOO_DEEP, value_problems
 from domain.problems import Problem, pointer
@@ -93,8 +93,9 @@ class BodyGuard:
         if problems:
             await problem_response(422, NUL, problems=problems)(scope, receive, send)
             return
-        if is_streamed_upload(scope):
-            # Bytes, not JSON, read by their view as they arrive: never buffered here.
+        if is_streamed_upload(scope) or is_signed_delivery(scope):
+            # Bytes, not JSON, read by their view as they arrive: never buffered here. A
+            # signed delivery's view checks its signature first, then these same values.
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []

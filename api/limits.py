@@ -22,6 +22,15 @@ from api.problems import problem_response
 _STREAMED_UPLOAD = re.compile(r"^/tickets/[^/]+/deliverables/[^/]+/[^/]+$")
 
 
+# A git server's delivery: its view checks the signature over the raw body before reading it.
+SIGNED_DELIVERY = "/integrations/git/webhook"
+
+
+def is_signed_delivery(scope: Scope) -> bool:
+    """Whether the request is a webhook delivery, whose body is judged only once authenticated."""
+    return scope.get("method") == "POST" and scope["path"] == SIGNED_DELIVERY
+
+
 def is_streamed_upload(scope: Scope) -> bool:
     """Whether the request is a deliverable's upload, whose body its view reads as it streams."""
     return scope.get("method") == "POST" and _STREAMED_UPLOAD.match(scope["path"]) is not None

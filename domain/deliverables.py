@@ -40,8 +40,12 @@ MAX_BYTES_CAP = 1024 * 1024 * 1024
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 MEDIA_TYPE_PATTERN = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$"
 LANGUAGE_PATTERN = r"^[a-z][a-z0-9+#.-]{0,39}$"
-_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# A commit id: SHA-1 (40 hex digits) or SHA-256 (64), as git prints them.
+COMMIT_PATTERN = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
+_COMMIT = re.compile(COMMIT_PATTERN)
 MAX_URL_LENGTH = 2000
+# A pushed commit's message as kept on the ticket (its whole text is searched for keys).
+MAX_COMMIT_MESSAGE = 4000
 MAX_FILE_NAME = 255
 SENSITIVITIES = ("public", "internal", "confidential", "restricted")
 
@@ -93,6 +97,24 @@ class StageContract(BaseModel):
         return next((d for d in self.deliverables if d.key == key), None)
 
 
+class CommitAuthor(BaseModel):
+    """Who a git server says wrote a commit (as the commit says: not an account of ours)."""
+
+    name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=320)
+
+
+class GitCommit(BaseModel):
+    """A commit a git server pushed: where it lives, who wrote it and what it says."""
+
+    repository: str = Field(max_length=300, description="The repository's full name.")
+    repository_url: str = Field(default="", max_length=MAX_URL_LENGTH)
+    sha: str = Field(pattern=COMMIT_PATTERN)
+    url: str = Field(default="", max_length=MAX_URL_LENGTH)
+    author: CommitAuthor = Field(default_factory=CommitAuthor)
+    message: str = Field(default="", max_length=MAX_COMMIT_MESSAGE)
+
+
 class DeliverableVersion(BaseModel):
     """One attached version: the artifact's metadata, or a value kind's value."""
 
@@ -104,6 +126,9 @@ class DeliverableVersion(BaseModel):
     media_type: str | None = None
     file_name: str | None = None
     value: Any = None
+    commit: GitCommit | None = Field(
+        default=None, description="A git_commit version a git server pushed: its details."
+    )
 
 
 class Submission(BaseModel):

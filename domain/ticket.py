@@ -19,6 +19,7 @@ from domain.definitions import ProcessDefinition, StageDefinition
 from domain.deliverables import (
     DeliverableSpec,
     DeliverableVersion,
+    GitCommit,
     Submission,
     contract_problems,
     submission_problems,
@@ -88,6 +89,8 @@ ErrorKind = Literal["not_found", "conflict", "invalid", "forbidden"]
 TaskKind = Literal["stage", "followup", "service", "wait", "timer", "subprocess"]
 AutomatedKind = Literal["service", "wait", "timer", "subprocess"]
 SYSTEM = "system"
+# Who attaches the commits a git server pushes (domain.git_commits names it too).
+GIT = "git"
 REPORT_EVENTS = ("duplicate_reported", "possible_duplicate")
 
 
@@ -217,6 +220,10 @@ class TicketState(BaseModel):
     )
     contracts: dict[str, list[DeliverableSpec]] = Field(
         default_factory=dict, description="Stages whose contract this ticket amended: the new one."
+    )
+    commit_signals: list[str] = Field(
+        default_factory=list,
+        description="Ids of the pushed commits recorded, so a redelivered one is kept once.",
     )
 
     @model_validator(mode="after")
@@ -457,18 +464,31 @@ class TicketState(BaseModel):
     ) -> TicketEvent:
         """Keep a new version of a deliverable; earlier versions stay."""
         self.check_attach(stage_key, deliverable, actor, given)
+        return self._add_version(stage_key, deliverable, actor.user, given, now)
+
+    def _add_version(
+        self,
+        stage_key: str,
+        deliverable: str,
+        author: str,
+        given: Submission,
+        now: datetime,
+        commit: GitCommit | None = None,
+    ) -> TicketEvent:
+        """Append a checked version to a deliverable and record it."""
         versions = self.deliverables.setdefault(stage_key, {}).setdefault(deliverable, [])
         if given.sha256 is None:
             given = value_submission(given.value)
         version = DeliverableVersion(
             version=len(versions) + 1,
-            author=actor.user,
+            author=author,
             at=now,
             sha256=given.sha256,
             size=given.size,
             media_type=given.media_type,
             file_name=given.file_name,
             value=given.value,
+            commit=commit,
         )
         versions.append(version)
         task = self.tasks[stage_key]
@@ -476,12 +496,51 @@ class TicketState(BaseModel):
         return self._task_event(
             "deliverable_attached",
             task,
-            actor.user,
+            author,
             now,
             deliverable=deliverable,
             version=version.version,
             attached={deliverable: described},
         )
+
+    def commit_targets(self, sha: str) -> list[tuple[str, str]]:
+        """Where a pushed commit goes: (stage, deliverable) of each `git_commit` deliverable of
+        a task still to do, unless that deliverable has this commit already."""
+        if self.status != TicketStatus.OPEN:
+            return []
+        found = []
+        for stage in self.definition.stages:
+            task = self.tasks[stage.key]
+            if task.kind != "stage" or task.status not in ACTIVE_TASK:
+                continue
+            attached = self.deliverables.get(stage.key, {})
+            for spec in self.contract(stage.key):
+                if spec.kind == "git_commit" and all(
+                    v.value != sha for v in attached.get(spec.key, [])
+                ):
+                    found.append((stage.key, spec.key))
+        return found
+
+    def attach_commit(self, commit: GitCommit, signal_id: str, now: datetime) -> list[TicketEvent]:
+        """A commit a git server pushed naming this ticket: a new version of every deliverable
+        that expects one (`commit_targets`), or, where none does, a `commit_referenced` event.
+
+        The git server is trusted by its delivery's signature, not by a group: it attaches to
+        any stage's task still to do. A signal id recorded before is a redelivery, and a
+        closed ticket takes nothing: no event.
+        """
+        if self.status != TicketStatus.OPEN or signal_id in self.commit_signals:
+            return []
+        self.commit_signals.append(signal_id)
+        targets = self.commit_targets(commit.sha)
+        if not targets:
+            data = commit.model_dump(mode="json")
+            return [self.record_event("commit_referenced", GIT, now, data)]
+        given = Submission(value=commit.sha)
+        return [
+            self._add_version(stage_key, key, GIT, given, now, commit=commit)
+            for stage_key, key in targets
+        ]
 
     def check_amend(
         self, stage_key: str, actor: Actor, deliverables: list[DeliverableSpec], reason: str

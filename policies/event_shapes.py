@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.sla_clocks import SLA_ACTOR
+from domain.ticket import GIT
 from domain.triage import CATEGORICAL_FIELDS
 from domain.triage_routing import LIVE_PREFIX, NUMBER_SOURCES, TEXT_FIELDS, TRIAGE_ACTOR
 from policies.catalog import child_path
@@ -42,7 +43,7 @@ from policies.redaction import (
 )
 
 # Actors the domain writes itself: no person's name.
-SYSTEM_ACTORS = frozenset({"system", SLA_ACTOR, TRIAGE_ACTOR.user})
+SYSTEM_ACTORS = frozenset({"system", SLA_ACTOR, TRIAGE_ACTOR.user, GIT})
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,21 @@ EVENT_SHAPES: dict[str, EventShape] = {
             "attached": Keyed(_deliverable),
         },
         gate=("tasks", "deliverables"),
+    ),
+    # A pushed commit that named the ticket where no stage expects one: the git server's
+    # report, like an outside system's; the message and its author are the developers' notes,
+    # read like an internal comment. (A commit a stage expects is a `deliverable_attached`
+    # whose version holds these details, shown where `deliverables.<key>` is.)
+    "commit_referenced": EventShape(
+        {
+            "repository": "external",
+            "repository_url": "external",
+            "sha": "external",
+            "url": "external",
+            "author": Fields({"name": "internal_comments", "email": "internal_comments"}),
+            "message": "internal_comments",
+        },
+        gate=("external",),
     ),
     # The reason is the handlers' note to each other, read like an internal comment.
     "contract_amended": EventShape(

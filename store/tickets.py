@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.participation import GROUP, PERSON
+from domain.ticket import TicketStatus
 from store.models import TaskRow, TicketEventRow, TicketParticipantRow, TicketRow
 
 
@@ -145,6 +146,24 @@ async def get_tickets(*, session: AsyncSession, keys: list[str]) -> list[TicketR
     rows = await session.scalars(select(TicketRow).where(TicketRow.key.in_(keys)))
     by_key = {row.key: row for row in rows}
     return [by_key[key] for key in keys if key in by_key]
+
+
+# Keys per IN list: well below every database's limit on bound parameters.
+_KEYS_PER_QUERY = 500
+
+
+async def open_ticket_keys(*, session: AsyncSession, keys: list[str]) -> set[str]:
+    """Those of these keys whose ticket is open (neither resolved, closed nor cancelled)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        rows = await session.scalars(
+            select(TicketRow.key).where(
+                TicketRow.key.in_(chunk), TicketRow.status == TicketStatus.OPEN.value
+            )
+        )
+        found.update(rows)
+    return found
 
 
 async def list_children(*, session: AsyncSession, key: str) -> list[TicketRow]:

@@ -1,11 +1,18 @@
-"""A ticket's whole life through `ticketflow dev` over real HTTP, seen in Temporal too."""
+"""A ticket's whole life through `ticketflow dev` over real HTTP, seen in Temporal too.
+
+The bundled IT incident's contracts are met as in production: ops uploads a packet capture,
+dev uploads the regression test, and the fix's commit arrives by a push signed like GitHub's.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +20,7 @@ import httpx
 import pytest
 
 from tests.devstack_util import HOST, dev_stack, temporal_cli
+from tests.domain.test_deliverables import pcap_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +33,17 @@ INTAKE = {
 }
 STAGE_DATA: dict[str, dict[str, Any]] = {
     "triage": {"category": "application", "priority": "P2"},
-    "diagnose": {
-        "root_cause": "load balancer health check points at a removed path",
-        "packet_capture": "https://files.example.com/captures/lb-502.pcap",
-    },
-    "fix": {"commit_id": "9f1c2ab", "test_case": "tests/test_health.py::test_lb_path"},
+    "diagnose": {"root_cause": "load balancer health check points at a removed path"},
+    "fix": {"change": "Point the health check at /healthz again."},
     "verify": {"service_restored": True, "verified_at": "2026-11-25T10:00:00Z"},
 }
 WORKERS = {"dana": "service-desk", "otto": "ops", "devi": "dev"}
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
+COMMIT = "9f1c2ab" + "4" * 33
+TEST_CASE = b"def test_lb_path(client):\n    assert client.get('/healthz').status_code == 200\n"
+# How long the pushed commit may take to show among the fix's versions (a signal is handled
+# after its delivery is answered); a bound on the wait, not a measured figure.
+COMMIT_WAIT = 60.0
 
 
 def add_user(data_dir: Path, name: str, department: str, role: str) -> str:
@@ -59,9 +70,36 @@ def add_user(data_dir: Path, name: str, department: str, role: str) -> str:
     return result.stdout.strip()
 
 
+def github_push(key: str) -> tuple[bytes, dict[str, str]]:
+    """A push of the fix's commit, with the headers GitHub sends (signed with the secret)."""
+    body = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "repository": {"full_name": "ops/lb", "html_url": "https://github.test/ops/lb"},
+            "commits": [
+                {
+                    "id": COMMIT,
+                    "message": f"{key}: point the health check at /healthz",
+                    "url": f"https://github.test/ops/lb/commit/{COMMIT}",
+                    "author": {"name": "Devi", "email": "devi@example.com"},
+                }
+            ],
+        }
+    ).encode()
+    digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "e2e-delivery-1",
+        "X-Hub-Signature-256": f"sha256={digest}",
+    }
+    return body, headers
+
+
 def test_ticket_life_over_http_on_the_dev_stack(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    with dev_stack(tmp_path, data_dir, "e2e") as stack:
+    env = {"TICKETFLOW_GIT_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    with dev_stack(tmp_path, data_dir, "e2e", env=env) as stack:
         tokens = {name: add_user(data_dir, name, dept, "agent") for name, dept in WORKERS.items()}
         tokens["rita"] = add_user(data_dir, "rita", "sales", "requester")
         base = f"http://{HOST}:{stack.api_port}"
@@ -84,21 +122,75 @@ def test_ticket_life_over_http_on_the_dev_stack(tmp_path: Path) -> None:
             )["key"]
             assert key == "IT-000001"
 
+            def complete(user: str, stage: str) -> httpx.Response:
+                return http.post(
+                    f"/tickets/{key}/tasks/{stage}/complete",
+                    headers={"Authorization": f"Bearer {tokens[user]}"},
+                    json={"data": STAGE_DATA[stage]},
+                )
+
             def work(user: str, stage: str) -> None:
                 call(user, "POST", f"/tickets/{key}/tasks/{stage}/claim")
-                call(
-                    user,
-                    "POST",
-                    f"/tickets/{key}/tasks/{stage}/complete",
-                    json={"data": STAGE_DATA[stage]},
+                completed = complete(user, stage)
+                assert completed.status_code == 200, (stage, completed.text)
+
+            def upload(user: str, path: str, name: str, content: bytes) -> httpx.Response:
+                return http.post(
+                    f"/tickets/{key}/deliverables/{path}",
+                    headers={"Authorization": f"Bearer {tokens[user]}"},
+                    files={"file": (name, content, "application/octet-stream")},
                 )
 
             work("dana", "triage")
             assert [t["stage_key"] for t in call("otto", "GET", "/tasks")["items"]] == ["diagnose"]
             assert [t["stage_key"] for t in call("devi", "GET", "/tasks")["items"]] == ["fix"]
-            work("otto", "diagnose")
-            work("devi", "fix")
+
+            # Ops: no completion without the capture; a text file named .pcap is none.
+            call("otto", "POST", f"/tickets/{key}/tasks/diagnose/claim")
+            refused = complete("otto", "diagnose")
+            assert refused.status_code == 409, refused.text
+            assert [e["pointer"] for e in refused.json()["errors"]] == ["/deliverables/capture"]
+            text = upload("otto", "diagnose/capture", "lb.pcap", b"not a capture\n")
+            assert text.status_code == 415, text.text
+            capture = pcap_bytes(5)
+            assert upload("otto", "diagnose/capture", "lb.pcap", capture).status_code == 200
+            assert complete("otto", "diagnose").status_code == 200
+
+            # Dev: the regression test uploaded as code, the commit pushed by the git server.
+            call("devi", "POST", f"/tickets/{key}/tasks/fix/claim")
+            assert upload("devi", "fix/test_case", "test_lb.py", TEST_CASE).status_code == 200
+            missing = complete("devi", "fix")
+            assert missing.status_code == 409, missing.text
+            assert [e["pointer"] for e in missing.json()["errors"]] == ["/deliverables/commit"]
+            body, signed = github_push(key)
+            forged = http.post(
+                "/integrations/git/webhook",
+                content=body,
+                headers={**signed, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+            )
+            assert forged.status_code == 401, forged.text
+            pushed = http.post("/integrations/git/webhook", content=body, headers=signed)
+            assert pushed.status_code == 202, pushed.text
+            assert pushed.json()["signalled"] == [{"ticket": key, "sha": COMMIT}]
+            deadline = time.monotonic() + COMMIT_WAIT
+            while not call("devi", "GET", f"/tickets/{key}/deliverables/fix/commit/versions")[
+                "items"
+            ]:
+                assert time.monotonic() < deadline, "the pushed commit was never attached"
+                time.sleep(0.2)
+            assert complete("devi", "fix").status_code == 200
             work("dana", "verify")
+
+            downloaded = http.get(
+                f"/tickets/{key}/deliverables/diagnose/capture/versions/1",
+                headers={"Authorization": f"Bearer {tokens['dana']}"},
+            )
+            assert downloaded.content == capture
+            assert downloaded.headers["content-type"] == "application/vnd.tcpdump.pcap"
+            [commit] = call("dana", "GET", f"/tickets/{key}/deliverables/fix/commit/versions")[
+                "items"
+            ]
+            assert (commit["value"], commit["author"]) == (COMMIT, "git")
             assert call("rita", "GET", f"/tickets/{key}")["status"] == "resolved"
             closed = call("rita", "POST", f"/tickets/{key}/confirm", json={"comment": "works"})
             assert closed["status"] == "closed"
@@ -126,8 +218,14 @@ def test_ticket_life_over_http_on_the_dev_stack(tmp_path: Path) -> None:
         updates = [
             e for e in history if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"
         ]
-        # opened + 4 claims + 4 completions + confirm
-        assert len(updates) == 10
+        # opened + 4 claims + 4 completions + 2 uploads + confirm; refused ones leave nothing
+        assert len(updates) == 12
+        signals = [
+            e["workflowExecutionSignaledEventAttributes"]["signalName"]
+            for e in history
+            if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+        ]
+        assert signals == ["git_commit"]  # the forged delivery signalled nothing
         by_state = temporal_cli(
             stack.temporal_port,
             "workflow",

@@ -48,3 +48,17 @@ def test_the_snapshot_wait_outlasts_the_snapshot_workflow_by_default(
     monkeypatch.setenv("TICKETFLOW_SNAPSHOT_WAIT_SECONDS", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_a_git_webhook_secret_too_short_to_be_one_is_an_error_at_startup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().git_webhook_secret is None
+    monkeypatch.setenv("TICKETFLOW_GIT_WEBHOOK_SECRET", "hunter2")
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings()
+    monkeypatch.setenv("TICKETFLOW_GIT_WEBHOOK_SECRET", "a" * 16)
+    secret = Settings().git_webhook_secret
+    assert secret is not None
+    assert secret.get_secret_value() == "a" * 16
+    assert "a" * 16 not in repr(Settings())

@@ -15,6 +15,8 @@ from domain.customers import band_problems
 from domain.outbound import parse_allowed_host
 
 STATE_FILE = "stack.json"
+# A shared secret short enough to guess is no authentication.
+MIN_WEBHOOK_SECRET = 16
 
 
 class Settings(BaseSettings):
@@ -70,11 +72,24 @@ class Settings(BaseSettings):
     signing_key: SecretStr | None = None
     # The API's address as customers reach it, for links in messages; default: api_host:api_port.
     public_url: str | None = None
+    # The secret git servers sign webhook deliveries with (GitHub's HMAC key, GitLab's token);
+    # without one, `POST /integrations/git/webhook` refuses every delivery.
+    git_webhook_secret: SecretStr | None = None
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse(value)  # a ValueError here names the bad setting at startup
+        return value
+
+    @field_validator("git_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_WEBHOOK_SECRET:
+            raise ValueError(
+                f"the git webhook secret needs at least {MIN_WEBHOOK_SECRET} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
         return value
 
     @field_validator("tier_bands")

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.devices import Device, Snapshot
     from domain.expressions import ExpressionError
+    from domain.git_commits import GIT_COMMIT_SIGNAL, GitCommitInput
     from domain.messages import (
         CHILD_TICKET_ACTIVITY,
         EXTERNAL_SIGNAL,
@@ -141,6 +142,8 @@ MIN_ACTION_TIMEOUT = timedelta(seconds=1)
 DEVICE_EVIDENCE_PATCH = "device-evidence"
 # A task stage with `snapshot_on_claim` reads the intake's device each time its task is claimed.
 CLAIM_SNAPSHOT_PATCH = "claim-snapshot"
+# Marks runs that take pushed git commits as deliverables; histories before it had no handler.
+GIT_COMMITS_PATCH = "git-commits"
 # Reading the registry at creation: a short read retried a few times; a device not registered
 # (or a registry that stays unreadable) means no creation snapshot, never a stuck ticket.
 LOOKUP_RETRY = RetryPolicy(
@@ -991,6 +994,14 @@ class TicketWorkflow:
         for key in state.waits_for(sig.name, sig.payload):
             events += state.wait_matched(key, sig.payload, sig.signal_id, now)
         await self._record(events)
+
+    @workflow.signal(name=GIT_COMMIT_SIGNAL)
+    async def git_commit(self, sig: GitCommitInput) -> None:
+        """A git server pushed a commit naming this ticket: each stage expecting one takes it."""
+        state = self._state
+        if state.status != TicketStatus.OPEN or not workflow.patched(GIT_COMMITS_PATCH):
+            return
+        await self._record(state.attach_commit(sig.commit, sig.signal_id, workflow.now()))
 
     @workflow.query
     def contract(self, stage_key: str) -> StageContract:

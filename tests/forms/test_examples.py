@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from domain.definitions import ProcessDefinition, StageDefinition, structural_problems
+from domain.deliverables import contract_problems
 from forms.validation import data_problems, schema_problems
 from services.bundled import bundled_definitions, bundled_http_hosts
 
@@ -33,12 +34,10 @@ SAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         "triage": {"category": "network", "priority": "P2", "notes": "Lyon office only."},
         "diagnose": {
             "root_cause": "MTU mismatch after the firewall firmware upgrade fragments IKE packets.",
-            "packet_capture": "https://artifacts.example.com/pcap/IT-1042/lyon-fw.pcap",
             "affected_hosts": ["fw-lyon-01.example.com"],
         },
         "fix": {
-            "commit_id": "3f9c2a1b7e",
-            "test_case": "test_ike_fragmentation_with_mtu_1400",
+            "change": "Pin the tunnel MTU to 1400 so IKE packets are no longer fragmented.",
             "merge_request": "https://git.example.com/net/vpn-config/-/merge_requests/88",
         },
         "verify": {"service_restored": True, "verified_at": "2024-05-02T15:45:00Z"},
@@ -255,3 +254,20 @@ def test_the_examples_call_only_loopback_hosts() -> None:
     hosts = bundled_http_hosts()
     assert hosts == ["127.0.0.1:8070"]
     assert all(ip_address(h.rsplit(":", 1)[0]).is_loopback for h in hosts)
+
+
+def test_the_it_incident_hands_over_a_capture_a_test_and_a_commit() -> None:
+    definition = _definition("it-incident.yaml")
+    contracts = {
+        s.key: [(d.key, d.kind, d.required) for d in s.deliverables] for s in definition.stages
+    }
+    assert contracts == {
+        "triage": [],
+        "diagnose": [("capture", "file", True)],
+        "fix": [("test_case", "code", True), ("commit", "git_commit", True)],
+        "verify": [],
+    }
+    capture = definition.stage("diagnose").deliverables[0]
+    assert capture.media_types == ["application/vnd.tcpdump.pcap", "application/x-pcapng"]
+    assert capture.sensitivity == "confidential"
+    assert contract_problems(definition.stages, automated=set()) == []

@@ -11,7 +11,7 @@ import pytest
 
 import domain
 from domain.definitions import ProcessDefinition
-from domain.deliverables import DeliverableSpec, Submission
+from domain.deliverables import CommitAuthor, DeliverableSpec, GitCommit, Submission
 from domain.devices import Reading, Snapshot, seal
 from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import Actor, ParentRef, TicketEvent, TicketState
@@ -260,12 +260,45 @@ def deliverables_lifecycle() -> list[TicketEvent]:
     return state.events[-2:]
 
 
+COMMIT_CONTRACT = [{"key": "commit", "kind": "git_commit", "sensitivity": "confidential"}]
+WITH_COMMIT: dict[str, Any] = {
+    **DEFINITION,
+    "stages": [
+        {"key": "fix", "title": "Fix", "group": "service-desk", "deliverables": COMMIT_CONTRACT}
+    ],
+}
+PUSHED = GitCommit(
+    repository="MARK-REPO",
+    repository_url="MARK-REPO-URL",
+    sha="ab" * 20,
+    url="MARK-COMMIT-URL",
+    author=CommitAuthor(name="MARK-AUTHOR", email="MARK-EMAIL@example.com"),
+    message="LAB-000003 MARK-MESSAGE",
+)
+
+
+def commits_lifecycle() -> list[TicketEvent]:
+    """A pushed commit taken by a stage's confidential deliverable, then one no stage takes."""
+    definition = ProcessDefinition.model_validate(WITH_COMMIT)
+    state = TicketState.create(
+        key="LAB-3", definition=definition, intake=INTAKE, requester=RITA, now=NOW
+    )
+    attached = state.attach_commit(PUSHED, "sig-1", NOW)
+    referenced = state.attach_commit(PUSHED, "sig-2", NOW)
+    return [*attached, *referenced]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
 def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -> None:
-    events = [*lifecycle(), *automated_lifecycle(), *deliverables_lifecycle()]
+    events = [
+        *lifecycle(),
+        *automated_lifecycle(),
+        *deliverables_lifecycle(),
+        *commits_lifecycle(),
+    ]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
         shape = shape_of(_dump(event))
@@ -294,6 +327,27 @@ def test_a_deliverable_shows_where_its_own_field_is_readable(default_enforcer: A
     shown = redact_events(events, handler)
     assert shown[0]["data"]["attached"]["capture"]["file_name"] == "MARK-NAME"
     assert shown[1]["data"]["reason"] == "MARK-REASON"
+
+
+def test_a_pushed_commit_shows_where_its_deliverable_or_the_handlers_notes_are_readable(
+    default_enforcer: Any,
+) -> None:
+    catalog = catalog_from_document(WITH_COMMIT)
+    access = access_control(default_enforcer)
+    events = [_dump(e) for e in commits_lifecycle()]
+    assert [e["type"] for e in events] == ["deliverable_attached", "commit_referenced"]
+    # The requester: that a commit came, and where it lives (an outside system's report),
+    # but neither the confidential deliverable nor the developers' message and name.
+    timeline = redact_events(events, view_of(access, "rita", catalog, groups=["service-desk"]))
+    assert [e["actor"] for e in timeline] == ["git", "git"]
+    assert timeline[0]["data"]["attached"] == {}
+    assert _markers(repr(timeline)) == {"MARK-REPO", "MARK-REPO-URL", "MARK-COMMIT-URL"}
+    handler = redact_events(events, view_of(access, "dana", catalog, groups=["service-desk"]))
+    assert handler[0]["data"]["attached"]["commit"]["commit"]["message"].endswith("MARK-MESSAGE")
+    assert handler[1]["data"]["author"] == {
+        "name": "MARK-AUTHOR",
+        "email": "MARK-EMAIL@example.com",
+    }
 
 
 def test_a_requester_sees_no_marker_of_a_field_they_may_not_read(default_enforcer: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -13,21 +14,25 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from domain.git_commits import GIT_COMMIT_SIGNAL
 from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from domain.triage import DUPLICATE_SIGNAL
 from tests.dbutil import sqlite_url
 from tests.histories.record import HISTORY_DIR, SLA_WORKFLOW_ID, WORKFLOW_ID, record_full_life
 from tests.histories.record_deliverables import WORKFLOW_ID as DELIVERABLES_WORKFLOW_ID
 from tests.histories.record_deliverables import record_deliverables
+from tests.histories.record_git_commits import WORKFLOW_ID as GIT_COMMITS_WORKFLOW_ID
+from tests.histories.record_git_commits import record_git_commits
 from tests.histories.record_triage import WORKFLOW_ID as TRIAGE_WORKFLOW_ID
 from ticketflow.temporal_client import DATA_CONVERTER
-from workflows.ticket import DELIVERABLES_PATCH, TicketWorkflow
+from workflows.ticket import DELIVERABLES_PATCH, GIT_COMMITS_PATCH, TicketWorkflow
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 FULL_LIFE = HISTORY_DIR / f"{WORKFLOW_ID}.json"
 SLA_LADDER = HISTORY_DIR / f"{SLA_WORKFLOW_ID}.json"
 TRIAGE_LIFE = HISTORY_DIR / f"{TRIAGE_WORKFLOW_ID}.json"
 DELIVERABLES_LIFE = HISTORY_DIR / f"{DELIVERABLES_WORKFLOW_ID}.json"
+GIT_COMMITS_LIFE = HISTORY_DIR / f"{GIT_COMMITS_WORKFLOW_ID}.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
@@ -129,6 +134,33 @@ def test_a_triage_history_is_recorded() -> None:
     assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
 
 
+def _patches(events: list[Any]) -> list[str]:
+    return [
+        json.loads(payload.data)["id"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+    ]
+
+
+def test_a_git_commits_history_is_recorded_behind_its_patch() -> None:
+    events = load(GIT_COMMITS_LIFE).events
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert signals == [GIT_COMMIT_SIGNAL] * 3  # a commit, its redelivery, another commit
+    assert GIT_COMMITS_PATCH in _patches(list(events))
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+async def test_recorder_still_records_a_replayable_git_commits_life(tmp_path: Path) -> None:
+    recorded = await record_git_commits(workflow_id="NET-git-commits-again", data_dir=tmp_path)
+    await replay(WorkflowHistory.from_json("NET-git-commits-again", recorded), TicketWorkflow)
+
+
 def test_a_deliverables_history_is_recorded_behind_its_patch() -> None:
     events = load(DELIVERABLES_LIFE).events
     updates = {
@@ -137,14 +169,7 @@ def test_a_deliverables_history_is_recorded_behind_its_patch() -> None:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
     }
     assert {"attach_deliverable", "amend_contract", "complete", "confirm"} <= updates
-    patches = [
-        json.loads(payload.data)["id"]
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
-    ]
-    assert DELIVERABLES_PATCH in patches
+    assert DELIVERABLES_PATCH in _patches(list(events))
     assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
 
 
