@@ -2,6 +2,11 @@
 
 One run measures, in this process:
 
+* Field types: the generator on the held-apart sentences of bench/data/form_sentences.yaml
+  (none of their phrases is in the model's lexicon): the share of fields given the expected
+  kind, by language and style, beside the rule table it replaced (the longest-keyword
+  generator of commit `--before`, loaded from git in this run), how often each confidence
+  band was right, and the time the model takes to train on first use.
 * Generation: `generate_form` on one Chinese and one English sentence per bundled template
   (the template's field titles joined into a sentence), p50/p99 per call.
 * Publish check: `schema_problems` on every form of every bundled template, p50/p99.
@@ -17,15 +22,18 @@ One run measures, in this process:
 
 Run from the repository root:
 
-    .venv/bin/python bench/forms.py [--submissions N] [--repeat R]
+    .venv/bin/python bench/forms.py [--submissions N] [--repeat R] [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
+import types
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,16 +41,108 @@ from typing import Any
 # This script is named like the `forms` package it measures: keep its own folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+import yaml  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
 from domain.definitions import ProcessDefinition, structural_problems  # noqa: E402
 from domain.expression_analysis import analyse  # noqa: E402
 from domain.expressions import compile_expression  # noqa: E402
 from domain.process_checks import PublishRules, process_problems  # noqa: E402
-from forms.generate import generate_form  # noqa: E402
+from forms.field_model import field_model  # noqa: E402
+from forms.generate import REVIEW_BELOW, draft_fields, generate_form  # noqa: E402
 from forms.library import bundled_templates  # noqa: E402
 from forms.validation import _FORMAT_CHECKER, data_problems, schema_problems  # noqa: E402
 from services.bundled import bundled_definitions  # noqa: E402
+
+SENTENCES = Path(__file__).resolve().parent / "data" / "form_sentences.yaml"
+# The last commit whose generator was the longest-keyword rule table.
+RULE_TABLE_COMMIT = "5efc97f"
+BANDS = (0.0, 0.5, 0.7, 0.9, 1.0)
+
+
+def held_apart() -> list[dict[str, Any]]:
+    """The held-apart sentences with their expected kinds."""
+    return list(yaml.safe_load(SENTENCES.read_text(encoding="utf-8"))["sentences"])
+
+
+def _rule_table_kinds(revision: str) -> Callable[[str], list[str]] | None:
+    """The kinds the rule-table generator of `revision` gives, or None without git."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{revision}:forms/generate.py"],
+            capture_output=True,
+            check=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("rule_table_generate")
+    sys.modules[module.__name__] = module  # its dataclasses look their module up
+    exec(compile(source, "rule_table_generate", "exec"), module.__dict__)
+    known = {rule.key for rule in module.RULES}
+
+    def kinds(text: str) -> list[str]:
+        keys = [
+            k.rsplit("_", 1)[0] if k[-1].isdigit() else k
+            for k in module.generate_form(text)["properties"]
+        ]
+        return [k if k in known else "other" for k in keys]
+
+    return kinds
+
+
+def _score(expected: list[str], got: list[str]) -> int:
+    return sum(e == g for e, g in zip(expected, got, strict=False))
+
+
+def field_type_accuracy(before: str) -> None:
+    """Print the share of held-apart fields given their expected kind, now and before."""
+    start = time.perf_counter()
+    field_model()
+    trained = time.perf_counter() - start
+    old = _rule_table_kinds(before)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # right now, right before, n
+    bands: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # right, n
+    confusions: dict[tuple[str, str], int] = defaultdict(int)
+    for item in held_apart():
+        expected = item["types"].split()
+        language, fields = draft_fields(item["text"])
+        got = [f.kind for f in fields]
+        previous = _score(expected, old(item["text"])) if old else 0
+        for group in ("all", language, f"{language} {item['style']}"):
+            totals[group][0] += _score(expected, got)
+            totals[group][1] += previous
+            totals[group][2] += len(expected)
+        for e, f in zip(expected, fields, strict=False):
+            band = max(i for i, low in enumerate(BANDS[:-1]) if f.confidence >= low)
+            bands[band][0] += e == f.kind
+            bands[band][1] += 1
+            if e != f.kind:
+                confusions[(e, f.kind)] += 1
+    n_sentences = len(held_apart())
+    print(f"field-type model: trained on first use in {trained:.2f} s")
+    print(f"held-apart sentences: {n_sentences}, fields: {totals['all'][2]}")
+    print(f"{'field-type accuracy':24s} {'model':>7s} {'rules (' + before + ')':>16s}")
+    for group in sorted(totals, key=lambda g: (g != "all", g)):
+        now, previous, n = totals[group]
+        shown = f"{previous / n:16.1%}" if old else f"{'n/a':>16s}"
+        print(f"  {group:22s} {now / n:7.1%} {shown}   (n={n})")
+    if old:
+        now, previous, _n = totals["all"]
+        print(f"ratio model / rule table (fields right): {now / max(previous, 1):.2f}x")
+    print(f"confidence band (review below {REVIEW_BELOW}): right / fields")
+    for band in sorted(bands):
+        right, n = bands[band]
+        print(
+            f"  [{BANDS[band]:.1f}, {BANDS[band + 1]:.1f}{']' if band == len(BANDS) - 2 else ')'}"
+            f"  {right / n:6.1%}  ({right}/{n})"
+        )
+    worst = sorted(confusions.items(), key=lambda kv: -kv[1])[:8]
+    print(
+        "most frequent misses (expected -> given): "
+        + ", ".join(f"{e}->{g} {c}" for (e, g), c in worst)
+    )
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -181,7 +281,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--before", default=RULE_TABLE_COMMIT, help="rule-table commit")
     args = parser.parse_args()
+
+    field_type_accuracy(args.before)
+    print()
 
     sentences, forms = _sentences(), _forms()
     definitions = [ProcessDefinition.model_validate(d) for _n, d in bundled_definitions()]

@@ -41,8 +41,11 @@ JSON_SCHEMA_KEYWORDS = frozenset(
     }
 )  # fmt: skip
 UI_KEYWORDS = frozenset(
-    {"x-sensitivity", "x-maskable", "x-widget", "x-order", "x-placeholder", "x-help", "x-review"}
-)
+    {
+        "x-sensitivity", "x-maskable", "x-widget", "x-order", "x-placeholder", "x-help",
+        "x-review", "x-confidence",
+    }
+)  # fmt: skip
 ROOT_ONLY_KEYWORDS = frozenset({"x-language"})
 KNOWN_FORMATS = frozenset(FormatChecker().checkers)
 _OLD_KEYWORDS = {
@@ -93,6 +96,8 @@ def _value_problems(
     for key in ("x-maskable", "x-review"):
         if key in node and not isinstance(node[key], bool):
             yield (key,), "must be true or false"
+    if "x-confidence" in node and not _is_probability(node["x-confidence"]):
+        yield ("x-confidence",), "must be a number from 0 to 1"
     for key in ("x-placeholder", "x-help"):
         if key in node and not (isinstance(node[key], str) and len(node[key]) <= 1000):
             yield (key,), "must be a string of at most 1000 characters"
@@ -112,6 +117,10 @@ def _value_problems(
             if problem:
                 yield ("patternProperties", name), problem
     yield from _condition_problems(node)
+
+
+def _is_probability(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def _has_choices(node: dict[str, Any]) -> bool:

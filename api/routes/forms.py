@@ -15,7 +15,7 @@ from api.schemas import FormSummary, JsonObject, Strict, ValidationReport
 from domain.problems import Rejected
 from domain.ticket import Actor
 from forms.diff import FormDiff, diff_forms
-from forms.generate import GenerationRejected, generate_form
+from forms.generate import GenerationRejected, generate_form_in_thread
 from forms.layout import FormLayout, form_layout
 from forms.validation import schema_problems_in_thread
 from policies.authorization import PUBLISH
@@ -88,7 +88,7 @@ async def diff(key: str, a: Version, b: Version, session: SessionDep, _actor: Ac
 async def generate(body: GenerateFormRequest, _actor: Publisher) -> GeneratedForm:
     """Draft a form from one sentence; nothing is published."""
     try:
-        schema = generate_form(body.text, title=body.title)
+        schema = await generate_form_in_thread(body.text, title=body.title)
     except GenerationRejected as exc:
         raise ProblemError(
             422, "no form can be drafted from this text", problems=exc.problems
