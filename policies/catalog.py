@@ -46,6 +46,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     # What task stages handed over (artifacts, commits, links, records): each deliverable is
     # also a field `deliverables.<key>` with the sensitivity its contract declares.
     "deliverables": "internal",
+    # After-sales care of the ticket's customer: what was planned, sent, confirmed, stopped
+    # (a stop tells of a consent revoked, as revealing as the customer's consent itself).
+    "care": "confidential",
 }
 DELIVERABLES = "deliverables"
 
