@@ -154,7 +154,7 @@ def _app(endpoint: Endpoint) -> Starlette:
             Route("/status/{code:int}", status),
             Route("/flaky/{name}", flaky),
             Route("/slow/{name}", slow),
-            Route("/redirect", redirect),
+            Route("/redirect", redirect, methods=["GET", "POST"]),
             Route("/loop", loop),
             Route("/big", big),
             Route("/stream", stream),
