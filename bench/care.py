@@ -20,9 +20,10 @@ late it came would measure the test server, not Temporal's timers; that server i
 Printed per phase: p50/p95/p99/max lateness, how many actions ran, the worker's peak resident
 memory (VmHWM), CPU per action, the load average, and the ratio of the p99s.
 
-Run from the repository root (the default is 1,000 tickets; `--tickets 10000` for the full run):
+Run from the repository root (the default is 500 tickets, a few minutes here; `--tickets 10000`
+for the full run):
 
-    .venv/bin/python bench/care.py [--tickets 1000] [--first 30] [--second 60] [--spread 0]
+    .venv/bin/python bench/care.py [--tickets 500] [--first 30] [--second 60] [--spread 0]
 """
 
 from __future__ import annotations
@@ -326,7 +327,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
 def main() -> None:
     """Parse arguments and run the bench."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tickets", type=int, default=1000, help="10000 for the full run")
+    parser.add_argument("--tickets", type=int, default=500, help="10000 for the full run")
     parser.add_argument("--first", type=float, default=30.0, help="first action, s after close")
     parser.add_argument("--second", type=float, default=60.0, help="second action, s after close")
     parser.add_argument("--concurrency", type=int, default=32)
