@@ -113,6 +113,18 @@ class CareStrategy(_Strict):
     )
 
 
+class CareSettings(_Strict):
+    """A definition's opt-in to care: the strategy its closed tickets' customers get."""
+
+    strategy: str = Field(pattern=KEY_PATTERN, description="A published care strategy's key.")
+    version: int | None = Field(
+        default=None, ge=1, description="Pinned on publish (the latest when not given)."
+    )
+    snapshot: CareStrategy | None = Field(
+        default=None, description="Filled on publish: the strategy version, carried inline."
+    )
+
+
 class TicketContext(BaseModel):
     """What a strategy reads of the closed ticket."""
 

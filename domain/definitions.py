@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendars import BusinessCalendar
+from domain.care import CareSettings
 from domain.deliverables import DeliverableSpec
 from domain.problems import Problem, pointer
 from domain.sla import SlaPolicy
@@ -183,6 +184,9 @@ class ProcessDefinition(BaseModel):
         default_factory=dict, description="Filled on publish: the calendars the SLAs count on."
     )
     triage: TriageSettings | None = None
+    care: CareSettings | None = Field(
+        default=None, description="After-sales care for the customer of each closed ticket."
+    )
     template: str | None = Field(
         default=None, pattern=KEY_PATTERN, description="Set by from-template: its library template."
     )

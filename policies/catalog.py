@@ -50,6 +50,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     # are confidential.
     "feedback": "internal",
     "feedback.comment": "confidential",
+    # After-sales care of the ticket's customer: what was planned, sent, confirmed, stopped
+    # (a stop tells of a consent revoked, as revealing as the customer's consent itself).
+    "care": "confidential",
 }
 DELIVERABLES = "deliverables"
 

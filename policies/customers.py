@@ -33,6 +33,8 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "address": "confidential",
     # What the customer agreed to, the text they were shown and who recorded it.
     "consents": "confidential",
+    # The care the customer got (CareWorkflow's steps): what was sent, asked, stopped and why.
+    "care_history": "confidential",
 }
 CATALOG = FieldCatalog(
     ident=CUSTOMER, fields={name: FieldSpec(level) for name, level in CUSTOMER_FIELDS.items()}
@@ -53,12 +55,24 @@ CONSENT_SHAPE: dict[str, Any] = dict.fromkeys(
     ),
     KEEP,
 )
+CARE_RECORD_SHAPE: dict[str, Any] = dict.fromkeys(
+    ("ticket_key", "care_seq", "ticket_seq", "type", "at", "actor", "data"), KEEP
+)
 CUSTOMER_SHAPE: dict[str, Any] = {
-    **{name: name for name in CUSTOMER_FIELDS if name not in ("products", "consents")},
+    **{
+        name: name
+        for name in CUSTOMER_FIELDS
+        if name not in ("products", "consents", "care_history")
+    },
     "products": ("products", PRODUCT_SHAPE),
     "consents": ("consents", CONSENT_SHAPE),
     # Which purposes are in force now: as revealing as the ledger it is read from.
     "consenting_to": "consents",
+}
+# A customer's care history: whose it is, and the steps, each shown whole or not at all.
+HISTORY_SHAPE: dict[str, Any] = {
+    "customer_id": "id",
+    "items": ("care_history", CARE_RECORD_SHAPE),
 }
 
 
@@ -80,6 +94,24 @@ def customer_view(
 def redact_customer(document: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
     """A customer as this caller may see it: only declared, readable fields."""
     return redact(document, view, CUSTOMER_SHAPE)
+
+
+def redact_history(document: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
+    """A customer's care history as this caller may see it (no steps without `care_history`)."""
+    return redact(document, view, HISTORY_SHAPE)
+
+
+# A confirmation task of a customer's care: what it is about is the customer's care history.
+CARE_TASK_SHAPE: dict[str, Any] = {
+    **dict.fromkeys(("id", "ticket_key", "group", "status", "opened_at", "deadline"), KEEP),
+    "customer_id": "id",
+    **dict.fromkeys(("action", "rule", "decided_by", "decided_at", "reason"), "care_history"),
+}
+
+
+def redact_care_task(document: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
+    """A care task as this caller may see it."""
+    return redact(document, view, CARE_TASK_SHAPE)
 
 
 def customer_writes(document: Mapping[str, Any]) -> tuple[Write, ...]:

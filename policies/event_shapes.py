@@ -364,6 +364,36 @@ EVENT_SHAPES: dict[str, EventShape] = {
     ),
 }
 
+# The care of the ticket's customer after close (CareWorkflow): every part is `care`. A
+# decision's actor and `by` are the care agent who decided.
+CARE_ACTION_KEYS = (
+    "action",
+    "rule",
+    "mode",
+    "due_at",
+    "outcome",
+    "channel",
+    "status",
+    "task",
+    "group",
+    "deadline",
+    "error",
+    "revoked_at",
+    "by",
+    "reason",
+)
+EVENT_SHAPES.update(
+    {
+        "care_started": EventShape(
+            {"strategy": "care", "planned": "care"}, gate=("care",), actor=("care",)
+        ),
+        "care_action": EventShape(
+            dict.fromkeys(CARE_ACTION_KEYS, "care"), gate=("care",), actor=("care",)
+        ),
+        "care_ended": EventShape({"outcomes": "care"}, gate=("care",), actor=("care",)),
+    }
+)
+
 _ALWAYS = ("seq", "type", "at")
 
 

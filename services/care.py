@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.calendars import ALWAYS, BusinessCalendar
 from domain.care import CareStrategy, calendar_actions, strategy_problems
+from domain.definitions import ProcessDefinition
 from domain.json_values import value_problems
 from domain.problems import Problem, Rejected, pointer
 from services.publishing import insert_next_version, model_problems
@@ -79,3 +80,40 @@ async def publish_strategy(
 def stored_strategy(row: CareStrategyRow) -> CareStrategy:
     """The strategy a stored version holds."""
     return CareStrategy.model_validate(row.document)
+
+
+async def pin_definition_care(
+    *, session: AsyncSession, definition: ProcessDefinition
+) -> list[Problem]:
+    """Pin the strategy a definition opts into (`care`) and carry it inline; its problems.
+
+    The strategy must be published (the version given, else the latest), and the intake form
+    must declare `customer_id`, since care goes to the customer a ticket names.
+    """
+    care = definition.care
+    if care is None:
+        return []
+    problems: list[Problem] = []
+    intake = definition.intake_form or {}
+    declared = intake.get("properties") if isinstance(intake, dict) else None
+    if not isinstance(declared, dict) or "customer_id" not in declared:
+        problems.append(
+            Problem(
+                pointer="/care",
+                detail="care goes to the customer a ticket names: the intake form must"
+                " declare customer_id",
+            )
+        )
+    row = await store.get_strategy(session=session, key=care.strategy, version=care.version)
+    if row is None:
+        at, which = (
+            ("/care/version", f"{care.strategy}@{care.version}")
+            if care.version is not None
+            and await store.get_strategy(session=session, key=care.strategy) is not None
+            else ("/care/strategy", care.strategy)
+        )
+        problems.append(Problem(pointer=at, detail=f"no published care strategy {which}"))
+        return problems
+    care.snapshot = stored_strategy(row)
+    care.version = row.version
+    return problems

@@ -19,9 +19,11 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError
 
+from domain.care_flow import CARE_REVOKED_SIGNAL, ConsentRevokedInput, care_workflow_id
 from domain.customers import (
-    ConsentEvent,
     ConsentGrant,
     ConsentRevoked,
     Customer,
@@ -35,8 +37,9 @@ from domain.json_values import value_problems
 from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from services.publishing import model_problems
+from store import care as care_store
 from store import customers as store
-from store.customers import Ledger
+from store.customers import Ledger, ledger
 from store.models import ConsentRevocationRow, ConsentRow, CustomerRow
 from ticketflow.settings import Settings
 
@@ -210,17 +213,6 @@ async def import_customers(
     ]
 
 
-def ledger(entries: Ledger) -> list[ConsentEvent]:
-    """A customer's consent ledger from its stored grants and revocations."""
-    events = []
-    for grant, revocation in entries:
-        purpose = cast(Purpose, grant.purpose)
-        events.append(ConsentEvent(purpose=purpose, kind="granted", at=grant.given_at))
-        if revocation is not None:
-            events.append(ConsentEvent(purpose=purpose, kind="revoked", at=revocation.revoked_at))
-    return events
-
-
 def consent_document(grant: ConsentRow, revocation: ConsentRevocationRow | None) -> dict[str, Any]:
     """One consent as the API shows it, with its revocation if it has one."""
     return {
@@ -298,9 +290,7 @@ async def _revoke(
         await store.insert_revocation(
             session=session, consent=grant, revoked_by=by, via=via, now=now
         )
-    revoked = ConsentRevoked(customer_id=customer_id, purpose=purpose, at=now, via=via, by=by)
-    await tell_care_of_revocation(revoked=revoked)
-    return revoked
+    return ConsentRevoked(customer_id=customer_id, purpose=purpose, at=now, via=via, by=by)
 
 
 async def revoke_consent(
@@ -329,17 +319,34 @@ async def revoke_by_link(
     )
 
 
-async def tell_care_of_revocation(*, revoked: ConsentRevoked) -> None:
-    """Where the customer's running care workflows will be signalled of a revocation.
+async def tell_care_of_revocation(
+    *, session: AsyncSession, temporal: Client, revoked: ConsentRevoked
+) -> list[str]:
+    """Signal the customer's running care workflows of a committed revocation, at once.
 
-    No care workflow runs yet: the revocation is logged, and the ledger already holds it.
+    Returns the tickets whose care was told. A care workflow that cannot be reached now still
+    reads the ledger before each message it sends, so a failed signal is logged, not raised.
     """
-    logging.getLogger("ticketflow.care").info(
+    log = logging.getLogger("ticketflow.care")
+    log.info(
         "consent to %s revoked for customer %s via %s",
         revoked.purpose,
         revoked.customer_id,
         revoked.via,
     )
+    told = []
+    signal = ConsentRevokedInput(purpose=revoked.purpose, at=revoked.at)
+    for ticket_key in await care_store.running_care(
+        session=session, customer_id=revoked.customer_id
+    ):
+        handle = temporal.get_workflow_handle(care_workflow_id(ticket_key))
+        try:
+            await handle.signal(CARE_REVOKED_SIGNAL, signal)
+        except RPCError as exc:
+            log.warning("care of %s not told of the revocation: %s", ticket_key, exc.message)
+            continue
+        told.append(ticket_key)
+    return told
 
 
 async def intake_customer_problems(

@@ -133,7 +133,8 @@ async def check_definition(
     """Validate a definition completely and return it with every form resolved inline.
 
     Raises Rejected listing every problem: shape, duplicate keys, unknown dependencies,
-    cycles, unknown form references, invalid JSON Schemas, SLA policies and every check of the
+    cycles, unknown form references, invalid JSON Schemas, SLA policies, the care strategy it
+    opts into (pinned inline) and every check of the
     process language (services.process_publishing) under `rules` (by default the built-in
     actions and no HTTP host).
     """
@@ -158,6 +159,7 @@ async def check_definition(
                 at = pointer("stages", i, "deliverables", j, "schema")
                 problems += await schema_problems_in_thread(spec.schema_, at=at)
     problems += await check_sla(session=session, definition=definition)
+    problems += await check_care(session=session, definition=definition)
     problems += await check_process(
         session=session, definition=definition, rules=rules or PublishRules()
     )
@@ -176,6 +178,14 @@ async def check_process(
     return await process_publishing.check_process(
         session=session, definition=definition, rules=rules
     )
+
+
+async def check_care(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:
+    """The care strategy a definition opts into, pinned inline (services.care; late: it uses
+    us)."""
+    from services import care
+
+    return await care.pin_definition_care(session=session, definition=definition)
 
 
 async def check_sla(*, session: AsyncSession, definition: ProcessDefinition) -> list[Problem]:

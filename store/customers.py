@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.customers import ConsentGrant, Customer
+from domain.customers import ConsentEvent, ConsentGrant, Customer, Purpose
 from store.models import ConsentRevocationRow, ConsentRow, CustomerRow
 from store.tickets import BadCursor
 
@@ -100,6 +101,17 @@ async def insert_consent(
 
 
 Ledger = list[tuple[ConsentRow, ConsentRevocationRow | None]]
+
+
+def ledger(entries: Ledger) -> list[ConsentEvent]:
+    """A customer's consent ledger from its stored grants and revocations."""
+    events = []
+    for grant, revocation in entries:
+        purpose = cast(Purpose, grant.purpose)
+        events.append(ConsentEvent(purpose=purpose, kind="granted", at=grant.given_at))
+        if revocation is not None:
+            events.append(ConsentEvent(purpose=purpose, kind="revoked", at=revocation.revoked_at))
+    return events
 
 
 async def consents_of_each(*, session: AsyncSession, customer_ids: list[str]) -> dict[str, Ledger]:

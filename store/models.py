@@ -587,3 +587,56 @@ class ProblemTicketRow(Base):
         ForeignKey("problems.id", ondelete="CASCADE"), primary_key=True
     )
     ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class CareRunRow(Base):
+    """One ticket's care workflow: whose, under which strategy, and whether it has ended."""
+
+    __tablename__ = "care_runs"
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(80), index=True)
+    strategy: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class CareRecordRow(Base):
+    """One step of a ticket's care (the customer's history); kept once by (ticket, care_seq).
+
+    `ticket_seq` is the seq of the event the same step appended to the ticket's timeline.
+    """
+
+    __tablename__ = "care_records"
+    __table_args__ = (Index("ix_care_records_customer_at", "customer_id", "at"),)
+
+    ticket_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    care_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(80))
+    ticket_seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]]
+
+
+class CareTaskRow(Base):
+    """A confirmation task of a care action, as its care workflow last recorded it."""
+
+    __tablename__ = "care_tasks"
+    __table_args__ = (Index("ix_care_tasks_group_status", "group_name", "status"),)
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    ticket_key: Mapped[str] = mapped_column(String(40), index=True)
+    customer_id: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str] = mapped_column(String(80))
+    group_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text)
+    # The care_seq of the record that last wrote this row: an older retry never overwrites it.
+    care_seq: Mapped[int] = mapped_column(Integer)

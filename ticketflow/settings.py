@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from limits import parse
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.customers import band_problems
-from domain.outbound import parse_allowed_host
+from domain.outbound import parse_allowed_host, url_refusal
 
 STATE_FILE = "stack.json"
 # A shared secret short enough to guess is no authentication.
@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     # The secret git servers sign webhook deliveries with (GitHub's HMAC key, GitLab's token);
     # without one, `POST /integrations/git/webhook` refuses every delivery.
     git_webhook_secret: SecretStr | None = None
+    # Where care actions are posted (a webhook into the CRM or messaging system); its host must
+    # be on http_allowed_hosts. Without it, each action is recorded with no channel.
+    care_webhook_url: str | None = None
+    # The account the care channel reads customers as: the policy decides which customer
+    # fields a posted action carries (none but what is granted to it).
+    care_channel_user: str = "care-channel"
+    # How long a `confirm` care action waits for a person before it lapses.
+    care_confirm_hours: float = Field(default=48.0, gt=0, le=24 * 365)
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
@@ -113,6 +121,14 @@ class Settings(BaseSettings):
         for entry in value:
             parse_allowed_host(entry)  # a ValueError here names the bad entry at startup
         return value
+
+    @model_validator(mode="after")
+    def _care_webhook(self) -> Settings:
+        if self.care_webhook_url is not None:
+            refusal = url_refusal(self.care_webhook_url, self.http_allowed_hosts)
+            if refusal is not None:
+                raise ValueError(f"care_webhook_url: {refusal}")
+        return self
 
     @property
     def effective_artifacts_dir(self) -> Path:

@@ -9,19 +9,22 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.actions.registry import ActionRegistry, action_registry
+from activities.care import CareActivities
 from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
-from ticketflow.settings import get_settings
+from services.feedback_tokens import feedback_url
+from ticketflow.settings import Settings, get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
+from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
+WORKFLOWS = [TicketWorkflow, CareWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
 
 
 def build_ticket_worker(
@@ -31,18 +34,27 @@ def build_ticket_worker(
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path | None = None,
     actions: ActionRegistry | None = None,
+    settings: Settings | None = None,
 ) -> Worker:
     """A worker serving tickets' workflows and activities (models under `data_dir`), and every
     action of `actions` (by default the built-ins, configured by the process's settings).
 
     The device lookup is always served here; the device reads it leads to run on the edge
-    queues (`edge-<site>`), which this worker never serves.
+    queues (`edge-<site>`), which this worker never serves. `settings` (by default the
+    process's) configure the care connector.
     """
+    settings = settings or get_settings()
     projection = ProjectionActivities(sessions)
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)
+    care = CareActivities(
+        sessions,
+        projection.write_turn,
+        settings,
+        lambda ticket_key: feedback_url(settings=settings, ticket_key=ticket_key),
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -53,7 +65,10 @@ def build_ticket_worker(
             triage.triage_ticket,
             children.reserve_child_ticket,
             devices.find_device,
-            *(actions or action_registry(get_settings())).activities,
-            *alarm_activities(sessions=sessions, task_queue=task_queue, settings=get_settings()),
+            care.prepare_care,
+            care.record_care,
+            care.send_care,
+            *(actions or action_registry(settings)).activities,
+            *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],
     )

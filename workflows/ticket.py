@@ -21,6 +21,16 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from domain import sla_clocks
     from domain.actions import ActionInput, ActionOutput, action_activity, reads_device
+    from domain.care_flow import (
+        CARE_PREPARE_ACTIVITY,
+        CARE_WORKFLOW,
+        CareInput,
+        CarePrepared,
+        CarePrepareInput,
+        care_workflow_id,
+        intake_customer,
+        ticket_context,
+    )
     from domain.definitions import RetrySpec
     from domain.deliverables import StageContract
     from domain.device_evidence import (
@@ -152,6 +162,12 @@ LOOKUP_RETRY = RetryPolicy(
     non_retryable_error_types=[DEVICE_NOT_FOUND],
 )
 SYSTEM_ACTOR = Actor(user="system", role="system")
+# Marks runs that start the customer's care at close; histories recorded before it have none.
+CARE_PATCH = "care"
+# Reading the customer at close: a short read retried a few times; should it keep failing, the
+# ticket closes without care rather than never completing.
+CARE_PREPARE_TIMEOUT = timedelta(seconds=30)
+CARE_PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
 
 def _rule_error(exc: TicketRuleError) -> ApplicationError:
@@ -243,6 +259,7 @@ class TicketWorkflow:
         # A final ticket takes no more evidence.
         for read in self._claim_reads:
             read.cancel()
+        await self._start_care()
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
 
@@ -263,6 +280,54 @@ class TicketWorkflow:
             await self._run_clocks_until_change()
             if state.status == TicketStatus.OPEN and self._continue_as_new_due():
                 await self._continue_as_new(start)
+
+    async def _start_care(self) -> None:
+        """Start the customer's care (a child that outlives the ticket) once the ticket closed.
+
+        Only for definitions that opt in and intakes that name a customer; the ticket's own
+        workflow completes as soon as the child has started.
+        """
+        state = self._state
+        care = state.definition.care
+        customer_id = intake_customer(state.intake)
+        if (
+            state.status != TicketStatus.CLOSED
+            or state.closed_at is None
+            or care is None
+            or care.snapshot is None
+            or customer_id is None
+            or not workflow.patched(CARE_PATCH)
+        ):
+            return
+        try:
+            prepared = await workflow.execute_activity(
+                CARE_PREPARE_ACTIVITY,
+                CarePrepareInput(ticket_key=state.key, customer_id=customer_id),
+                result_type=CarePrepared,
+                start_to_close_timeout=CARE_PREPARE_TIMEOUT,
+                retry_policy=CARE_PREPARE_RETRY,
+            )
+        except ActivityError:
+            return
+        if prepared.customer is None:
+            return
+        context = ticket_context(state.key, state.definition.key, state.intake, state.events)
+        try:
+            await workflow.start_child_workflow(
+                CARE_WORKFLOW,
+                CareInput(
+                    ticket=context,
+                    customer=prepared.customer,
+                    strategy=care.snapshot,
+                    closed_at=state.closed_at,
+                    department=prepared.department,
+                    confirm_within=prepared.confirm_within,
+                ),
+                id=care_workflow_id(state.key),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            return  # a care workflow of this ticket runs already
 
     def _idle(self) -> bool:
         """No projection is being written."""

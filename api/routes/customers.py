@@ -15,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import AccessDep, SessionDep, SettingsDep, require_roles
+from api.deps import AccessDep, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.problems import ProblemError
 from api.routes.definitions import _document
 from api.schemas import redactable
@@ -24,7 +24,13 @@ from domain.problems import Problem, Rejected
 from domain.ticket import Actor
 from policies.access import AccessControl
 from policies.authorization import READ_CUSTOMERS, WRITE_CUSTOMERS, Write, refused_writes
-from policies.customers import customer_domain, customer_view, customer_writes, redact_customer
+from policies.customers import (
+    customer_domain,
+    customer_view,
+    customer_writes,
+    redact_customer,
+    redact_history,
+)
 from policies.redaction import FieldView
 from services.customers import (
     CustomerExists,
@@ -35,7 +41,9 @@ from services.customers import (
     record_consent,
     revoke_by_link,
     revoke_consent,
+    tell_care_of_revocation,
 )
+from store import care as care_store
 from store import customers as store
 from store.models import CustomerRow
 from store.tickets import BadCursor
@@ -112,6 +120,27 @@ class Revocation(BaseModel):
     purpose: str
     revoked_at: datetime
     via: str
+
+
+class CareRecordView(BaseModel):
+    """One step of the customer's care: on which ticket, what, when, by whom."""
+
+    ticket_key: str
+    care_seq: int
+    ticket_seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class CareHistoryView(BaseModel):
+    """The care a customer got, newest first; without `care_history` access, no steps."""
+
+    model_config = ConfigDict(json_schema_extra=redactable())
+
+    customer_id: str
+    items: list[CareRecordView]
 
 
 class LinkRevocation(BaseModel):
@@ -307,6 +336,40 @@ async def get_customer(
     return JSONResponse(shown)
 
 
+@router.get("/customers/{customer_id}/history", response_model=CareHistoryView)
+async def care_history(
+    customer_id: CustomerId,
+    session: SessionDep,
+    actor: Reader,
+    settings: SettingsDep,
+    access: AccessDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> JSONResponse:
+    """The steps of the customer's care over all their tickets (newest first), redacted.
+
+    Each step is shown whole to callers who may read `customer.care_history` (confidential);
+    others get no steps. 404 if there is no customer the caller may see.
+    """
+    row, view = await _readable(session, customer_id, actor, access, settings)
+    records = []
+    if view.readable("care_history"):
+        found = await care_store.care_history(session=session, customer_id=row.id, limit=limit)
+        records = [
+            {
+                "ticket_key": r.ticket_key,
+                "care_seq": r.care_seq,
+                "ticket_seq": r.ticket_seq,
+                "type": r.type,
+                "at": r.at,
+                "actor": r.actor,
+                "data": r.data,
+            }
+            for r in found
+        ]
+    document = {"customer_id": row.id, "items": records}
+    return JSONResponse(jsonable_encoder(redact_history(document, view)))
+
+
 @router.post(
     "/customers/{customer_id}/consents",
     status_code=status.HTTP_201_CREATED,
@@ -352,6 +415,7 @@ async def withdraw_consent(
     actor: Writer,
     settings: SettingsDep,
     access: AccessDep,
+    temporal: TemporalDep,
 ) -> Revocation:
     """Revoke a purpose: a revocation is added; the consent it ends stays on record.
 
@@ -365,6 +429,7 @@ async def withdraw_consent(
     if revoked is None:
         raise ProblemError(404, f"customer {customer_id} has no open consent to {purpose}")
     await session.commit()
+    await tell_care_of_revocation(session=session, temporal=temporal, revoked=revoked)
     return Revocation(
         customer_id=revoked.customer_id,
         purpose=revoked.purpose,
@@ -374,7 +439,9 @@ async def withdraw_consent(
 
 
 @router.post("/consents/revoke/{token}", response_model=LinkRevocation)
-async def revoke_with_link(token: Token, session: SessionDep) -> LinkRevocation:
+async def revoke_with_link(
+    token: Token, session: SessionDep, temporal: TemporalDep
+) -> LinkRevocation:
     """The customer's one-time link: revokes the purpose it was given for, no account needed.
 
     A token used before, or never issued, is a 404 and records nothing.
@@ -384,4 +451,5 @@ async def revoke_with_link(token: Token, session: SessionDep) -> LinkRevocation:
         await session.rollback()
         raise ProblemError(404, "this link is not valid or was used already")
     await session.commit()
+    await tell_care_of_revocation(session=session, temporal=temporal, revoked=revoked)
     return LinkRevocation(purpose=revoked.purpose, revoked_at=revoked.at)

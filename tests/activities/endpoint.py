@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,6 +41,8 @@ class Endpoint:
     host: str
     port: int
     hits: Counter[str] = field(default_factory=Counter)
+    # JSON bodies posted to /inbox/<name>, by name, in arrival order (accepted ones only).
+    received: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -130,6 +133,16 @@ def _app(endpoint: Endpoint) -> Starlette:
 
         return StreamingResponse(body(), media_type="application/json")
 
+    async def inbox(request: Request) -> Response:
+        # A webhook: answers `code` (default 503) to the first `fail` posts, then keeps the body.
+        hit = counted(request)
+        if hit <= int(request.query_params.get("fail", "0")):
+            return JSONResponse(
+                {"busy": True}, status_code=int(request.query_params.get("code", "503"))
+            )
+        endpoint.received.setdefault(request.path_params["name"], []).append(await request.json())
+        return JSONResponse({"kept": True}, status_code=202)
+
     async def text(request: Request) -> Response:
         counted(request)
         return PlainTextResponse("<html>not json</html>", media_type="text/html")
@@ -141,11 +154,12 @@ def _app(endpoint: Endpoint) -> Starlette:
             Route("/status/{code:int}", status),
             Route("/flaky/{name}", flaky),
             Route("/slow/{name}", slow),
-            Route("/redirect", redirect),
+            Route("/redirect", redirect, methods=["GET", "POST"]),
             Route("/loop", loop),
             Route("/big", big),
             Route("/stream", stream),
             Route("/text", text),
+            Route("/inbox/{name}", inbox, methods=["POST"]),
         ]
     )
 

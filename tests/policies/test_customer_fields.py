@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from policies.customers import CATALOG, CUSTOMER_FIELDS, CUSTOMER_SHAPE
+from policies.customers import (
+    CARE_TASK_SHAPE,
+    CATALOG,
+    CUSTOMER_FIELDS,
+    CUSTOMER_SHAPE,
+    HISTORY_SHAPE,
+)
+from policies.redaction import KEEP
 from policies.subjects import rule_problems
 
 
@@ -15,9 +22,14 @@ def test_rules_may_name_customer_fields() -> None:
 
 def test_contact_fields_and_consent_are_confidential() -> None:
     confidential = {n for n, s in CUSTOMER_FIELDS.items() if s == "confidential"}
-    assert confidential == {"email", "phone", "address", "consents"}
+    assert confidential == {"email", "phone", "address", "consents", "care_history"}
     assert CATALOG.spec("email").sensitivity == "confidential"
     # Every declared field has a rule in the shape; the shape gates nothing undeclared.
-    gates = {r if isinstance(r, str) else r[0] for r in CUSTOMER_SHAPE.values()}
+    # Every declared field has a rule in a shape (the customer's, or its care history's); the
+    # shapes gate nothing undeclared.
+    shapes = [CUSTOMER_SHAPE, HISTORY_SHAPE, CARE_TASK_SHAPE]
+    rules = [r for shape in shapes for r in shape.values() if r != KEEP]
+    gates = {r if isinstance(r, str) else r[0] for r in rules}
     assert gates <= set(CUSTOMER_FIELDS)
-    assert set(CUSTOMER_FIELDS) <= set(CUSTOMER_SHAPE)
+    assert set(CUSTOMER_FIELDS) <= set(CUSTOMER_SHAPE) | {"care_history"}
+    assert HISTORY_SHAPE["items"][0] == "care_history"

@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 import domain
+from domain.care import CareStrategy, plan_care
+from domain.care_flow import action_data, started_data, ticket_context
+from domain.customers import Customer
 from domain.definitions import ProcessDefinition
 from domain.deliverables import CommitAuthor, DeliverableSpec, GitCommit, Submission
 from domain.devices import Reading, Snapshot, seal
@@ -288,6 +291,42 @@ def commits_lifecycle() -> list[TicketEvent]:
     return [*attached, *referenced]
 
 
+def care_lifecycle() -> list[TicketEvent]:
+    """Every step a care workflow records after close, each with every key it writes."""
+    strategy = CareStrategy.model_validate(
+        {
+            "key": "after-repair",
+            "version": 1,
+            "rules": [
+                {
+                    "name": "all",
+                    "actions": [{"action": "coupon", "delay": "P1D", "params": {"v": 1}}],
+                }
+            ],
+        }
+    )
+    customer = Customer(id="C-1", name="MARK-CUSTOMER", tier="vip")
+    [coupon] = plan_care(strategy, customer, ticket_context("LAB-1", "lab", {}, []), NOW)
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("care_started", started_data(strategy, [coupon])),
+        (
+            "care_action",
+            action_data(
+                coupon, "awaiting_confirmation", task="LAB-1:coupon", group="cc", deadline="x"
+            ),
+        ),
+        ("care_action", action_data(coupon, "approved", task="t", by="carla", reason="MARK-WHY")),
+        ("care_action", action_data(coupon, "sent", channel="webhook", status=202)),
+        ("care_action", action_data(coupon, "stopped", task="t", revoked_at=NOW.isoformat())),
+        ("care_action", action_data(coupon, "failed", error="ActionRefused: off the list")),
+        ("care_ended", {"outcomes": {"coupon": "sent"}}),
+    ]
+    return [
+        TicketEvent(seq=i, type=type_, at=NOW, actor="carla", data=data)
+        for i, (type_, data) in enumerate(steps, start=90)
+    ]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
@@ -298,6 +337,7 @@ def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -
         *automated_lifecycle(),
         *deliverables_lifecycle(),
         *commits_lifecycle(),
+        *care_lifecycle(),
     ]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
@@ -348,6 +388,26 @@ def test_a_pushed_commit_shows_where_its_deliverable_or_the_handlers_notes_are_r
         "name": "MARK-AUTHOR",
         "email": "MARK-EMAIL@example.com",
     }
+
+
+def test_the_care_after_close_is_the_handlers_not_the_requesters(default_enforcer: Any) -> None:
+    catalog = catalog_from_document(DEFINITION)
+    access = access_control(default_enforcer)
+    events = [_dump(e) for e in care_lifecycle()]
+    # A stop tells of a revoked consent: `care` is confidential, beyond what a requester reads.
+    assert redact_events(events, view_of(access, "rita", catalog, groups=["service-desk"])) == []
+    shown = redact_events(events, view_of(access, "dana", catalog))
+    assert [e["data"].get("outcome") for e in shown] == [
+        None,
+        "awaiting_confirmation",
+        "approved",
+        "sent",
+        "stopped",
+        "failed",
+        None,
+    ]
+    assert shown[2]["actor"] == "carla"
+    assert shown[2]["data"]["reason"] == "MARK-WHY"
 
 
 def test_a_requester_sees_no_marker_of_a_field_they_may_not_read(default_enforcer: Any) -> None:
