@@ -13,15 +13,17 @@ from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from activities.recurrence import RecurrenceActivities
 from activities.triage import TriageActivities
 from ticketflow.settings import get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.device_snapshot import DeviceSnapshotWorkflow
+from workflows.recurrence import RecurrenceWatchWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
+WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, RecurrenceWatchWorkflow, *ALARM_WORKFLOWS]
 
 
 def build_ticket_worker(
@@ -43,6 +45,7 @@ def build_ticket_worker(
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)
+    recurrence = RecurrenceActivities(client, sessions, projection.write_turn)
     return Worker(
         client,
         task_queue=task_queue,
@@ -53,6 +56,8 @@ def build_ticket_worker(
             triage.triage_ticket,
             children.reserve_child_ticket,
             devices.find_device,
+            recurrence.start_recurrence_watch,
+            recurrence.record_recurrence,
             *(actions or action_registry(get_settings())).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=get_settings()),
         ],
