@@ -25,6 +25,7 @@ from api.routes import (
     kpis,
     notifications,
     permission_audit,
+    playbooks,
     policies,
     sla,
     tasks,
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(tickets.router)
     app.include_router(tasks.router)
     app.include_router(deliverables.router)
+    app.include_router(playbooks.router)
     app.include_router(calendars.router)
     app.include_router(devices.router)
     app.include_router(sla.router)

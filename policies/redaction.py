@@ -287,6 +287,28 @@ LINK_SHAPE: dict[str, Any] = {
     "definition_key": KEEP,
 }
 
+# A playbook already redacted by the caller's view of its source ticket: every key it kept.
+PLAYBOOK_LINK_SHAPE: dict[str, Any] = {
+    key: KEEP
+    for key in (
+        "id",
+        "category",
+        "kind",
+        "created_at",
+        "title",
+        "language",
+        "ticket_key",
+        "stage",
+        "deliverable",
+        "version",
+        "sha256",
+        "size",
+        "media_type",
+        "file_name",
+        "created_by",
+    )
+}
+
 TICKET_SHAPE: dict[str, Any] = {
     "key": KEEP,
     "definition_key": "definition",
@@ -309,6 +331,9 @@ TICKET_SHAPE: dict[str, Any] = {
     # other parts come redacted by the caller's view of that other ticket (absent if hidden).
     "parent": ("tasks", LINK_SHAPE),
     "children": ("tasks", LINK_SHAPE),
+    # The playbooks of the ticket's category (which says what triage made of it); each comes
+    # redacted by the caller's view of the ticket it was promoted from (policies/playbooks.py).
+    "playbooks": ("triage", PLAYBOOK_LINK_SHAPE),
 }
 
 
