@@ -14,6 +14,7 @@ from domain.recurrence import (
     RECORD_RECURRENCE_ACTIVITY,
     RECURRENCE_WATCH_WORKFLOW,
     START_WATCH_ACTIVITY,
+    WATCHING_UPDATE,
     RecordRecurrenceInput,
     RecordRecurrenceResult,
     RecurrenceWatchInput,
@@ -31,19 +32,26 @@ class RecurrenceActivities:
         client: Client,
         sessions: async_sessionmaker[AsyncSession],
         write_turn: AbstractAsyncContextManager[object],
+        *,
+        start_watches: bool = True,
     ) -> None:
         self._client = client
+        self._start_watches = start_watches
         self._sessions = sessions
         self._write_turn = write_turn
 
     @activity.defn(name=START_WATCH_ACTIVITY)
     async def start_recurrence_watch(self, watch: RecurrenceWatchInput) -> WatchStarted:
-        """Start the closed ticket's watch on this worker's queue; once per ticket.
+        """Start the closed ticket's watch on this worker's queue (once per ticket) and answer
+        when it has recorded that it runs.
 
         A workflow of its own rather than a child of the ticket's: it outlives the ticket's
-        workflow, which ends at close, and nothing reports its end to a closed parent.
+        workflow, which ends at close, and nothing reports its end to a closed parent. Waiting
+        for its first step means the ticket's workflow ends with its watch idle on its timer.
         """
         workflow_id = watch_workflow_id(watch.ticket_key)
+        if not self._start_watches:
+            return WatchStarted(workflow_id=workflow_id)
         try:
             handle = await self._client.start_workflow(
                 RECURRENCE_WATCH_WORKFLOW,
@@ -55,7 +63,10 @@ class RecurrenceActivities:
             )
         except WorkflowAlreadyStartedError:
             return WatchStarted(workflow_id=workflow_id)  # it ran and has ended
-        return WatchStarted(workflow_id=workflow_id, run_id=handle.result_run_id)
+        started: WatchStarted = await handle.execute_update(
+            WATCHING_UPDATE, result_type=WatchStarted, id=f"{workflow_id}:watching"
+        )
+        return started
 
     @activity.defn(name=RECORD_RECURRENCE_ACTIVITY)
     async def record_recurrence(self, record: RecordRecurrenceInput) -> RecordRecurrenceResult:

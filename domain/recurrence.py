@@ -25,6 +25,7 @@ RECURRENCE_WATCH_WORKFLOW = "RecurrenceWatchWorkflow"
 RECURRED_SIGNAL = "recurred"
 RECORD_RECURRENCE_ACTIVITY = "record_recurrence"
 START_WATCH_ACTIVITY = "start_recurrence_watch"
+WATCHING_UPDATE = "watching"
 
 # Intake fields naming the physical thing a ticket is about (as the duplicate check reads them).
 ASSET_FIELDS = ("asset_id", "asset", "device_id", "device", "serial_number")
@@ -176,7 +177,8 @@ class RecurrenceWatchInput(BaseModel):
 
 
 class WatchStarted(BaseModel):
-    """The watch's workflow id, and its run (None: it had ended already)."""
+    """The watch's workflow id, and its run (None: not started, as it had ended already or
+    the worker starts none)."""
 
     workflow_id: str
     run_id: str | None = None

@@ -32,4 +32,5 @@ async def worker_for_queue(
         sessions=sessions,
         data_dir=settings.data_dir,
         actions=action_registry(settings),
+        recurrence_watches=True,
     )

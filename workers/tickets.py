@@ -33,19 +33,27 @@ def build_ticket_worker(
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path | None = None,
     actions: ActionRegistry | None = None,
+    recurrence_watches: bool = False,
 ) -> Worker:
     """A worker serving tickets' workflows and activities (models under `data_dir`), and every
     action of `actions` (by default the built-ins, configured by the process's settings).
 
     The device lookup is always served here; the device reads it leads to run on the edge
     queues (`edge-<site>`), which this worker never serves.
+
+    With `recurrence_watches` (as `ticketflow worker` runs it) closed tickets get their 30-day
+    watch. Without, the start activity answers that none was started: for a time-skipping
+    test server shared by tests that each stop their worker, where a watch's day 30 would fall
+    due with no worker left and stop that server from skipping time.
     """
     projection = ProjectionActivities(sessions)
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)
-    recurrence = RecurrenceActivities(client, sessions, projection.write_turn)
+    recurrence = RecurrenceActivities(
+        client, sessions, projection.write_turn, start_watches=recurrence_watches
+    )
     return Worker(
         client,
         task_queue=task_queue,

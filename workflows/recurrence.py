@@ -12,11 +12,13 @@ with workflow.unsafe.imports_passed_through():
         RECORD_RECURRENCE_ACTIVITY,
         RECURRED_SIGNAL,
         RECURRENCE_WATCH_WORKFLOW,
+        WATCHING_UPDATE,
         RecordRecurrenceInput,
         RecordRecurrenceResult,
         RecurredInput,
         RecurrenceWatchInput,
         RecurrenceWatchResult,
+        WatchStarted,
         WatchStep,
     )
 
@@ -36,12 +38,14 @@ class RecurrenceWatchWorkflow:
 
     def __init__(self) -> None:
         self._recurred_by: str | None = None
+        self._started = False
 
     @workflow.run
     async def run(self, watch: RecurrenceWatchInput) -> RecurrenceWatchResult:
         """Record the watch, wait for a recurrence or the window's end, record the outcome."""
         ends_at = watch.closed_at + watch.window
         await self._record(watch, "started", ends_at)
+        self._started = True
         try:
             await workflow.wait_condition(
                 lambda: self._recurred_by is not None,
@@ -74,6 +78,13 @@ class RecurrenceWatchWorkflow:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
+
+    @workflow.update(name=WATCHING_UPDATE)
+    async def watching(self) -> WatchStarted:
+        """Answer once the watch has recorded that it runs (then it waits on its timer)."""
+        await workflow.wait_condition(lambda: self._started)
+        info = workflow.info()
+        return WatchStarted(workflow_id=info.workflow_id, run_id=info.run_id)
 
     @workflow.signal(name=RECURRED_SIGNAL)
     def recurred(self, signal: RecurredInput) -> None:

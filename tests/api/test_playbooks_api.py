@@ -71,7 +71,12 @@ async def api(
         tokens = await seed_users(sessions)
         app = create_app(settings, temporal=dev_env.client, sessions=sessions)
         async with (
-            build_ticket_worker(client=dev_env.client, task_queue=queue, sessions=sessions),
+            build_ticket_worker(
+                client=dev_env.client,
+                task_queue=queue,
+                sessions=sessions,
+                recurrence_watches=True,
+            ),
             app.router.lifespan_context(app),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
