@@ -27,6 +27,7 @@ from api.routes import (
     kpis,
     notifications,
     permission_audit,
+    playbooks,
     policies,
     problems,
     sla,
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(trace.router)
     app.include_router(tasks.router)
     app.include_router(deliverables.router)
+    app.include_router(playbooks.router)
     app.include_router(calendars.router)
     app.include_router(devices.router)
     app.include_router(sla.router)

@@ -13,6 +13,7 @@ from domain.definitions import ProcessDefinition
 from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Snapshot
 from domain.participation import Participant
+from domain.recurrence import RecurrenceRef
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import (
     Actor,
@@ -47,6 +48,9 @@ class StartTicketInput(BaseModel):
     resume: TicketState | None = None
     priority: Priority = DEFAULT_PRIORITY
     parent: ParentRef | None = Field(default=None, description="Set for a subprocess's child.")
+    recurrence_of: RecurrenceRef | None = Field(
+        default=None, description="Set when filed as a recurrence of a recently closed ticket."
+    )
 
 
 class TicketResult(BaseModel):

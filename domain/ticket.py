@@ -32,6 +32,7 @@ from domain.expressions import ExpressionError, holds, prepare
 from domain.form_invariants import invariant_problems
 from domain.problems import Problem, pointer
 from domain.process_paths import Edge, choose, downstream, edge_state, ends, incoming
+from domain.recurrence import RecurrenceRef, ticket_category
 from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock
 from domain.stage_inputs import evaluate_fields, evaluate_params, instant
 
@@ -179,6 +180,7 @@ class TicketSnapshot(BaseModel):
     priority: Priority = DEFAULT_PRIORITY
     waiting_for: str | None = None
     parent_key: str | None = None
+    category: str | None = None
 
 
 class TicketState(BaseModel):
@@ -225,6 +227,12 @@ class TicketState(BaseModel):
         default_factory=list,
         description="Ids of the pushed commits recorded, so a redelivered one is kept once.",
     )
+    category: str | None = Field(
+        default=None, description="Triage's category: a dispatcher's, else the routing model's."
+    )
+    recurrence_of: RecurrenceRef | None = Field(
+        default=None, description="The closed ticket this one was filed as a recurrence of."
+    )
 
     @model_validator(mode="after")
     def _carry_over_older_state(self) -> TicketState:
@@ -254,8 +262,12 @@ class TicketState(BaseModel):
         now: datetime,
         priority: Priority = DEFAULT_PRIORITY,
         parent: ParentRef | None = None,
+        recurrence_of: RecurrenceRef | None = None,
     ) -> TicketState:
-        """Start a ticket: every stage gets a task; those with no incoming path start at once."""
+        """Start a ticket: every stage gets a task; those with no incoming path start at once.
+
+        A recurrence of a recently closed ticket says so right after its creation.
+        """
         # Only text is copied: an object's nested fields have sensitivities of their own.
         texts = [intake.get("title"), intake.get("summary")]
         title = next((t for t in texts if isinstance(t, str) and t), definition.title)[:200]
@@ -269,6 +281,7 @@ class TicketState(BaseModel):
             updated_at=now,
             priority=priority,
             parent=parent,
+            recurrence_of=recurrence_of,
         )
         for stage in definition.stages:
             # With triage on, routed stages wait in the dispatcher's queue until triage decides.
@@ -289,6 +302,13 @@ class TicketState(BaseModel):
         if parent is not None:
             created["parent"] = parent.model_dump()
         state.record_event("created", requester.user, now, created)
+        if recurrence_of is not None:
+            state.record_event(
+                "recurrence_of",
+                SYSTEM,
+                now,
+                {"ticket": recurrence_of.key, "closed_at": recurrence_of.closed_at.isoformat()},
+            )
         # Open the first stages at once, so an Update arriving in the workflow's first
         # activation already finds them claimable.
         state.open_ready_tasks(now)
@@ -326,6 +346,7 @@ class TicketState(BaseModel):
             priority=self.priority,
             waiting_for=self.waiting_for,
             parent_key=self.parent.key if self.parent else None,
+            category=ticket_category(self.category, self.definition.key),
         )
 
     def active_groups(self) -> list[str]:

@@ -135,6 +135,8 @@ def apply_triage(
         and state.status == TicketStatus.OPEN
     )
     team = result.team if routed else None
+    if routed and result.category and state.category is None:
+        state.category = result.category  # a dispatcher who decided first named theirs
     triaged = state.record_event(
         "triaged",
         "triage",
@@ -182,6 +184,8 @@ def dispatch(state: TicketState, cmd: DispatchInput, now: datetime) -> list[Tick
     holders = tuple(
         {state.tasks[k].group for k in settings.routed_stages} | {settings.dispatcher_group}
     )
+    if cmd.category:
+        state.category = cmd.category
     decided = state.record_event(
         "triage_dispatched",
         cmd.actor.user,

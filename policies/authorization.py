@@ -44,6 +44,16 @@ WRITE_CUSTOMERS = (AGENT,)
 READ_CUSTOMERS = (AGENT, AUDITOR)
 # Care strategies: process owners publish them; the people who work and audit tickets read them.
 READ_CARE_STRATEGIES = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
+# Playbooks: the owning department's agents promote their own fixes (they know whether a fix
+# is worth repeating); whoever works, designs or audits tickets reads them, each playbook's
+# content as far as they may read the deliverable it came from.
+PROMOTE_PLAYBOOKS = (AGENT,)
+READ_PLAYBOOKS = (AGENT, PROCESS_OWNER, AUDITOR)
+
+
+def may_promote(role: str, department: str, owner: str) -> bool:
+    """Whether a caller promotes a fix of a ticket the department `owner` owns."""
+    return role == ADMIN or (role == AGENT and department == owner)
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:

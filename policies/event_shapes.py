@@ -362,6 +362,13 @@ EVENT_SHAPES: dict[str, EventShape] = {
         },
         gate=("links",),
     ),
+    # Recurrence (domain/recurrence.py). The new ticket names the closed one it recurs; the
+    # closed one's watch names the ticket that recurred it. Either outcome says whether
+    # someone else reported the same problem since, so both are for those who read links.
+    "recurrence_of": EventShape({"ticket": "links", "closed_at": "links"}, gate=("links",)),
+    "recurrence_watch_started": EventShape({"until": "status"}, gate=("status",)),
+    "recurred": EventShape({"by": "links", "closed_at": "links"}, gate=("links",)),
+    "eradicated": EventShape({"closed_at": "links", "days": "links"}, gate=("links",)),
 }
 
 # The care of the ticket's customer after close (CareWorkflow): every part is `care`. A

@@ -332,6 +332,27 @@ FEEDBACK_SHAPE: dict[str, Any] = {
 }
 # A problem record the ticket is linked to: its id and counts; the rest is read at /problems.
 PROBLEM_LINK_SHAPE: dict[str, Any] = {"id": KEEP, "linked_tickets": KEEP, "confirmed_at": KEEP}
+# A playbook already redacted by the caller's view of its source ticket: every key it kept.
+PLAYBOOK_LINK_SHAPE: dict[str, Any] = {
+    key: KEEP
+    for key in (
+        "id",
+        "category",
+        "kind",
+        "created_at",
+        "title",
+        "language",
+        "ticket_key",
+        "stage",
+        "deliverable",
+        "version",
+        "sha256",
+        "size",
+        "media_type",
+        "file_name",
+        "created_by",
+    )
+}
 
 TICKET_SHAPE: dict[str, Any] = {
     "key": KEEP,
@@ -358,6 +379,9 @@ TICKET_SHAPE: dict[str, Any] = {
     "feedback": ("feedback", FEEDBACK_SHAPE),
     # Confirmed problems the ticket belongs to: derived like the triage answer, shown with it.
     "problems": ("triage", PROBLEM_LINK_SHAPE),
+    # The playbooks of the ticket's category (which says what triage made of it); each comes
+    # redacted by the caller's view of the ticket it was promoted from (policies/playbooks.py).
+    "playbooks": ("triage", PLAYBOOK_LINK_SHAPE),
 }
 
 

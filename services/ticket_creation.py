@@ -27,6 +27,7 @@ from domain.device_evidence import INTAKE_DEVICE_FIELD, intake_device
 from domain.json_values import value_problems
 from domain.messages import StartTicketInput
 from domain.problems import Problem, Rejected, pointer
+from domain.recurrence import RecurrenceRef, filed_category, fingerprint_of
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
@@ -36,6 +37,7 @@ from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
 from store import devices as devices_store
 from store import keys as keys_store
+from store import recurrence as recurrence_store
 from store.models import IdempotencyRow, TicketRow
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -156,6 +158,23 @@ async def device_problems(*, session: AsyncSession, data: dict[str, Any]) -> lis
             detail=f"no registered device {device_id!r}: register it first (POST /devices)",
         )
     ]
+
+
+async def find_recurrence(
+    *,
+    session: AsyncSession,
+    definition: ProcessDefinition,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> RecurrenceRef | None:
+    """The closed ticket this filing recurs: the same fingerprint, closed within 30 days and
+    still under watch (the most recently closed of them); None if there is none."""
+    found = fingerprint_of(data, filed_category(definition.key))
+    if found is None:
+        return None
+    return await recurrence_store.watched_ticket(
+        session=session, fingerprint=found.digest, now=now or datetime.now(UTC)
+    )
 
 
 async def _release(
@@ -328,7 +347,8 @@ async def file_ticket(
     they may not see is filed as usual and the two tickets are linked for their handlers.
 
     An intake naming a device (`device_id`) must name a registered one: its workflow reads it
-    at creation, before triage.
+    at creation, before triage. A filing with the fingerprint of a ticket closed within 30
+    days and still under watch is that ticket's recurrence (`find_recurrence`).
 
     Nothing is written for refused input: everything that can fail (the form, the device, what
     the stores can hold, the workflow input's encoding) is checked before the key and
@@ -348,8 +368,15 @@ async def file_ticket(
     memo = filing_memo(
         user=requester.user, idempotency_key=idempotency_key, fingerprint=fingerprint
     )
+    # A recurrence says so in the new ticket's timeline, and its workflow tells the closed
+    # ticket's watch; the filer is told nothing about the closed ticket.
     start = StartTicketInput(
-        key="", definition=definition, intake=data, requester=requester, priority=priority
+        key="",
+        definition=definition,
+        intake=data,
+        requester=requester,
+        priority=priority,
+        recurrence_of=await find_recurrence(session=session, definition=definition, data=data),
     )
     await _check_encodable(client, start)
     if idempotency_key:

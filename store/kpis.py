@@ -1,4 +1,4 @@
-"""Service KPIs computed in SQL over the ticket, event and SLA projections."""
+"""Service KPIs computed in SQL over the ticket, event, SLA and recurrence projections."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import SlaClockRow, SlaEventRow, TicketEventRow, TicketRow
+from store.models import RecurrenceWatchRow, SlaClockRow, SlaEventRow, TicketEventRow, TicketRow
 
 # What counts as the first response: someone other than the requester acting on the ticket.
 RESPONSE_EVENTS = ("task_claimed", "comment_added", "task_completed", "waiting_started")
@@ -148,3 +148,118 @@ async def compute_kpis(*, session: AsyncSession, filters: KpiFilter) -> dict[str
 
 def _float(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
+
+
+@dataclass
+class _Outcomes:
+    """What the quality KPIs count for one group of tickets."""
+
+    tickets: int = 0
+    resolved: int = 0
+    resolved_seconds: float = 0.0
+    ever_resolved: int = 0
+    reopened: int = 0
+    watch_over: int = 0
+    recurred: int = 0
+
+    def add(self, other: _Outcomes) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def report(self) -> dict[str, Any]:
+        eradicated = self.watch_over - self.recurred
+        return {
+            "tickets": self.tickets,
+            "resolved": self.resolved,
+            "mttr_seconds_avg": _float(self.resolved_seconds / self.resolved)
+            if self.resolved
+            else None,
+            "reopened": self.reopened,
+            "reopen_rate": _rate(self.reopened, self.ever_resolved),
+            "watch_over": self.watch_over,
+            "eradicated": eradicated,
+            "recurred": self.recurred,
+            "eradication_rate": _rate(eradicated, self.watch_over),
+        }
+
+
+async def _outcomes_by(
+    session: AsyncSession, group: ColumnElement[Any], filters: KpiFilter, now: datetime
+) -> dict[str, _Outcomes]:
+    """The counts per value of `group` (a ticket column or expression)."""
+    where = _where(filters)
+    found: dict[str, _Outcomes] = {}
+
+    def of(key: Any) -> _Outcomes:
+        return found.setdefault(str(key), _Outcomes())
+
+    for key, tickets, resolved, seconds in await session.execute(
+        select(
+            group,
+            func.count(),
+            func.count(TicketRow.resolved_at),
+            func.sum(_seconds(session, TicketRow.created_at, TicketRow.resolved_at)),
+        )
+        .where(*where)
+        .group_by(group)
+    ):
+        outcome = of(key)
+        outcome.tickets, outcome.resolved = int(tickets), int(resolved)
+        outcome.resolved_seconds = float(seconds or 0.0)
+    # A reopened ticket was resolved before: both are counted once per ticket, however often.
+    for key, type_, count in await session.execute(
+        select(group, TicketEventRow.type, func.count(distinct(TicketEventRow.ticket_key)))
+        .join(TicketRow, TicketRow.key == TicketEventRow.ticket_key)
+        .where(TicketEventRow.type.in_(("resolved", "reopened")), *where)
+        .group_by(group, TicketEventRow.type)
+    ):
+        if type_ == "resolved":
+            of(key).ever_resolved = int(count)
+        else:
+            of(key).reopened = int(count)
+    # Only watches whose 30 days are over have an outcome to count: no recurrence by then is
+    # an eradication (its `eradicated` event may still be on its way).
+    for key, over, recurred in await session.execute(
+        select(
+            group,
+            func.count(),
+            func.count(case((RecurrenceWatchRow.status == "recurred", 1))),
+        )
+        .join(TicketRow, TicketRow.key == RecurrenceWatchRow.ticket_key)
+        .where(RecurrenceWatchRow.ends_at <= now, *where)
+        .group_by(group)
+    ):
+        of(key).watch_over, of(key).recurred = int(over), int(recurred)
+    return found
+
+
+async def quality_kpis(
+    *, session: AsyncSession, filters: KpiFilter, now: datetime
+) -> dict[str, Any]:
+    """Eradication rate, reopen rate and MTTR: overall, per category and per department.
+
+    Eradication rate: of the closed tickets whose 30-day watch is over at `now`, the share
+    with no recurrence. Reopen rate: of the tickets ever resolved, the share reopened at least
+    once. MTTR: created to (last) resolved, over the tickets resolved now. A ticket's category
+    is its triage category, else its definition (rows from before categories: the definition).
+    """
+    category = func.coalesce(TicketRow.category, TicketRow.definition_key)
+    by_category = await _outcomes_by(session, category, filters, now)
+    department = TicketRow.__table__.c.department
+    by_department = await _outcomes_by(session, department, filters, now)
+    overall = _Outcomes()
+    for outcome in by_category.values():
+        overall.add(outcome)
+    return {
+        "overall": overall.report(),
+        "by_category": [
+            {"category": key, **value.report()} for key, value in sorted(by_category.items())
+        ],
+        "by_department": [
+            {"department": key, **value.report()} for key, value in sorted(by_department.items())
+        ],
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None

@@ -110,6 +110,8 @@ class TicketRow(Base):
     waiting_for: Mapped[str | None] = mapped_column(String(63))
     # A subprocess's child: the ticket whose stage started it.
     parent_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Triage's category (a dispatcher's, else the routing model's), else the definition key.
+    category: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class TaskRow(Base):
@@ -640,3 +642,63 @@ class CareTaskRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     # The care_seq of the record that last wrote this row: an older retry never overwrites it.
     care_seq: Mapped[int] = mapped_column(Integer)
+
+
+class RecurrenceWatchRow(Base):
+    """A closed ticket's 30-day recurrence watch: its fingerprint's digest and its outcome.
+
+    `status` is `watching` until the watch records `recurred` (by `recurred_by`) or
+    `eradicated`; the seqs are those of the timeline events each step recorded, so a retried
+    step finds its event instead of writing another.
+    """
+
+    __tablename__ = "recurrence_watches"
+    __table_args__ = (Index("ix_recurrence_watches_fingerprint_status", "fingerprint", "status"),)
+
+    ticket_key: Mapped[str] = mapped_column(
+        ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    recurred_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    started_seq: Mapped[int] = mapped_column(Integer)
+    outcome_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class PlaybookRow(Base):
+    """A remediation playbook: one version of a resolved ticket's code or config deliverable.
+
+    Its content is the artifact `sha256`; who reads it is decided, at every read, by the
+    caller's view of the field `deliverables.<deliverable>` of the ticket it came from.
+    """
+
+    __tablename__ = "playbooks"
+    __table_args__ = (
+        Index(
+            "ix_playbooks_source",
+            "ticket_key",
+            "stage",
+            "deliverable",
+            "version",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    ticket_key: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(63))
+    deliverable: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))

@@ -108,6 +108,7 @@ def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "priority": ticket.priority,
         "waiting_for": ticket.waiting_for,
         "parent_key": ticket.parent_key,
+        "category": ticket.category,
     }
 
 

@@ -35,4 +35,5 @@ async def worker_for_queue(
         data_dir=settings.data_dir,
         actions=action_registry(settings),
         settings=settings,
+        recurrence_watches=True,
     )

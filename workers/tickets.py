@@ -14,17 +14,25 @@ from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from activities.recurrence import RecurrenceActivities
 from activities.triage import TriageActivities
 from services.feedback_tokens import feedback_url
 from ticketflow.settings import Settings, get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
+from workflows.recurrence import RecurrenceWatchWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, CareWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
+WORKFLOWS = [
+    TicketWorkflow,
+    CareWorkflow,
+    DeviceSnapshotWorkflow,
+    RecurrenceWatchWorkflow,
+    *ALARM_WORKFLOWS,
+]
 
 
 def build_ticket_worker(
@@ -35,6 +43,7 @@ def build_ticket_worker(
     data_dir: Path | None = None,
     actions: ActionRegistry | None = None,
     settings: Settings | None = None,
+    recurrence_watches: bool = False,
 ) -> Worker:
     """A worker serving tickets' workflows and activities (models under `data_dir`), and every
     action of `actions` (by default the built-ins, configured by the process's settings).
@@ -42,6 +51,11 @@ def build_ticket_worker(
     The device lookup is always served here; the device reads it leads to run on the edge
     queues (`edge-<site>`), which this worker never serves. `settings` (by default the
     process's) configure the care connector.
+
+    With `recurrence_watches` (as `ticketflow worker` runs it) closed tickets get their 30-day
+    watch. Without, the start activity answers that none was started: for a time-skipping
+    test server shared by tests that each stop their worker, where a watch's day 30 would fall
+    due with no worker left and stop that server from skipping time.
     """
     settings = settings or get_settings()
     projection = ProjectionActivities(sessions)
@@ -54,6 +68,9 @@ def build_ticket_worker(
         projection.write_turn,
         settings,
         lambda ticket_key: feedback_url(settings=settings, ticket_key=ticket_key),
+    )
+    recurrence = RecurrenceActivities(
+        client, sessions, projection.write_turn, start_watches=recurrence_watches
     )
     return Worker(
         client,
@@ -68,6 +85,8 @@ def build_ticket_worker(
             care.prepare_care,
             care.record_care,
             care.send_care,
+            recurrence.start_recurrence_watch,
+            recurrence.record_recurrence,
             *(actions or action_registry(settings)).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],

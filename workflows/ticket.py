@@ -82,6 +82,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
     from domain.participation import Participant, participants_in
+    from domain.recurrence import (
+        RECURRED_SIGNAL,
+        START_WATCH_ACTIVITY,
+        RecurredInput,
+        RecurrenceWatchInput,
+        WatchStarted,
+        filed_category,
+        fingerprint_of,
+        watch_workflow_id,
+    )
     from domain.ticket import (
         FINAL_TICKET,
         Actor,
@@ -154,6 +164,11 @@ DEVICE_EVIDENCE_PATCH = "device-evidence"
 CLAIM_SNAPSHOT_PATCH = "claim-snapshot"
 # Marks runs that take pushed git commits as deliverables; histories before it had no handler.
 GIT_COMMITS_PATCH = "git-commits"
+# Marks runs that watch a closed ticket for 30 days and tell a closed ticket's watch that a
+# new one recurs it; histories recorded before them do neither.
+RECURRENCE_PATCH = "recurrence-watch"
+# Starting the watch is one call to the Temporal server, idempotent by its workflow id.
+START_WATCH_TIMEOUT = timedelta(seconds=30)
 # Reading the registry at creation: a short read retried a few times; a device not registered
 # (or a registry that stays unreadable) means no creation snapshot, never a stuck ticket.
 LOOKUP_RETRY = RetryPolicy(
@@ -226,6 +241,7 @@ class TicketWorkflow:
                 now=workflow.now(),
                 priority=start.priority,
                 parent=start.parent,
+                recurrence_of=start.recurrence_of,
             )
             self._unprojected = list(self._state.events)
         self._creation_projected = start.resume is not None
@@ -259,6 +275,8 @@ class TicketWorkflow:
         # A final ticket takes no more evidence.
         for read in self._claim_reads:
             read.cancel()
+        if state.status == TicketStatus.CLOSED:
+            await self._start_recurrence_watch()
         await self._start_care()
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._idle())
         return TicketResult(key=state.key, status=state.status, last_seq=state.last_seq)
@@ -270,6 +288,7 @@ class TicketWorkflow:
         await self._record(self._unprojected)
         self._creation_projected = True
         if start.resume is None:
+            await self._tell_recurred()
             await self._intake_snapshot()
         if start.resume is None and state.definition.triage is not None:
             await self._triage()
@@ -328,6 +347,43 @@ class TicketWorkflow:
             )
         except WorkflowAlreadyStartedError:
             return  # a care workflow of this ticket runs already
+
+    async def _start_recurrence_watch(self) -> None:
+        """Have the closed ticket watched for 30 days by a workflow of its own.
+
+        Started by an activity, not as a child: this workflow ends at close, as it always has,
+        and a child outliving a closed parent would have its end reported to nobody (the
+        time-skipping test server stops skipping time when that happens).
+        """
+        state = self._state
+        if not workflow.patched(RECURRENCE_PATCH):
+            return
+        assert state.closed_at is not None
+        found = fingerprint_of(state.intake, filed_category(state.definition.key))
+        await workflow.execute_activity(
+            START_WATCH_ACTIVITY,
+            RecurrenceWatchInput(
+                ticket_key=state.key,
+                closed_at=state.closed_at,
+                fingerprint=found.digest if found is not None else None,
+            ),
+            result_type=WatchStarted,
+            start_to_close_timeout=START_WATCH_TIMEOUT,
+            retry_policy=IDEMPOTENT_WRITE_RETRY,
+        )
+
+    async def _tell_recurred(self) -> None:
+        """A recurrence tells the closed ticket's watch, which records it there."""
+        ref = self._state.recurrence_of
+        if ref is None or not workflow.patched(RECURRENCE_PATCH):
+            return
+        watch = workflow.get_external_workflow_handle(watch_workflow_id(ref.key))
+        try:
+            await watch.signal(RECURRED_SIGNAL, RecurredInput(by=self._state.key))
+        except FailureError:
+            # The watch ended meanwhile (its 30 days were over): this ticket still says what
+            # it recurs, the closed one's outcome stands.
+            workflow.logger.info("the recurrence watch of %s has ended", ref.key)
 
     def _idle(self) -> bool:
         """No projection is being written."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,7 +17,7 @@ from domain.feedback import CsatSummary, NpsSummary
 from domain.problems import Problem
 from policies.authorization import READ_KPIS
 from store.feedback import feedback_kpis
-from store.kpis import KpiFilter, compute_kpis
+from store.kpis import KpiFilter, compute_kpis, quality_kpis
 from store.triage import triage_kpis as triage_kpis_of
 
 
@@ -54,6 +55,40 @@ class FeedbackKpis(BaseModel):
     by_period: list[PeriodSatisfaction]
 
 
+class QualityFigures(BaseModel):
+    """Whether fixes last: eradication, reopens and time to resolve, for a group of tickets."""
+
+    tickets: int
+    resolved: int
+    mttr_seconds_avg: float | None = Field(description="Created to resolved, resolved tickets.")
+    reopened: int = Field(description="Tickets reopened at least once.")
+    reopen_rate: float | None = Field(description="Reopened ÷ tickets ever resolved.")
+    watch_over: int = Field(description="Closed tickets whose 30-day recurrence watch is over.")
+    eradicated: int = Field(description="Of those, the tickets with no recurrence.")
+    recurred: int = Field(description="Of those, the tickets a new ticket recurred.")
+    eradication_rate: float | None = Field(description="Eradicated ÷ watch_over.")
+
+
+class CategoryQuality(QualityFigures):
+    """The figures of one category (triage's, else the ticket's definition)."""
+
+    category: str
+
+
+class DepartmentQuality(QualityFigures):
+    """The figures of one owning department."""
+
+    department: str
+
+
+class QualityReport(BaseModel):
+    """Eradication rate, reopen rate and MTTR, overall and per category and department."""
+
+    overall: QualityFigures
+    by_category: list[CategoryQuality]
+    by_department: list[DepartmentQuality]
+
+
 class KpiReport(BaseModel):
     """Service KPIs over the tickets matching the filters (from the SQL projections)."""
 
@@ -69,6 +104,7 @@ class KpiReport(BaseModel):
     escalations_by_rung: list[dict[str, Any]]
     open_tickets_by_clock_state: dict[str, int]
     feedback: FeedbackKpis
+    quality: QualityReport
 
 
 router = APIRouter(tags=["kpis"], dependencies=[Depends(require_roles(*READ_KPIS))])
@@ -82,8 +118,9 @@ async def kpis(
     created_from: Annotated[DateTimeParam | None, Query(alias="from")] = None,
     created_to: Annotated[DateTimeParam | None, Query(alias="to")] = None,
 ) -> KpiReport:
-    """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state,
-    and customer feedback (CSAT, NPS) overall, by team, by definition and by month.
+    """First response, MTTR, SLA met/breached and rate, escalations by rung, open by clock state;
+    customer feedback (CSAT, NPS) overall, by team, by definition and by month; and under
+    `quality`, eradication rate, reopen rate and MTTR per category and department.
 
     Covers tickets created in [from, to) of a definition and/or owning department.
     """
@@ -100,9 +137,11 @@ async def kpis(
         created_from=created_from,
         created_to=created_to,
     )
+    quality = await quality_kpis(session=session, filters=filters, now=datetime.now(UTC))
     return KpiReport(
         **await compute_kpis(session=session, filters=filters),
         feedback=FeedbackKpis(**await feedback_kpis(session=session, filters=filters)),
+        quality=quality,
     )
 
 

@@ -24,6 +24,7 @@ from api.deps import (
     require_roles,
 )
 from api.params import COLUMN_INT_MAX
+from api.playbook_views import PlaybookView, category_playbooks
 from api.problems import ProblemError, reused_idempotency_key
 from api.process_rendering import graph_response
 from api.routes.definitions import GRAPH_RESPONSES, GraphFormat
@@ -48,6 +49,7 @@ from domain.messages import (
     ReopenInput,
 )
 from domain.problems import Problem, Rejected
+from domain.recurrence import ticket_category
 from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.ticket_path import StageRun, TicketPath, ticket_path
@@ -116,6 +118,10 @@ class TicketDetail(TicketSummary):
     )
     problems: list[ProblemLink] = Field(
         default_factory=list, description="Confirmed problems it belongs to or shows."
+    )
+    playbooks: list[PlaybookView] = Field(
+        default_factory=list,
+        description="Playbooks of the ticket's category, newest first (with ticket.triage).",
     )
 
 
@@ -409,6 +415,13 @@ async def get_ticket(key: str, session: SessionDep, actor: ActorDep, access: Acc
     # Unset parts of a link are absent, not null: null would say the other ticket has none.
     shown["parent"] = parent.model_dump(exclude_none=True) if parent else None
     shown["children"] = [c.model_dump(exclude_none=True) for c in children]
+    # Each playbook comes redacted by the caller's view of the ticket it was promoted from.
+    shown["playbooks"] = await category_playbooks(
+        session=session,
+        access=access,
+        actor=actor,
+        category=ticket_category(row.category, row.definition_key),
+    )
     return JSONResponse(jsonable_encoder(redact(shown, view, TICKET_SHAPE)))
 
 

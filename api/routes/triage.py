@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AccessDep, ActorDep, CallerDep, SessionDep, require_roles
+from api.playbook_views import PlaybookView, category_playbooks
 from api.problems import ProblemError
 from api.routes.problems import ProblemLink, ticket_problems
 from api.schemas import TransitionView
 from api.ticket_access import change_ticket, readable_ticket, ticket_views
+from domain.recurrence import ticket_category
 from domain.ticket import Actor
 from domain.triage import DispatchInput
 from policies.access import AccessControl
@@ -54,6 +56,10 @@ class TriageView(BaseModel):
     triaged_at: datetime
     problems: list[ProblemLink] = Field(
         default_factory=list, description="Confirmed problems it belongs to or shows."
+    )
+    playbooks: list[PlaybookView] = Field(
+        default_factory=list,
+        description="Playbooks of the ticket's category, each as far as the caller may read it.",
     )
 
 
@@ -102,6 +108,15 @@ async def ticket_triage(
         result=shown_triage_result(event.data.get("result", {}), row.intake, view),
         triaged_at=event.at,
         problems=await ticket_problems(session=session, ticket=row, view=view),
+        playbooks=[
+            PlaybookView.model_validate(p)
+            for p in await category_playbooks(
+                session=session,
+                access=access,
+                actor=actor,
+                category=ticket_category(row.category, row.definition_key),
+            )
+        ],
     )
 
 

@@ -16,6 +16,7 @@ from domain.customers import Customer
 from domain.definitions import ProcessDefinition
 from domain.deliverables import CommitAuthor, DeliverableSpec, GitCommit, Submission
 from domain.devices import Reading, Snapshot, seal
+from domain.recurrence import RecordRecurrenceInput, RecurrenceRef, recurrence_event
 from domain.sla_clocks import fire_due, pause, resume, set_priority, sync_clocks
 from domain.ticket import Actor, ParentRef, TicketEvent, TicketState
 from domain.triage import DispatchInput, DuplicateReportInput, FeatureWeight, TriageResult
@@ -327,6 +328,53 @@ def care_lifecycle() -> list[TicketEvent]:
     ]
 
 
+def recurrence_lifecycle() -> list[TicketEvent]:
+    """A ticket filed as a recurrence of LAB-1, and LAB-1's watch: started, recurred, eradicated."""
+    closed_at = NOW - timedelta(days=12)
+    state = TicketState.create(
+        key="LAB-3",
+        definition=ProcessDefinition.model_validate(DEFINITION),
+        intake=INTAKE,
+        requester=RITA,
+        now=NOW,
+        recurrence_of=RecurrenceRef(key="LAB-1", closed_at=closed_at),
+    )
+    watch: list[TicketEvent] = []
+    for seq, (step, by) in enumerate(
+        (("started", None), ("recurred", "LAB-3"), ("eradicated", None)), start=20
+    ):
+        record = RecordRecurrenceInput(
+            ticket_key="LAB-1",
+            step=step,  # type: ignore[arg-type]
+            at=NOW,
+            closed_at=closed_at,
+            ends_at=closed_at + timedelta(days=30),
+            by=by,
+        )
+        type_, data = recurrence_event(record)
+        watch.append(TicketEvent(seq=seq, type=type_, at=NOW, actor="system", data=data))
+    return [e for e in state.events if e.type == "recurrence_of"] + watch
+
+
+def test_recurrence_links_are_for_those_who_read_links(default_enforcer: Any) -> None:
+    catalog = catalog_from_document(DEFINITION)
+    access = access_control(default_enforcer)
+    events = [_dump(e) for e in recurrence_lifecycle()]
+    # The requester learns neither that someone else reported the same problem nor that
+    # nobody did: only that the watch runs.
+    rita = redact_events(events, view_of(access, "rita", catalog, groups=["service-desk"]))
+    assert [e["type"] for e in rita] == ["recurrence_watch_started"]
+    dana = redact_events(events, view_of(access, "dana", catalog))
+    assert [e["type"] for e in dana] == [
+        "recurrence_of",
+        "recurrence_watch_started",
+        "recurred",
+        "eradicated",
+    ]
+    assert dana[0]["data"]["ticket"] == "LAB-1"
+    assert dana[2]["data"]["by"] == "LAB-3"
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
@@ -338,6 +386,7 @@ def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -
         *deliverables_lifecycle(),
         *commits_lifecycle(),
         *care_lifecycle(),
+        *recurrence_lifecycle(),
     ]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
