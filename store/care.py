@@ -14,9 +14,8 @@ from store.models import (
     CareRunRow,
     CareStrategyRow,
     CareTaskRow,
-    TicketEventRow,
-    TicketRow,
 )
+from store.tickets import append_closed_event
 
 
 async def next_strategy_version(*, session: AsyncSession, key: str) -> int:
@@ -54,21 +53,6 @@ async def get_strategy(
     return await session.scalar(query.order_by(CareStrategyRow.version.desc()).limit(1))
 
 
-async def _next_ticket_seq(session: AsyncSession, ticket_key: str) -> int:
-    """The next seq of a ticket's timeline, taken under the ticket row's lock where there is one.
-
-    Whoever appends to a closed ticket's timeline takes its seq here, so writers after close
-    never pick the same number; the lock also waits for the ticket's own projection.
-    """
-    await session.execute(
-        select(TicketRow.key).where(TicketRow.key == ticket_key).with_for_update()
-    )
-    last = await session.scalar(
-        select(func.max(TicketEventRow.seq)).where(TicketEventRow.ticket_key == ticket_key)
-    )
-    return (last or 0) + 1
-
-
 async def _keep_task(session: AsyncSession, task: CareTask, care_seq: int) -> None:
     row = await session.get(CareTaskRow, task.id)
     if row is None:
@@ -88,16 +72,13 @@ async def record_care(*, session: AsyncSession, record: CareRecord) -> bool:
     and the run's row; False when it was kept before (a retry)."""
     if await session.get(CareRecordRow, (record.ticket_key, record.care_seq)) is not None:
         return False
-    seq = await _next_ticket_seq(session, record.ticket_key)
-    session.add(
-        TicketEventRow(
-            ticket_key=record.ticket_key,
-            seq=seq,
-            type=record.type,
-            at=record.at,
-            actor=record.actor,
-            data=record.data,
-        )
+    seq = await append_closed_event(
+        session=session,
+        key=record.ticket_key,
+        type_=record.type,
+        at=record.at,
+        actor=record.actor,
+        data=record.data,
     )
     session.add(
         CareRecordRow(

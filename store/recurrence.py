@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.recurrence import RecordRecurrenceInput, RecurrenceRef, recurrence_event
-from store.models import RecurrenceWatchRow, TicketEventRow, TicketRow
+from store.models import RecurrenceWatchRow, TicketRow
+from store.tickets import append_closed_event
 
 WATCHING = "watching"
 WATCH_ACTOR = "system"
@@ -17,36 +18,6 @@ WATCH_ACTOR = "system"
 
 class UnknownTicket(LookupError):
     """The watched ticket has no row (the app database was reset)."""
-
-
-async def append_event(
-    *,
-    session: AsyncSession,
-    key: str,
-    type_: str,
-    at: datetime,
-    actor: str,
-    data: dict[str, object],
-) -> int:
-    """Append an event to a closed ticket's timeline at the next seq; returns that seq.
-
-    The ticket's workflow has ended, so nothing else numbers its events but writers like this
-    one: the seq is the next after the highest stored, in the caller's transaction. Two
-    writers racing for one seq collide on the primary key and the loser's transaction fails
-    whole (its activity retries and takes the next).
-    """
-    last = await session.scalar(
-        select(func.max(TicketEventRow.seq)).where(TicketEventRow.ticket_key == key)
-    )
-    seq = (last or 0) + 1
-    session.add(TicketEventRow(ticket_key=key, seq=seq, type=type_, at=at, actor=actor, data=data))
-    await session.flush()
-    await session.execute(
-        update(TicketRow)
-        .where(TicketRow.key == key, TicketRow.last_seq < seq)
-        .values(last_seq=seq, updated_at=at)
-    )
-    return seq
 
 
 async def record_step(*, session: AsyncSession, record: RecordRecurrenceInput) -> int:
@@ -63,7 +34,7 @@ async def record_step(*, session: AsyncSession, record: RecordRecurrenceInput) -
     if record.step != "started" and watch is not None and watch.outcome_seq is not None:
         return watch.outcome_seq
     type_, data = recurrence_event(record)
-    seq = await append_event(
+    seq = await append_closed_event(
         session=session,
         key=record.ticket_key,
         type_=type_,

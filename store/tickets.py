@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.participation import GROUP, PERSON
@@ -249,3 +249,34 @@ async def list_tasks(
         query = query.where(TaskRow.assignee == assignee)
     query = query.order_by(TaskRow.opened_at, TaskRow.id).offset(offset).limit(limit)
     return list((await session.scalars(query)).all())
+
+
+async def append_closed_event(
+    *,
+    session: AsyncSession,
+    key: str,
+    type_: str,
+    at: datetime,
+    actor: str,
+    data: dict[str, object],
+) -> int:
+    """Append an event to a closed ticket's timeline at its next seq; returns that seq.
+
+    The ticket's workflow has ended, so nothing numbers its events but writers after close
+    (care, the recurrence watch). Each takes the seq under the ticket row's lock where the
+    database has row locks, which also waits for the ticket's own last projection; elsewhere
+    (SQLite) writes are serial anyway. The ticket's `last_seq` follows.
+    """
+    await session.execute(select(TicketRow.key).where(TicketRow.key == key).with_for_update())
+    last = await session.scalar(
+        select(func.max(TicketEventRow.seq)).where(TicketEventRow.ticket_key == key)
+    )
+    seq = (last or 0) + 1
+    session.add(TicketEventRow(ticket_key=key, seq=seq, type=type_, at=at, actor=actor, data=data))
+    await session.flush()
+    await session.execute(
+        update(TicketRow)
+        .where(TicketRow.key == key, TicketRow.last_seq < seq)
+        .values(last_seq=seq, updated_at=at)
+    )
+    return seq
