@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AccessDep, SessionDep, require_roles
-from api.problems import ProblemDocument, ProblemError
+from api.problems import ProblemError
 from api.schemas import Strict, redactable
 from api.ticket_access import ticket_views
 from domain.problem_candidates import ProblemCandidate, matches
@@ -33,9 +33,6 @@ router = APIRouter(tags=["problems"])
 Reader = Annotated[Actor, Depends(require_roles(*READ_PROBLEMS))]
 Decider = Annotated[Actor, Depends(require_roles(*DECIDE_PROBLEMS))]
 ProblemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The problem's id.")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ProblemDocument, "description": "No such problem."}
-}
 
 
 class PairView(BaseModel):
@@ -158,17 +155,13 @@ async def _views(
     return shown
 
 
-@router.get(
-    "/problems",
-    response_model=ProblemPage,
-    responses={422: {"model": ProblemDocument, "description": "A bad status or cursor."}},
-)
+@router.get("/problems", response_model=ProblemPage)
 async def list_problems(
     session: SessionDep,
     actor: Reader,
     access: AccessDep,
     status: Annotated[str | None, Query(pattern="^(proposed|confirmed|dismissed)$")] = None,
-    cursor: Annotated[str | None, Query(pattern="^[0-9]{1,10}$")] = None,
+    cursor: Annotated[str | None, Query(pattern="^[0-9]{1,9}$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ProblemPage:
     """Problem records newest first, optionally of one status."""
@@ -179,7 +172,7 @@ async def list_problems(
     return ProblemPage(items=await _views(session, access, actor, rows), next_cursor=following)
 
 
-@router.get("/problems/{problem_id}", response_model=ProblemView, responses=NOT_FOUND)
+@router.get("/problems/{problem_id}", response_model=ProblemView)
 async def get_problem(
     problem_id: ProblemId, session: SessionDep, actor: Reader, access: AccessDep
 ) -> ProblemView:
@@ -219,15 +212,7 @@ async def _decide(
     return view
 
 
-DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **NOT_FOUND,
-    409: {"model": ProblemDocument, "description": "Decided already."},
-}
-
-
-@router.post(
-    "/problems/{problem_id}/confirm", response_model=ProblemView, responses=DECISION_RESPONSES
-)
+@router.post("/problems/{problem_id}/confirm", response_model=ProblemView)
 async def confirm_problem(
     problem_id: ProblemId,
     session: SessionDep,
@@ -241,9 +226,7 @@ async def confirm_problem(
     )
 
 
-@router.post(
-    "/problems/{problem_id}/dismiss", response_model=ProblemView, responses=DECISION_RESPONSES
-)
+@router.post("/problems/{problem_id}/dismiss", response_model=ProblemView)
 async def dismiss_problem(
     problem_id: ProblemId,
     session: SessionDep,
