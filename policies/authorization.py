@@ -44,6 +44,8 @@ WRITE_CUSTOMERS = (AGENT,)
 READ_CUSTOMERS = (AGENT, AUDITOR)
 # Care strategies: process owners publish them; the people who work and audit tickets read them.
 READ_CARE_STRATEGIES = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
+# Subscriptions to ticket events: outside systems (each reads events as its account reads).
+SUBSCRIBE = (SYSTEM,)
 
 
 def may_call(role: str, gate: Iterable[str]) -> bool:

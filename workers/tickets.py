@@ -12,6 +12,7 @@ from activities.actions.registry import ActionRegistry, action_registry
 from activities.care import CareActivities
 from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
+from activities.event_delivery import EventDeliveryActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.triage import TriageActivities
@@ -20,11 +21,18 @@ from ticketflow.settings import Settings, get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
+from workflows.event_delivery import SubscriptionWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, CareWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
+WORKFLOWS = [
+    TicketWorkflow,
+    CareWorkflow,
+    DeviceSnapshotWorkflow,
+    SubscriptionWorkflow,
+    *ALARM_WORKFLOWS,
+]
 
 
 def build_ticket_worker(
@@ -55,6 +63,9 @@ def build_ticket_worker(
         settings,
         lambda ticket_key: feedback_url(settings=settings, ticket_key=ticket_key),
     )
+    deliveries = EventDeliveryActivities(
+        sessions, projection.write_turn, settings.http_allowed_hosts
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -68,6 +79,9 @@ def build_ticket_worker(
             care.prepare_care,
             care.record_care,
             care.send_care,
+            deliveries.next_outbox_batch,
+            deliveries.deliver_event,
+            deliveries.pause_subscription,
             *(actions or action_registry(settings)).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],
