@@ -29,7 +29,6 @@ from domain.events_out import (
     FAILED,
     NEXT_BATCH_ACTIVITY,
     PAUSE_ACTIVITY,
-    SKIPPED,
     DeliverInput,
     DeliverResult,
     NextBatchInput,
@@ -150,10 +149,12 @@ class EventDeliveryActivities:
             await asyncio.sleep(POLL_SECONDS)
 
     @activity.defn(name=DELIVER_ACTIVITY)
-    async def deliver_event(self, call: DeliverInput) -> DeliverResult:
-        """Deliver one outbox row to the subscription, unless it is not for this subscriber."""
-        item = call.item
-        message_id = event_id(item.ticket_key, item.seq)
+    async def deliver_events(self, call: DeliverInput) -> DeliverResult:
+        """Deliver one ticket's rows in order, skipping those not for this subscriber.
+
+        A failed post records its attempt and raises, so the retry policy tries again; the
+        retry skips what an earlier attempt delivered, and goes on from the failed row.
+        """
         async with self._sessions() as session:
             row = await store.get_subscription(
                 session=session, subscription_id=call.subscription_id
@@ -164,86 +165,100 @@ class EventDeliveryActivities:
                     type=SUBSCRIPTION_GONE,
                     non_retryable=True,
                 )
-            if not wanted(row.event_types, item.type) or await store.was_delivered(
-                session=session, subscription_id=row.id, event_id=message_id
-            ):
-                return DeliverResult(outcome=SKIPPED)
-            body = await self._body(session, row, item)
-        if body is None:
-            return DeliverResult(outcome=SKIPPED)
-        return await self._post(row, item, message_id, body)
+            items = [i for i in call.items if wanted(row.event_types, i.type)]
+            done = await store.delivered_among(
+                session=session,
+                subscription_id=row.id,
+                event_ids=[event_id(i.ticket_key, i.seq) for i in items],
+            )
+            items = [i for i in items if event_id(i.ticket_key, i.seq) not in done]
+            bodies = await self._bodies(session, row, call.ticket_key, items) if items else {}
+        delivered: list[DeliveryAttemptRow] = []
+        try:
+            for item in items:
+                body = bodies.get(item.seq)
+                if body is not None:
+                    delivered.append(await self._post(row, item, body))
+                    activity.heartbeat(item.seq)
+        finally:
+            # Kept together with a failure, or once at the end: one write per lane.
+            await self._record(delivered)
+        return DeliverResult(delivered=len(delivered), skipped=len(call.items) - len(delivered))
 
-    async def _body(
-        self, session: AsyncSession, row: SubscriptionRow, item: OutboxItem
-    ) -> bytes | None:
-        """The event's CloudEvent as this subscriber may read it, or None if nothing is for it."""
-        event = await outbox_store.outbound_event(
-            session=session, ticket_key=item.ticket_key, seq=item.seq
+    async def _bodies(
+        self, session: AsyncSession, row: SubscriptionRow, key: str, items: list[OutboxItem]
+    ) -> dict[int, bytes]:
+        """Each event's CloudEvent as this subscriber may read it, by seq (none: not for it)."""
+        ticket = await get_ticket(session=session, key=key)
+        if ticket is None:
+            return {}
+        events = await outbox_store.outbound_events(
+            session=session, ticket_key=key, seqs=[i.seq for i in items]
         )
-        ticket = await get_ticket(session=session, key=item.ticket_key)
-        if event is None or ticket is None:
-            return None
         await self._access.refresh(session)
         view = await subscriber_view(session=session, access=self._access, row=row, ticket=ticket)
         if not view.visible():
-            return None
-        shown = redact_event(
-            {
-                "seq": event.seq,
-                "type": event.type,
-                "at": event.at,
-                "actor": event.actor,
-                "data": event.data,
-            },
-            view,
-        )
-        if shown is None:
-            return None
-        document = cloud_event(item.ticket_key, shown).document()
-        if not passes(row.filter, document):
-            return None
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+            return {}
+        bodies: dict[int, bytes] = {}
+        for seq, event in events.items():
+            shown = redact_event(
+                {
+                    "seq": event.seq,
+                    "type": event.type,
+                    "at": event.at,
+                    "actor": event.actor,
+                    "data": event.data,
+                },
+                view,
+            )
+            if shown is None:
+                continue
+            document = cloud_event(key, shown).document()
+            if passes(row.filter, document):
+                bodies[seq] = json.dumps(
+                    document, separators=(",", ":"), ensure_ascii=False
+                ).encode()
+        return bodies
 
     async def _post(
-        self, row: SubscriptionRow, item: OutboxItem, message_id: str, body: bytes
-    ) -> DeliverResult:
+        self, row: SubscriptionRow, item: OutboxItem, body: bytes
+    ) -> DeliveryAttemptRow:
+        """Post one event; its attempt when delivered, else the failure recorded and raised."""
+        message_id = event_id(item.ticket_key, item.seq)
         refusal = url_refusal(row.url, self._allowed)
         if refusal is not None:
-            await self._record(row, item, message_id, FAILED, None, refusal)
+            await self._record([self._attempt(row, item, FAILED, None, refusal)])
             raise refused(f"deliveries to this URL are refused: {refusal}")
         headers = {
             "Content-Type": CONTENT_TYPE,
             **signed_headers(secret_key(row.secret), message_id, int(time.time()), body),
         }
         status: int | None = None
-        error: str | None = None
         try:
             response = await self._http().post(row.url, content=body, headers=headers)
             status = response.status_code
-            if not 200 <= status < 300:
-                error = f"answered {status} {response.reason_phrase}".strip()
+            error = (
+                None
+                if 200 <= status < 300
+                else f"answered {status} {response.reason_phrase}".strip()
+            )
         except Refused as exc:
-            await self._record(row, item, message_id, FAILED, None, str(exc))
+            await self._record([self._attempt(row, item, FAILED, None, str(exc))])
             raise refused(f"deliveries to this URL are refused: {exc}") from None
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
-        await self._record(row, item, message_id, FAILED if error else DELIVERED, status, error)
         if error is not None:
+            await self._record([self._attempt(row, item, FAILED, status, error)])
             raise unavailable(f"delivery of {message_id} failed: {error}")
-        return DeliverResult(outcome=DELIVERED, status=status)
+        return self._attempt(row, item, DELIVERED, status, None)
 
-    async def _record(
-        self,
-        row: SubscriptionRow,
-        item: OutboxItem,
-        message_id: str,
-        outcome: str,
-        status: int | None,
-        error: str | None,
-    ) -> None:
-        attempt = DeliveryAttemptRow(
+    @staticmethod
+    def _attempt(
+        row: SubscriptionRow, item: OutboxItem, outcome: str, status: int | None, error: str | None
+    ) -> DeliveryAttemptRow:
+        return DeliveryAttemptRow(
             subscription_id=row.id,
-            event_id=message_id,
+            event_id=event_id(item.ticket_key, item.seq),
             event_type=item.type,
             attempt=activity.info().attempt,
             at=datetime.now(UTC),
@@ -251,8 +266,12 @@ class EventDeliveryActivities:
             status_code=status,
             error=error,
         )
+
+    async def _record(self, attempts: list[DeliveryAttemptRow]) -> None:
+        if not attempts:
+            return
         async with self._write_turn, self._sessions() as session, session.begin():
-            await store.record_attempt(session=session, row=attempt)
+            await store.record_attempts(session=session, rows=attempts)
 
     @activity.defn(name=PAUSE_ACTIVITY)
     async def pause_subscription(self, call: PauseInput) -> PauseResult:

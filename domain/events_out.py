@@ -163,17 +163,18 @@ class NextBatchResult(BaseModel):
 
 
 class DeliverInput(BaseModel):
-    """One outbox row to deliver to one subscription."""
+    """One ticket's outbox rows, in order, to deliver to one subscription."""
 
     subscription_id: str
-    item: OutboxItem
+    ticket_key: str
+    items: list[OutboxItem]
 
 
 class DeliverResult(BaseModel):
-    """What became of it: delivered, or skipped (not wanted, hidden, filtered, already done)."""
+    """How many were delivered, and how many skipped (not wanted, hidden, filtered, done)."""
 
-    outcome: str
-    status: int | None = None
+    delivered: int = 0
+    skipped: int = 0
 
 
 class PauseInput(BaseModel):

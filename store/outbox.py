@@ -28,8 +28,13 @@ async def outbox_head(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.coalesce(func.max(OutboxRow.position), 0))) or 0)
 
 
-async def outbound_event(
-    *, session: AsyncSession, ticket_key: str, seq: int
-) -> TicketEventRow | None:
-    """The ticket event an outbox row stands for."""
-    return await session.get(TicketEventRow, (ticket_key, seq))
+async def outbound_events(
+    *, session: AsyncSession, ticket_key: str, seqs: list[int]
+) -> dict[int, TicketEventRow]:
+    """The ticket events these outbox rows of one ticket stand for, by seq."""
+    rows = await session.scalars(
+        select(TicketEventRow).where(
+            TicketEventRow.ticket_key == ticket_key, TicketEventRow.seq.in_(seqs)
+        )
+    )
+    return {r.seq: r for r in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events_out import ACTIVE, DELIVERED, PAUSED
@@ -56,22 +56,22 @@ async def set_active(*, session: AsyncSession, subscription_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-async def record_attempt(*, session: AsyncSession, row: DeliveryAttemptRow) -> None:
-    """Keep one delivery attempt."""
-    session.add(row)
+async def record_attempts(*, session: AsyncSession, rows: list[DeliveryAttemptRow]) -> None:
+    """Keep delivery attempts."""
+    session.add_all(rows)
     await session.flush()
 
 
-async def was_delivered(*, session: AsyncSession, subscription_id: str, event_id: str) -> bool:
-    """Whether an attempt already delivered this event to this subscription."""
-    query = select(
-        exists().where(
-            DeliveryAttemptRow.subscription_id == subscription_id,
-            DeliveryAttemptRow.event_id == event_id,
-            DeliveryAttemptRow.outcome == DELIVERED,
-        )
+async def delivered_among(
+    *, session: AsyncSession, subscription_id: str, event_ids: list[str]
+) -> set[str]:
+    """Which of these events an attempt already delivered to this subscription."""
+    query = select(DeliveryAttemptRow.event_id).where(
+        DeliveryAttemptRow.subscription_id == subscription_id,
+        DeliveryAttemptRow.event_id.in_(event_ids),
+        DeliveryAttemptRow.outcome == DELIVERED,
     )
-    return bool(await session.scalar(query))
+    return set(await session.scalars(query))
 
 
 async def attempts_of(

@@ -80,7 +80,7 @@ def build_ticket_worker(
             care.record_care,
             care.send_care,
             deliveries.next_outbox_batch,
-            deliveries.deliver_event,
+            deliveries.deliver_events,
             deliveries.pause_subscription,
             *(actions or action_registry(settings)).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),

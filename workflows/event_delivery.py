@@ -1,9 +1,10 @@
 """SubscriptionWorkflow: one per subscription, delivering the outbox in order, durably.
 
 Rows are read in outbox order; within a batch each ticket's events go out one after another
-(ordered per ticket) while different tickets' go out side by side. One event is retried by its
-activity's retry policy, with backoff, for the subscription's retry period; an event that still
-fails pauses the subscription until a resume signal. The ticket workflows never wait on this.
+(ordered per ticket, one activity per ticket's rows) while different tickets' go out side by
+side. A failed event is retried by its activity's retry policy, with backoff, for the
+subscription's retry period; one that still fails pauses the subscription until a resume
+signal. The ticket workflows never wait on this.
 """
 
 from __future__ import annotations
@@ -115,17 +116,16 @@ class SubscriptionWorkflow:
             backoff_coefficient=2.0,
             maximum_interval=start.max_backoff,
         )
-        for item in items:
-            try:
-                await workflow.execute_activity(
-                    DELIVER_ACTIVITY,
-                    DeliverInput(subscription_id=start.subscription_id, item=item),
-                    result_type=DeliverResult,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=start.retry_for,
-                    retry_policy=policy,
-                )
-            except ActivityError as exc:
-                cause = exc.cause
-                return f"{item.ticket_key} event {item.seq}: {cause or exc}"
+        key = items[0].ticket_key
+        try:
+            await workflow.execute_activity(
+                DELIVER_ACTIVITY,
+                DeliverInput(subscription_id=start.subscription_id, ticket_key=key, items=items),
+                result_type=DeliverResult,
+                start_to_close_timeout=timedelta(seconds=30) + timedelta(seconds=10) * len(items),
+                schedule_to_close_timeout=start.retry_for,
+                retry_policy=policy,
+            )
+        except ActivityError as exc:
+            return f"events of {key}: {exc.cause or exc}"
         return None
