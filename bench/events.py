@@ -20,7 +20,7 @@ delivering costs, not what recording costs.
 
 Run from the repository root (the default run takes a minute or two here):
 
-    PYTHONPATH=$PWD .venv/bin/python bench/events.py [--tickets 200] [--concurrency 8]
+    PYTHONPATH=$PWD .venv/bin/python bench/events.py [--tickets 100] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def report(result: Report) -> None:
 def main() -> None:
     """Parse the arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=200, help="tickets per phase")
+    parser.add_argument("--tickets", type=int, default=100, help="tickets per phase")
     parser.add_argument("--concurrency", type=int, default=8, help="tickets in flight")
     args = parser.parse_args()
     exit_now(run_stack(partial(bench, args), report))

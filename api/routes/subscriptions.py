@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
-from api.problems import ProblemError
+from api.problems import PROBLEM_JSON, ProblemDocument, ProblemError
 from api.schemas import Strict
 from domain.events_out import (
     RESUME_SIGNAL,
@@ -29,6 +29,14 @@ from store.models import SubscriptionRow
 from ticketflow.settings import Settings
 
 router = APIRouter(tags=["subscriptions"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    """A documented answer that is a problem document (its media type included)."""
+    reference = {"$ref": f"#/components/schemas/{ProblemDocument.__name__}"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": reference}}}
+
+
 Subscriber = Annotated[Actor, Depends(require_roles(*SUBSCRIBE))]
 SubscriptionId = Annotated[
     str, Path(pattern=r"^[0-9a-f]{32}$", description="The subscription's id.")
@@ -91,7 +99,7 @@ async def _own(session: SessionDep, actor: Actor, subscription_id: str) -> Subsc
     "/subscriptions",
     status_code=status.HTTP_201_CREATED,
     response_model=SubscriptionView,
-    responses={503: {"description": "Temporal could not start the delivery workflow."}},
+    responses={503: _problem("Temporal could not start the delivery workflow.")},
 )
 async def subscribe(
     body: SubscriptionBody,
@@ -166,8 +174,8 @@ async def deliveries(
     "/subscriptions/{subscription_id}/resume",
     response_model=SubscriptionView,
     responses={
-        409: {"description": "The subscription is not paused."},
-        503: {"description": "Temporal could not reach the delivery workflow."},
+        409: _problem("The subscription is not paused."),
+        503: _problem("Temporal could not reach the delivery workflow."),
     },
 )
 async def resume(
