@@ -198,10 +198,3 @@ class SubscriptionStart(BaseModel):
     retry_for: timedelta = timedelta(hours=24)
     max_backoff: timedelta = timedelta(minutes=5)
     paused: bool = False
-
-
-class SubscriptionProgress(BaseModel):
-    """What the delivery workflow reports when queried: its position and whether it waits."""
-
-    after: int
-    paused: bool

@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         OutboxItem,
         PauseInput,
         PauseResult,
-        SubscriptionProgress,
         SubscriptionStart,
     )
 
@@ -40,7 +39,8 @@ READ_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
 WRITE_RETRY = READ_RETRY
-# Continue as new after this many batches, so a subscription's history stays short to replay.
+# Continue as new after this many batches (or sooner, when Temporal suggests it), so a
+# subscription's history stays short to replay.
 BATCHES_PER_RUN = 500
 
 
@@ -57,11 +57,6 @@ class SubscriptionWorkflow:
     def resume(self) -> None:
         """Start delivering again after a pause (the subscription was set active)."""
         self._resumed = True
-
-    @workflow.query
-    def progress(self) -> SubscriptionProgress:
-        """The last position delivered and whether deliveries are paused."""
-        return SubscriptionProgress(after=self._after, paused=self._paused)
 
     @workflow.run
     async def run(self, start: SubscriptionStart) -> None:
@@ -83,6 +78,8 @@ class SubscriptionWorkflow:
                 heartbeat_timeout=timedelta(seconds=10),
                 retry_policy=READ_RETRY,
             )
+            if workflow.info().is_continue_as_new_suggested():
+                break  # the batch just read is read again by the next run
             if not batch.items:
                 continue
             failure = await self._deliver(start, batch.items)
