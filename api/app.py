@@ -31,6 +31,7 @@ from api.routes import (
     policies,
     problems,
     sla,
+    subscriptions,
     tasks,
     templates,
     tickets,
@@ -120,4 +121,5 @@ def create_app(
     app.include_router(care.router)
     app.include_router(feedback.router)
     app.include_router(git_webhook.router)
+    app.include_router(subscriptions.router)
     return app

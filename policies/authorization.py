@@ -44,6 +44,8 @@ WRITE_CUSTOMERS = (AGENT,)
 READ_CUSTOMERS = (AGENT, AUDITOR)
 # Care strategies: process owners publish them; the people who work and audit tickets read them.
 READ_CARE_STRATEGIES = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
+# Subscriptions to ticket events: outside systems (each reads events as its account reads).
+SUBSCRIBE = (SYSTEM,)
 # Playbooks: the owning department's agents promote their own fixes (they know whether a fix
 # is worth repeating); whoever works, designs or audits tickets reads them, each playbook's
 # content as far as they may read the deliverable it came from.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -702,3 +703,56 @@ class PlaybookRow(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+class OutboxRow(Base):
+    """A ticket event to send out, written with the ticket's rows; `position` orders them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("ticket_key", "seq", name="uq_outbox_ticket_seq"),)
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_key: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+
+
+class SubscriptionRow(Base):
+    """Where events go, which ones, and whose view of the tickets they carry."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The subscriber: deliveries are redacted by this account's policy, as its reads are.
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    owner_role: Mapped[str] = mapped_column(String(40))
+    owner_department: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(JsonColumn)
+    filter: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    paused_at: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryAttemptRow(Base):
+    """One attempt to deliver one event to one subscription, and what it met."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        Index("ix_delivery_attempts_subscription", "subscription_id", "id"),
+        Index("ix_delivery_attempts_event", "subscription_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(80))
+    event_type: Mapped[str] = mapped_column(String(80))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

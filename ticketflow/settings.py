@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     care_channel_user: str = "care-channel"
     # How long a `confirm` care action waits for a person before it lapses.
     care_confirm_hours: float = Field(default=48.0, gt=0, le=24 * 365)
+    # How long one event is retried for a subscription before the subscription is paused,
+    # and the longest wait between two attempts (the backoff doubles from one second).
+    subscription_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    subscription_max_backoff_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod

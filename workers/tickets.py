@@ -12,6 +12,7 @@ from activities.actions.registry import ActionRegistry, action_registry
 from activities.care import CareActivities
 from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
+from activities.event_delivery import EventDeliveryActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.recurrence import RecurrenceActivities
@@ -21,6 +22,7 @@ from ticketflow.settings import Settings, get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
+from workflows.event_delivery import SubscriptionWorkflow
 from workflows.recurrence import RecurrenceWatchWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -31,6 +33,7 @@ WORKFLOWS = [
     CareWorkflow,
     DeviceSnapshotWorkflow,
     RecurrenceWatchWorkflow,
+    SubscriptionWorkflow,
     *ALARM_WORKFLOWS,
 ]
 
@@ -72,6 +75,9 @@ def build_ticket_worker(
     recurrence = RecurrenceActivities(
         client, sessions, projection.write_turn, start_watches=recurrence_watches
     )
+    deliveries = EventDeliveryActivities(
+        sessions, projection.write_turn, settings.http_allowed_hosts
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -87,6 +93,9 @@ def build_ticket_worker(
             care.send_care,
             recurrence.start_recurrence_watch,
             recurrence.record_recurrence,
+            deliveries.next_outbox_batch,
+            deliveries.deliver_events,
+            deliveries.pause_subscription,
             *(actions or action_registry(settings)).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],

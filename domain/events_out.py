@@ -1,0 +1,200 @@
+"""Events out: ticket events as CloudEvents 1.0, subscriptions to them, and their delivery.
+
+A ticket event becomes one CloudEvent in structured JSON mode: `type` is
+`ticketflow.ticket.<event type>`, `subject` the ticket key and `id` the ticket key and the
+event's sequence number, which the workflow assigns deterministically, so every retry and
+every redelivery of the same event carries the same id (receivers deduplicate on it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.expression_syntax import ExpressionError, compile_expression, parse
+from domain.expressions import holds
+from domain.problems import Problem
+
+EVENT_SOURCE = "urn:ticketflow:tickets"
+TYPE_PREFIX = "ticketflow.ticket."
+CONTENT_TYPE = "application/cloudevents+json"
+
+SUBSCRIPTION_WORKFLOW = "SubscriptionWorkflow"
+NEXT_BATCH_ACTIVITY = "next_outbox_batch"
+DELIVER_ACTIVITY = "deliver_event"
+PAUSE_ACTIVITY = "pause_subscription"
+RESUME_SIGNAL = "resume"
+
+# Standard Webhooks secrets: `whsec_` and the base64 of the key bytes.
+SECRET_PREFIX = "whsec_"
+MIN_SECRET_BYTES = 24
+MAX_SECRET_BYTES = 64
+MAX_EVENT_TYPES = 100
+MAX_URL = 2000
+
+ACTIVE, PAUSED = "active", "paused"
+SubscriptionStatus = Literal["active", "paused"]
+DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"
+
+
+def cloud_type(event_type: str) -> str:
+    """The CloudEvents `type` of a ticket event type."""
+    return TYPE_PREFIX + event_type
+
+
+def event_id(ticket_key: str, seq: int) -> str:
+    """The event's id: the same on every delivery attempt of the same ticket event."""
+    return f"{ticket_key}-{seq}"
+
+
+def subscription_workflow_id(subscription_id: str) -> str:
+    """The id of a subscription's delivery workflow (one per subscription)."""
+    return f"subscription-{subscription_id}"
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event, serialised as the structured JSON mode's document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        """The structured-mode JSON document (times as RFC 3339)."""
+        return self.model_dump(mode="json")
+
+
+def cloud_event(ticket_key: str, event: Mapping[str, Any]) -> CloudEvent:
+    """The CloudEvent of one (already redacted) ticket event: its whole self is the data."""
+    return CloudEvent(
+        id=event_id(ticket_key, int(event["seq"])),
+        type=cloud_type(str(event["type"])),
+        subject=ticket_key,
+        time=event["at"],
+        data=dict(event),
+    )
+
+
+def secret_key(secret: str) -> bytes:
+    """The key bytes of a `whsec_` secret; ValueError if it is not one."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"a secret starts with {SECRET_PREFIX!r}")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise ValueError(f"after {SECRET_PREFIX!r} a secret is base64") from None
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise ValueError(
+            f"a secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes, not {len(key)}"
+        )
+    return key
+
+
+def filter_problem(source: str) -> str | None:
+    """Why a subscription's filter expression is unusable, or None when it compiles."""
+    try:
+        compile_expression(source)
+        parse(source)
+    except ExpressionError as exc:
+        return str(exc)
+    return None
+
+
+def passes(source: str | None, document: Mapping[str, Any]) -> bool:
+    """Whether a delivery's CloudEvent passes the filter (the document as delivered: the
+    filter reads only what the subscriber may read). One the filter cannot evaluate, or that
+    gives no boolean, does not pass."""
+    if source is None:
+        return True
+    try:
+        return holds(source, dict(document))
+    except ExpressionError:
+        return False
+
+
+def wanted(event_types: list[str], event_type: str) -> bool:
+    """Whether a subscription to `event_types` (empty: all) wants this ticket event type."""
+    return not event_types or event_type in event_types
+
+
+def type_problems(event_types: list[str], known: frozenset[str]) -> list[Problem]:
+    """A problem for each event type that is no ticket event type, by its pointer."""
+    return [
+        Problem(pointer=f"/event_types/{i}", detail=f"{name!r} is not a ticket event type")
+        for i, name in enumerate(event_types)
+        if name not in known
+    ]
+
+
+class OutboxItem(BaseModel):
+    """One outbox row: its position, and the ticket event it stands for."""
+
+    position: int
+    ticket_key: str
+    seq: int
+    type: str
+
+
+class NextBatchInput(BaseModel):
+    """Which subscription asks, after which position, for how many rows at most."""
+
+    subscription_id: str
+    after: int
+    limit: int = 100
+    wait_seconds: float = 20.0
+
+
+class NextBatchResult(BaseModel):
+    """Rows after the position, in order (empty when none arrived within the wait)."""
+
+    items: list[OutboxItem] = Field(default_factory=list)
+
+
+class DeliverInput(BaseModel):
+    """One ticket's outbox rows, in order, to deliver to one subscription."""
+
+    subscription_id: str
+    ticket_key: str
+    items: list[OutboxItem]
+
+
+class DeliverResult(BaseModel):
+    """How many were delivered, and how many skipped (not wanted, hidden, filtered, done)."""
+
+    delivered: int = 0
+    skipped: int = 0
+
+
+class PauseInput(BaseModel):
+    """A subscription to pause, and why."""
+
+    subscription_id: str
+    reason: str
+
+
+class PauseResult(BaseModel):
+    """Whether it was active until now."""
+
+    paused: bool
+
+
+class SubscriptionStart(BaseModel):
+    """A subscription's delivery workflow: where it resumes, and how long it retries one event."""
+
+    subscription_id: str
+    after: int = 0
+    retry_for: timedelta = timedelta(hours=24)
+    max_backoff: timedelta = timedelta(minutes=5)
+    paused: bool = False
