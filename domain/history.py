@@ -62,7 +62,9 @@ def _utc(at: datetime) -> datetime:
 
 
 def _changed(sql: TicketEvent, history: TicketEvent) -> list[str]:
-    fields = [name for name in ("type", "actor", "data") if getattr(sql, name) != getattr(history, name)]
+    fields = [
+        name for name in ("type", "actor", "data") if getattr(sql, name) != getattr(history, name)
+    ]
     if _utc(sql.at) != _utc(history.at):
         fields.insert(1, "at")
     return fields

@@ -155,8 +155,7 @@ async def raw_history(*, runs: list[Run], data_converter: DataConverter) -> list
         {
             "run_id": run.run_id,
             "events": [
-                await _decoded(MessageToDict(event), data_converter)
-                for event in run.history.events
+                await _decoded(MessageToDict(event), data_converter) for event in run.history.events
             ],
         }
         for run in runs

@@ -135,9 +135,12 @@ async def test_history_follows_continue_as_new_and_matches_sql(
         assert signalled[0]["signal_id"] == "sig-1"
 
         async with sessions() as session:
-            assert await reconcile_ticket(
-                session=session, client=client, key=key, data_converter=DATA_CONVERTER
-            ) == []
+            assert (
+                await reconcile_ticket(
+                    session=session, client=client, key=key, data_converter=DATA_CONVERTER
+                )
+                == []
+            )
             row = await session.get(TicketEventRow, (key, claimed.event.seq))
             assert row is not None
             row.actor = "mallory"  # a row edited by hand
