@@ -73,8 +73,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ProblemDocument, "description": "No or an invalid bearer token."},
     403: {
         "model": ProblemDocument,
-        "description": "The caller may not read `ticket.events`, or `format=raw` by a role "
-        "other than auditor or admin.",
+        "description": "The caller may not read `ticket.events`; or `format=raw` by a role "
+        "other than auditor or admin, or by a caller who may not read every field.",
     },
     404: {"model": ProblemDocument, "description": "No such ticket the caller may see."},
     409: {"model": ProblemDocument, "description": "A run does not replay on this code."},
@@ -96,6 +96,15 @@ async def ticket_history(
         raise ProblemError(403, "you may not read ticket.events")
     if format == "raw" and not may_call(actor.role, READ_RAW_HISTORY):
         raise ProblemError(403, f"role {actor.role!r} may not read the raw history")
+    # The raw history is not redacted: only a caller who may read every field of the ticket
+    # gets it.
+    hidden = sorted(name for name in view.catalog.fields if not view.readable(name))
+    if format == "raw" and hidden:
+        raise ProblemError(
+            403,
+            "the raw history is not redacted, and you may not read "
+            + ", ".join(f"ticket.{name}" for name in hidden),
+        )
     parent = row.parent_key
     await session.rollback()  # release the read before the Temporal calls
     try:
