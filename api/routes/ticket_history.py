@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AccessDep, ActorDep, SessionDep, TemporalDep
-from api.problems import ProblemDocument, ProblemError
+from api.problems import PROBLEM_JSON, ProblemDocument, ProblemError
 from api.schemas import JsonObject, redactable
 from api.ticket_access import readable_ticket
 from domain.history import Cause
@@ -68,20 +68,28 @@ class RawHistoryView(BaseModel):
 
 router = APIRouter(tags=["tickets"])
 
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ProblemDocument.__name__}"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": RawHistoryView, "description": "With `format=raw`: the raw history."},
-    401: {"model": ProblemDocument, "description": "No or an invalid bearer token."},
-    403: {
-        "model": ProblemDocument,
-        "description": "The caller may not read `ticket.events`; or `format=raw` by a role "
-        "other than auditor or admin, or by a caller who may not read every field.",
-    },
-    404: {"model": ProblemDocument, "description": "No such ticket the caller may see."},
-    409: {"model": ProblemDocument, "description": "A run does not replay on this code."},
+    401: _problem("No valid bearer token."),
+    403: _problem(
+        "The caller may not read `ticket.events`; or `format=raw` by a role other than "
+        "auditor or admin, or by a caller who may not read every field."
+    ),
+    404: _problem("No such ticket, one the caller may not see, or no workflow for it."),
+    409: _problem("A run's history does not replay on this version of the workflow code."),
 }
 
 
-@router.get("/tickets/{key}/history", response_model=TicketHistoryView, responses=RESPONSES)
+@router.get(
+    "/tickets/{key}/history",
+    response_model=TicketHistoryView | RawHistoryView,
+    responses=RESPONSES,
+)
 async def ticket_history(
     key: str,
     session: SessionDep,
