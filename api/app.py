@@ -34,6 +34,7 @@ from api.routes import (
     subscriptions,
     tasks,
     templates,
+    ticket_history,
     tickets,
     trace,
     triage,
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(templates.router)
     app.include_router(exports.router)  # before tickets: /tickets/export is not a ticket key
     app.include_router(tickets.router)
+    app.include_router(ticket_history.router)
     app.include_router(trace.router)
     app.include_router(tasks.router)
     app.include_router(deliverables.router)

@@ -199,6 +199,16 @@ async def list_events(
     return list((await session.scalars(query)).all())
 
 
+async def ticket_keys_since(*, session: AsyncSession, since: datetime) -> list[str]:
+    """Keys of the tickets created at or after `since`, oldest first."""
+    query = (
+        select(TicketRow.key)
+        .where(TicketRow.created_at >= since)
+        .order_by(TicketRow.created_at, TicketRow.key)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def list_all_events(*, session: AsyncSession, key: str) -> list[TicketEventRow]:
     """Every event of a ticket, in order."""
     query = (

@@ -252,3 +252,34 @@ def test_triage_models_with_an_empty_registry_says_so(tmp_path: Path) -> None:
 def _user_names(data_dir: Path) -> list[str]:
     with Session(create_engine(sync_url(f"sqlite:///{data_dir / 'ticketflow.db'}"))) as session:
         return list(session.scalars(select(UserRow.name)).all())
+
+
+def test_whatif_reports_on_a_published_definition_and_refuses_unknown_ones(
+    tmp_path: Path,
+) -> None:
+    assert ticketflow(tmp_path, "migrate").returncode == 0
+    good = tmp_path / "incident.yaml"
+    good.write_text(yaml.safe_dump({k: v for k, v in INCIDENT.items() if k != "version"}))
+    assert ticketflow(tmp_path, "definitions", "publish", str(good)).returncode == 0
+    ran = ticketflow(tmp_path, "whatif", "--definition", "incident@1", "--since", "2026-01-01")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert (report["tickets_checked"], report["tickets"], report["breaches_gained"]) == (0, [], 0)
+    unknown = ticketflow(tmp_path, "whatif", "--definition", "nope@1", "--since", "2026-01-01")
+    assert unknown.returncode == 2
+    assert "no published definition nope@1" in unknown.stderr
+    no_calendar = ticketflow(
+        tmp_path,
+        "whatif",
+        "--definition",
+        "incident",
+        "--calendar",
+        "office@3",
+        "--since",
+        "2026-01-01",
+    )
+    assert no_calendar.returncode == 2
+    assert "no published calendar office@3" in no_calendar.stderr
+    bad_date = ticketflow(tmp_path, "whatif", "--definition", "incident", "--since", "soon")
+    assert bad_date.returncode == 2
+    assert "not an ISO 8601 date" in bad_date.stderr

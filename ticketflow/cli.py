@@ -455,6 +455,53 @@ def _devices_simulate(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def _since(text: str) -> datetime:
+    """An ISO 8601 date or instant from the command line (UTC when it names no zone)."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from services.ticket_history import reconcile_since
+    from ticketflow.temporal_client import DATA_CONVERTER, connect
+
+    async def work(session: AsyncSession) -> int:
+        client = await connect(settings)
+        found = await reconcile_since(
+            session=session, client=client, since=args.since, data_converter=DATA_CONVERTER
+        )
+        for difference in found:
+            sys.stdout.write(difference.model_dump_json() + "\n")
+        sys.stderr.write(f"{len(found)} difference(s) between SQL and the Temporal history\n")
+        return 1 if found else 0
+
+    return _with_session(settings, work)
+
+
+def _whatif(args: argparse.Namespace, settings: Settings) -> int:
+    from services.whatif import NotPublished, what_if
+
+    async def work(session: AsyncSession) -> int:
+        try:
+            found = await what_if(
+                session=session,
+                definition=args.definition,
+                calendar=args.calendar,
+                since=args.since,
+                as_of=datetime.now(UTC),
+            )
+        except (NotPublished, ValueError) as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+        sys.stdout.write(found.model_dump_json(indent=2) + "\n")
+        return 0
+
+    return _with_session(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="ticketflow", description=__doc__)
@@ -536,12 +583,29 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--role", default=None)
     update.set_defaults(run=_users_update)
 
-    audit = sub.add_parser("audit", help="permission audit log").add_subparsers(
+    audit = sub.add_parser("audit", help="permission audit log and history checks").add_subparsers(
         dest="audit", required=True
     )
     audit.add_parser(
         "verify", help="check the hash chain; exit 1 naming every edited or deleted entry"
     ).set_defaults(run=_audit_verify)
+    reconcile = audit.add_parser(
+        "reconcile",
+        help="compare each ticket's SQL timeline with its Temporal history; exit 1 on a difference",
+    )
+    reconcile.add_argument(
+        "--since", type=_since, default=datetime(1970, 1, 1, tzinfo=UTC), help="tickets filed since"
+    )
+    reconcile.set_defaults(run=_audit_reconcile)
+
+    whatif = sub.add_parser(
+        "whatif",
+        help="re-run recorded tickets' SLA clocks and triage routing on another definition",
+    )
+    whatif.add_argument("--definition", required=True, help="KEY@VERSION (KEY: the latest)")
+    whatif.add_argument("--calendar", default=None, help="KEY@VERSION: every SLA counts on it")
+    whatif.add_argument("--since", type=_since, required=True, help="tickets filed since (date)")
+    whatif.set_defaults(run=_whatif)
 
     defs = sub.add_parser("definitions", help="check or publish a definition file (YAML or JSON)")
     defs.add_argument("action", choices=["validate", "publish"])

@@ -7,7 +7,8 @@ value with a unique marker, and drives a ticket through the domain (triage, a co
 internal comment, a linked report, an outside system's event, and automated stages: an action
 that fails, is retried by a person and gives an output under those names, a wait its signal
 ends, a subprocess's child). Then, for each caller, every
-exit (detail, list, events, export JSON and CSV, task queue, trace) is searched for the marker of
+exit (detail, list, events, export JSON and CSV, task queue, trace, and over HTTP the
+history, timeline and raw) is searched for the marker of
 each field the enforcer does not let the caller read: by value, whatever key it sits under.
 Most examples run the exits' redaction with the real enforcer; one set runs over HTTP.
 """
@@ -590,6 +591,10 @@ async def test_no_http_exit_shows_a_value_the_enforcer_denies(
         )
         got["tasks"] = await api.http.get("/tasks", headers=auth)
         got["trace"] = await api.http.get(f"/tickets/{key}/trace", headers=auth)
+        got["history"] = await api.http.get(f"/tickets/{key}/history", headers=auth)
+        got["history.raw"] = await api.http.get(
+            f"/tickets/{key}/history", params={"format": "raw"}, headers=auth
+        )
         # A caller the ticket is a 404 for learns not even its key from any exit (a refusal
         # names only the key they asked for).
         hidden = got["detail"].status_code == 404
