@@ -122,5 +122,5 @@ def test_bad_key_settings_stop_the_process_without_showing_the_key(
 
 
 def test_cors_origins_are_comma_separated() -> None:
-    settings = Settings(codec_cors_origins="http://127.0.0.1:8233, https://ui.example.com")  # type: ignore[arg-type]
+    settings = Settings(codec_cors_origins="http://127.0.0.1:8233, https://ui.example.com")
     assert settings.codec_cors_origins == ["http://127.0.0.1:8233", "https://ui.example.com"]
