@@ -24,6 +24,8 @@ SIGNAL = (SYSTEM,)
 # Aggregate KPIs (counts and durations, no ticket's fields): everyone but requesters.
 READ_KPIS = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 READ_PERMISSION_AUDIT = (AUDITOR,)
+# The codec endpoints decrypt raw Temporal payloads, whole and unredacted: auditors only.
+CODEC = (AUDITOR,)
 MANAGE_POLICIES: tuple[str, ...] = ()
 # Notifications addressed to anyone, not only to the caller, their group or their role.
 READ_ALL_NOTIFICATIONS = (AUDITOR,)
