@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import socket
+from asyncio.subprocess import PIPE, STDOUT
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
 
+from api.app import create_app
+from domain.messages import StartTicketInput
 from tests.api.conftest import Api
+from tests.builders import REQUESTER, incident
+from tests.temporal_env import BIN
 from ticketflow.payload_codec import EncryptionCodec, KeyRing
+from ticketflow.settings import Settings
+from ticketflow.temporal_client import data_converter
+from workflows.ticket import TicketWorkflow
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(64, 96))
 UI = "http://127.0.0.1:8233"
-ENCRYPTED = {
+ENCRYPTED: dict[str, Any] = {
     "payload_keys": {
         "a": base64.b64encode(KEY_A).decode(),
         "b": base64.b64encode(KEY_B).decode(),
@@ -154,3 +169,83 @@ async def test_without_keys_plain_payloads_pass_and_sealed_ones_are_refused(api:
     )
     assert answer.status_code == 422
     assert "keys held: none" in answer.json()["errors"][0]["detail"]
+
+
+@asynccontextmanager
+async def _serving(app: ASGIApp) -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port of this loop; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def _started_input(output: str) -> Payload:
+    """The first payload of the started event in `temporal workflow show --output json`."""
+    started = json.loads(output)["events"][0]["workflowExecutionStartedEventAttributes"]
+    payload = started["input"]["payloads"][0]
+    return Payload(
+        metadata={k: base64.b64decode(v) for k, v in payload["metadata"].items()},
+        data=base64.b64decode(payload["data"]),
+    )
+
+
+async def _temporal(*argv: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "temporal"), *argv, stdout=PIPE, stderr=STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, output.decode()
+
+
+@with_keys
+async def test_the_temporal_cli_reads_an_encrypted_history_through_the_codec(api: Api) -> None:
+    settings = Settings(**ENCRYPTED)
+    encrypting = Client(
+        api.env.client.service_client,
+        namespace=api.env.client.namespace,
+        data_converter=data_converter(settings),
+    )
+    key = f"{api.prefix}-000001"
+    start = StartTicketInput(
+        key=key, definition=incident(), intake=SECRET, requester=REQUESTER, priority="P3"
+    )
+    # No worker: the started event alone holds the sealed input.
+    handle = await encrypting.start_workflow(
+        TicketWorkflow.run, start, id=key, task_queue=f"idle-{api.prefix}"
+    )
+    app = create_app(settings, temporal=api.env.client, sessions=api.sessions)
+    show = (
+        "workflow", "show", "-w", key, "--output", "json",
+        "--address", api.env.client.service_client.config.target_host,
+        "--namespace", api.env.client.namespace,
+    )  # fmt: skip
+    try:
+        async with app.router.lifespan_context(app), _serving(app) as url:
+            codec = ("--codec-endpoint", f"{url}/codec")
+            raw = await _temporal(*show)
+            decoded = await _temporal(
+                *show, *codec, "--codec-auth", f"Bearer {api.tokens['audrey']}"
+            )
+            refused = await _temporal(*show, *codec, "--codec-auth", f"Bearer {api.tokens['rita']}")
+    finally:
+        await handle.terminate("read")
+    assert raw[0] == 0, raw[1]
+    assert _started_input(raw[1]).metadata["encoding"] == b"binary/encrypted"
+    assert decoded[0] == 0, decoded[1]
+    plain = _started_input(decoded[1])
+    assert plain.metadata["encoding"] == b"json/plain"
+    assert json.loads(plain.data)["intake"] == SECRET
+    # Rita's token is refused by the codec server: the CLI gets no plaintext.
+    assert refused[0] != 0 or _started_input(refused[1]).metadata["encoding"] != b"json/plain"
+    assert "Rita Example" not in refused[1]
