@@ -20,7 +20,14 @@ from tests.builders import REQUESTER, incident
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import time_skipping_env
 from tests.workflows.test_replay import FULL_LIFE, load
-from ticketflow.payload_codec import ENCODING, KEY_ID, MissingPayloadKey
+from ticketflow.payload_codec import (
+    ENCODING,
+    KEY_ID,
+    EncryptionCodec,
+    MissingPayloadKey,
+    decode_history,
+    key_ring,
+)
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import DATA_CONVERTER, data_converter
 from workers.tickets import build_ticket_worker
@@ -158,3 +165,18 @@ async def test_a_history_whose_key_was_dropped_fails_with_a_clear_error(
 async def test_histories_from_before_encryption_still_replay_with_it_on() -> None:
     replayer = Replayer(workflows=[TicketWorkflow], data_converter=data_converter(ROTATED))
     await replayer.replay_workflow(load(FULL_LIFE))
+
+
+async def test_a_raw_history_decodes_whole_with_the_codec(recorded: Recorded) -> None:
+    decoded = await decode_history(recorded.encrypted, EncryptionCodec(key_ring(ROTATED)))
+    raw = _raw(decoded)
+    assert TITLE.encode() in raw
+    assert COMMENT.encode() in raw
+    assert ENCODING not in raw
+    assert [e.event_type for e in decoded.events] == [
+        e.event_type for e in recorded.encrypted.events
+    ]
+    assert _raw(recorded.encrypted) != raw  # the recorded history itself is left as it was
+    # The plain history has nothing to decode: it comes back byte for byte.
+    plain = await decode_history(recorded.plain, EncryptionCodec(key_ring(ROTATED)))
+    assert _raw(plain) == _raw(recorded.plain)
