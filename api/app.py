@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.body_guard import BodyGuard
+from api.codec_cors import CodecCors
 from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
     care,
+    codec,
     customers,
     definitions,
     deliverables,
@@ -43,6 +45,7 @@ from policies.access import AccessControl, flush_usage_until
 from services.published_definitions import PublishedDefinitions
 from store.artifacts import FileArtifactStore
 from store.db import make_async_engine, make_sessionmaker
+from ticketflow.payload_codec import EncryptionCodec, key_ring
 from ticketflow.settings import Settings
 from ticketflow.temporal_client import connect
 
@@ -89,11 +92,14 @@ def create_app(
     app.state.definitions = PublishedDefinitions()
     app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
     app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
+    app.state.payload_codec = EncryptionCodec(key_ring(settings))
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
+    # Outermost: a browser's preflight is answered before any other layer reads the request.
+    app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -124,4 +130,5 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(git_webhook.router)
     app.include_router(subscriptions.router)
+    app.include_router(codec.router)
     return app

@@ -26,6 +26,8 @@ READ_KPIS = (AGENT, PROCESS_OWNER, AUDITOR, SYSTEM)
 READ_PERMISSION_AUDIT = (AUDITOR,)
 # The raw Temporal history of a ticket (every payload as recorded): auditors (and admins).
 READ_RAW_HISTORY = (AUDITOR,)
+# The codec endpoints decrypt raw Temporal payloads, whole and unredacted: auditors only.
+CODEC = (AUDITOR,)
 MANAGE_POLICIES: tuple[str, ...] = ()
 # Notifications addressed to anyone, not only to the caller, their group or their role.
 READ_ALL_NOTIFICATIONS = (AUDITOR,)

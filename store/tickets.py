@@ -28,6 +28,9 @@ class TicketFilter:
     department: str | None = None  # owning department, or one handling it
     assignee: str | None = None
     requester: str | None = None
+    # Created in [created_from, created_to), either bound optional.
+    created_from: datetime | None = None
+    created_to: datetime | None = None
     # Visibility: when set, only tickets requested by `visible_requester`, involving one of
     # `visible_departments` (owning it, handling it or having handled it), or worked by
     # `visible_participant`.
@@ -97,6 +100,10 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         )
     if f.requester:
         conditions.append(TicketRow.requester == f.requester)
+    if f.created_from is not None:
+        conditions.append(TicketRow.created_at >= f.created_from)
+    if f.created_to is not None:
+        conditions.append(TicketRow.created_at < f.created_to)
     if f.visible_departments is not None:
         visible: list[ColumnElement[bool]] = [
             TicketRow.department.in_(f.visible_departments),

@@ -466,12 +466,16 @@ def _since(text: str) -> datetime:
 
 def _audit_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from services.ticket_history import reconcile_since
-    from ticketflow.temporal_client import DATA_CONVERTER, connect
+    from ticketflow.temporal_client import connect
 
     async def work(session: AsyncSession) -> int:
+        # The client's converter: it decrypts where payload keys are configured.
         client = await connect(settings)
         found = await reconcile_since(
-            session=session, client=client, since=args.since, data_converter=DATA_CONVERTER
+            session=session,
+            client=client,
+            since=args.since,
+            data_converter=client.data_converter,
         )
         for difference in found:
             sys.stdout.write(difference.model_dump_json() + "\n")

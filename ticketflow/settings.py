@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from limits import parse
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,12 +21,18 @@ from domain.outbound import parse_allowed_host, url_refusal
 STATE_FILE = "stack.json"
 # A shared secret short enough to guess is no authentication.
 MIN_WEBHOOK_SECRET = 16
+# AES-GCM takes 128-, 192- and 256-bit keys.
+PAYLOAD_KEY_BYTES = (16, 24, 32)
+PAYLOAD_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class Settings(BaseSettings):
     """Deployment settings; every process (API, worker, dev stack) reads the same ones."""
 
-    model_config = SettingsConfigDict(env_prefix="TICKETFLOW_", extra="ignore")
+    # Inputs stay out of error messages: a bad setting may be a secret (a payload key).
+    model_config = SettingsConfigDict(
+        env_prefix="TICKETFLOW_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path(".ticketflow")
     database_url: str | None = None
@@ -87,6 +97,14 @@ class Settings(BaseSettings):
     # and the longest wait between two attempts (the backoff doubles from one second).
     subscription_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     subscription_max_backoff_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
+    # Payload encryption at rest (TICKETFLOW_PAYLOAD_KEYS, as JSON {key id: base64 key}):
+    # every key decrypts the payloads written under it; `payload_key_id` names the one that
+    # encrypts new payloads. No keys: payloads are stored as plain JSON (the dev default).
+    payload_keys: dict[str, SecretStr] = {}
+    payload_key_id: str | None = None
+    # Browser origins (the Temporal Web UI's, `scheme://host[:port]`, comma-separated) that may
+    # call the codec endpoints across origins; none by default, and only /codec/* ever answers.
+    codec_cors_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
@@ -112,7 +130,26 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return value
 
-    @field_validator("http_allowed_hosts", mode="before")
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key_id, secret in value.items():
+            if not PAYLOAD_KEY_ID.fullmatch(key_id):
+                raise ValueError(
+                    f"payload key id {key_id!r}: letters, digits, '.', '_' and '-', at most 64"
+                )
+            try:
+                size = len(base64.b64decode(secret.get_secret_value(), validate=True))
+            except (binascii.Error, ValueError):
+                raise ValueError(f"payload key {key_id!r} is not base64") from None
+            if size not in PAYLOAD_KEY_BYTES:
+                raise ValueError(
+                    f"payload key {key_id!r} has {size} bytes; AES-GCM needs 16, 24 or 32 "
+                    "(e.g. `openssl rand -base64 32`)"
+                )
+        return value
+
+    @field_validator("http_allowed_hosts", "codec_cors_origins", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -125,6 +162,25 @@ class Settings(BaseSettings):
         for entry in value:
             parse_allowed_host(entry)  # a ValueError here names the bad entry at startup
         return value
+
+    @field_validator("codec_cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(
+                    f"codec CORS origin {origin!r} is not an origin like https://temporal-ui:8080"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _payload_key_id(self) -> Settings:
+        if self.payload_key_id is None and self.payload_keys:
+            raise ValueError("payload_keys given: set payload_key_id to the key that encrypts")
+        if self.payload_key_id is not None and self.payload_key_id not in self.payload_keys:
+            raise ValueError(f"payload_key_id {self.payload_key_id!r} is not in payload_keys")
+        return self
 
     @model_validator(mode="after")
     def _care_webhook(self) -> Settings:

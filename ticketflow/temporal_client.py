@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -10,13 +12,31 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from ticketflow.payload_codec import EncryptionCodec, key_ring
 from ticketflow.settings import Settings
 from workflows import search_attributes
 
+# Plain JSON payloads: what `data_converter` gives when no payload key is configured.
 DATA_CONVERTER: DataConverter = pydantic_data_converter
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The converter of every client, worker and replayer: encrypting when keys are configured.
+
+    With encryption, failure messages and stack traces move into the encrypted payload too
+    (an activity's error may quote a ticket's fields); their type names stay readable.
+    """
+    ring = key_ring(settings)
+    if ring.active is None:
+        return DATA_CONVERTER
+    return dataclasses.replace(
+        DATA_CONVERTER,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -38,7 +58,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings),
         tls=_tls(settings),
     )
 

@@ -25,7 +25,6 @@ from services.ticket_history import (
     replayed_entries,
     ticket_runs,
 )
-from ticketflow.temporal_client import DATA_CONVERTER
 
 
 class HistoryEntryView(BaseModel):
@@ -118,9 +117,9 @@ async def ticket_history(
     try:
         runs = await ticket_runs(client=temporal, key=key)
         if format == "raw":
-            raw = await raw_history(runs=runs, data_converter=DATA_CONVERTER)
+            raw = await raw_history(runs=runs, data_converter=temporal.data_converter)
             return JSONResponse(jsonable_encoder({"key": key, "runs": raw}))
-        entries = await replayed_entries(runs=runs, data_converter=DATA_CONVERTER)
+        entries = await replayed_entries(runs=runs, data_converter=temporal.data_converter)
     except TicketNotInTemporal:
         raise ProblemError(404, f"no history for ticket {key}") from None
     except HistoryDoesNotReplay as exc:
