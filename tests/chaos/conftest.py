@@ -72,6 +72,7 @@ def read_records(temporal_address: str, database_url: str, keys: list[str]) -> l
 def chaos_stack(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[ChaosStack]:
     """Start a stack, publish the life's definition, run it once undisturbed and check it."""
     data_dir = tmp_path / "data"
+    env = {"TICKETFLOW_DEV_STARTUP_SECONDS": str(STACK_READY), **(env or {})}
     with dev_stack(tmp_path, data_dir, "chaos", env=env, ready_timeout=STACK_READY) as stack:
         tokens = {name: add_user(data_dir, name, *how) for name, how in USERS.items()}
         base_url = f"http://{HOST}:{stack.api_port}"
