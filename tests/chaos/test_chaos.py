@@ -16,8 +16,14 @@ import pytest
 from tests.chaos.checker import findings, tickets_of_definition
 from tests.chaos.conftest import FULL, SCALE, SEED, ChaosStack
 from tests.chaos.driver import DEFINITION, Driver, Finding, Life, run_lives
-from tests.chaos.faults import RandomKiller, child, reserved_ticket_key, stopped
-from tests.devstack_util import alive, wait_until
+from tests.chaos.faults import (
+    RESTART_TIMEOUT,
+    RandomKiller,
+    child,
+    reserved_ticket_key,
+    stopped,
+)
+from tests.devstack_util import alive, healthy, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 600)]
 
@@ -99,6 +105,9 @@ def test_api_killed_between_reserving_a_key_and_starting_the_workflow(
                 found[:] = [key] if key else []
                 return bool(found)
 
+            # The API killed for the last victim must be back (it connects to Temporal as it
+            # starts) before Temporal is stopped again.
+            wait_until(lambda: healthy(stack.stack.api_port), "the restarted API", RESTART_TIMEOUT)
             with stopped(child(stack.supervisor, "temporal")):
                 futures.append(pool.submit(driver.live, index))
                 wait_until(committed, f"ticket #{index}'s key reservation", RESERVATION_TIMEOUT)
