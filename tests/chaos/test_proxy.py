@@ -8,7 +8,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+import pytest
+
 from tests.chaos.proxy import HOST, OutageProxy
+
+pytestmark = pytest.mark.chaos
 
 
 class _Echo(socketserver.BaseRequestHandler):
