@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -95,7 +95,6 @@ class Life:
     key: str = ""
     create_replayed: bool = False
     phase: str = "not started"
-    statuses: list[int] = field(default_factory=list)
 
 
 class Driver:
@@ -139,7 +138,6 @@ class Driver:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
-                life.statuses.append(response.status_code)
                 if response.status_code < 300:
                     return response
                 last = f"{response.status_code} {response.text[:500]}"
