@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fuzz lint bench bench-throughput clean
+.PHONY: run test test-fuzz test-chaos lint bench bench-throughput clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,11 @@ test: lint
 FUZZ_EXAMPLES ?= 200
 test-fuzz: $(STAMP)
 	TICKETFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m tests.runner -m fuzz tests/api/test_openapi_fuzz.py
+
+# The chaos scenarios at full size (50 tickets, a 30 s database outage); `make test` runs them
+# bounded (8 tickets, a 4 s outage). TICKETFLOW_CHAOS_SEED picks other fault times.
+test-chaos: $(STAMP)
+	TICKETFLOW_CHAOS_FULL=1 $(PY) -m tests.runner -m chaos tests/chaos
 
 # Every benchmark, one after the other (about 15 minutes here); each prints its own ratios.
 # bench/harness.py is what the benches racing bare Temporal share, not a bench.

@@ -217,35 +217,76 @@ class Firing:
     notifications: list[NotifyInput] = field(default_factory=list)
 
 
-def fire_due(state: TicketState, now: datetime) -> Firing:
-    """Record breaches and fire every rung due at `now`, each once, and apply its actions."""
-    firing = Firing()
+@dataclass(frozen=True)
+class _Due:
+    """A breach (no rung) or a rung of a clock, due at `at`."""
+
+    at: datetime
+    clock: SlaClock
+    index: int | None = None
+    rung: Rung | None = None
+
+
+def _due(state: TicketState, now: datetime) -> list[_Due]:
+    """What is due at `now`, clock by clock: its breach, then its rungs in ladder order."""
+    due = []
     for clock, policy, calendar in _running(state):
         deadline = clock.deadline(calendar)
         if clock.breached_at is None and deadline is not None and deadline <= now:
-            clock.breached_at = deadline
-            firing.events.append(
-                _event(state, "sla_breached", now, clock, due_at=deadline.isoformat())
-            )
+            due.append(_Due(deadline, clock))
         for i, rung in enumerate(policy.ladder):
             at = clock.instant_of(calendar, rung.offset(clock.target))
-            if i in clock.fired or at is None or at > now:
-                continue
-            clock.fired.append(i)
-            event = _event(
-                state,
-                "sla_rung_fired",
-                now,
-                clock,
-                rung=i,
-                name=rung.name,
-                due_at=at.isoformat(),
-                actions=[a.type for a in rung.actions],
+            if i not in clock.fired and at is not None and at <= now:
+                due.append(_Due(at, clock, i, rung))
+    return due
+
+
+def fire_due(state: TicketState, now: datetime, *, in_due_order: bool = True) -> Firing:
+    """Record breaches and fire every rung due at `now`, each once, and apply its actions.
+
+    A clock woken late (no worker or no server for a while) finds several things due at once;
+    `in_due_order` records them in the order they fell due, as clocks woken on time would (at
+    one instant: clock by clock, a breach before its rungs). Without it, each clock's breach
+    comes before its rungs, as runs recorded before this order did it.
+    """
+    firing = Firing()
+    due = _due(state, now)
+    if in_due_order:
+        due.sort(key=lambda d: d.at)  # stable: ties keep the clock-by-clock order
+    for d in due:
+        if d.rung is None or d.index is None:
+            d.clock.breached_at = d.at
+            firing.events.append(
+                _event(state, "sla_breached", now, d.clock, due_at=d.at.isoformat())
             )
-            firing.events.append(event)
-            _apply_actions(state, clock, i, rung, event, now, firing)
+        else:
+            _fire_rung(state, d.clock, d.index, d.rung, d.at, now, firing)
     firing.events += sync_clocks(state, now)  # a raised priority retargets the clocks
     return firing
+
+
+def _fire_rung(
+    state: TicketState,
+    clock: SlaClock,
+    index: int,
+    rung: Rung,
+    at: datetime,
+    now: datetime,
+    firing: Firing,
+) -> None:
+    clock.fired.append(index)
+    event = _event(
+        state,
+        "sla_rung_fired",
+        now,
+        clock,
+        rung=index,
+        name=rung.name,
+        due_at=at.isoformat(),
+        actions=[a.type for a in rung.actions],
+    )
+    firing.events.append(event)
+    _apply_actions(state, clock, index, rung, event, now, firing)
 
 
 def _subject(state: TicketState, clock: SlaClock, rung: Rung, index: int) -> str:

@@ -159,10 +159,14 @@ class Stack:
 
 @contextmanager
 def dev_stack(
-    tmp_path: Path, data_dir: Path, name: str, env: dict[str, str] | None = None
+    tmp_path: Path,
+    data_dir: Path,
+    name: str,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = READY_TIMEOUT,
 ) -> Iterator[Stack]:
-    """Start `ticketflow dev` (with `env` added to this environment) and wait for /healthz;
-    kill anything left over on the way out."""
+    """Start `ticketflow dev` (with `env` added to this environment) and wait for /healthz
+    (at most `ready_timeout` s); kill anything left over on the way out."""
     api_port, temporal_port = free_port(), free_temporal_port()
     output = tmp_path / f"{name}.log"
     with output.open("wb") as sink:
@@ -176,7 +180,7 @@ def dev_stack(
         )
     stack = Stack(process, api_port, temporal_port, output)
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + ready_timeout
         while not (healthy(api_port) and BANNER_END in stack.log()):
             assert process.poll() is None, f"ticketflow dev exited early:\n{stack.log()}"
             assert time.monotonic() < deadline, f"no /healthz 200 and banner:\n{stack.log()}"

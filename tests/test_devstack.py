@@ -34,12 +34,14 @@ from tests.devstack_util import (
     free_temporal_port,
     healthy,
     processes_mentioning,
+    refusing_socket,
     temporal_cli,
     ticketflow_cli,
     wait_until,
 )
 from tests.test_end_to_end import INTAKE
-from ticketflow.devstack import dev_allowed_hosts, restart_delay
+from ticketflow.devstack import StackError, _wait_for_api, dev_allowed_hosts, restart_delay
+from ticketflow.settings import Settings
 from ticketflow.temporal_client import ensure_search_attributes
 from ticketflow.temporal_server import (
     dev_server_command,
@@ -193,6 +195,21 @@ def test_restart_delays_grow_and_are_capped() -> None:
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
     assert delays == sorted(delays)
     assert max(delays) == 30
+
+
+def test_the_startup_wait_is_a_setting_and_its_failure_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().dev_startup_seconds == 60.0
+    monkeypatch.setenv("TICKETFLOW_DEV_STARTUP_SECONDS", "240")
+    assert Settings().dev_startup_seconds == 240.0
+    holder = refusing_socket()
+    try:
+        port = holder.getsockname()[1]
+        with pytest.raises(StackError, match=f"did not listen on port {port} within 0 s"):
+            _wait_for_api(HOST, port, [], 0.2)
+    finally:
+        holder.close()
 
 
 def test_dev_allows_the_examples_hosts_besides_the_configured_ones() -> None:

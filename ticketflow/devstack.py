@@ -33,7 +33,6 @@ from ticketflow.temporal_server import (
 
 TEMPORAL_HOST = "127.0.0.1"
 UI_PORT_OFFSET = 1000
-STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.25
 LOCK_FILE = "stack.lock"
@@ -322,12 +321,13 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
     try:
         started.append(temporal)
         temporal.start()
-        asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace))
+        startup = settings.dev_startup_seconds
+        asyncio.run(_wait_for_temporal(temporal, address, settings.temporal_namespace, startup))
         definitions = _prepare_store(settings)
         for child in (worker, training, edge, api):
             started.append(child)
             child.start()
-        _wait_for_api(settings.api_host, api_port, started)
+        _wait_for_api(settings.api_host, api_port, started, startup)
         _print_banner(settings.api_host, api_port, ui_port, data_dir, definitions, allowed)
         _supervise(started)
     except KeyboardInterrupt:
@@ -377,9 +377,9 @@ def _port_conflict(api_host: str, api_port: int, temporal_port: int, ui_port: in
     return None
 
 
-async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> None:
+async def _wait_for_temporal(temporal: Child, address: str, namespace: str, within: float) -> None:
     """Wait until the dev server answers gRPC, then make sure our search attributes exist."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    deadline = time.monotonic() + within
     while True:
         _check_alive([temporal])
         try:
@@ -390,7 +390,7 @@ async def _wait_for_temporal(temporal: Child, address: str, namespace: str) -> N
             if time.monotonic() >= deadline:
                 raise StackError(
                     f"the Temporal dev server did not answer on {address} within "
-                    f"{STARTUP_TIMEOUT:.0f} s; end of {temporal.log_path}:\n{temporal.log_tail()}"
+                    f"{within:.0f} s; end of {temporal.log_path}:\n{temporal.log_tail()}"
                 ) from None
             await asyncio.sleep(POLL_INTERVAL)
 
@@ -432,15 +432,13 @@ def _check_alive(children: list[Child]) -> None:
             raise StackError(f"{child.name} exited unexpectedly with code {code}{where}")
 
 
-def _wait_for_api(host: str, port: int, children: list[Child]) -> None:
+def _wait_for_api(host: str, port: int, children: list[Child], timeout: float) -> None:
     """Wait until the API accepts connections, failing if any child exits meanwhile."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    deadline = time.monotonic() + timeout
     while not port_accepts(host, port):
         _check_alive(children)
         if time.monotonic() >= deadline:
-            raise StackError(
-                f"the API did not listen on port {port} within {STARTUP_TIMEOUT:.0f} s"
-            )
+            raise StackError(f"the API did not listen on port {port} within {timeout:.0f} s")
         time.sleep(POLL_INTERVAL)
 
 

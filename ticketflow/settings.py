@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # default a little longer than the workflow's longest run (domain.device_snapshot's
     # SNAPSHOT_LONGEST, 38 s; a test holds the two together), so it comes back in time.
     snapshot_wait_seconds: float = Field(default=45.0, gt=0)
+    # How long `ticketflow dev` waits for the Temporal dev server, then for the API, to come
+    # up before giving up; a busy machine importing five processes at once may need more.
+    dev_startup_seconds: float = Field(default=60.0, gt=0)
     # The department whose agents care for customers: customers are in its policy domain.
     care_department: str = "customer-care"
     # A customer given no tier gets the highest tier whose lowest lifetime value theirs reaches

@@ -177,6 +177,9 @@ LOOKUP_RETRY = RetryPolicy(
     non_retryable_error_types=[DEVICE_NOT_FOUND],
 )
 SYSTEM_ACTOR = Actor(user="system", role="system")
+# Marks runs that record what a late-woken SLA clock finds due in the order it fell due;
+# before it, a breach came before the rungs due earlier than it.
+SLA_DUE_ORDER_PATCH = "sla-due-order"
 # Marks runs that start the customer's care at close; histories recorded before it have none.
 CARE_PATCH = "care"
 # Reading the customer at close: a short read retried a few times; should it keep failing, the
@@ -511,7 +514,9 @@ class TicketWorkflow:
         elif due is None:
             await workflow.wait_condition(woken)
             return
-        firing = sla_clocks.fire_due(state, workflow.now())
+        firing = sla_clocks.fire_due(
+            state, workflow.now(), in_due_order=workflow.patched(SLA_DUE_ORDER_PATCH)
+        )
         await self._record(firing.events)
         for batch in firing.notifications:
             # Recording is one short idempotent insert, like the projection: as a local
