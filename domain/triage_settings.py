@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # A ticket thinner than all but this share of the tickets the model learnt from goes to a
 # person however sure the model is (measured on the IT corpus: see README, Triage).
-DEFAULT_MIN_EVIDENCE = 0.02
+DEFAULT_MIN_EVIDENCE = 0.01
 
 
 class DuplicateSettings(BaseModel):

@@ -83,6 +83,7 @@ def test_a_sure_answer_routes_only_with_enough_evidence(
     sure = TriageResult(model_version=1, team="network", confidence=0.893, evidence=evidence)
     event, *moved = apply_triage(state, triage_input(state), sure, NOW)
     assert event.data["routed"] is routed
+    assert [e.type for e in moved] == (["task_routed"] if routed else [])
     assert event.data["min_evidence"] == DEFAULT_MIN_EVIDENCE
     assert state.tasks["handle"].group == ("network" if routed else "dispatch")
 
