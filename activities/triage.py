@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.triage import (
+    DEFAULT_FOLDS,
+    DEFAULT_SEARCH_SECONDS,
     TRAIN_ACTIVITY,
     TRIAGE_ACTIVITY,
     RetrainInput,
@@ -26,8 +31,10 @@ from triage.artifacts import (
     load_model,
     save_model,
 )
+from triage.candidates import CANDIDATES, Candidate
 from triage.model import TriageModel
-from triage.training import Example, describe_features, train_candidate
+from triage.selection import Progress, no_progress
+from triage.training import Example, describe_features, train_selected
 
 log = logging.getLogger("ticketflow.triage")
 
@@ -87,7 +94,8 @@ class TriageActivities:
             sessions=self._sessions,
             data_dir=self._data_dir,
             examples=examples,
-            test_size=request.test_size,
+            folds=request.folds,
+            budget_seconds=request.budget_seconds,
             current=live,
             note="retrained on labelled history",
         )
@@ -98,13 +106,26 @@ async def register_run(
     sessions: async_sessionmaker[AsyncSession],
     data_dir: Path,
     examples: list[Example],
-    test_size: float,
     current: tuple[int, TriageModel] | None,
     note: str,
+    folds: int = DEFAULT_FOLDS,
+    budget_seconds: float = DEFAULT_SEARCH_SECONDS,
+    candidates: Sequence[Candidate] = CANDIDATES,
+    progress: Progress = no_progress,
 ) -> RetrainResult:
-    """Train, save the artifact, register it, and promote it if it beats `current`."""
+    """Choose and train a model, save the artifact, register it with every candidate's
+    cross-validated scores, and promote it if it beats `current` on the same folds."""
+    # Minutes of CPU: in a thread, so the event loop (and the worker's heartbeats) run on.
     run = await asyncio.to_thread(
-        train_candidate, examples, test_size=test_size, current=current[1] if current else None
+        partial(
+            train_selected,
+            examples,
+            folds=folds,
+            budget_seconds=budget_seconds,
+            current=current[1] if current else None,
+            candidates=candidates,
+            progress=progress,
+        )
     )
     accuracy = run.scores["accuracy"]
     current_accuracy = run.current_scores["accuracy"] if run.current_scores else None
@@ -119,7 +140,12 @@ async def register_run(
             path=artifact_name(version),
             sha256=sha256,
             training_size=run.training_size,
-            metrics={**run.scores, "train_seconds": round(run.seconds, 2)},
+            metrics={
+                **run.scores,
+                "train_seconds": round(run.seconds, 2),
+                "selection": run.selection,
+                "current": _current_summary(current, run.current_scores),
+            },
             features=describe_features(run.model),
             now=datetime.now(UTC),
             note=note,
@@ -140,5 +166,19 @@ async def register_run(
         accuracy=accuracy,
         current_accuracy=current_accuracy,
         labels=len(examples),
-        detail="promoted" if better else "not better than the live model on the held-out split",
+        detail="promoted" if better else "not better than the live model on the same folds",
+        candidate=run.selection["winner"],
     )
+
+
+def _current_summary(
+    current: tuple[int, TriageModel] | None, scores: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The live model the candidate was compared with, and its scores on the same folds."""
+    if current is None or scores is None:
+        return None
+    return {
+        "version": current[0],
+        "accuracy": round(scores["accuracy"], 4),
+        "macro_f1": round(scores["macro_f1"], 4),
+    }

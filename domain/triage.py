@@ -25,6 +25,10 @@ DUPLICATE_SIGNAL = "duplicate_report"
 CATEGORICAL_FIELDS = ("error_code", "device_model", "reporter_role", "department", "channel")
 # Text beyond this is cut before it reaches the model: a pasted log must not stall a worker.
 MAX_TEXT_CHARS = 8000
+# Training chooses its recipe by this many stratified folds, searching at most this long; the
+# training activity's 30-minute timeout has to hold the search and the refit after it.
+DEFAULT_FOLDS = 3
+DEFAULT_SEARCH_SECONDS = 900.0
 
 
 class TriageTicket(BaseModel):
@@ -63,6 +67,9 @@ class TriageResult(BaseModel):
     priority: str | None = None
     alternatives: list[Suggestion] = Field(default_factory=list)
     top_features: list[FeatureWeight] = Field(default_factory=list)
+    # The share of the model's training tickets whose text carried less team-specific
+    # evidence than this one (0 to 1); None from models that did not measure it.
+    evidence: float | None = None
 
 
 class DispatchInput(UpdateInput):
@@ -96,10 +103,11 @@ class DuplicateReportInput(BaseModel):
 
 
 class RetrainInput(BaseModel):
-    """Train on the labelled history; promote only if better on the held-out split."""
+    """Train on the labelled history; promote only if better on the same folds."""
 
     min_labels: int = Field(default=20, ge=2)
-    test_size: float = Field(default=0.2, gt=0, lt=1)
+    folds: int = Field(default=DEFAULT_FOLDS, ge=2, le=10)
+    budget_seconds: float = Field(default=DEFAULT_SEARCH_SECONDS, gt=0, le=1500)
 
 
 class RetrainResult(BaseModel):
@@ -112,3 +120,4 @@ class RetrainResult(BaseModel):
     current_accuracy: float | None = None
     labels: int = 0
     detail: str = ""
+    candidate: str | None = Field(default=None, description="The recipe that won the search.")

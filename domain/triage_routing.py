@@ -112,10 +112,19 @@ def triage_input(state: TicketState) -> TriageTicket:
     )
 
 
+def enough_evidence(result: TriageResult, settings: TriageSettings) -> bool:
+    """Whether the ticket's text says enough for the model's answer to stand on its own.
+
+    A model that did not measure evidence (saved before it could) is taken at its confidence.
+    """
+    return result.evidence is None or result.evidence >= settings.min_evidence
+
+
 def apply_triage(
     state: TicketState, ticket: TriageTicket, result: TriageResult, now: datetime
 ) -> list[TicketEvent]:
-    """Route at once when the model is sure enough; otherwise leave it to the dispatcher.
+    """Route at once when the model is sure enough of a ticket that says enough; otherwise
+    leave it to the dispatcher.
 
     The `triaged` event comes first, then a `task_routed` event for each task it moved.
     """
@@ -131,6 +140,7 @@ def apply_triage(
         and result.model_version is not None
         and result.team is not None
         and result.confidence >= settings.threshold
+        and enough_evidence(result, settings)
         and (not settings.teams or result.team in settings.teams)
         and state.status == TicketStatus.OPEN
     )
@@ -145,6 +155,7 @@ def apply_triage(
             "ticket": ticket.model_dump(),
             "result": result.model_dump(),
             "threshold": settings.threshold,
+            "min_evidence": settings.min_evidence,
             "routed": routed,
             "team": team,
         },

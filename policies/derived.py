@@ -41,6 +41,7 @@ _MODEL_OUTPUT = (
     "category",
     "category_confidence",
     "alternatives",
+    "evidence",
 )
 
 

@@ -322,9 +322,11 @@ EVENT_SHAPES: dict[str, EventShape] = {
                     "alternatives": "triage",
                     # Features name words and values of the fields the model read.
                     "top_features": TRIAGE_SOURCES,
+                    "evidence": "triage",
                 }
             ),
             "threshold": "triage",
+            "min_evidence": "triage",
             "routed": "triage",
             "team": "triage",
         },

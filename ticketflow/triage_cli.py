@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 
     Sessions = async_sessionmaker[AsyncSession]
 
+    from triage.candidates import Candidate
+    from triage.selection import Progress
     from triage.training import Example
 
 
@@ -28,7 +32,21 @@ def add_triage_parser(sub: Any) -> argparse.ArgumentParser:
     triage.add_argument("--label", default="team", help="the team/queue column")
     triage.add_argument("--category", default=None, help="optional category column")
     triage.add_argument("--priority", default=None, help="optional priority column")
-    triage.add_argument("--test-size", type=float, default=0.2)
+    triage.add_argument(
+        "--folds", type=int, default=None, help="train: cross-validation folds (default 3)"
+    )
+    triage.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="train: seconds the candidate search may take (default 900)",
+    )
+    triage.add_argument(
+        "--candidates",
+        default=None,
+        help="train: the recipes to search, comma-separated (default: all, cheapest first)",
+    )
+    triage.add_argument("--json", action="store_true", help="eval: the scores as one JSON object")
     triage.add_argument("--to", type=int, default=None, help="rollback: the version to go to")
     return triage  # type: ignore[no-any-return]
 
@@ -37,6 +55,12 @@ def run_triage_command(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatch one `triage` action."""
     if args.action == "eval" and args.csv is None:
         sys.stderr.write("eval needs --csv FILE\n")
+        return 2
+    if args.folds is not None and not 2 <= args.folds <= 10:
+        sys.stderr.write("--folds must be between 2 and 10\n")
+        return 2
+    if args.budget is not None and args.budget <= 0:
+        sys.stderr.write("--budget must be a positive number of seconds\n")
         return 2
     return asyncio.run(_run(args, settings))
 
@@ -92,13 +116,18 @@ async def _train_from_history(settings: Settings) -> int:
 
 async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
     from activities.triage import register_run
+    from domain.triage import RetrainInput
     from services.triage_models import NO_LIVE_MODEL, load_live_model
     from triage.csv_import import CsvProblem
 
     try:
         examples = _examples(args)
+        candidates = _candidates(args.candidates)
     except CsvProblem as exc:
         sys.stderr.write(f"{exc}\n")
+        return 2
+    except KeyError as exc:  # an unknown candidate name
+        sys.stderr.write(f"{exc.args[0]}\n")
         return 2
     live = await load_live_model(sessions=sessions, data_dir=settings.data_dir)
     current = None
@@ -107,16 +136,60 @@ async def _train_from_csv(args: argparse.Namespace, settings: Settings, sessions
             sys.stderr.write(f"live model ignored: {live}\n")
     else:
         current = live
-    result = await register_run(
-        sessions=sessions,
-        data_dir=settings.data_dir,
-        examples=examples,
-        test_size=args.test_size,
-        current=current,
-        note=f"trained from {args.csv.name}",
+    search = RetrainInput(
+        **{k: v for k, v in (("folds", args.folds), ("budget_seconds", args.budget)) if v}
     )
+    with _progress_bar("training") as progress:
+        result = await register_run(
+            sessions=sessions,
+            data_dir=settings.data_dir,
+            examples=examples,
+            current=current,
+            note=f"trained from {args.csv.name}",
+            folds=search.folds,
+            budget_seconds=search.budget_seconds,
+            candidates=candidates,
+            progress=progress,
+        )
     sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     return 0
+
+
+def _candidates(names: str | None) -> tuple[Candidate, ...]:
+    """The named recipes in their cheapest-first order, or all of them."""
+    from triage.candidates import CANDIDATES, candidate_named
+
+    if not names:
+        return CANDIDATES
+    wanted = {candidate_named(n.strip()).name for n in names.split(",") if n.strip()}
+    return tuple(c for c in CANDIDATES if c.name in wanted)
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Progress]:
+    """A progress bar on stderr (stdout stays the result), fed from the training thread."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        yield report
 
 
 async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
@@ -135,8 +208,15 @@ async def _eval_csv(args: argparse.Namespace, settings: Settings, sessions: Sess
         sys.stderr.write(f"{live}\n")
         return 1
     version, model = live
-    sys.stdout.write(f"model v{version} on {len(examples)} tickets\n")
-    sys.stdout.write(format_report(evaluate(model, examples)) + "\n")
+    with _progress_bar("evaluating") as progress:
+        # Off the event loop, as training is: predicting a large export takes a while.
+        scores = await asyncio.to_thread(evaluate, model, examples, progress)
+    if args.json:
+        document = {"model_version": version, "tickets": len(examples), **scores}
+        sys.stdout.write(json.dumps(document) + "\n")
+        return 0
+    sys.stdout.write(f"model v{version} ({model.candidate}) on {len(examples)} tickets\n")
+    sys.stdout.write(format_report(scores) + "\n")
     return 0
 
 
@@ -161,12 +241,19 @@ async def _models(sessions: Sessions) -> int:
     if not rows:
         sys.stderr.write("no models yet; train one with `ticketflow triage train`\n")
     for row in rows:
+        selection = row.metrics.get("selection") or {}
         summary = {
             "version": row.version,
             "status": row.status,
             "training_size": row.training_size,
+            "candidate": selection.get("winner", row.features.get("candidate")),
             "accuracy": row.metrics.get("accuracy"),
             "macro_f1": row.metrics.get("macro_f1"),
+            "live_before": row.metrics.get("current"),
+            "candidates": [
+                {k: c[k] for k in ("name", "status", "accuracy", "macro_f1", "fold_seconds")}
+                for c in selection.get("candidates", [])
+            ],
             "created_at": row.created_at.isoformat(),
         }
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+TOP_CONFUSIONS = 10
 
 
 def score(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
+    """Accuracy, macro-F1, per-class precision/recall/F1/support, the confusion matrix and its
+    costliest pairs."""
     labels = sorted(set(truth) | set(predicted))
+    matrix = confusion_matrix(truth, predicted, labels=labels)
     report = classification_report(
         truth, predicted, labels=labels, output_dict=True, zero_division=0
     )
@@ -27,8 +32,33 @@ def score(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
             for label in labels
         },
         "labels": labels,
-        "confusion": confusion_matrix(truth, predicted, labels=labels).tolist(),
+        "confusion": matrix.tolist(),
+        "confusion_pairs": costliest_confusions(labels, matrix),
     }
+
+
+def costliest_confusions(
+    labels: Sequence[str], matrix: np.ndarray, top: int = TOP_CONFUSIONS
+) -> list[dict[str, Any]]:
+    """The (truth, predicted) pairs with the most mistakes, with their share of all mistakes."""
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    total = int(errors.sum())
+    order = np.argsort(-errors, axis=None, kind="stable")[:top]
+    pairs = []
+    for flat in order:
+        i, j = np.unravel_index(flat, errors.shape)
+        if errors[i, j] == 0:
+            break
+        pairs.append(
+            {
+                "truth": labels[i],
+                "predicted": labels[j],
+                "count": int(errors[i, j]),
+                "share_of_errors": round(int(errors[i, j]) / total, 4),
+            }
+        )
+    return pairs
 
 
 def format_report(scores: dict[str, Any]) -> str:
@@ -44,9 +74,12 @@ def format_report(scores: dict[str, Any]) -> str:
             f"{label[:27]:<28}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}"
             f"{m['support']:>9}"
         )
-    lines += ["", "confusion matrix (rows: truth, columns: predicted)"]
-    width = max(8, *(len(label[:12]) + 1 for label in scores["labels"]))
-    lines.append(" " * width + "".join(f"{label[:12]:>{width}}" for label in scores["labels"]))
-    for label, row in zip(scores["labels"], scores["confusion"], strict=True):
-        lines.append(f"{label[:12]:<{width}}" + "".join(f"{v:>{width}}" for v in row))
+    lines += ["", "costliest confusions (truth -> predicted: tickets, share of all errors)"]
+    for pair in scores["confusion_pairs"]:
+        lines.append(
+            f"  {pair['truth'][:27]} -> {pair['predicted'][:27]}: {pair['count']}"
+            f" ({pair['share_of_errors']:.1%})"
+        )
+    if not scores["confusion_pairs"]:
+        lines.append("  none")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from domain.triage import CATEGORICAL_FIELDS, MAX_TEXT_CHARS, TriageTicket
+from triage.candidates import SMALL_TRAINING_SET
 
 
 def ticket_text(tickets: Sequence[TriageTicket]) -> list[str]:
@@ -63,39 +65,29 @@ class NumericEvidence(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return np.array([f"{n}{suffix}" for n in self.names_ for suffix in ("", "_missing")])
 
 
-def build_features(*, min_df: int = 2) -> FeatureUnion:
-    """The feature half of the triage pipeline (fitted once, shared by every target)."""
+TEXT_PARTS = ("word", "char")
+
+
+def _text_part(part: str, min_df: int) -> Pipeline:
+    """TF-IDF over the ticket's text: word 1-2-grams, or `char_wb` 2-5-grams."""
+    if part == "word":
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df)
+    else:
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df
+        )
+    return Pipeline([("text", FunctionTransformer(ticket_text)), ("tfidf", vectorizer)])
+
+
+def build_features(*, min_df: int = 2, text: Sequence[str] = TEXT_PARTS) -> FeatureUnion:
+    """The feature half of the triage pipeline (fitted once, shared by every target).
+
+    `text` names the text parts, word n-grams first; categoricals and device numbers are
+    always there.
+    """
     return FeatureUnion(
         [
-            (
-                "word",
-                Pipeline(
-                    [
-                        ("text", FunctionTransformer(ticket_text)),
-                        (
-                            "tfidf",
-                            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df),
-                        ),
-                    ]
-                ),
-            ),
-            (
-                "char",
-                Pipeline(
-                    [
-                        ("text", FunctionTransformer(ticket_text)),
-                        (
-                            "tfidf",
-                            TfidfVectorizer(
-                                analyzer="char_wb",
-                                ngram_range=(2, 5),
-                                sublinear_tf=True,
-                                min_df=min_df,
-                            ),
-                        ),
-                    ]
-                ),
-            ),
+            *((part, _text_part(part, min_df)) for part in TEXT_PARTS if part in text),
             (
                 "field",
                 Pipeline(
@@ -125,3 +117,44 @@ def feature_names(features: FeatureUnion) -> list[str]:
         last = pipeline.steps[-1][1]
         names.extend(f"{part}:{n}" for n in last.get_feature_names_out())
     return names
+
+
+def min_df_for(size: int) -> int:
+    """Below SMALL_TRAINING_SET tickets the vocabulary keeps n-grams seen once, or tiny sets
+    have none."""
+    return 2 if size >= SMALL_TRAINING_SET else 1
+
+
+@dataclass
+class Featurized:
+    """A fitted feature union, its column names and the matrix of the tickets it was fitted on."""
+
+    features: FeatureUnion
+    names: list[str]
+    x: sparse.csr_matrix
+
+    @classmethod
+    def fit(
+        cls, tickets: Sequence[TriageTicket], *, text: Sequence[str] = TEXT_PARTS
+    ) -> Featurized:
+        """Fit the union on these tickets (the vocabularies read text only, never labels)."""
+        features = build_features(min_df=min_df_for(len(tickets)), text=text)
+        x = sparse.csr_matrix(features.fit_transform(list(tickets)))
+        return cls(features=features, names=feature_names(features), x=x)
+
+    def restrict(self, text: Sequence[str]) -> Featurized:
+        """The same fitted parts without the text parts not named in `text`."""
+        dropped = tuple(f"{part}:" for part in TEXT_PARTS if part not in text)
+        keep = [i for i, name in enumerate(self.names) if not name.startswith(dropped)]
+        features = FeatureUnion(
+            [
+                (name, part)
+                for name, part in self.features.transformer_list
+                if name not in TEXT_PARTS or name in text
+            ]
+        )
+        return Featurized(
+            features=features,
+            names=[self.names[i] for i in keep],
+            x=sparse.csr_matrix(self.x[:, keep]),
+        )

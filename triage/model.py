@@ -1,61 +1,63 @@
-"""The triage model: one feature pipeline, one calibrated linear classifier per target."""
+"""The triage model: one feature pipeline, one (calibrated) linear classifier per target."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from domain.triage import FeatureWeight, Suggestion, TriageResult, TriageTicket
-from triage.blend import SvcNbBlend
-from triage.features import build_features, feature_names
+from triage.candidates import BLEND, SMALL_TRAINING_SET, Candidate
+from triage.evidence import TextEvidence
+from triage.features import Featurized
 
 TARGETS = ("team", "category", "priority")
 TOP_ALTERNATIVES = 3
 TOP_FEATURES = 5
-# Below this many tickets the vocabulary keeps n-grams seen once, or tiny sets have none.
-SMALL_TRAINING_SET = 500
-SVC_C = 0.3
 
 
 @dataclass
 class Head:
     """A fitted classifier for one target and the linear weights that explain it."""
 
-    classifier: CalibratedClassifierCV | LogisticRegression
+    classifier: Any
     classes: list[str]
     coef: np.ndarray  # one row per class: what each feature adds to that class's score
 
 
 def _fit_head(
-    x: sparse.csr_matrix, labels: list[str], word_columns: int, calibrate_from: int
+    x: sparse.csr_matrix,
+    labels: list[str],
+    candidate: Candidate,
+    word_columns: int,
+    calibrated: bool,
 ) -> Head:
-    """The SVC + NB-SVM blend calibrated by cross-validation; logistic regression when small."""
+    """The candidate's head, calibrated by cross-validation when the set is large enough."""
     smallest = min(Counter(labels).values())
-    # Calibrating on folds of a few dozen tickets flattens every probability toward the prior.
-    if smallest >= 2 and len(labels) >= calibrate_from:
-        classifier: CalibratedClassifierCV | LogisticRegression = CalibratedClassifierCV(
-            SvcNbBlend(C=SVC_C, nb_columns=word_columns),
+    calibrate = calibrated and smallest >= 2 and candidate.head != "lr"
+    estimator = candidate.estimator(word_columns=word_columns, calibrated=calibrate)
+    if calibrate:
+        classifier = CalibratedClassifierCV(
+            estimator,
             method="sigmoid",
             cv=min(3, smallest),
-            # One blend fitted on every ticket, calibrated on out-of-fold scores: more accurate
+            # One head fitted on every ticket, calibrated on out-of-fold scores: more accurate
             # than three fitted on two thirds each, and one product per prediction, not three.
             ensemble=False,
         )
         classifier.fit(x, labels)
         coef = np.mean([c.estimator.coef_ for c in classifier.calibrated_classifiers_], axis=0)
     else:
-        classifier = LogisticRegression(C=10, max_iter=2000)
-        classifier.fit(x, labels)
+        classifier = estimator.fit(x, labels)
         coef = classifier.coef_
-        if len(classifier.classes_) == 2:  # one row for two classes: the second one's score
-            coef = np.vstack([-coef[0], coef[0]])
+    if coef.shape[0] == 1:  # one row for two classes: the second one's score
+        coef = np.vstack([-coef[0], coef[0]])
     classes = [str(c) for c in classifier.classes_]
     return Head(classifier=classifier, classes=classes, coef=coef)
 
@@ -67,6 +69,9 @@ class TriageModel:
     features: FeatureUnion
     names: list[str]
     heads: dict[str, Head] = field(default_factory=dict)
+    candidate: str = BLEND.name
+    # None in models saved before it was measured: their answers carry no evidence score.
+    evidence: TextEvidence | None = None
 
     @classmethod
     def fit(
@@ -74,24 +79,31 @@ class TriageModel:
         tickets: Sequence[TriageTicket],
         labels: Mapping[str, Sequence[str | None]],
         *,
+        candidate: Candidate = BLEND,
         calibrate_from: int = SMALL_TRAINING_SET,
+        featurized: Featurized | None = None,
     ) -> TriageModel:
-        """Fit the features once, then a head per target that has at least two classes.
+        """Fit the features once (unless given, fitted on these tickets), then a head per target
+        that has at least two classes.
 
-        Below `calibrate_from` tickets a head is a plain logistic regression.
+        Below `calibrate_from` labels a head is a plain logistic regression.
         """
-        min_df = 2 if len(tickets) >= SMALL_TRAINING_SET else 1
-        features = build_features(min_df=min_df)
-        x = features.fit_transform(list(tickets))
-        model = cls(features=features, names=feature_names(features))
+        fitted = (featurized or Featurized.fit(tickets)).restrict(candidate.text)
+        model = cls(features=fitted.features, names=fitted.names, candidate=candidate.name)
         word_columns = sum(name.startswith("word:") for name in model.names)
         for target, values in labels.items():
             rows = [i for i, v in enumerate(values) if v]
             ys = [str(values[i]) for i in rows]
             if len(set(ys)) >= 2:
-                model.heads[target] = _fit_head(x[rows], ys, word_columns, calibrate_from)
+                model.heads[target] = _fit_head(
+                    fitted.x[rows], ys, candidate, word_columns, len(ys) >= calibrate_from
+                )
         if "team" not in model.heads:
             raise ValueError("training needs at least two distinct teams")
+        rows = [i for i, v in enumerate(labels["team"]) if v]
+        model.evidence = TextEvidence.fit(
+            fitted.x[rows], model.names, [str(labels["team"][i]) for i in rows]
+        )
         return model
 
     def transform(self, tickets: Sequence[TriageTicket]) -> sparse.csr_matrix:
@@ -112,6 +124,7 @@ class TriageModel:
             confidence=confidence,
             alternatives=alternatives,
             top_features=self._explain(x, "team", team),
+            evidence=round(float(self.evidence.score(x)[0]), 4) if self.evidence else None,
         )
         if "category" in self.heads:
             result.category, result.category_confidence, _ = self._rank(x, "category")

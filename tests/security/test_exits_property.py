@@ -63,6 +63,7 @@ from tests.security.policy import (
     with_rules,
 )
 from tests.triage.fixtures import sample_examples
+from triage.candidates import BLEND
 from triage.training import Example as TrainingExample
 
 NAMES = [
@@ -454,7 +455,7 @@ async def _train(api: Api, example: Example, document: dict[str, Any]) -> None:
         sessions=api.sessions,
         data_dir=api.data_dir,
         examples=[*sample_examples()[:TRAINING_SAMPLE], *own],
-        test_size=0.25,
+        candidates=(BLEND,),
         current=None,
         note="exits",
     )

@@ -9,6 +9,7 @@ from activities.triage import register_run
 from tests.api.conftest import Api
 from tests.api.helpers import publish_incident
 from tests.triage.fixtures import sample_examples
+from triage.candidates import BLEND
 
 TRIAGE = {"threshold": 0.99, "dispatcher_group": "service-desk", "routed_stages": ["diagnose"]}
 FORM = {
@@ -41,7 +42,7 @@ async def test_triage_features_follow_the_fields_they_came_from(api: Api) -> Non
         sessions=api.sessions,
         data_dir=api.data_dir,
         examples=sample_examples(),
-        test_size=0.25,
+        candidates=(BLEND,),
         current=None,
         note="test",
     )

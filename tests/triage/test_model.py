@@ -13,7 +13,7 @@ from tests.triage.fixtures import sample_examples, sample_model
 from triage.blend import SvcNbBlend
 from triage.features import ticket_text
 from triage.model import TriageModel
-from triage.training import Example, evaluate, fit, split, train_candidate
+from triage.training import Example, fit
 
 
 @pytest.mark.parametrize(
@@ -93,18 +93,6 @@ def test_a_single_team_cannot_be_trained() -> None:
     examples = [e for e in sample_examples() if e.team == "network"]
     with pytest.raises(ValueError, match="two distinct teams"):
         TriageModel.fit([e.ticket for e in examples], {"team": [e.team for e in examples]})
-
-
-def test_candidate_is_scored_on_the_held_out_split_beside_the_live_model() -> None:
-    examples = sample_examples()
-    train, test = split(examples, test_size=0.25)
-    assert {e.team for e in test} == {e.team for e in examples}
-    assert not {id(e) for e in train} & {id(e) for e in test}
-    run = train_candidate(examples, test_size=0.25, current=sample_model())
-    assert run.training_size == len(train)
-    assert run.current_scores is not None
-    assert run.scores["accuracy"] == evaluate(run.model, test)["accuracy"]
-    assert set(run.scores["per_class"]) == {"network", "desktop", "accounts", "facilities"}
 
 
 def test_the_calibrated_blend_head_is_one_linear_model() -> None:

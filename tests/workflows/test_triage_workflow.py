@@ -33,6 +33,7 @@ from tests.builders import REQUESTER, actor
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.triage.fixtures import sample_examples, sample_model, support, triaged
 from triage.artifacts import artifact_path, save_model
+from triage.candidates import BLEND
 from workers.tickets import build_ticket_worker
 from workflows.ticket import TicketWorkflow
 
@@ -75,7 +76,7 @@ async def train_live_model(stack: TriageStack) -> None:
         sessions=stack.sessions,
         data_dir=stack.data_dir,
         examples=sample_examples(),
-        test_size=0.25,
+        candidates=(BLEND,),
         current=None,
         note="test",
     )
