@@ -26,6 +26,7 @@ from api.routes import (
     notifications,
     permission_audit,
     policies,
+    sentiment,
     sla,
     tasks,
     templates,
@@ -109,4 +110,5 @@ def create_app(
     app.include_router(triage.router)
     app.include_router(customers.router)
     app.include_router(care.router)
+    app.include_router(sentiment.router)
     return app

@@ -46,6 +46,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     # What task stages handed over (artifacts, commits, links, records): each deliverable is
     # also a field `deliverables.<key>` with the sensitivity its contract declares.
     "deliverables": "internal",
+    # What the customer's sentiment proposed (expedites): derived from their messages, which
+    # are scored only with their consent; for the handling groups.
+    "sentiment": "confidential",
 }
 DELIVERABLES = "deliverables"
 

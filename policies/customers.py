@@ -33,6 +33,8 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "address": "confidential",
     # What the customer agreed to, the text they were shown and who recorded it.
     "consents": "confidential",
+    # Their messages taken for sentiment analysis, each with its score, and the purges of them.
+    "sentiment": "confidential",
 }
 CATALOG = FieldCatalog(
     ident=CUSTOMER, fields={name: FieldSpec(level) for name, level in CUSTOMER_FIELDS.items()}
@@ -54,11 +56,36 @@ CONSENT_SHAPE: dict[str, Any] = dict.fromkeys(
     KEEP,
 )
 CUSTOMER_SHAPE: dict[str, Any] = {
-    **{name: name for name in CUSTOMER_FIELDS if name not in ("products", "consents")},
+    **{name: name for name in CUSTOMER_FIELDS if name not in ("products", "consents", "sentiment")},
     "products": ("products", PRODUCT_SHAPE),
     "consents": ("consents", CONSENT_SHAPE),
     # Which purposes are in force now: as revealing as the ledger it is read from.
     "consenting_to": "consents",
+}
+
+
+RECORD_SHAPE: dict[str, Any] = dict.fromkeys(
+    (
+        "id",
+        "ticket_key",
+        "source",
+        "text",
+        "taken_at",
+        "purge_at",
+        "label",
+        "confidence",
+        "probabilities",
+        "model_version",
+        "scored_at",
+    ),
+    KEEP,
+)
+PURGE_SHAPE: dict[str, Any] = dict.fromkeys(
+    ("id", "reason", "at", "deleted", "scored", "record_ids", "taken_at"), KEEP
+)
+SENTIMENT_SHAPE: dict[str, Any] = {
+    "records": ("sentiment", RECORD_SHAPE),
+    "purges": ("sentiment", PURGE_SHAPE),
 }
 
 
@@ -85,3 +112,8 @@ def redact_customer(document: Mapping[str, Any], view: FieldView) -> dict[str, A
 def customer_writes(document: Mapping[str, Any]) -> tuple[Write, ...]:
     """The customer fields a (checked) customer document writes."""
     return tuple(Write(key, f"/{key}") for key in document if key in CUSTOMER_FIELDS)
+
+
+def redact_sentiment(document: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
+    """A customer's sentiment records and purges as this caller may see them."""
+    return redact(document, view, SENTIMENT_SHAPE)

@@ -19,6 +19,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from domain.customers import (
     ConsentEvent,
@@ -35,6 +36,7 @@ from domain.json_values import value_problems
 from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from services.publishing import model_problems
+from services.sentiment import stop_sentiment
 from store import customers as store
 from store.customers import Ledger
 from store.models import ConsentRevocationRow, ConsentRow, CustomerRow
@@ -288,6 +290,8 @@ async def _revoke(
     by: str,
     via: RevokedVia,
     now: datetime,
+    client: Client,
+    settings: Settings,
 ) -> ConsentRevoked | None:
     """Add a revocation after every consent to the purpose not yet revoked (none: None)."""
     entries = await store.consents_of(session=session, customer_id=customer_id)
@@ -299,21 +303,35 @@ async def _revoke(
             session=session, consent=grant, revoked_by=by, via=via, now=now
         )
     revoked = ConsentRevoked(customer_id=customer_id, purpose=purpose, at=now, via=via, by=by)
-    await tell_care_of_revocation(revoked=revoked)
+    await tell_care_of_revocation(revoked=revoked, client=client, settings=settings)
     return revoked
 
 
 async def revoke_consent(
-    *, session: AsyncSession, customer_id: str, purpose: Purpose, actor: Actor, now: datetime
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    purpose: Purpose,
+    actor: Actor,
+    now: datetime,
+    client: Client,
+    settings: Settings,
 ) -> ConsentRevoked | None:
     """Revoke a purpose for a customer; None when no consent to it is open."""
     return await _revoke(
-        session=session, customer_id=customer_id, purpose=purpose, by=actor.user, via="api", now=now
+        session=session,
+        customer_id=customer_id,
+        purpose=purpose,
+        by=actor.user,
+        via="api",
+        now=now,
+        client=client,
+        settings=settings,
     )
 
 
 async def revoke_by_link(
-    *, session: AsyncSession, token: str, now: datetime
+    *, session: AsyncSession, token: str, now: datetime, client: Client, settings: Settings
 ) -> ConsentRevoked | None:
     """Revoke the purpose a customer's link was given for; None for a spent or unknown token."""
     grant = await store.consent_by_token(session=session, token_sha256=token_hash(token))
@@ -326,13 +344,19 @@ async def revoke_by_link(
         by=CUSTOMER_ACTOR,
         via="link",
         now=now,
+        client=client,
+        settings=settings,
     )
 
 
-async def tell_care_of_revocation(*, revoked: ConsentRevoked) -> None:
-    """Where the customer's running care workflows will be signalled of a revocation.
+async def tell_care_of_revocation(
+    *, revoked: ConsentRevoked, client: Client, settings: Settings
+) -> None:
+    """Where the customer's running care workflows are told of a revocation.
 
-    No care workflow runs yet: the revocation is logged, and the ledger already holds it.
+    A revocation of `sentiment_analysis` stops the customer's sentiment work and purges their
+    sentiment data now (`services.sentiment.stop_sentiment`); the ledger keeps the consent
+    and its revocation.
     """
     logging.getLogger("ticketflow.care").info(
         "consent to %s revoked for customer %s via %s",
@@ -340,6 +364,10 @@ async def tell_care_of_revocation(*, revoked: ConsentRevoked) -> None:
         revoked.customer_id,
         revoked.via,
     )
+    if revoked.purpose == "sentiment_analysis":
+        await stop_sentiment(
+            client=client, settings=settings, customer_id=revoked.customer_id, at=revoked.at
+        )
 
 
 async def intake_customer_problems(

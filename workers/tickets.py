@@ -13,15 +13,17 @@ from activities.child_tickets import ChildTicketActivities
 from activities.device_lookup import DeviceLookupActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
+from activities.sentiment import SentimentActivities
 from activities.triage import TriageActivities
 from ticketflow.settings import get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
 from workflows.device_snapshot import DeviceSnapshotWorkflow
+from workflows.sentiment import CustomerSentimentWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
 # runs here and sends its one activity to the device's edge queue (workers/edge.py).
-WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, *ALARM_WORKFLOWS]
+WORKFLOWS = [TicketWorkflow, DeviceSnapshotWorkflow, CustomerSentimentWorkflow, *ALARM_WORKFLOWS]
 
 
 def build_ticket_worker(
@@ -42,6 +44,7 @@ def build_ticket_worker(
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
+    sentiment = SentimentActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)
     return Worker(
         client,
@@ -51,6 +54,8 @@ def build_ticket_worker(
             projection.project_ticket,
             notifications.record_notifications,
             triage.triage_ticket,
+            sentiment.score_message,
+            sentiment.purge,
             children.reserve_child_ticket,
             devices.find_device,
             *(actions or action_registry(get_settings())).activities,

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from temporalio.service import RPCError
 
-from api.deps import AccessDep, SessionDep, SettingsDep, require_roles
+from api.deps import AccessDep, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.problems import ProblemError
 from api.routes.definitions import _document
 from api.schemas import redactable
@@ -171,6 +172,16 @@ def _view(access: AccessControl, actor: Actor, settings: Settings, region: str) 
         role=actor.role,
         home=actor.department,
         domain=customer_domain(settings.care_department, region),
+    )
+
+
+def _care_unreachable(exc: RPCError) -> ProblemError:
+    """A revocation the customer's care could not be told of: nothing is recorded."""
+    return ProblemError(
+        503,
+        f"the revocation could not reach the customer's care ({exc.message}); nothing was "
+        "recorded, retry",
+        headers={"Retry-After": "2"},
     )
 
 
@@ -352,6 +363,7 @@ async def withdraw_consent(
     actor: Writer,
     settings: SettingsDep,
     access: AccessDep,
+    client: TemporalDep,
 ) -> Revocation:
     """Revoke a purpose: a revocation is added; the consent it ends stays on record.
 
@@ -359,9 +371,18 @@ async def withdraw_consent(
     """
     row, view = await _readable(session, customer_id, actor, access, settings)
     _require_consents(view)
-    revoked = await revoke_consent(
-        session=session, customer_id=row.id, purpose=purpose, actor=actor, now=datetime.now(UTC)
-    )
+    try:
+        revoked = await revoke_consent(
+            session=session,
+            customer_id=row.id,
+            purpose=purpose,
+            actor=actor,
+            now=datetime.now(UTC),
+            client=client,
+            settings=settings,
+        )
+    except RPCError as exc:
+        raise _care_unreachable(exc) from exc
     if revoked is None:
         raise ProblemError(404, f"customer {customer_id} has no open consent to {purpose}")
     await session.commit()
@@ -374,12 +395,19 @@ async def withdraw_consent(
 
 
 @router.post("/consents/revoke/{token}", response_model=LinkRevocation)
-async def revoke_with_link(token: Token, session: SessionDep) -> LinkRevocation:
+async def revoke_with_link(
+    token: Token, session: SessionDep, client: TemporalDep, settings: SettingsDep
+) -> LinkRevocation:
     """The customer's one-time link: revokes the purpose it was given for, no account needed.
 
     A token used before, or never issued, is a 404 and records nothing.
     """
-    revoked = await revoke_by_link(session=session, token=token, now=datetime.now(UTC))
+    try:
+        revoked = await revoke_by_link(
+            session=session, token=token, now=datetime.now(UTC), client=client, settings=settings
+        )
+    except RPCError as exc:
+        raise _care_unreachable(exc) from exc
     if revoked is None:
         await session.rollback()
         raise ProblemError(404, "this link is not valid or was used already")

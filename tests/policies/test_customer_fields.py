@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.customers import CATALOG, CUSTOMER_FIELDS, CUSTOMER_SHAPE
+from policies.customers import CATALOG, CUSTOMER_FIELDS, CUSTOMER_SHAPE, SENTIMENT_SHAPE
 from policies.subjects import rule_problems
 
 
@@ -15,9 +15,11 @@ def test_rules_may_name_customer_fields() -> None:
 
 def test_contact_fields_and_consent_are_confidential() -> None:
     confidential = {n for n, s in CUSTOMER_FIELDS.items() if s == "confidential"}
-    assert confidential == {"email", "phone", "address", "consents"}
+    assert confidential == {"email", "phone", "address", "consents", "sentiment"}
     assert CATALOG.spec("email").sensitivity == "confidential"
     # Every declared field has a rule in the shape; the shape gates nothing undeclared.
     gates = {r if isinstance(r, str) else r[0] for r in CUSTOMER_SHAPE.values()}
     assert gates <= set(CUSTOMER_FIELDS)
-    assert set(CUSTOMER_FIELDS) <= set(CUSTOMER_SHAPE)
+    # Sentiment records and purges are a document of their own, all of it behind `sentiment`.
+    assert set(CUSTOMER_FIELDS) - {"sentiment"} <= set(CUSTOMER_SHAPE)
+    assert {r[0] for r in SENTIMENT_SHAPE.values()} == {"sentiment"}

@@ -260,12 +260,36 @@ def deliverables_lifecycle() -> list[TicketEvent]:
     return state.events[-2:]
 
 
+SUE = Actor(user="sue", department="care-supervisors", role="agent")
+
+
+def expedite_lifecycle() -> list[TicketEvent]:
+    """Expedites the customer's sentiment proposed: one confirmed, one declined, one withdrawn."""
+    definition = ProcessDefinition.model_validate(DEFINITION)
+    state = TicketState.create(
+        key="LAB-3", definition=definition, intake=INTAKE, requester=RITA, now=NOW
+    )
+    start = len(state.events)
+    for decision in ("confirm", "decline"):
+        proposed = state.propose_expedite(7, "care-supervisors", NOW)
+        assert proposed is not None
+        state.decide_expedite(proposed.data["proposal"], SUE, decision, "MARK-REASON", NOW)
+    state.propose_expedite(8, "care-supervisors", NOW)
+    state.withdraw_expedites(NOW)
+    return state.events[start:]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
 def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -> None:
-    events = [*lifecycle(), *automated_lifecycle(), *deliverables_lifecycle()]
+    events = [
+        *lifecycle(),
+        *automated_lifecycle(),
+        *deliverables_lifecycle(),
+        *expedite_lifecycle(),
+    ]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:
         shape = shape_of(_dump(event))
