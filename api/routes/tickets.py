@@ -519,16 +519,17 @@ async def comment(
     ticket = await readable_ticket(
         session=caller.session, key=key, actor=caller.actor, access=caller.access
     )
-    row = ticket[0]
+    # Read before the change: sending it ends the session's transaction (and the row with it).
+    requester, intake = ticket[0].requester, ticket[0].intake
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
     answer = await change_ticket(caller, key, "comment", payload, ticket=ticket)
-    if not body.internal and caller.actor.user == row.requester:
+    if not body.internal and caller.actor.user == requester:
         await submit_ticket_message(
             sessions=sessions,
             client=caller.temporal,
             settings=settings,
             key=key,
-            intake=row.intake,
+            intake=intake,
             text=body.body,
             source="comment",
             now=datetime.now(UTC),
@@ -610,6 +611,7 @@ async def signal(
                 raise reused_idempotency_key("another signal to this ticket")
             response.headers["Idempotent-Replayed"] = "true"
             return {"key": key, "signal": name, "status": "accepted"}
+    intake = row.intake  # read before the rollback expires the row
     await session.rollback()
     await send_signal(client=client, key=key, signal=signal)
     if name == "customer_reply":
@@ -618,7 +620,7 @@ async def signal(
             client=client,
             settings=settings,
             key=key,
-            intake=row.intake,
+            intake=intake,
             text=body.payload.get("text"),
             source="reply",
             now=datetime.now(UTC),
