@@ -32,6 +32,7 @@ from api.routes import (
     playbooks,
     policies,
     problems,
+    sentiment,
     sla,
     subscriptions,
     tasks,
@@ -131,4 +132,5 @@ def create_app(
     app.include_router(git_webhook.router)
     app.include_router(subscriptions.router)
     app.include_router(codec.router)
+    app.include_router(sentiment.router)
     return app

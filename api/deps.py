@@ -45,6 +45,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The app's session factory, for work that commits before it calls Temporal."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+
 def get_definitions(request: Request) -> PublishedDefinitions:
     """The published definitions this process has parsed."""
     definitions: PublishedDefinitions = request.app.state.definitions

@@ -14,6 +14,7 @@ from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Snapshot
 from domain.participation import Participant
 from domain.recurrence import RecurrenceRef
+from domain.sentiment import Decision
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import (
     Actor,
@@ -162,6 +163,15 @@ class SetPriorityInput(UpdateInput):
 
     actor: Actor
     priority: str
+    reason: str = ""
+
+
+class ExpediteDecisionInput(UpdateInput):
+    """Confirm or decline an expedite the sentiment model proposed."""
+
+    actor: Actor
+    proposal: str
+    decision: Decision
     reason: str = ""
 
 

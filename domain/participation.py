@@ -16,6 +16,9 @@ TASK_EVENTS = ("task_opened", "task_claimed", "task_unclaimed", "task_completed"
 # The actor of these held the task themselves.
 WORKED_BY_ACTOR = ("task_claimed", "task_completed")
 PAUSE_STARTED = "waiting_started"
+# A proposal addressed to a group: it takes part from then on, since it must see the ticket to
+# decide (an expedite the customer's sentiment proposed goes to its supervisor group).
+ADDRESSED = ("expedite_proposed",)
 
 
 class Participant(NamedTuple):
@@ -30,6 +33,8 @@ def participants_of(type_: str, actor: str, data: Mapping[str, Any]) -> set[Part
     found: set[Participant] = set()
     if type_ == PAUSE_STARTED:
         found.add(Participant(PERSON, actor))
+    if type_ in ADDRESSED and isinstance(data.get("group"), str) and data["group"]:
+        found.add(Participant(GROUP, data["group"]))
     if type_ not in TASK_EVENTS:
         return found
     before = data.get("before")

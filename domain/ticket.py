@@ -33,7 +33,8 @@ from domain.form_invariants import invariant_problems
 from domain.problems import Problem, pointer
 from domain.process_paths import Edge, choose, downstream, edge_state, ends, incoming
 from domain.recurrence import RecurrenceRef, ticket_category
-from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock
+from domain.sentiment import SENTIMENT_ACTOR, Decision, ExpediteProposal
+from domain.sla import DEFAULT_PRIORITY, Priority, SlaClock, raised
 from domain.stage_inputs import evaluate_fields, evaluate_params, instant
 
 ADMIN_ROLE = "admin"
@@ -232,6 +233,9 @@ class TicketState(BaseModel):
     )
     recurrence_of: RecurrenceRef | None = Field(
         default=None, description="The closed ticket this one was filed as a recurrence of."
+    )
+    expedites: dict[str, ExpediteProposal] = Field(
+        default_factory=dict, description="Expedites the sentiment model proposed, by id."
     )
 
     @model_validator(mode="after")
@@ -1019,6 +1023,98 @@ class TicketState(BaseModel):
         return self.record_event(
             "priority_changed", actor, now, {"from": before, "to": priority, "reason": reason}
         )
+
+    # -- expedites the sentiment model proposes; a person decides ------------------------
+
+    def propose_expedite(
+        self, record_id: int, supervisor_group: str, now: datetime
+    ) -> TicketEvent | None:
+        """Propose a higher priority and a supervisor's task; None if the ticket is not open
+        or a proposal already waits for a decision (one at a time)."""
+        if self.status != TicketStatus.OPEN:
+            return None
+        if any(p.status == "proposed" for p in self.expedites.values()):
+            return None
+        proposal = ExpediteProposal(
+            id=f"E{len(self.expedites) + 1}",
+            record_id=record_id,
+            supervisor_group=supervisor_group,
+            priority_from=self.priority,
+            priority_to=raised(self.priority),
+            proposed_at=now,
+        )
+        self.expedites[proposal.id] = proposal
+        return self.record_event(
+            "expedite_proposed",
+            SENTIMENT_ACTOR,
+            now,
+            {
+                "proposal": proposal.id,
+                "record": record_id,
+                "group": supervisor_group,
+                "priority_from": proposal.priority_from,
+                "priority_to": proposal.priority_to,
+            },
+        )
+
+    def check_expedite_decision(self, proposal_id: str, actor: Actor) -> ExpediteProposal:
+        """A waiting proposal of an open ticket, decided by its supervisor group or an admin."""
+        proposal = self.expedites.get(proposal_id)
+        if proposal is None:
+            raise TicketRuleError("not_found", f"ticket {self.key} has no proposal {proposal_id}")
+        self._require_open()
+        if proposal.status != "proposed":
+            raise TicketRuleError("conflict", f"proposal {proposal_id} is {proposal.status}")
+        if actor.role != ADMIN_ROLE and actor.department != proposal.supervisor_group:
+            raise TicketRuleError(
+                "forbidden",
+                f"only group {proposal.supervisor_group} decides proposal {proposal_id}",
+            )
+        return proposal
+
+    def decide_expedite(
+        self, proposal_id: str, actor: Actor, decision: Decision, reason: str, now: datetime
+    ) -> list[TicketEvent]:
+        """Confirm (priority up, a task for the supervisor group) or decline a proposal."""
+        proposal = self.check_expedite_decision(proposal_id, actor)
+        proposal.decided_at, proposal.decided_by, proposal.reason = now, actor.user, reason
+        if decision == "decline":
+            proposal.status = "declined"
+            data = {"proposal": proposal.id, "reason": reason}
+            return [self.record_event("expedite_declined", actor.user, now, data)]
+        proposal.status = "confirmed"
+        events = [
+            self.record_event(
+                "expedite_confirmed", actor.user, now, {"proposal": proposal.id, "reason": reason}
+            )
+        ]
+        changed = self.change_priority(
+            actor.user, proposal.priority_to, f"expedite {proposal.id} confirmed", now
+        )
+        events += [changed] if changed else []
+        task = Task(
+            id=f"{self.key}:F{len(self.followups) + 1}:1",
+            stage_key=f"F{len(self.followups) + 1}",
+            title=f"Expedite {self.key}: call the customer"[:200],
+            group=proposal.supervisor_group,
+            kind="followup",
+            status=TaskStatus.OPEN,
+            opened_at=now,
+        )
+        self.followups[task.stage_key] = task
+        proposal.task = task.stage_key
+        events.append(self._task_event("task_opened", task, actor.user, now, expedite=proposal.id))
+        return events
+
+    def withdraw_expedites(self, now: datetime) -> list[TicketEvent]:
+        """Withdraw the proposals still waiting (consent to the analysis behind them ended)."""
+        events = []
+        for proposal in self.expedites.values():
+            if proposal.status == "proposed":
+                proposal.status, proposal.decided_at = "withdrawn", now
+                data = {"proposal": proposal.id}
+                events.append(self.record_event("expedite_withdrawn", SENTIMENT_ACTOR, now, data))
+        return events
 
     def start_waiting(self, actor: str, reason: str, note: str, now: datetime) -> TicketEvent:
         """The ticket waits for `reason` (checked by the caller's rules)."""

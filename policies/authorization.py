@@ -156,6 +156,9 @@ UPDATES: dict[str, UpdateRule] = {
     "resume": UpdateRule(_fields("sla")),
     # Dispatchers are agents of the definition's dispatcher group (the workflow checks which).
     "dispatch": UpdateRule(_dispatch, WORK_TASKS),
+    # The proposal's supervisor group decides (the workflow checks the group); confirming
+    # raises the priority and opens the group's task.
+    "decide_expedite": UpdateRule(_fields("sentiment", "priority", "tasks"), WORK_TASKS),
 }
 
 

@@ -53,6 +53,9 @@ SYSTEM_FIELDS: dict[str, str] = {
     # After-sales care of the ticket's customer: what was planned, sent, confirmed, stopped
     # (a stop tells of a consent revoked, as revealing as the customer's consent itself).
     "care": "confidential",
+    # What the customer's sentiment proposed (expedites): derived from their messages, which
+    # are scored only with their consent; for the handling groups.
+    "sentiment": "confidential",
 }
 DELIVERABLES = "deliverables"
 

@@ -35,6 +35,8 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "consents": "confidential",
     # The care the customer got (CareWorkflow's steps): what was sent, asked, stopped and why.
     "care_history": "confidential",
+    # Their messages taken for sentiment analysis, each with its score, and the purges of them.
+    "sentiment": "confidential",
 }
 CATALOG = FieldCatalog(
     ident=CUSTOMER, fields={name: FieldSpec(level) for name, level in CUSTOMER_FIELDS.items()}
@@ -62,7 +64,7 @@ CUSTOMER_SHAPE: dict[str, Any] = {
     **{
         name: name
         for name in CUSTOMER_FIELDS
-        if name not in ("products", "consents", "care_history")
+        if name not in ("products", "consents", "care_history", "sentiment")
     },
     "products": ("products", PRODUCT_SHAPE),
     "consents": ("consents", CONSENT_SHAPE),
@@ -73,6 +75,31 @@ CUSTOMER_SHAPE: dict[str, Any] = {
 HISTORY_SHAPE: dict[str, Any] = {
     "customer_id": "id",
     "items": ("care_history", CARE_RECORD_SHAPE),
+}
+
+
+RECORD_SHAPE: dict[str, Any] = dict.fromkeys(
+    (
+        "id",
+        "ticket_key",
+        "source",
+        "text",
+        "taken_at",
+        "purge_at",
+        "label",
+        "confidence",
+        "probabilities",
+        "model_version",
+        "scored_at",
+    ),
+    KEEP,
+)
+PURGE_SHAPE: dict[str, Any] = dict.fromkeys(
+    ("id", "reason", "at", "deleted", "scored", "record_ids", "taken_at"), KEEP
+)
+SENTIMENT_SHAPE: dict[str, Any] = {
+    "records": ("sentiment", RECORD_SHAPE),
+    "purges": ("sentiment", PURGE_SHAPE),
 }
 
 
@@ -117,3 +144,8 @@ def redact_care_task(document: Mapping[str, Any], view: FieldView) -> dict[str, 
 def customer_writes(document: Mapping[str, Any]) -> tuple[Write, ...]:
     """The customer fields a (checked) customer document writes."""
     return tuple(Write(key, f"/{key}") for key in document if key in CUSTOMER_FIELDS)
+
+
+def redact_sentiment(document: Mapping[str, Any], view: FieldView) -> dict[str, Any]:
+    """A customer's sentiment records and purges as this caller may see them."""
+    return redact(document, view, SENTIMENT_SHAPE)

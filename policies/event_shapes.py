@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.sentiment import SENTIMENT_ACTOR
 from domain.sla_clocks import SLA_ACTOR
 from domain.ticket import GIT
 from domain.triage import CATEGORICAL_FIELDS
@@ -43,7 +44,7 @@ from policies.redaction import (
 )
 
 # Actors the domain writes itself: no person's name.
-SYSTEM_ACTORS = frozenset({"system", SLA_ACTOR, TRIAGE_ACTOR.user, GIT})
+SYSTEM_ACTORS = frozenset({"system", SLA_ACTOR, TRIAGE_ACTOR.user, GIT, SENTIMENT_ACTOR})
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ BEFORE = Fields({"group": "tasks", "assignee": "assignee"})
 SLA = {"clock": "sla", "stage": "sla", "round": "sla"}
 # An actor who may be the requester or a handler.
 PEOPLE = ("requester", "assignee")
+# Who decides an expedite: a member of its supervisor group, named like a task's holder.
+SUPERVISORS = ("sentiment", "assignee")
 
 EVENT_SHAPES: dict[str, EventShape] = {
     "created": EventShape(
@@ -150,7 +153,10 @@ EVENT_SHAPES: dict[str, EventShape] = {
         },
         actor=("requester",),
     ),
-    "task_opened": EventShape({**TASK, "escalation": "sla"}, gate=("tasks",)),
+    # A follow-up opens for an SLA rung (`escalation`) or a confirmed expedite (`expedite`).
+    "task_opened": EventShape(
+        {**TASK, "escalation": "sla", "expedite": "sentiment"}, gate=("tasks",)
+    ),
     "task_claimed": EventShape(TASK, gate=("tasks",)),
     "task_unclaimed": EventShape(TASK, gate=("tasks",)),
     "task_completed": EventShape({**TASK, "form": FORM}, gate=("tasks",)),
@@ -341,6 +347,26 @@ EVENT_SHAPES: dict[str, EventShape] = {
         },
         gate=("triage",),
     ),
+    # Expedites the customer's sentiment proposed: that a message of theirs read as angry or
+    # anxious is itself about their sentiment. The proposal names the stored record, never
+    # its text or score.
+    "expedite_proposed": EventShape(
+        {
+            "proposal": KEEP,
+            "record": "sentiment",
+            "group": "sentiment",
+            "priority_from": Gate(("sentiment", "priority")),
+            "priority_to": Gate(("sentiment", "priority")),
+        },
+        gate=("sentiment",),
+    ),
+    "expedite_confirmed": EventShape(
+        {"proposal": KEEP, "reason": "sentiment"}, gate=("sentiment",), actor=SUPERVISORS
+    ),
+    "expedite_declined": EventShape(
+        {"proposal": KEEP, "reason": "sentiment"}, gate=("sentiment",), actor=SUPERVISORS
+    ),
+    "expedite_withdrawn": EventShape({"proposal": KEEP}, gate=("sentiment",)),
     # Another requester's report: their name and their words.
     "duplicate_reported": EventShape(
         {

@@ -40,7 +40,7 @@ MAX_VALUE = 200
 
 # Who the system itself acts as in events and publications: a user of that name would be
 # indistinguishable from it in a ticket's history.
-SYSTEM_ACTORS: Final = frozenset({"system", "sla", "triage", "bundled", "cli", "git"})
+SYSTEM_ACTORS: Final = frozenset({"system", "sla", "triage", "sentiment", "bundled", "cli", "git"})
 
 _GRAMMAR: Final = {
     "p": (

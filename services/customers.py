@@ -37,6 +37,7 @@ from domain.json_values import value_problems
 from domain.problems import Problem, Rejected, pointer
 from domain.ticket import Actor
 from services.publishing import model_problems
+from services.sentiment import stop_sentiment
 from store import care as care_store
 from store import customers as store
 from store.customers import Ledger, ledger
@@ -280,6 +281,8 @@ async def _revoke(
     by: str,
     via: RevokedVia,
     now: datetime,
+    client: Client,
+    settings: Settings,
 ) -> ConsentRevoked | None:
     """Add a revocation after every consent to the purpose not yet revoked (none: None)."""
     entries = await store.consents_of(session=session, customer_id=customer_id)
@@ -290,20 +293,38 @@ async def _revoke(
         await store.insert_revocation(
             session=session, consent=grant, revoked_by=by, via=via, now=now
         )
-    return ConsentRevoked(customer_id=customer_id, purpose=purpose, at=now, via=via, by=by)
+    revoked = ConsentRevoked(customer_id=customer_id, purpose=purpose, at=now, via=via, by=by)
+    if purpose == "sentiment_analysis":
+        # Before the revocation commits: it takes effect at once or not at all (a 503).
+        await stop_sentiment(client=client, settings=settings, customer_id=customer_id, at=now)
+    return revoked
 
 
 async def revoke_consent(
-    *, session: AsyncSession, customer_id: str, purpose: Purpose, actor: Actor, now: datetime
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    purpose: Purpose,
+    actor: Actor,
+    now: datetime,
+    client: Client,
+    settings: Settings,
 ) -> ConsentRevoked | None:
     """Revoke a purpose for a customer; None when no consent to it is open."""
     return await _revoke(
-        session=session, customer_id=customer_id, purpose=purpose, by=actor.user, via="api", now=now
+        session=session,
+        customer_id=customer_id,
+        purpose=purpose,
+        by=actor.user,
+        via="api",
+        now=now,
+        client=client,
+        settings=settings,
     )
 
 
 async def revoke_by_link(
-    *, session: AsyncSession, token: str, now: datetime
+    *, session: AsyncSession, token: str, now: datetime, client: Client, settings: Settings
 ) -> ConsentRevoked | None:
     """Revoke the purpose a customer's link was given for; None for a spent or unknown token."""
     grant = await store.consent_by_token(session=session, token_sha256=token_hash(token))
@@ -316,6 +337,8 @@ async def revoke_by_link(
         by=CUSTOMER_ACTOR,
         via="link",
         now=now,
+        client=client,
+        settings=settings,
     )
 
 

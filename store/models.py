@@ -756,3 +756,53 @@ class DeliveryAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SentimentModelRow(Base):
+    """A trained sentiment model version: its artifact, checksum, scores and whether it is live."""
+
+    __tablename__ = "sentiment_models"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    path: Mapped[str] = mapped_column(Text, doc="Artifact file, relative to the data dir.")
+    sha256: Mapped[str] = mapped_column(String(64))
+    training_size: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SentimentRecordRow(Base):
+    """A customer's message as taken, and its score once scored: purged together at purge_at."""
+
+    __tablename__ = "sentiment_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(80), index=True)
+    ticket_key: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    taken_at: Mapped[datetime]
+    purge_at: Mapped[datetime] = mapped_column(index=True)
+    label: Mapped[str | None] = mapped_column(String(20))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    probabilities: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
+    model_version: Mapped[int | None] = mapped_column(Integer, doc="0: the bundled model.")
+    scored_at: Mapped[datetime | None]
+
+
+class SentimentPurgeRow(Base):
+    """A purge of sentiment records: why, when, how many and which ids and times, no content."""
+
+    __tablename__ = "sentiment_purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(80), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    deleted: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)
+    records: Mapped[dict[str, Any]] = mapped_column(
+        doc="`ids` and `taken_at` of the records deleted, oldest first."
+    )

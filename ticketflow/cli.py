@@ -429,6 +429,16 @@ def _triage(args: argparse.Namespace, settings: Settings) -> int:
     return run_triage_command(args, settings)
 
 
+def _care(args: argparse.Namespace, settings: Settings) -> int:
+    from ticketflow.care_cli import run_care_command
+
+    problem = no_data(settings)
+    if problem:
+        sys.stderr.write(f"ticketflow: {problem}\n")
+        return 1
+    return run_care_command(args, settings)
+
+
 def _port(text: str) -> int:
     """A TCP port number from the command line."""
     if not text.isdigit() or not 1 <= int(text) <= 65535:
@@ -662,6 +672,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ticketflow.triage_cli import add_triage_parser
 
     add_triage_parser(sub).set_defaults(run=_triage)
+
+    from ticketflow.care_cli import add_care_parser
+
+    add_care_parser(sub).set_defaults(run=_care)
     return parser
 
 

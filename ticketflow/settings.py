@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     dev_startup_seconds: float = Field(default=60.0, gt=0)
     # The department whose agents care for customers: customers are in its policy domain.
     care_department: str = "customer-care"
+    # Who confirms or declines an expedite the customer's sentiment proposes, and gets the
+    # task when it is confirmed; and how sure the model must be of anger or anxiety.
+    sentiment_supervisor_group: str = "care-supervisors"
+    sentiment_expedite_threshold: float = Field(default=0.5, ge=0, le=1)
     # A customer given no tier gets the highest tier whose lowest lifetime value theirs reaches
     # (TICKETFLOW_TIER_BANDS, as JSON).
     tier_bands: dict[str, float] = {"vip": 10_000.0, "standard": 1_000.0, "basic": 0.0}

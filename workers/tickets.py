@@ -16,6 +16,7 @@ from activities.event_delivery import EventDeliveryActivities
 from activities.notifications import NotificationActivities
 from activities.projection import ProjectionActivities
 from activities.recurrence import RecurrenceActivities
+from activities.sentiment import SentimentActivities
 from activities.triage import TriageActivities
 from services.feedback_tokens import feedback_url
 from ticketflow.settings import Settings, get_settings
@@ -24,6 +25,7 @@ from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.event_delivery import SubscriptionWorkflow
 from workflows.recurrence import RecurrenceWatchWorkflow
+from workflows.sentiment import CustomerSentimentWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Retraining has its own worker and task queue (workers/training.py); the snapshot workflow
@@ -34,6 +36,7 @@ WORKFLOWS = [
     DeviceSnapshotWorkflow,
     RecurrenceWatchWorkflow,
     SubscriptionWorkflow,
+    CustomerSentimentWorkflow,
     *ALARM_WORKFLOWS,
 ]
 
@@ -65,6 +68,7 @@ def build_ticket_worker(
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(sessions, projection.write_turn)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
+    sentiment = SentimentActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)
     care = CareActivities(
         sessions,
@@ -86,6 +90,8 @@ def build_ticket_worker(
             projection.project_ticket,
             notifications.record_notifications,
             triage.triage_ticket,
+            sentiment.score_message,
+            sentiment.purge,
             children.reserve_child_ticket,
             devices.find_device,
             care.prepare_care,

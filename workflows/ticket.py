@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         CommentInput,
         CompleteInput,
         ConfirmInput,
+        ExpediteDecisionInput,
         ExternalEventInput,
         PauseInput,
         ProjectionInput,
@@ -91,6 +92,13 @@ with workflow.unsafe.imports_passed_through():
         filed_category,
         fingerprint_of,
         watch_workflow_id,
+    )
+    from domain.sentiment import (
+        EXPEDITE_PATCH,
+        EXPEDITE_SIGNAL,
+        EXPEDITE_WITHDRAW_SIGNAL,
+        ExpediteSignal,
+        RevokedInput,
     )
     from domain.ticket import (
         FINAL_TICKET,
@@ -1083,6 +1091,21 @@ class TicketWorkflow:
         _checked(lambda: check_dispatch(self._state, cmd))
         _checked(lambda: check_dispatch_priority(self._state, cmd))
 
+    @workflow.update
+    async def decide_expedite(self, cmd: ExpediteDecisionInput) -> TransitionResult:
+        """A supervisor confirms (priority up, a task for their group) or declines a proposal."""
+        events = _checked(
+            lambda: self._state.decide_expedite(
+                cmd.proposal, cmd.actor, cmd.decision, cmd.reason, workflow.now()
+            )
+        )
+        await self._record(events)
+        return self._result(fingerprint=cmd.request_fingerprint)
+
+    @decide_expedite.validator
+    def _validate_decide_expedite(self, cmd: ExpediteDecisionInput) -> None:
+        _checked(lambda: self._state.check_expedite_decision(cmd.proposal, cmd.actor))
+
     # -- Signals and queries --------------------------------------------------------------
 
     @workflow.signal(name=DUPLICATE_SIGNAL)
@@ -1093,6 +1116,22 @@ class TicketWorkflow:
         event = record_duplicate(self._state, report, workflow.now())
         if event is not None:
             await self._record([event])
+
+    @workflow.signal(name=EXPEDITE_SIGNAL)
+    async def sentiment_expedite(self, sig: ExpediteSignal) -> None:
+        """The customer's sentiment proposes an expedite; nothing changes until one decides."""
+        if not workflow.patched(EXPEDITE_PATCH):
+            return
+        event = self._state.propose_expedite(sig.record_id, sig.supervisor_group, workflow.now())
+        if event is not None:
+            await self._record([event])
+
+    @workflow.signal(name=EXPEDITE_WITHDRAW_SIGNAL)
+    async def withdraw_expedites(self, sig: RevokedInput) -> None:
+        """Consent to the analysis ended: the proposals still waiting are withdrawn."""
+        if not workflow.patched(EXPEDITE_PATCH):
+            return
+        await self._record(self._state.withdraw_expedites(workflow.now()))
 
     @workflow.signal(name=EXTERNAL_SIGNAL)
     async def external_event(self, sig: ExternalEventInput) -> None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from temporalio.service import RPCError
 
 from api.deps import AccessDep, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.problems import ProblemError
@@ -200,6 +201,16 @@ def _view(access: AccessControl, actor: Actor, settings: Settings, region: str) 
         role=actor.role,
         home=actor.department,
         domain=customer_domain(settings.care_department, region),
+    )
+
+
+def _care_unreachable(exc: RPCError) -> ProblemError:
+    """A revocation the customer's care could not be told of: nothing is recorded."""
+    return ProblemError(
+        503,
+        f"the revocation could not reach the customer's care ({exc.message}); nothing was "
+        "recorded, retry",
+        headers={"Retry-After": "2"},
     )
 
 
@@ -423,9 +434,18 @@ async def withdraw_consent(
     """
     row, view = await _readable(session, customer_id, actor, access, settings)
     _require_consents(view)
-    revoked = await revoke_consent(
-        session=session, customer_id=row.id, purpose=purpose, actor=actor, now=datetime.now(UTC)
-    )
+    try:
+        revoked = await revoke_consent(
+            session=session,
+            customer_id=row.id,
+            purpose=purpose,
+            actor=actor,
+            now=datetime.now(UTC),
+            client=temporal,
+            settings=settings,
+        )
+    except RPCError as exc:
+        raise _care_unreachable(exc) from exc
     if revoked is None:
         raise ProblemError(404, f"customer {customer_id} has no open consent to {purpose}")
     await session.commit()
@@ -440,13 +460,18 @@ async def withdraw_consent(
 
 @router.post("/consents/revoke/{token}", response_model=LinkRevocation)
 async def revoke_with_link(
-    token: Token, session: SessionDep, temporal: TemporalDep
+    token: Token, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> LinkRevocation:
     """The customer's one-time link: revokes the purpose it was given for, no account needed.
 
     A token used before, or never issued, is a 404 and records nothing.
     """
-    revoked = await revoke_by_link(session=session, token=token, now=datetime.now(UTC))
+    try:
+        revoked = await revoke_by_link(
+            session=session, token=token, now=datetime.now(UTC), client=temporal, settings=settings
+        )
+    except RPCError as exc:
+        raise _care_unreachable(exc) from exc
     if revoked is None:
         await session.rollback()
         raise ProblemError(404, "this link is not valid or was used already")

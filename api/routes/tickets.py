@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
@@ -19,6 +19,7 @@ from api.deps import (
     DefinitionsDep,
     IdempotencyKeyDep,
     SessionDep,
+    SessionsDep,
     SettingsDep,
     TemporalDep,
     require_roles,
@@ -58,6 +59,7 @@ from policies.authorization import CREATE_TICKETS, SIGNAL, creation_writes
 from policies.event_shapes import redact_events
 from policies.list_filters import unreadable_somewhere
 from policies.redaction import TICKET_SHAPE, redact
+from services.sentiment import submit_ticket_message
 from services.ticket_creation import (
     IdempotencyMismatch,
     KeyCollisions,
@@ -193,6 +195,7 @@ async def create_ticket(
     body: CreateTicketRequest,
     response: Response,
     session: SessionDep,
+    sessions: SessionsDep,
     client: TemporalDep,
     settings: SettingsDep,
     actor: Creator,
@@ -252,6 +255,17 @@ async def create_ticket(
         response.headers["Idempotent-Replayed"] = "true"
     if created.duplicate_of:
         response.status_code = status.HTTP_200_OK  # nothing new was created
+    else:
+        await submit_ticket_message(
+            sessions=sessions,
+            client=client,
+            settings=settings,
+            key=created.key,
+            intake=body.data,
+            text=body.data.get("description"),
+            source="intake",
+            now=datetime.now(UTC),
+        )
     response.headers["Location"] = f"/tickets/{created.key}"
     return TicketCreated(
         key=created.key,
@@ -517,10 +531,37 @@ NO_COMMENT = ConfirmRequest()
 
 
 @router.post("/tickets/{key}/comments", response_model=TransitionView)
-async def comment(key: str, body: CommentRequest, caller: CallerDep) -> TransitionView:
-    """Add a comment (internal comments are for the handling groups)."""
+async def comment(
+    key: str,
+    body: CommentRequest,
+    caller: CallerDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> TransitionView:
+    """Add a comment (internal comments are for the handling groups).
+
+    The requester's own public comment on a ticket naming a customer is that customer's
+    message: taken for sentiment analysis if they consent to it.
+    """
+    ticket = await readable_ticket(
+        session=caller.session, key=key, actor=caller.actor, access=caller.access
+    )
+    # Read before the change: sending it ends the session's transaction (and the row with it).
+    requester, intake = ticket[0].requester, ticket[0].intake
     payload = CommentInput(actor=caller.actor, body=body.body, internal=body.internal)
-    return await change_ticket(caller, key, "comment", payload)
+    answer = await change_ticket(caller, key, "comment", payload, ticket=ticket)
+    if not body.internal and caller.actor.user == requester:
+        await submit_ticket_message(
+            sessions=sessions,
+            client=caller.temporal,
+            settings=settings,
+            key=key,
+            intake=intake,
+            text=body.body,
+            source="comment",
+            now=datetime.now(UTC),
+        )
+    return answer
 
 
 @router.post("/tickets/{key}/cancel", response_model=TransitionView)
@@ -559,6 +600,8 @@ async def signal(
     name: str,
     body: SignalRequest,
     session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
     client: TemporalDep,
     actor: Signaller,
     access: AccessDep,
@@ -595,6 +638,18 @@ async def signal(
                 raise reused_idempotency_key("another signal to this ticket")
             response.headers["Idempotent-Replayed"] = "true"
             return {"key": key, "signal": name, "status": "accepted"}
+    intake = row.intake  # read before the rollback expires the row
     await session.rollback()
     await send_signal(client=client, key=key, signal=signal)
+    if name == "customer_reply":
+        await submit_ticket_message(
+            sessions=sessions,
+            client=client,
+            settings=settings,
+            key=key,
+            intake=intake,
+            text=body.payload.get("text"),
+            source="reply",
+            now=datetime.now(UTC),
+        )
     return {"key": key, "signal": name, "status": "accepted"}

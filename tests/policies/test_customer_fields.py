@@ -8,6 +8,7 @@ from policies.customers import (
     CUSTOMER_FIELDS,
     CUSTOMER_SHAPE,
     HISTORY_SHAPE,
+    SENTIMENT_SHAPE,
 )
 from policies.redaction import KEEP
 from policies.subjects import rule_problems
@@ -22,7 +23,7 @@ def test_rules_may_name_customer_fields() -> None:
 
 def test_contact_fields_and_consent_are_confidential() -> None:
     confidential = {n for n, s in CUSTOMER_FIELDS.items() if s == "confidential"}
-    assert confidential == {"email", "phone", "address", "consents", "care_history"}
+    assert confidential == {"email", "phone", "address", "consents", "care_history", "sentiment"}
     assert CATALOG.spec("email").sensitivity == "confidential"
     # Every declared field has a rule in the shape; the shape gates nothing undeclared.
     # Every declared field has a rule in a shape (the customer's, or its care history's); the
@@ -31,5 +32,7 @@ def test_contact_fields_and_consent_are_confidential() -> None:
     rules = [r for shape in shapes for r in shape.values() if r != KEEP]
     gates = {r if isinstance(r, str) else r[0] for r in rules}
     assert gates <= set(CUSTOMER_FIELDS)
-    assert set(CUSTOMER_FIELDS) <= set(CUSTOMER_SHAPE) | {"care_history"}
+    # Sentiment records and purges are a document of their own, all of it behind `sentiment`.
+    assert set(CUSTOMER_FIELDS) <= set(CUSTOMER_SHAPE) | {"care_history", "sentiment"}
     assert HISTORY_SHAPE["items"][0] == "care_history"
+    assert {r[0] for r in SENTIMENT_SHAPE.values()} == {"sentiment"}

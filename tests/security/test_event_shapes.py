@@ -375,6 +375,25 @@ def test_recurrence_links_are_for_those_who_read_links(default_enforcer: Any) ->
     assert dana[2]["data"]["by"] == "LAB-3"
 
 
+SUE = Actor(user="sue", department="care-supervisors", role="agent")
+
+
+def expedite_lifecycle() -> list[TicketEvent]:
+    """Expedites the customer's sentiment proposed: one confirmed, one declined, one withdrawn."""
+    definition = ProcessDefinition.model_validate(DEFINITION)
+    state = TicketState.create(
+        key="LAB-3", definition=definition, intake=INTAKE, requester=RITA, now=NOW
+    )
+    start = len(state.events)
+    for decision in ("confirm", "decline"):
+        proposed = state.propose_expedite(7, "care-supervisors", NOW)
+        assert proposed is not None
+        state.decide_expedite(proposed.data["proposal"], SUE, decision, "MARK-REASON", NOW)
+    state.propose_expedite(8, "care-supervisors", NOW)
+    state.withdraw_expedites(NOW)
+    return state.events[start:]
+
+
 def _dump(event: TicketEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
@@ -387,6 +406,7 @@ def test_the_lifecycle_covers_the_shapes_and_every_key_it_writes_is_declared() -
         *commits_lifecycle(),
         *care_lifecycle(),
         *recurrence_lifecycle(),
+        *expedite_lifecycle(),
     ]
     assert {e.type for e in events} == set(EVENT_SHAPES) - {"comment_added/internal"}
     for event in events:

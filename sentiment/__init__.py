@@ -1,0 +1,1 @@
+"""Sentiment of customers' messages: model, corpus, artifacts, training (never in workflows)."""

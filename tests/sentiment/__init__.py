@@ -1,0 +1,1 @@
+"""Tests of the sentiment model, its corpus, artifacts and CLI."""
