@@ -197,6 +197,8 @@ def test_ticket_life_over_http_on_the_dev_stack(tmp_path: Path) -> None:
             events = call("dana", "GET", f"/tickets/{key}/events")
             assert [e["type"] for e in events][-2:] == ["resolved", "closed"]
 
+        # A closed ticket's workflow starts its recurrence watch, then completes.
+        temporal_cli(stack.temporal_port, "workflow", "result", "--workflow-id", key)
         described = json.loads(
             temporal_cli(
                 stack.temporal_port,

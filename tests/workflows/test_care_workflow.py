@@ -30,6 +30,7 @@ from tests.workflows.care_stack import (
     open_task,
     records,
 )
+from ticketflow.settings import Settings
 from workflows.care import CareWorkflow
 
 # Timers fire when due; this bounds the slack of one workflow task after it, not a speed.
@@ -150,6 +151,8 @@ async def test_revoking_consent_midway_stops_the_remaining_messages(tmp_path: Pa
                 purpose="care_messages",
                 actor=CARE_AGENT,
                 now=datetime.now(UTC),
+                client=stack.client,
+                settings=Settings(),
             )
             assert revoked is not None
             await session.commit()

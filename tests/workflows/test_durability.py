@@ -265,9 +265,14 @@ async def test_sigkilled_worker_mid_update_loses_and_repeats_nothing(tmp_path: P
     assert len(set(accepted)) == len(accepted)
     assert sorted(accepted) == sorted(completed)
 
-    assert [(r.seq, r.type, r.actor) for r in rows] == [(e.seq, e.type, e.actor) for e in events]
+    # Past the workflow's last seq, the closed ticket's recurrence watch records its start.
+    watched = (len(events) + 1, "recurrence_watch_started", "system")
+    assert [(r.seq, r.type, r.actor) for r in rows] == [
+        *((e.seq, e.type, e.actor) for e in events),
+        watched,
+    ]
     assert ticket is not None
-    assert (ticket.status, ticket.last_seq) == ("closed", len(events))
+    assert (ticket.status, ticket.last_seq) == ("closed", len(events) + 1)
     assert sorted((t.stage_key, t.status) for t in tasks) == [
         ("diagnose", "done"),
         ("fix", "done"),
