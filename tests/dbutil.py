@@ -2,14 +2,23 @@
 
 PostgreSQL is used when TICKETFLOW_TEST_DATABASE_URL names a server database to connect to
 for CREATE/DROP DATABASE (e.g. postgresql://postgres@127.0.0.1:5432/postgres).
+
+Running every migration costs about a second per test (two on PostgreSQL, with the CREATE and
+DROP), so the migrations run once per test process into a template: a SQLite file that fresh
+files are copied from, or a PostgreSQL database that fresh ones are created from. Dropped
+PostgreSQL databases are dropped on a background thread; `finish_databases` waits for them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,28 +63,98 @@ def database_params() -> list[Any]:
     ]
 
 
-@contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """Create a uniquely named empty database, yield its URL, then drop it (FORCE)."""
-    name = f"tf_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(sync_url(server_url), isolation_level="AUTOCOMMIT")
+@cache
+def _sqlite_template() -> Path:
+    """A SQLite file migrated to head, made once per test process."""
+    path = Path(tempfile.mkdtemp(prefix="tf-template-")) / "template.db"
+    upgrade_database(url=f"sqlite:///{path}")
+    return path
+
+
+def _admin_engine(server_url: str) -> Any:
+    return create_engine(sync_url(server_url), isolation_level="AUTOCOMMIT")
+
+
+@cache
+def _postgres_template(server_url: str) -> str:
+    """The name of a PostgreSQL database migrated to head, made once per test process."""
+    name = f"tf_template_{uuid.uuid4().hex[:16]}"
+    admin = _admin_engine(server_url)
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+    upgrade_database(url=_database_url(server_url, name))
+    return name
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+_dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tf-test-drop")
+_drops: list[Future[None]] = []
+_at_head: set[str] = set()
+
+
+def _drop(server_url: str, name: str) -> None:
+    admin = _admin_engine(server_url)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
 
 
+def finish_databases() -> None:
+    """Wait for the pending drops, then remove this process's templates."""
+    for future in _drops:
+        future.result()
+    _drops.clear()
+    server_url = postgres_server_url()
+    if server_url is not None and _postgres_template.cache_info().currsize:
+        _drop(server_url, _postgres_template(server_url))
+        _postgres_template.cache_clear()
+    if _sqlite_template.cache_info().currsize:
+        shutil.rmtree(_sqlite_template().parent, ignore_errors=True)
+        _sqlite_template.cache_clear()
+
+
 @contextmanager
-def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this kind ("sqlite" or "postgresql") for the duration."""
+def fresh_postgres_database(server_url: str, *, migrated: bool = False) -> Iterator[str]:
+    """Create a uniquely named database (empty, or at head), yield its URL, then drop it."""
+    name = f"tf_test_{uuid.uuid4().hex[:16]}"
+    template = f' TEMPLATE "{_postgres_template(server_url)}"' if migrated else ""
+    admin = _admin_engine(server_url)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
+    finally:
+        admin.dispose()
+    url = _database_url(server_url, name)
+    if migrated:
+        _at_head.add(url)
+    try:
+        yield url
+    finally:
+        _at_head.discard(url)
+        # A DROP waits for the server's checkpoint; the next test need not wait with it.
+        _drops.append(_dropper.submit(_drop, server_url, name))
+
+
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path, *, migrated: bool = False) -> Iterator[str]:
+    """A database of this kind ("sqlite" or "postgresql"), empty or at head, for the duration."""
     if kind == "sqlite":
-        yield sqlite_url(tmp_path)
+        url = sqlite_url(tmp_path)
+        if migrated:
+            shutil.copyfile(_sqlite_template(), tmp_path / "ticketflow.db")
+            _at_head.add(url)
+        try:
+            yield url
+        finally:
+            _at_head.discard(url)
         return
     if kind != "postgresql":
         raise ValueError(f"unknown database kind {kind!r}")
@@ -83,14 +162,25 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
     if server_url is None:
         # database_params() already skips this parameter when PostgreSQL is not configured.
         raise RuntimeError(POSTGRES_SKIP_REASON)
-    with fresh_postgres_database(server_url) as url:
+    with fresh_postgres_database(server_url, migrated=migrated) as url:
         yield url
+
+
+def _bring_to_head(url: str) -> None:
+    """Migrate to head; a SQLite file that does not exist yet is copied from the template."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and not Path(database).exists():
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), database)
+    elif url not in _at_head:
+        upgrade_database(url=url)
 
 
 @asynccontextmanager
 async def migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Migrate the database to head and yield a session factory; the engine is disposed after."""
-    upgrade_database(url=url)
+    _bring_to_head(url)
     engine = make_async_engine(url)
     try:
         yield make_sessionmaker(engine)

@@ -47,8 +47,8 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(params=database_params())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, SQLite or PostgreSQL, dropped after the test."""
-    with fresh_database(request.param, tmp_path) as url:
+    """A database at head, SQLite or PostgreSQL, dropped after the test."""
+    with fresh_database(request.param, tmp_path, migrated=True) as url:
         yield url
 
 

@@ -108,7 +108,7 @@ def test_file_backed_enforcer_follows_the_truth_table() -> None:
 
 @pytest.mark.parametrize("kind", database_params())
 async def test_database_backed_enforcer_follows_the_truth_table(kind: str, tmp_path: Path) -> None:
-    with fresh_database(kind, tmp_path) as url:
+    with fresh_database(kind, tmp_path, migrated=True) as url:
         async with migrated_sessions(url) as sessions:
             async with sessions() as session, session.begin():
                 for ptype in ("p", "g"):

@@ -165,7 +165,7 @@ def test_whoever_started_a_wait_may_end_it(
 
 @asynccontextmanager
 async def _sessions(kind: str, tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    with fresh_database(kind, tmp_path) as url:
+    with fresh_database(kind, tmp_path, migrated=True) as url:
         async with migrated_sessions(url) as sessions:
             yield sessions
 

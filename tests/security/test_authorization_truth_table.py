@@ -162,7 +162,7 @@ async def default_access(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[AccessControl]:
     """Access control over the policy a freshly migrated database starts with."""
-    with fresh_database(request.param, tmp_path) as url:
+    with fresh_database(request.param, tmp_path, migrated=True) as url:
         async with migrated_sessions(url) as sessions, sessions() as session:
             access = AccessControl()
             access.install(await db_enforcer(session), version=1)

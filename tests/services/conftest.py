@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.store.conftest import database_url, session_factory
+from tests.store.conftest import database_url, migrated_database_url, session_factory
 
-__all__ = ["database_url", "session_factory"]
+__all__ = ["database_url", "migrated_database_url", "session_factory"]

@@ -64,7 +64,7 @@ def test_every_bad_row_is_reported_at_once() -> None:
 
 @pytest.fixture(params=database_params())
 async def sessions(request: pytest.FixtureRequest, tmp_path: object) -> object:
-    with fresh_database(request.param, tmp_path) as url:  # type: ignore[arg-type]
+    with fresh_database(request.param, tmp_path, migrated=True) as url:  # type: ignore[arg-type]
         async with migrated_sessions(url) as factory:
             yield factory
 

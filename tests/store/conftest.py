@@ -18,8 +18,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(params=database_params())
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at head, SQLite or PostgreSQL, dropped after the test."""
+    with fresh_database(request.param, tmp_path, migrated=True) as url:
+        yield url
+
+
 @pytest.fixture
-async def session_factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def session_factory(
+    migrated_database_url: str,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on a freshly migrated database."""
-    async with migrated_sessions(database_url) as factory:
+    async with migrated_sessions(migrated_database_url) as factory:
         yield factory
