@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.actions.errors import refused, unavailable
 from activities.actions.http import CheckedTransport, Refused, Resolver, resolve
+from activities.cloud_events import structured
 from domain.events_out import (
     CONTENT_TYPE,
     DELIVER_ACTIVITY,
@@ -36,7 +37,6 @@ from domain.events_out import (
     OutboxItem,
     PauseInput,
     PauseResult,
-    cloud_event,
     event_id,
     passes,
     secret_key,
@@ -213,11 +213,9 @@ class EventDeliveryActivities:
             )
             if shown is None:
                 continue
-            document = cloud_event(key, shown).document()
-            if passes(row.filter, document):
-                bodies[seq] = json.dumps(
-                    document, separators=(",", ":"), ensure_ascii=False
-                ).encode()
+            body = structured(key, shown)
+            if passes(row.filter, json.loads(body)):
+                bodies[seq] = body
         return bodies
 
     async def _post(

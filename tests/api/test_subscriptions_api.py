@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.cloud_events import read_structured
 from api.app import create_app
 from domain.events_out import subscription_workflow_id
 from domain.webhook_signatures import verified
@@ -200,6 +201,9 @@ async def test_events_arrive_signed_redacted_once_each_and_in_order_after_an_out
             assert verified(secret_key, delivery.headers, delivery.body, now)
             assert not verified(_secret(9)[1], delivery.headers, delivery.body, now)
             assert delivery.headers["content-type"] == "application/cloudevents+json"
+            parsed = read_structured(delivery.body).get_attributes()
+            assert parsed["type"].startswith("ticketflow.ticket.")
+            assert parsed["id"] == delivery.headers["webhook-id"]
         events = [e for e in _deduplicated(received) if e["subject"] == key]
         # Exactly once after deduplication, every event of the ticket, in its order.
         assert [(e["data"]["seq"], e["data"]["type"]) for e in events] == expected
