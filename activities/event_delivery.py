@@ -42,6 +42,7 @@ from domain.events_out import (
     secret_key,
     wanted,
 )
+from domain.notifications import NotifyInput, paused_notification
 from domain.outbound import host_refusal, url_refusal
 from domain.webhook_signatures import signed_headers
 from policies.access import AccessControl, ticket_domains
@@ -49,6 +50,7 @@ from policies.authorization import TaskFacts, handler_departments, reads_as_part
 from policies.decisions import Subject
 from policies.event_shapes import redact_event
 from policies.redaction import FieldView
+from store import notifications as notifications_store
 from store import outbox as outbox_store
 from store import subscriptions as store
 from store.models import DeliveryAttemptRow, SubscriptionRow, TicketRow
@@ -273,17 +275,28 @@ class EventDeliveryActivities:
 
     @activity.defn(name=PAUSE_ACTIVITY)
     async def pause_subscription(self, call: PauseInput) -> PauseResult:
-        """Pause a subscription that kept failing, and tell its owner (the log and its status)."""
+        """Pause a subscription that kept failing, and notify its owner in the same transaction.
+
+        Only the call that pauses it notifies: a retry finds it paused already.
+        """
+        now = datetime.now(UTC)
         async with self._write_turn, self._sessions() as session, session.begin():
             paused = await store.set_paused(
-                session=session,
-                subscription_id=call.subscription_id,
-                reason=call.reason,
-                now=datetime.now(UTC),
+                session=session, subscription_id=call.subscription_id, reason=call.reason, now=now
             )
             row = await store.get_subscription(
                 session=session, subscription_id=call.subscription_id
             )
+            if paused and row is not None:
+                notice = paused_notification(
+                    owner=row.owner, subscription_id=row.id, reason=call.reason
+                )
+                seq = await notifications_store.next_seq(session=session, about=row.id)
+                await notifications_store.record_notifications(
+                    session=session,
+                    batch=NotifyInput(ticket_key=row.id, seq=seq, at=now, notifications=[notice]),
+                    channel="none",
+                )
         if paused and row is not None:
             log.warning(
                 "subscription %s of %s paused after failing deliveries: %s",

@@ -254,6 +254,16 @@ async def test_a_subscription_that_keeps_failing_is_paused_and_can_be_resumed(
 
     found = await _eventually(paused, "the subscription to pause")
     assert "created" in found["paused_reason"] or "event" in found["paused_reason"]
+    # Its owner is notified, through the notifications every account reads, and no one else.
+    told = await api.http.get("/notifications", headers=api.auth("monitor"))
+    assert told.status_code == 200, told.text
+    [notice] = [n for n in told.json() if created["id"] in n["subject"]]
+    assert notice["recipient"] == "user:monitor"
+    assert "paused" in notice["subject"]
+    assert notice["body"] == found["paused_reason"]
+    for other in ("rita", "dana"):
+        theirs = await api.http.get("/notifications", headers=api.auth(other))
+        assert all(created["id"] not in n["subject"] for n in theirs.json())
     receiver.down.discard("flaky")
     resumed = await api.http.post(
         f"/subscriptions/{created['id']}/resume", headers=api.auth("monitor")
