@@ -38,6 +38,15 @@ MAX_SECRET_BYTES = 64
 MAX_EVENT_TYPES = 100
 MAX_URL = 2000
 
+# Where a subscription's events go: posted to a URL, or published to a topic of the broker.
+WEBHOOK: Literal["webhook"] = "webhook"
+MQTT: Literal["mqtt"] = "mqtt"
+SubscriptionKind = Literal["webhook", "mqtt"]
+# Topics are UTF-8 strings up to 65535 bytes in MQTT; a subscription's is kept far shorter.
+MAX_TOPIC = 200
+# MQTT QoS 1: the broker acknowledges each event (PUBACK), so none is lost unnoticed.
+MQTT_QOS = 1
+
 ACTIVE, PAUSED = "active", "paused"
 SubscriptionStatus = Literal["active", "paused"]
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"
@@ -84,6 +93,24 @@ def secret_key(secret: str) -> bytes:
             f"a secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes, not {len(key)}"
         )
     return key
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why an MQTT topic cannot carry a subscription's events, or None when it can.
+
+    A topic to publish to names one topic: no wildcards; `$` topics are the broker's own.
+    """
+    if not topic:
+        return "a topic is not empty"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC:
+        return f"a topic holds at most {MAX_TOPIC} bytes"
+    if "+" in topic or "#" in topic:
+        return "a topic to publish to has no wildcard ('+', '#')"
+    if topic.startswith("$"):
+        return "topics starting with '$' are the broker's"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in topic):
+        return "a topic has no control characters"
+    return None
 
 
 def filter_problem(source: str) -> str | None:

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("connector", "event_id"),
     )
-    op.create_index(
-        "ix_inbound_events_correlation", "inbound_events", ["connector", "correlation"]
-    )
+    op.create_index("ix_inbound_events_correlation", "inbound_events", ["connector", "correlation"])
     op.add_column(
         "subscriptions",
         sa.Column("kind", sa.String(length=20), nullable=False, server_default="webhook"),
