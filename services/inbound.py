@@ -66,7 +66,7 @@ def map_event(connector: Connector, document: Any) -> Mapped:
         problems.append(
             Problem(
                 pointer=connector.correlation,
-                detail="the correlation key is a string or an integer",
+                detail="the correlation key is a non-empty string or an integer",
             )
         )
     elif len(str(found)) > MAX_CORRELATION:
@@ -92,7 +92,7 @@ def map_event(connector: Connector, document: Any) -> Mapped:
     return Mapped(correlation=correlation, intake=intake)
 
 
-def _from_intake(connector: Connector, problems: list[Problem]) -> list[Problem]:
+def event_problems(connector: Connector, problems: list[Problem]) -> list[Problem]:
     """The form's problems with the intake, by the inbound pointer each field came from."""
     sources = {f"/data/{field}": pointer for field, pointer in connector.fields.items()}
     shown = []
@@ -172,7 +172,7 @@ async def receive_event(
                 allow_duplicate=True,
             )
         except Rejected as exc:
-            raise Rejected(_from_intake(connector, exc.problems)) from exc
+            raise Rejected(event_problems(connector, exc.problems)) from exc
         key, action = created.key, CREATED
         await _signal(client, key, connector, event_id, document)
     row = InboundEventRow(

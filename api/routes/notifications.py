@@ -106,7 +106,8 @@ async def notifications(
 
     Auditors and admins may ask for any `recipient`; others only for one of their own. Each
     is rendered for the caller: only about tickets they may see (and whose SLA they may
-    read), with the ticket's title only if they may read it.
+    read), with the ticket's title only if they may read it. A subscription's owner is also
+    told here when the subscription is paused (it names no ticket field).
     """
     own = [f"user:{actor.user}", f"group:{actor.department}", f"role:{actor.role}"]
     if recipient is not None and not may_read_notifications_of(actor.role, recipient, own):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from domain.inbound import MAX_CORRELATION, Connector, filing_key, signal_id
 from domain.problems import Problem, Rejected
-from services.inbound import _from_intake, map_event
+from services.inbound import event_problems, map_event
 from ticketflow.settings import Settings
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -60,7 +60,7 @@ def test_the_forms_problems_point_into_the_event() -> None:
         Problem(pointer="/data/title", detail="too short"),
         Problem(pointer="/data", detail="missing 'email'"),
     ]
-    shown = _from_intake(CRM, problems)
+    shown = event_problems(CRM, problems)
     assert [(p.pointer, p.detail) for p in shown] == [
         ("/case/subject", "intake field 'title': too short"),
         ("/data", "missing 'email'"),
