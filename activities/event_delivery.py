@@ -1,8 +1,11 @@
-"""Delivering the outbox to one subscription: read it in order, redact, sign and post.
+"""Delivering the outbox to one subscription: read it in order, redact, then post or publish.
 
 Each event goes out as its CloudEvent (structured JSON mode), redacted by the subscriber's own
-policy like its reads are, signed Standard Webhooks style, to a URL the allow-list admits, over
-the same checked transport as `http.request` (no redirects, no link-local or metadata address).
+policy like its reads are. A webhook subscription's is signed Standard Webhooks style and
+posted to a URL the allow-list admits, over the same checked transport as `http.request` (no
+redirects, no link-local or metadata address); an mqtt subscription's is published with QoS 1
+to its topic on the configured broker, one connection per delivery call, each publish
+awaiting the broker's acknowledgement before the next (so the ticket's order holds).
 Every attempt is recorded; a failed one raises so that the activity's retry policy tries again.
 """
 
@@ -11,10 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
+import uuid
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import aiomqtt
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -22,11 +30,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.actions.errors import refused, unavailable
 from activities.actions.http import CheckedTransport, Refused, Resolver, resolve
+from activities.cloud_events import structured
 from domain.events_out import (
     CONTENT_TYPE,
     DELIVER_ACTIVITY,
     DELIVERED,
     FAILED,
+    MQTT,
+    MQTT_QOS,
     NEXT_BATCH_ACTIVITY,
     PAUSE_ACTIVITY,
     DeliverInput,
@@ -36,12 +47,12 @@ from domain.events_out import (
     OutboxItem,
     PauseInput,
     PauseResult,
-    cloud_event,
     event_id,
     passes,
     secret_key,
     wanted,
 )
+from domain.notifications import NotifyInput, paused_notification
 from domain.outbound import host_refusal, url_refusal
 from domain.webhook_signatures import signed_headers
 from policies.access import AccessControl, ticket_domains
@@ -49,6 +60,7 @@ from policies.authorization import TaskFacts, handler_departments, reads_as_part
 from policies.decisions import Subject
 from policies.event_shapes import redact_event
 from policies.redaction import FieldView
+from store import notifications as notifications_store
 from store import outbox as outbox_store
 from store import subscriptions as store
 from store.models import DeliveryAttemptRow, SubscriptionRow, TicketRow
@@ -62,6 +74,19 @@ SUBSCRIPTION_GONE = "SubscriptionGone"
 POLL_SECONDS = 0.1
 # What an error text keeps of a receiver's answer.
 MAX_ERROR = 300
+
+
+def broker_params(url: str) -> dict[str, Any]:
+    """aiomqtt's connection arguments for a broker URL (`mqtt://` or `mqtts://` for TLS)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return {
+        "hostname": parts.hostname or "",
+        "port": parts.port or (8883 if tls else 1883),
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "tls_context": ssl.create_default_context() if tls else None,
+    }
 
 
 async def subscriber_view(
@@ -101,6 +126,7 @@ class EventDeliveryActivities:
         *,
         resolver: Resolver = resolve,
         timeout: float = 10.0,
+        mqtt_url: str | None = None,
     ) -> None:
         self._sessions = sessions
         # The projection's queue: on SQLite every writer of this process waits in it.
@@ -110,6 +136,7 @@ class EventDeliveryActivities:
         self._resolver = resolver
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._broker = broker_params(mqtt_url) if mqtt_url else None
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use, on the worker's loop; its pool keeps connections to receivers.
@@ -174,10 +201,12 @@ class EventDeliveryActivities:
             items = [i for i in items if event_id(i.ticket_key, i.seq) not in done]
             bodies = await self._bodies(session, row, call.ticket_key, items) if items else {}
         delivered: list[DeliveryAttemptRow] = []
+        outgoing = [(item, bodies[item.seq]) for item in items if item.seq in bodies]
         try:
-            for item in items:
-                body = bodies.get(item.seq)
-                if body is not None:
+            if row.kind == MQTT:
+                await self._publish(row, outgoing, delivered)
+            else:
+                for item, body in outgoing:
                     delivered.append(await self._post(row, item, body))
                     activity.heartbeat(item.seq)
         finally:
@@ -213,11 +242,9 @@ class EventDeliveryActivities:
             )
             if shown is None:
                 continue
-            document = cloud_event(key, shown).document()
-            if passes(row.filter, document):
-                bodies[seq] = json.dumps(
-                    document, separators=(",", ":"), ensure_ascii=False
-                ).encode()
+            body = structured(key, shown)
+            if passes(row.filter, json.loads(body)):
+                bodies[seq] = body
         return bodies
 
     async def _post(
@@ -252,6 +279,38 @@ class EventDeliveryActivities:
             raise unavailable(f"delivery of {message_id} failed: {error}")
         return self._attempt(row, item, DELIVERED, status, None)
 
+    async def _publish(
+        self,
+        row: SubscriptionRow,
+        outgoing: list[tuple[OutboxItem, bytes]],
+        delivered: list[DeliveryAttemptRow],
+    ) -> None:
+        """Publish the events in order on one connection, adding each acknowledged one to
+        `delivered`; the first failure is recorded and raised."""
+        if not outgoing:
+            return
+        if self._broker is None or not row.topic:
+            item = outgoing[0][0]
+            refusal = "no MQTT broker is configured (TICKETFLOW_MQTT_URL)"
+            await self._record([self._attempt(row, item, FAILED, None, refusal)])
+            raise unavailable(f"deliveries to MQTT are refused: {refusal}")
+        try:
+            async with aiomqtt.Client(
+                **self._broker,
+                identifier=f"ticketflow-{uuid.uuid4().hex[:12]}",
+                timeout=self._timeout,
+            ) as client:
+                for item, body in outgoing:
+                    await client.publish(row.topic, body, qos=MQTT_QOS, timeout=self._timeout)
+                    delivered.append(self._attempt(row, item, DELIVERED, None, None))
+                    activity.heartbeat(item.seq)
+        except (aiomqtt.MqttError, OSError) as exc:
+            item = outgoing[len(delivered)][0]
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+            await self._record([self._attempt(row, item, FAILED, None, error)])
+            message = f"publishing {event_id(item.ticket_key, item.seq)} failed: {error}"
+            raise unavailable(message) from exc
+
     @staticmethod
     def _attempt(
         row: SubscriptionRow, item: OutboxItem, outcome: str, status: int | None, error: str | None
@@ -275,17 +334,28 @@ class EventDeliveryActivities:
 
     @activity.defn(name=PAUSE_ACTIVITY)
     async def pause_subscription(self, call: PauseInput) -> PauseResult:
-        """Pause a subscription that kept failing, and tell its owner (the log and its status)."""
+        """Pause a subscription that kept failing, and notify its owner in the same transaction.
+
+        Only the call that pauses it notifies: a retry finds it paused already.
+        """
+        now = datetime.now(UTC)
         async with self._write_turn, self._sessions() as session, session.begin():
             paused = await store.set_paused(
-                session=session,
-                subscription_id=call.subscription_id,
-                reason=call.reason,
-                now=datetime.now(UTC),
+                session=session, subscription_id=call.subscription_id, reason=call.reason, now=now
             )
             row = await store.get_subscription(
                 session=session, subscription_id=call.subscription_id
             )
+            if paused and row is not None:
+                notice = paused_notification(
+                    owner=row.owner, subscription_id=row.id, reason=call.reason
+                )
+                seq = await notifications_store.next_seq(session=session, about=row.id)
+                await notifications_store.record_notifications(
+                    session=session,
+                    batch=NotifyInput(ticket_key=row.id, seq=seq, at=now, notifications=[notice]),
+                    channel="none",
+                )
         if paused and row is not None:
             log.warning(
                 "subscription %s of %s paused after failing deliveries: %s",

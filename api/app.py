@@ -26,6 +26,7 @@ from api.routes import (
     feedback,
     forms,
     git_webhook,
+    integrations,
     kpis,
     notifications,
     permission_audit,
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(care.router)
     app.include_router(feedback.router)
     app.include_router(git_webhook.router)
+    app.include_router(integrations.router)
     app.include_router(subscriptions.router)
     app.include_router(codec.router)
     app.include_router(sentiment.router)

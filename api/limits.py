@@ -24,11 +24,15 @@ _STREAMED_UPLOAD = re.compile(r"^/tickets/[^/]+/deliverables/[^/]+/[^/]+$")
 
 # A git server's delivery: its view checks the signature over the raw body before reading it.
 SIGNED_DELIVERY = "/integrations/git/webhook"
+_CONNECTOR_DELIVERY = re.compile(r"^/integrations/[^/]+/events$")
 
 
 def is_signed_delivery(scope: Scope) -> bool:
     """Whether the request is a webhook delivery, whose body is judged only once authenticated."""
-    return scope.get("method") == "POST" and scope["path"] == SIGNED_DELIVERY
+    if scope.get("method") != "POST":
+        return False
+    path: str = scope["path"]
+    return path == SIGNED_DELIVERY or _CONNECTOR_DELIVERY.match(path) is not None
 
 
 def is_streamed_upload(scope: Scope) -> bool:

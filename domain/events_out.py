@@ -1,6 +1,7 @@
 """Events out: ticket events as CloudEvents 1.0, subscriptions to them, and their delivery.
 
-A ticket event becomes one CloudEvent in structured JSON mode: `type` is
+A ticket event becomes one CloudEvent in structured JSON mode (built by the `cloudevents` SDK
+in activities/, from the attributes here): `type` is
 `ticketflow.ticket.<event type>`, `subject` the ticket key and `id` the ticket key and the
 event's sequence number, which the workflow assigns deterministically, so every retry and
 every redelivery of the same event carries the same id (receivers deduplicate on it).
@@ -11,10 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from domain.expression_syntax import ExpressionError, compile_expression, parse
 from domain.expressions import holds
@@ -37,6 +38,15 @@ MAX_SECRET_BYTES = 64
 MAX_EVENT_TYPES = 100
 MAX_URL = 2000
 
+# Where a subscription's events go: posted to a URL, or published to a topic of the broker.
+WEBHOOK: Literal["webhook"] = "webhook"
+MQTT: Literal["mqtt"] = "mqtt"
+SubscriptionKind = Literal["webhook", "mqtt"]
+# Topics are UTF-8 strings up to 65535 bytes in MQTT; a subscription's is kept far shorter.
+MAX_TOPIC = 200
+# MQTT QoS 1: the broker acknowledges each event (PUBACK), so none is lost unnoticed.
+MQTT_QOS = 1
+
 ACTIVE, PAUSED = "active", "paused"
 SubscriptionStatus = Literal["active", "paused"]
 DELIVERED, FAILED, SKIPPED = "delivered", "failed", "skipped"
@@ -57,34 +67,17 @@ def subscription_workflow_id(subscription_id: str) -> str:
     return f"subscription-{subscription_id}"
 
 
-class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 event, serialised as the structured JSON mode's document."""
-
-    model_config = ConfigDict(frozen=True)
-
-    specversion: Literal["1.0"] = "1.0"
-    id: str
-    source: str = EVENT_SOURCE
-    type: str
-    subject: str
-    time: datetime
-    datacontenttype: Literal["application/json"] = "application/json"
-    data: dict[str, Any]
-
-    def document(self) -> dict[str, Any]:
-        """The structured-mode JSON document (times as RFC 3339)."""
-        return self.model_dump(mode="json")
-
-
-def cloud_event(ticket_key: str, event: Mapping[str, Any]) -> CloudEvent:
-    """The CloudEvent of one (already redacted) ticket event: its whole self is the data."""
-    return CloudEvent(
-        id=event_id(ticket_key, int(event["seq"])),
-        type=cloud_type(str(event["type"])),
-        subject=ticket_key,
-        time=event["at"],
-        data=dict(event),
-    )
+def cloud_attributes(ticket_key: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The CloudEvents attributes of one ticket event (the SDK builds the event from them)."""
+    return {
+        "specversion": "1.0",
+        "id": event_id(ticket_key, int(event["seq"])),
+        "source": EVENT_SOURCE,
+        "type": cloud_type(str(event["type"])),
+        "subject": ticket_key,
+        "time": event["at"],
+        "datacontenttype": "application/json",
+    }
 
 
 def secret_key(secret: str) -> bytes:
@@ -100,6 +93,24 @@ def secret_key(secret: str) -> bytes:
             f"a secret holds {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes, not {len(key)}"
         )
     return key
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why an MQTT topic cannot carry a subscription's events, or None when it can.
+
+    A topic to publish to names one topic: no wildcards; `$` topics are the broker's own.
+    """
+    if not topic:
+        return "a topic is not empty"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC:
+        return f"a topic holds at most {MAX_TOPIC} bytes"
+    if "+" in topic or "#" in topic:
+        return "a topic to publish to has no wildcard ('+', '#')"
+    if topic.startswith("$"):
+        return "topics starting with '$' are the broker's"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in topic):
+        return "a topic has no control characters"
+    return None
 
 
 def filter_problem(source: str) -> str | None:

@@ -10,6 +10,10 @@ NOTIFY_ACTIVITY = "record_notifications"
 
 
 SLA_RUNG = "sla_rung"
+# A subscription paused after its deliveries kept failing: told to its owner. Such a
+# notification is about the subscription, not a ticket: its `ticket_key` holds the
+# subscription's id and its `seq` counts that subscription's pauses.
+SUBSCRIPTION_PAUSED = "subscription_paused"
 
 
 class NotificationParts(BaseModel):
@@ -25,6 +29,7 @@ class NotificationParts(BaseModel):
     rung: int = 0
     rung_name: str = ""
     mentions: list[str] = Field(default_factory=list)
+    subscription: str = ""
 
 
 class Notification(BaseModel):
@@ -49,6 +54,21 @@ def rung_subject(key: str, stage: str | None, rung_name: str, index: int) -> str
 def rung_body(clock: str, index: int) -> str:
     """A fired rung's body: the clock and the rung's index."""
     return f"{clock} rung {index}"
+
+
+def paused_subject(subscription_id: str) -> str:
+    """A paused subscription's subject: it names the subscription, nothing of a ticket."""
+    return f"subscription {subscription_id} paused: its deliveries kept failing"
+
+
+def paused_notification(*, owner: str, subscription_id: str, reason: str) -> Notification:
+    """The notification telling a subscription's owner it was paused, and why."""
+    return Notification(
+        recipient=f"user:{owner}",
+        subject=paused_subject(subscription_id),
+        body=reason,
+        parts=NotificationParts(kind=SUBSCRIPTION_PAUSED, subscription=subscription_id),
+    )
 
 
 class NotifyInput(BaseModel):

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.notifications import SLA_RUNG, NotificationParts, rung_body, rung_subject
+from domain.notifications import (
+    SLA_RUNG,
+    SUBSCRIPTION_PAUSED,
+    NotificationParts,
+    paused_subject,
+    rung_body,
+    rung_subject,
+)
 from policies.redaction import TITLE, FieldView
 
 
@@ -50,6 +57,21 @@ def render_notification(stored: Stored, view: FieldView, ticket: Mapping[str, An
     if shown:
         subject += f" ({', '.join(shown)})"
     return Text(subject=subject, body=rung_body(parts.clock, parts.rung))
+
+
+def about_subscription(stored: Stored) -> bool:
+    """Whether the notification is about a subscription (no ticket, no ticket view)."""
+    return stored.parts is not None and stored.parts.get("kind") == SUBSCRIPTION_PAUSED
+
+
+def render_subscription_notice(stored: Stored) -> Text:
+    """A paused subscription's notification, for its recipient (the owner) or an auditor.
+
+    Its texts are rebuilt from the parts: the subscription's id and the failure the owner's
+    own receiver answered; no ticket field is part of it.
+    """
+    parts = NotificationParts.model_validate(stored.parts)
+    return Text(subject=paused_subject(parts.subscription), body=stored.body)
 
 
 def _readable(view: FieldView, name: str) -> bool:

@@ -728,7 +728,11 @@ class SubscriptionRow(Base):
     owner: Mapped[str] = mapped_column(String(100), index=True)
     owner_role: Mapped[str] = mapped_column(String(40))
     owner_department: Mapped[str] = mapped_column(String(100))
+    # `webhook` (posted to `url`, signed with `secret`) or `mqtt` (published to `topic` on the
+    # configured broker; `url` and `secret` are empty).
+    kind: Mapped[str] = mapped_column(String(20), default="webhook", server_default="webhook")
     url: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(JsonColumn)
     filter: Mapped[str | None] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(Text)
@@ -756,6 +760,21 @@ class DeliveryAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundEventRow(Base):
+    """An event a connector received: its id is seen once, and which ticket it went to."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (Index("ix_inbound_events_correlation", "connector", "correlation"),)
+
+    connector: Mapped[str] = mapped_column(String(63), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    correlation: Mapped[str] = mapped_column(String(200))
+    ticket_key: Mapped[str] = mapped_column(String(40))
+    # `created` (it filed the ticket) or `signalled` (it went to the ticket already open).
+    action: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime]
 
 
 class SentimentModelRow(Base):

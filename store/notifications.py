@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,3 +64,11 @@ async def list_notifications(
         NotificationRow.recipient,
     )
     return list((await session.scalars(query.offset(offset).limit(limit))).all())
+
+
+async def next_seq(*, session: AsyncSession, about: str) -> int:
+    """The next free seq of notifications about this key (a ticket's, or a subscription's)."""
+    last = await session.scalar(
+        select(func.max(NotificationRow.seq)).where(NotificationRow.ticket_key == about)
+    )
+    return int(last or 0) + 1

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.customers import band_problems
+from domain.inbound import Connector
 from domain.outbound import parse_allowed_host, url_refusal
 
 STATE_FILE = "stack.json"
@@ -104,6 +105,12 @@ class Settings(BaseSettings):
     # and the longest wait between two attempts (the backoff doubles from one second).
     subscription_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     subscription_max_backoff_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
+    # The MQTT broker `mqtt` subscriptions publish to (`mqtt://[user:password@]host[:port]`,
+    # `mqtts://` for TLS); without one, such subscriptions are refused.
+    mqtt_url: SecretStr | None = None
+    # Inbound connectors (TICKETFLOW_CONNECTORS, a JSON list): each maps another system's
+    # events to one ticket per correlation key, at POST /integrations/{name}/events.
+    connectors: list[Connector] = []
     # Payload encryption at rest (TICKETFLOW_PAYLOAD_KEYS, as JSON {key id: base64 key}):
     # every key decrypts the payloads written under it; `payload_key_id` names the one that
     # encrypts new payloads. No keys: payloads are stored as plain JSON (the dev default).
@@ -127,6 +134,26 @@ class Settings(BaseSettings):
                 f"the git webhook secret needs at least {MIN_WEBHOOK_SECRET} characters "
                 "(e.g. `openssl rand -hex 32`)"
             )
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError("mqtt_url is like mqtt://host:1883 (or mqtts:// for TLS)")
+            if parts.path not in ("", "/") or parts.query:
+                raise ValueError("mqtt_url names a broker only: no path or query")
+        return value
+
+    @field_validator("connectors")
+    @classmethod
+    def _connectors(cls, value: list[Connector]) -> list[Connector]:
+        names = [c.name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"connector names are unique: {', '.join(twice)} given twice")
         return value
 
     @field_validator("tier_bands")

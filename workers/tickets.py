@@ -80,7 +80,10 @@ def build_ticket_worker(
         client, sessions, projection.write_turn, start_watches=recurrence_watches
     )
     deliveries = EventDeliveryActivities(
-        sessions, projection.write_turn, settings.http_allowed_hosts
+        sessions,
+        projection.write_turn,
+        settings.http_allowed_hosts,
+        mqtt_url=settings.mqtt_url.get_secret_value() if settings.mqtt_url else None,
     )
     return Worker(
         client,

@@ -20,7 +20,13 @@ from policies.access import AccessControl
 from policies.authorization import (
     may_read_notifications_of,
 )
-from policies.notifications import Stored, render_notification
+from policies.notifications import (
+    Stored,
+    Text,
+    about_subscription,
+    render_notification,
+    render_subscription_notice,
+)
 from store import tickets as tickets_store
 from store.models import NotificationRow
 from store.notifications import list_notifications
@@ -44,24 +50,32 @@ class NotificationView(BaseModel):
 router = APIRouter(tags=["sla"])
 
 
+def _stored(row: NotificationRow) -> Stored:
+    return Stored(ticket_key=row.ticket_key, subject=row.subject, body=row.body, parts=row.parts)
+
+
 async def _rendered(
     session: AsyncSession, access: AccessControl, actor: Actor, rows: list[NotificationRow]
 ) -> list[NotificationView]:
-    """The notifications among these this reader may see, each rendered with their view."""
-    keys = list(dict.fromkeys(r.ticket_key for r in rows))
+    """The notifications among these this reader may see, each rendered with their view.
+
+    One about a subscription concerns no ticket: its recipient (or an auditor) reads it whole.
+    """
+    keys = list(dict.fromkeys(r.ticket_key for r in rows if not about_subscription(_stored(r))))
     tickets = await tickets_store.get_tickets(session=session, keys=keys)
     views = await ticket_views(session=session, access=access, actor=actor, rows=tickets)
     by_key = {t.key: (t, v) for t, v in zip(tickets, views, strict=True)}
     shown = []
     for row in rows:
+        stored = _stored(row)
         found = by_key.get(row.ticket_key)
-        if found is None:
+        if about_subscription(stored):
+            text: Text | None = render_subscription_notice(stored)
+        elif found is None:
             continue
-        ticket, view = found
-        stored = Stored(
-            ticket_key=row.ticket_key, subject=row.subject, body=row.body, parts=row.parts
-        )
-        text = render_notification(stored, view, {"title": ticket.title})
+        else:
+            ticket, view = found
+            text = render_notification(stored, view, {"title": ticket.title})
         if text is not None:
             shown.append(
                 NotificationView(
@@ -92,7 +106,8 @@ async def notifications(
 
     Auditors and admins may ask for any `recipient`; others only for one of their own. Each
     is rendered for the caller: only about tickets they may see (and whose SLA they may
-    read), with the ticket's title only if they may read it.
+    read), with the ticket's title only if they may read it. A subscription's owner is also
+    told here when the subscription is paused (it names no ticket field).
     """
     own = [f"user:{actor.user}", f"group:{actor.department}", f"role:{actor.role}"]
     if recipient is not None and not may_read_notifications_of(actor.role, recipient, own):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
@@ -54,7 +54,9 @@ class SubscriptionView(BaseModel):
 
     id: str
     owner: str
-    url: str
+    kind: str
+    url: str = Field(description="webhook: where events are posted (empty for mqtt).")
+    topic: str | None = Field(description="mqtt: the topic events are published to.")
     event_types: list[str]
     filter: str | None
     status: str
@@ -108,9 +110,10 @@ async def subscribe(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> SubscriptionView:
-    """Subscribe a URL to ticket events from now on, signed with the given secret.
+    """Subscribe a URL (signed with the given secret) or an MQTT topic to ticket events from now on.
 
-    Events go out redacted by the caller's own policy; the filter sees them as delivered.
+    Events go out redacted by the caller's own policy, as CloudEvents in structured JSON mode;
+    the filter sees them as delivered. An mqtt subscription needs TICKETFLOW_MQTT_URL.
     """
     try:
         row = await create_subscription(
@@ -118,6 +121,7 @@ async def subscribe(
             request=body,
             owner=actor,
             allowed=settings.http_allowed_hosts,
+            broker=settings.mqtt_url is not None,
         )
     except Rejected as exc:
         raise ProblemError(422, "the subscription is not valid", problems=exc.problems) from exc

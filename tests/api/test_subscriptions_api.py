@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.cloud_events import read_structured
 from api.app import create_app
 from domain.events_out import subscription_workflow_id
 from domain.webhook_signatures import verified
@@ -200,6 +201,9 @@ async def test_events_arrive_signed_redacted_once_each_and_in_order_after_an_out
             assert verified(secret_key, delivery.headers, delivery.body, now)
             assert not verified(_secret(9)[1], delivery.headers, delivery.body, now)
             assert delivery.headers["content-type"] == "application/cloudevents+json"
+            parsed = read_structured(delivery.body).get_attributes()
+            assert parsed["type"].startswith("ticketflow.ticket.")
+            assert parsed["id"] == delivery.headers["webhook-id"]
         events = [e for e in _deduplicated(received) if e["subject"] == key]
         # Exactly once after deduplication, every event of the ticket, in its order.
         assert [(e["data"]["seq"], e["data"]["type"]) for e in events] == expected
@@ -250,6 +254,16 @@ async def test_a_subscription_that_keeps_failing_is_paused_and_can_be_resumed(
 
     found = await _eventually(paused, "the subscription to pause")
     assert "created" in found["paused_reason"] or "event" in found["paused_reason"]
+    # Its owner is notified, through the notifications every account reads, and no one else.
+    told = await api.http.get("/notifications", headers=api.auth("monitor"))
+    assert told.status_code == 200, told.text
+    [notice] = [n for n in told.json() if created["id"] in n["subject"]]
+    assert notice["recipient"] == "user:monitor"
+    assert "paused" in notice["subject"]
+    assert notice["body"] == found["paused_reason"]
+    for other in ("rita", "dana"):
+        theirs = await api.http.get("/notifications", headers=api.auth(other))
+        assert all(created["id"] not in n["subject"] for n in theirs.json())
     receiver.down.discard("flaky")
     resumed = await api.http.post(
         f"/subscriptions/{created['id']}/resume", headers=api.auth("monitor")
