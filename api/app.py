@@ -41,6 +41,7 @@ from api.routes import (
     tickets,
     trace,
     triage,
+    usage,
 )
 from policies.access import AccessControl, flush_usage_until
 from services.published_definitions import PublishedDefinitions
@@ -133,4 +134,5 @@ def create_app(
     app.include_router(subscriptions.router)
     app.include_router(codec.router)
     app.include_router(sentiment.router)
+    app.include_router(usage.router)
     return app
