@@ -26,10 +26,12 @@ from store.models import (
 
 CREATED = "created"
 # A literal, not a parameter, for the GROUP BY to match on PostgreSQL (see _day).
-_NONE = literal_column("''")
+_NONE: ColumnElement[str] = literal_column("''")
 # The events an automated action leaves: a service stage's registered action, run or failed,
 # and a care action after close.
 AUTOMATED_EVENTS = ("service_completed", "service_failed", "care_action")
+# Each count's query: day, subject, department, count.
+_Counts = Select[str, str, str, int]
 METRICS = ("tickets_created", "transitions", "automated_actions", "device_reads", "deliveries")
 
 
@@ -55,7 +57,7 @@ def _day(session: AsyncSession, column: Any) -> ColumnElement[str]:
 
 def _ticket_events(
     session: AsyncSession, start: datetime, end: datetime, subject: str | None
-) -> Select[Any]:
+) -> _Counts:
     day = _day(session, TicketEventRow.at)
     query = (
         select(day, TicketRow.requester, TicketRow.department, func.count())
@@ -70,7 +72,7 @@ def _ticket_events(
 
 def _device_reads(
     session: AsyncSession, start: datetime, end: datetime, subject: str | None
-) -> Select[Any]:
+) -> _Counts:
     day = _day(session, DeviceSnapshotRow.taken_at)
     who = func.coalesce(TicketRow.requester, DeviceSnapshotRow.taken_by, _NONE)
     where = func.coalesce(TicketRow.department, DeviceSnapshotRow.department, _NONE)
@@ -87,7 +89,7 @@ def _device_reads(
 
 def _deliveries(
     session: AsyncSession, start: datetime, end: datetime, subject: str | None
-) -> Select[Any]:
+) -> _Counts:
     day = _day(session, DeliveryAttemptRow.at)
     where = func.coalesce(TicketRow.department, _NONE)
     query = (
@@ -117,7 +119,7 @@ async def usage(
     the department of the ticket whose event it carried.
     """
     events = _ticket_events(session, start, end, subject)
-    queries: Sequence[tuple[str, Select[Any]]] = (
+    queries: Sequence[tuple[str, _Counts]] = (
         ("tickets_created", events.where(TicketEventRow.type == CREATED)),
         ("transitions", events.where(TicketEventRow.type != CREATED)),
         ("automated_actions", events.where(TicketEventRow.type.in_(AUTOMATED_EVENTS))),
