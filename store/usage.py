@@ -61,6 +61,7 @@ def _ticket_events(
     day = _day(session, TicketEventRow.at)
     query = (
         select(day, TicketRow.requester, TicketRow.department, func.count())
+        .select_from(TicketEventRow)
         .join(TicketRow, TicketRow.key == TicketEventRow.ticket_key)
         .where(TicketEventRow.at >= start, TicketEventRow.at < end)
         .group_by(day, TicketRow.requester, TicketRow.department)
@@ -78,6 +79,7 @@ def _device_reads(
     where = func.coalesce(TicketRow.department, DeviceSnapshotRow.department, _NONE)
     query = (
         select(day, who, where, func.count())
+        .select_from(DeviceSnapshotRow)
         .outerjoin(TicketRow, TicketRow.key == DeviceSnapshotRow.ticket_key)
         .where(DeviceSnapshotRow.taken_at >= start, DeviceSnapshotRow.taken_at < end)
         .group_by(day, who, where)
@@ -94,6 +96,7 @@ def _deliveries(
     where = func.coalesce(TicketRow.department, _NONE)
     query = (
         select(day, SubscriptionRow.owner, where, func.count())
+        .select_from(DeliveryAttemptRow)
         .join(SubscriptionRow, SubscriptionRow.id == DeliveryAttemptRow.subscription_id)
         .outerjoin(TicketRow, TicketRow.key == DeliveryAttemptRow.ticket_key)
         .where(
