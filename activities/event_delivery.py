@@ -318,6 +318,7 @@ class EventDeliveryActivities:
         return DeliveryAttemptRow(
             subscription_id=row.id,
             event_id=event_id(item.ticket_key, item.seq),
+            ticket_key=item.ticket_key,
             event_type=item.type,
             attempt=activity.info().attempt,
             at=datetime.now(UTC),

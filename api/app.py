@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.body_guard import BodyGuard
 from api.codec_cors import CodecCors
 from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
+from api.metrics import RequestMetrics, request_histogram
+from api.metrics import router as metrics_router
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
@@ -42,6 +46,7 @@ from api.routes import (
     tickets,
     trace,
     triage,
+    usage,
 )
 from policies.access import AccessControl, flush_usage_until
 from services.published_definitions import PublishedDefinitions
@@ -49,7 +54,11 @@ from store.artifacts import FileArtifactStore
 from store.db import make_async_engine, make_sessionmaker
 from ticketflow.payload_codec import EncryptionCodec, key_ring
 from ticketflow.settings import Settings
+from ticketflow.telemetry import tracer_provider as process_tracer_provider
 from ticketflow.temporal_client import connect
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 def create_app(
@@ -57,8 +66,10 @@ def create_app(
     *,
     temporal: Client | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API; tests may hand in a Temporal client and a session factory."""
+    """Build the API; tests may hand in a Temporal client, a session factory and (tracing on)
+    the tracer provider spans go to."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,11 +106,14 @@ def create_app(
     app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
     app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
     app.state.payload_codec = EncryptionCodec(key_ring(settings))
+    # Per app, not prometheus_client's global registry: each app counts its own requests.
+    app.state.metrics = CollectorRegistry()
     install_problem_handlers(app)
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
+    app.add_middleware(RequestMetrics, histogram=request_histogram(app.state.metrics))
     # Outermost: a browser's preflight is answered before any other layer reads the request.
     app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
 
@@ -135,4 +149,15 @@ def create_app(
     app.include_router(subscriptions.router)
     app.include_router(codec.router)
     app.include_router(sentiment.router)
+    app.include_router(usage.router)
+    app.include_router(metrics_router)
+    if settings.otel_enabled:
+        _instrument(app, tracer_provider or process_tracer_provider(settings))
     return app
+
+
+def _instrument(app: FastAPI, provider: TracerProvider | None) -> None:
+    """A server span per request (route template as its name), the parent of Temporal's."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)

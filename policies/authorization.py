@@ -55,6 +55,8 @@ SUBSCRIBE = (SYSTEM,)
 # content as far as they may read the deliverable it came from.
 PROMOTE_PLAYBOOKS = (AGENT,)
 READ_PLAYBOOKS = (AGENT, PROCESS_OWNER, AUDITOR)
+# Usage metering, the basis of billing: admins read everyone's, a system only its own.
+READ_USAGE = (SYSTEM,)
 
 
 def may_promote(role: str, department: str, owner: str) -> bool:
@@ -65,6 +67,14 @@ def may_promote(role: str, department: str, owner: str) -> bool:
 def may_call(role: str, gate: Iterable[str]) -> bool:
     """Whether a caller with this role passes an endpoint gate (admins always do)."""
     return role == ADMIN or role in gate
+
+
+def usage_subject(role: str, user: str, asked: str | None) -> tuple[bool, str | None]:
+    """Whether a caller reads the usage of `asked` (None: everyone's), and whose it gets:
+    an admin's choice, a system's own and only its own."""
+    if role == ADMIN:
+        return True, asked
+    return asked in (None, user), user
 
 
 def is_exempt_from_sandbox(role: str) -> bool:

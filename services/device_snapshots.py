@@ -37,9 +37,12 @@ async def take_snapshot(
     task_queue: str,
     wait: float,
     with_curves: bool = False,
+    taken_by: str | None = None,
+    department: str | None = None,
 ) -> DeviceSnapshotRow:
     """Snapshot the device by its workflow on `task_queue`, waiting at most `wait` seconds, and
-    store the snapshot it returns (taken for no ticket); the caller commits."""
+    store the snapshot it returns (taken for no ticket, at `taken_by`'s request); the caller
+    commits."""
     handle = await client.start_workflow(
         DEVICE_SNAPSHOT_WORKFLOW,
         DeviceSnapshotInput(device=device, with_curves=with_curves),
@@ -59,4 +62,6 @@ async def take_snapshot(
         if isinstance(exc.cause, TemporalTimeoutError):
             raise SnapshotTimeout(f"no snapshot of {device.id} within {wait:g} s") from exc
         raise SnapshotFailed(f"the snapshot workflow of {device.id} failed: {exc.cause}") from exc
-    return await store.insert_snapshot(session=session, snapshot=result.snapshot)
+    return await store.insert_snapshot(
+        session=session, snapshot=result.snapshot, taken_by=taken_by, department=department
+    )

@@ -94,9 +94,14 @@ async def list_devices(
 
 
 async def insert_snapshot(
-    *, session: AsyncSession, snapshot: Snapshot, ticket_key: str | None = None
+    *,
+    session: AsyncSession,
+    snapshot: Snapshot,
+    ticket_key: str | None = None,
+    taken_by: str | None = None,
+    department: str | None = None,
 ) -> DeviceSnapshotRow:
-    """Store a sealed snapshot, for the ticket it was taken for (if any)."""
+    """Store a sealed snapshot, for the ticket it was taken for or the caller who asked."""
     row = DeviceSnapshotRow(
         device_id=snapshot.device_id,
         device_version=snapshot.device_version,
@@ -105,6 +110,8 @@ async def insert_snapshot(
         sha256=snapshot.sha256,
         document=snapshot.model_dump(mode="json"),
         ticket_key=ticket_key,
+        taken_by=taken_by,
+        department=department,
     )
     session.add(row)
     await session.flush()

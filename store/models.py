@@ -448,6 +448,10 @@ class DeviceSnapshotRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     document: Mapped[dict[str, Any]]
     ticket_key: Mapped[str | None] = mapped_column(String(40))
+    # Who asked for a snapshot taken for no ticket, and their department (usage metering; a
+    # ticket's snapshot is the ticket's).
+    taken_by: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(100))
 
 
 class DeliverableVersionRow(Base):
@@ -754,6 +758,8 @@ class DeliveryAttemptRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(80))
+    # The ticket the event is of (usage is metered by the ticket's department).
+    ticket_key: Mapped[str | None] = mapped_column(String(40))
     event_type: Mapped[str] = mapped_column(String(80))
     attempt: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]

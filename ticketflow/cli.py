@@ -56,10 +56,11 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run_worker(settings: Settings, task_queue: str) -> None:
     from store.db import make_async_engine, make_sessionmaker
+    from ticketflow.telemetry import worker_runtime
     from ticketflow.temporal_client import connect
     from workers.roots import worker_for_queue
 
-    client = await connect(settings)
+    client = await connect(settings, runtime=worker_runtime(settings))
     engine = make_async_engine(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

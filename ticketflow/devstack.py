@@ -41,6 +41,7 @@ LOCK_FILE = "stack.lock"
 RESTART_BACKOFF = wait_exponential(multiplier=0.5, max=30)
 STABLE_AFTER = 60.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WORKER_METRICS_VARIABLE = "TICKETFLOW_WORKER_METRICS_ADDRESS"
 # The site whose edge worker the stack runs: a device registered there is read with no setup
 # (and the default device host allow-list has it, for loopback endpoints).
 DEV_SITE = "local"
@@ -300,8 +301,13 @@ def _run_locked(*, settings: Settings, data_dir: Path, api_port: int, temporal_p
         log_path=data_dir / "logs" / "temporal.log",
     )
     worker = Child("the worker", [sys.executable, "-m", "ticketflow", "worker"], env)
+    # The Temporal SDK's metrics are the tickets worker's: a second process on the same address
+    # would fail to bind it.
+    training_env = {k: v for k, v in env.items() if k != WORKER_METRICS_VARIABLE}
     training = Child(
-        "the training worker", [*worker.argv, "--task-queue", settings.training_task_queue], env
+        "the training worker",
+        [*worker.argv, "--task-queue", settings.training_task_queue],
+        training_env,
     )
     edge = Child(
         f"the edge worker for site {DEV_SITE}",

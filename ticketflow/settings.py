@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     # Browser origins (the Temporal Web UI's, `scheme://host[:port]`, comma-separated) that may
     # call the codec endpoints across origins; none by default, and only /codec/* ever answers.
     codec_cors_origins: Annotated[list[str], NoDecode] = []
+    # GET /metrics (Prometheus): with a token, scrapers send `Authorization: Bearer <token>`;
+    # without one, only loopback clients (127.0.0.1, ::1) are answered, others get 403.
+    metrics_token: SecretStr | None = None
+    # Where `ticketflow worker` serves the Temporal SDK's own Prometheus metrics (workflow and
+    # activity task latency, polls, slots), `host:port`; off when unset.
+    worker_metrics_address: str | None = None
+    # OpenTelemetry tracing of the API and of Temporal calls, workflows and activities; the
+    # spans go to the OTLP/HTTP exporter the standard OTEL_EXPORTER_OTLP_* variables configure.
+    # Needs the `otel` extra (`pip install 'ticketflow[otel]'`).
+    otel_enabled: bool = False
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
@@ -154,6 +164,27 @@ class Settings(BaseSettings):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"connector names are unique: {', '.join(twice)} given twice")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_WEBHOOK_SECRET:
+            raise ValueError(
+                f"the metrics token needs at least {MIN_WEBHOOK_SECRET} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"worker metrics address {value!r} is not host:port (e.g. 127.0.0.1:9464)"
+                )
         return value
 
     @field_validator("tier_bands")

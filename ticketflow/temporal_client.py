@@ -13,10 +13,12 @@ from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from ticketflow.payload_codec import EncryptionCodec, key_ring
 from ticketflow.settings import Settings
+from ticketflow.telemetry import tracing_interceptors
 from workflows import search_attributes
 
 # Plain JSON payloads: what `data_converter` gives when no payload key is configured.
@@ -53,13 +55,16 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect to the configured Temporal namespace with Ticketflow's data converter."""
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """Connect to the configured Temporal namespace with Ticketflow's data converter, traced
+    when tracing is on; `runtime` is a worker's (its SDK metrics), else the default one."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         tls=_tls(settings),
+        interceptors=tracing_interceptors(settings),
+        runtime=runtime,
     )
 
 

@@ -225,6 +225,8 @@ async def snapshot_device(
             task_queue=settings.task_queue,
             wait=settings.snapshot_wait_seconds,
             with_curves=with_curves,
+            taken_by=actor.user,
+            department=actor.department,
         )
     except SnapshotTimeout as exc:
         raise ProblemError(504, str(exc)) from exc

@@ -107,9 +107,10 @@ async def test_a_snapshot_is_read_on_the_edge_stored_and_listed_newest_first(
     assert one.json() == {"items": [later.json()]}
     async with api.sessions() as session:
         rows = await store.list_snapshots(session=session, device_id="pump-7", limit=10)
-    assert [(row.sha256, row.ticket_key) for row in rows] == [
-        (later.json()["sha256"], None),
-        (first["sha256"], None),
+    # Taken for no ticket: each is the asker's, in their department (usage metering).
+    assert [(row.sha256, row.ticket_key, row.taken_by, row.department) for row in rows] == [
+        (later.json()["sha256"], None, "root", "it"),
+        (first["sha256"], None, "dana", "service-desk"),
     ]
 
 

@@ -25,7 +25,7 @@ from activities.cloud_events import read_structured
 from api.app import create_app
 from domain.events_out import subscription_workflow_id
 from domain.webhook_signatures import verified
-from store.models import OutboxRow, SubscriptionRow
+from store.models import DeliveryAttemptRow, OutboxRow, SubscriptionRow
 from store.users import add_user
 from tests.api.conftest import Api, seed_users
 from tests.api.helpers import PROBLEM, incident_document, work
@@ -234,6 +234,11 @@ async def test_events_arrive_signed_redacted_once_each_and_in_order_after_an_out
     )
     completions = _deduplicated(receiver.accepted["completions"])
     assert sorted(e["data"]["data"]["stage"] for e in completions) == ["diagnose", "fix"]
+    # Every attempt names the ticket its event is of (usage is metered by its department).
+    async with api.sessions() as session:
+        attempts = (await session.execute(select(DeliveryAttemptRow))).scalars().all()
+    assert attempts
+    assert {(a.ticket_key, a.event_id.rsplit("-", 1)[0]) for a in attempts} == {(key, key)}
 
 
 @pytest.mark.parametrize("api_settings", [{"subscription_retry_hours": 0.001}], indirect=True)

@@ -14,7 +14,14 @@ from sqlalchemy import insert, inspect, select, text
 
 from store.db import make_sync_engine
 from store.migrate import alembic_config, pending_model_diff, upgrade_database
-from store.models import Base, TicketEventRow, TicketParticipantRow, TicketRow
+from store.models import (
+    Base,
+    OutboxRow,
+    SubscriptionRow,
+    TicketEventRow,
+    TicketParticipantRow,
+    TicketRow,
+)
 from tests.dbutil import sqlite_url
 from ticketflow.settings import get_settings
 
@@ -172,3 +179,45 @@ def test_participants_are_filled_from_the_events_already_recorded(database_url: 
         ("group", "ops"),
         ("user", "otto"),
     ]
+
+
+def test_delivery_attempts_kept_before_usage_get_their_ticket_from_the_outbox(
+    database_url: str,
+) -> None:
+    config = alembic_config(url=database_url)
+    command.upgrade(config, "0021_sentiment")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    subscription = {
+        "id": "sub-1", "owner": "monitor", "owner_role": "system", "owner_department": "it",
+        "url": "https://example.test/", "event_types": [], "filter": None, "secret": "s",
+        "status": "active", "created_at": at, "paused_at": None, "paused_reason": None,
+    }  # fmt: skip
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(SubscriptionRow.__table__).values(subscription))
+            connection.execute(
+                insert(OutboxRow.__table__),
+                [
+                    {"ticket_key": "IT-000001", "seq": 12, "type": "created", "at": at},
+                    {"ticket_key": "IT-000001-9", "seq": 1, "type": "created", "at": at},
+                ],
+            )
+            for attempt_id, event_id in ((1, "IT-000001-12"), (2, "IT-000001-9-1"), (3, "X-1")):
+                connection.execute(
+                    text(
+                        "INSERT INTO delivery_attempts (id, subscription_id, event_id, "
+                        "event_type, attempt, at, outcome) VALUES (:id, 'sub-1', :event, "
+                        "'created', 1, :at, 'delivered')"
+                    ),
+                    {"id": attempt_id, "event": event_id, "at": at},
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, ticket_key FROM delivery_attempts ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    # A key with a '-' of its own is matched whole; an event no outbox row has stays unknown.
+    assert [tuple(row) for row in rows] == [(1, "IT-000001"), (2, "IT-000001-9"), (3, None)]
