@@ -185,7 +185,7 @@ def test_delivery_attempts_kept_before_usage_get_their_ticket_from_the_outbox(
     database_url: str,
 ) -> None:
     config = alembic_config(url=database_url)
-    command.upgrade(config, "0021_sentiment")
+    command.upgrade(config, "0022_inbound")
     at = datetime(2026, 12, 1, tzinfo=UTC)
     subscription = {
         "id": "sub-1", "owner": "monitor", "owner_role": "system", "owner_department": "it",
