@@ -16,8 +16,9 @@ and then, for a fixed time, runs closed-loop actors over httpx, each with its ow
 
 No think time: every actor sends its next request when the last is answered, so the figures
 are the stack's saturated throughput at this many clients. Baseline in the same run, before
-the mix: the same number of clients calling `GET /healthz` back to back (the cheapest
-endpoint: the HTTP stack and the event loop, no auth, no database, no Temporal).
+and after the mix (5 s each, pooled): the same number of clients calling `GET /healthz` back
+to back (the cheapest endpoint: the HTTP stack and the event loop, no auth, no database, no
+Temporal).
 
 Printed per database: requests/s per endpoint with p50/p95/p99, expected 4xx (by code) and
 errors (any 5xx or transport failure, with the first bodies), the ratios to the health-check
@@ -531,6 +532,8 @@ async def drive(
         for actor in actors:
             await actor.close()
     wall = time.monotonic() - began
+    note(f"baseline again, after the mix: {BASELINE_SECONDS:g} s")
+    after, after_wall = await health_checks(api_url, clients, BASELINE_SECONDS)
     figures = []
     for name, pid in processes.items():
         cpu, peak = read_proc(pid)
@@ -539,8 +542,8 @@ async def drive(
         database="",
         seconds=wall,
         tallies=tallies,
-        baseline=baseline,
-        baseline_seconds=baseline_wall,
+        baseline=baseline + after,
+        baseline_seconds=baseline_wall + after_wall,
         tickets=tickets,
         processes=figures,
         load_before=load_before,
@@ -609,11 +612,16 @@ def print_run(report: RunReport) -> None:
     hz = [percentile(report.baseline, q) for q in (50, 95, 99)]
     print(
         f"{'healthz':10} {len(report.baseline):>6} {base_rate:>7.1f} "
-        f"{ms(hz[0]):>7} {ms(hz[1]):>7} {ms(hz[2]):>7} {1:>7}  (baseline, before the mix)"
+        f"{ms(hz[0]):>7} {ms(hz[1]):>7} {ms(hz[2]):>7} {1:>7}  (baseline, before and after the mix)"
     )
     print(
         f"all requests: {rate:.1f} ok/s, errors (5xx or transport) {total_errors}; "
         f"throughput ratio mix / health checks: {rate / base_rate:.3f}"
+    )
+    cpu = sum(p.cpu_seconds for p in report.processes)
+    print(
+        f"CPU of the stack per ok request: {cpu / max(total_ok, 1) * 1000:.0f} ms "
+        f"({cpu / report.seconds:.2f} cores busy of {os.cpu_count()})"
     )
     t = report.tickets
     print(
