@@ -6,18 +6,20 @@ synchronous=normal), each with ONE worker process whose workflow cache is bounde
 (`--cache`, Ticketflow's `TICKETFLOW_WORKER_MAX_CACHED_WORKFLOWS`; the same bound for the
 bare worker):
 
-* Bare baseline: N workflows (this script's `BenchOpenWorkflow`) that sleep until 10 % of the
-  SLA target after their start, report how late they woke through one activity (which appends
-  it to a file), then sleep for hours: open, like the tickets. Started by a plain Temporal
-  client, `--concurrency` at a time.
-* Ticketflow: N tickets of a one-stage definition nobody works on, whose 24x7 SLA clock has a
-  rung at 10 % of the target (notifying the desk) and one at 100 %, filed through the service
-  layer in this process (`services.ticket_creation.file_ticket`, what `POST /tickets` calls
-  after authentication and the field-access checks: the intake validated, the duplicate
-  check, the key reserved with its Idempotency-Key record, the workflow started) on the same
-  app database and Temporal as the worker (`python -m ticketflow worker`) and the API
-  (`python -m ticketflow api`, uvicorn), `--concurrency` at a time. For scale, the first 200
-  of them go through the real HTTP API, so the two paths' rates are compared in the run.
+* Ticketflow (first): N tickets of a one-stage definition nobody works on, whose 24x7 SLA
+  clock has a rung at 10 % of the target (notifying the desk) and one at 100 %, filed through
+  the service layer in this process (`services.ticket_creation.file_ticket`, what
+  `POST /tickets` calls after authentication and the field-access checks: the intake
+  validated, the duplicate check, the key reserved with its Idempotency-Key record, the
+  workflow started) on the same app database and Temporal as the worker (`python -m
+  ticketflow worker`) and the API (`python -m ticketflow api`, uvicorn), `--concurrency` at a
+  time. The first 200 go through the real HTTP API, so the two paths' rates are compared in
+  the run. When each ticket was filed is kept as the schedule.
+* Bare baseline (second): a burst of 200 workflows (this script's `BenchOpenWorkflow`) that
+  stay asleep for hours, started as fast as a plain Temporal client goes (the bare start
+  rate); then N that sleep until 10 % of the target after their start, report how late they
+  woke through one activity (which appends it to a file), then sleep for hours: open, like
+  the tickets. Workflow i starts when ticket i was filed, so wake-ups come at the rungs' pace.
 
 At each checkpoint (`--levels`, cumulative counts; the last is N) filing pauses and the run
 measures: how long the tickets took to start (filed, and until the projection shows every one
@@ -69,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     import uvloop
     from harness import free_ports, note, percentile, prepare_database
     from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
 
     from domain.definitions import ProcessDefinition
     from domain.problems import Rejected
@@ -97,6 +100,8 @@ USERS = {
 }
 API_SAMPLE = 200
 LIST_SAMPLES = 30
+LOCK_RETRIES = 5
+BARE_READY = "bare worker polling"
 
 
 # -- the bare baseline -------------------------------------------------------------------------
@@ -164,6 +169,7 @@ def serve_bare_worker(address: str, cache: int, lateness_file: str) -> None:
             activities=[record_woke],
             max_cached_workflows=cache,
         ):
+            print(BARE_READY, flush=True)
             await stop.wait()
 
     uvloop.run(serve())
@@ -226,6 +232,7 @@ class Phase:
     input_bytes: int = 0
     definition_bytes: int = 0
     history_events: int = 0
+    lock_retries: int = 0
     load: list[tuple[float, float, float]] = field(default_factory=list)
 
 
@@ -265,9 +272,16 @@ def start_server(workdir: Path, name: str) -> tuple[Child, str]:
     return server, f"{HOST}:{port}"
 
 
-async def wait_for_worker(seconds: float = 4.0) -> None:
-    """Give a freshly started worker process time to import and poll."""
-    await asyncio.sleep(seconds)
+async def wait_for_worker(worker: Child, line: str) -> None:
+    """Wait until a freshly started worker's log says it polls (its imports done)."""
+    assert worker.log_path is not None
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while line not in worker.log_path.read_text(errors="replace"):
+        worker_pid(worker)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{worker.name} did not start polling; see {worker.log_path}")
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(2)  # its first polls under way
 
 
 def worker_pid(worker: Child) -> int:
@@ -280,8 +294,13 @@ def worker_pid(worker: Child) -> int:
 # -- the bare phase ----------------------------------------------------------------------------
 
 
-async def run_bare(args: argparse.Namespace, workdir: Path) -> Phase:
-    """N bare open workflows on one worker, checkpointed like the tickets."""
+async def run_bare(args: argparse.Namespace, workdir: Path, schedule: list[float]) -> Phase:
+    """N bare open workflows on one worker, started on the tickets' schedule.
+
+    First a burst of API_SAMPLE workflows that stay asleep for hours, started as fast as the
+    client goes: the bare start rate. Then N workflows, workflow i started when ticket i was
+    filed (`schedule`, seconds after the first), so their wake-ups come at the rungs' pace.
+    """
     server, address = start_server(workdir, "bare")
     lateness_file = workdir / "bare-lateness.txt"
     lateness_file.touch()
@@ -300,21 +319,31 @@ async def run_bare(args: argparse.Namespace, workdir: Path) -> Phase:
     try:
         client = await connect(address, server)
         worker.start()
-        await wait_for_worker(8.0)
+        await wait_for_worker(worker, BARE_READY)
         pid = worker_pid(worker)
         phase = Phase(name="bare workflows", idle_rss=proc_status(pid)["VmRSS"])
+        asleep = OpenPlan(wake_after=HOLD.total_seconds())
+
+        async def burst(i: int) -> None:
+            await client.start_workflow(
+                OpenWorkflow.run, asleep, id=f"burst-{i:06d}", task_queue=BARE_QUEUE
+            )
+
+        t0 = time.monotonic()
+        await in_lanes(0, API_SAMPLE, args.concurrency, burst)
+        phase.service_rate = API_SAMPLE / (time.monotonic() - t0)
         plan = OpenPlan(wake_after=args.target * FIRST_RUNG)
         began = time.monotonic()
-        last_start = began
-        done = 0
 
         async def start(i: int) -> None:
-            nonlocal last_start
+            delay = began + schedule[i] - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             await client.start_workflow(
                 OpenWorkflow.run, plan, id=f"open-{i:06d}", task_queue=BARE_QUEUE
             )
-            last_start = time.monotonic()
 
+        done = 0
         for level in args.levels:
             cpu0 = cpu_seconds(pid)
             t0 = time.monotonic()
@@ -335,10 +364,9 @@ async def run_bare(args: argparse.Namespace, workdir: Path) -> Phase:
             phase.load.append(os.getloadavg())
             note(f"bare: {level} open, started in {filed:.1f} s, RSS {status['VmRSS']:.0f} MiB")
         phase.due = args.tickets
-        deadline = last_start + plan.wake_after + args.grace
+        deadline = time.monotonic() + plan.wake_after + args.grace
         while time.monotonic() < deadline:
-            lines = lateness_file.read_text().splitlines()
-            if len(lines) >= args.tickets:
+            if len(lateness_file.read_text().splitlines()) >= args.tickets:
                 break
             await asyncio.sleep(1)
         phase.lateness = [float(line.split()[1]) for line in lateness_file.read_text().splitlines()]
@@ -449,8 +477,11 @@ async def count_open(sessions: Any) -> int:
         )
 
 
-async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
-    """N open tickets on one worker; the API for the list latencies."""
+async def run_tickets(args: argparse.Namespace, workdir: Path, schedule: list[float]) -> Phase:
+    """N open tickets on one worker; the API for the list latencies.
+
+    Appends to `schedule` when each ticket was filed, seconds after the first filing began.
+    """
     server, address = start_server(workdir, "tickets")
     database_url = args.database_url or f"sqlite:///{workdir / 'ticketflow.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETFLOW_")}
@@ -497,7 +528,7 @@ async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the API did not come up")
                 await asyncio.sleep(0.5)
-            await wait_for_worker(4.0)
+            await wait_for_worker(worker, "worker polling task queue")
             published = await http.post(
                 "/definitions",
                 json=definition(args.target),
@@ -519,20 +550,31 @@ async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
 
             async def file_one(i: int) -> None:
                 data = {"title": f"open ticket {i}", "description": f"bench ticket number {i}"}
-                async with sessions() as session:
-                    try:
-                        await file_ticket(
-                            session=session,
-                            client=client,
-                            task_queue=TICKET_QUEUE,
-                            definition=published_definition,
-                            data=data,
-                            requester=requester,
-                            idempotency_key=uuid.uuid4().hex,
-                            may_see=no_one,
-                        )
-                    except Rejected as exc:
-                        raise RuntimeError(f"ticket {i} refused: {exc.problems}") from exc
+                idempotency_key = uuid.uuid4().hex
+                for attempt in range(LOCK_RETRIES + 1):
+                    async with sessions() as session:
+                        try:
+                            await file_ticket(
+                                session=session,
+                                client=client,
+                                task_queue=TICKET_QUEUE,
+                                definition=published_definition,
+                                data=data,
+                                requester=requester,
+                                idempotency_key=idempotency_key,
+                                may_see=no_one,
+                            )
+                            break
+                        except Rejected as exc:
+                            raise RuntimeError(f"ticket {i} refused: {exc.problems}") from exc
+                        except OperationalError:
+                            # SQLite's busy timeout ran out behind the worker's projection
+                            # writes; the same Idempotency-Key makes the retry safe.
+                            if attempt == LOCK_RETRIES:
+                                raise
+                            phase.lock_retries += 1
+                            await asyncio.sleep(1)
+                schedule[i] = time.monotonic() - began
 
             async def post_one(i: int) -> None:
                 data = {"title": f"open ticket {i}", "description": f"bench ticket number {i}"}
@@ -546,9 +588,12 @@ async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
                 )
                 if response.status_code != 201:
                     raise RuntimeError(f"POST /tickets: {response.status_code} {response.text}")
+                schedule[i] = time.monotonic() - began
 
             done = 0
-            last_filed = time.monotonic()
+            schedule.extend([0.0] * args.tickets)
+            began = time.monotonic()
+            last_filed = began
             for level in args.levels:
                 cpu0 = cpu_seconds(pid)
                 t0 = time.monotonic()
@@ -595,7 +640,7 @@ async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
                 fired = await session.scalar(
                     select(func.count())
                     .select_from(SlaEventRow)
-                    .where(SlaEventRow.type == "sla_rung_fired")
+                    .where(SlaEventRow.type == "sla_rung_fired", SlaEventRow.rung == 0)
                 )
             if (fired or 0) >= args.tickets:
                 break
@@ -603,7 +648,9 @@ async def run_tickets(args: argparse.Namespace, workdir: Path) -> Phase:
         async with sessions() as session:
             rows = (
                 await session.scalars(
-                    select(SlaEventRow).where(SlaEventRow.type == "sla_rung_fired")
+                    select(SlaEventRow).where(
+                        SlaEventRow.type == "sla_rung_fired", SlaEventRow.rung == 0
+                    )
                 )
             ).all()
         phase.lateness = [(r.at - r.due_at).total_seconds() for r in rows if r.due_at is not None]
@@ -662,7 +709,6 @@ def report(args: argparse.Namespace, bare: Phase, tickets: Phase, load_before: A
         print(f"-- {b.count} open (+{added})")
         row("  start time of the added (s)", b.filed_seconds, t.filed_seconds)
         row("  ... until all projected open (s)", b.open_seconds, t.open_seconds)
-        row("  starts per second", added / b.filed_seconds, added / t.filed_seconds)
         row(
             "  worker CPU ms per added ticket",
             b.worker_cpu / added * 1000,
@@ -682,12 +728,15 @@ def report(args: argparse.Namespace, bare: Phase, tickets: Phase, load_before: A
             for name, values in t.lists.items():
                 p50, p99 = percentile(values, 50), percentile(values, 99)
                 print(f"    {name:34} {ms(p50):>12} {ms(p99):>12} {p50 / base:>7.1f}")
-    if tickets.api_rate is not None and tickets.service_rate is not None:
+    if tickets.api_rate and tickets.service_rate and bare.service_rate:
         print(
-            f"filing rate: through HTTP {tickets.api_rate:.1f}/s (first {API_SAMPLE}), "
-            f"through the service layer {tickets.service_rate:.1f}/s; "
-            f"ratio {tickets.service_rate / tickets.api_rate:.2f}"
+            f"start rate: tickets through HTTP {tickets.api_rate:.1f}/s (the first {API_SAMPLE}), "
+            f"through the service layer {tickets.service_rate:.1f}/s; bare workflows "
+            f"{bare.service_rate:.1f}/s (a burst of {API_SAMPLE}); ratios service / HTTP "
+            f"{tickets.service_rate / tickets.api_rate:.2f}, service / bare "
+            f"{tickets.service_rate / bare.service_rate:.3f}"
         )
+    print(f"filings retried after SQLite's busy timeout: {tickets.lock_retries}")
     print(
         f"first-rung lateness p50/p95/p99/max (ms): bare {late_line(bare.lateness)} "
         f"({len(bare.lateness)} of {bare.due}); Ticketflow {late_line(tickets.lateness)} "
@@ -718,10 +767,11 @@ def report(args: argparse.Namespace, bare: Phase, tickets: Phase, load_before: A
 async def bench(args: argparse.Namespace, workdir: Path) -> None:
     """Both phases, then the report."""
     load_before = os.getloadavg()
-    note(f"bare phase: {args.tickets} workflows, cache {args.cache}")
-    bare = await run_bare(args, workdir)
+    schedule: list[float] = []
     note(f"Ticketflow phase: {args.tickets} tickets, cache {args.cache}")
-    tickets = await run_tickets(args, workdir)
+    tickets = await run_tickets(args, workdir, schedule)
+    note(f"bare phase: {args.tickets} workflows on the same schedule, cache {args.cache}")
+    bare = await run_bare(args, workdir, schedule)
     report(args, bare, tickets, load_before)
 
 
@@ -732,7 +782,7 @@ def main() -> None:
     parser.add_argument("--levels", default="2000,10000", help="cumulative checkpoints")
     parser.add_argument("--target", type=float, default=600.0, help="SLA target, seconds")
     parser.add_argument("--cache", type=int, default=1000, help="max cached workflows")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8, help="starts in flight")
     parser.add_argument("--grace", type=float, default=120.0, help="seconds to wait at the end")
     parser.add_argument("--database-url", help="the app database (default: SQLite in the temp dir)")
     parser.add_argument("--serve-bare-worker", nargs=3, help=argparse.SUPPRESS)
