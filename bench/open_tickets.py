@@ -33,7 +33,7 @@ history event's payload) against the bare workflow's, and how much of it is the 
 
 Run from the repository root:
 
-    .venv/bin/python bench/open_tickets.py [--tickets 10000] [--levels 2000,10000]
+    .venv/bin/python bench/open_tickets.py [--tickets 2000] [--levels 500,2000]
         [--target 600] [--cache 1000] [--concurrency 16]
 """
 
@@ -778,8 +778,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
 def main() -> None:
     """Parse the command line; run the bench or serve the baseline's worker."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tickets", type=int, default=10_000)
-    parser.add_argument("--levels", default="2000,10000", help="cumulative checkpoints")
+    # `make bench` runs every bench: the issue's 100,000 is `--tickets 100000 --levels
+    # 2000,10000,100000`, hours of filing on one worker here.
+    parser.add_argument("--tickets", type=int, default=2000)
+    parser.add_argument("--levels", default="500,2000", help="cumulative checkpoints")
     parser.add_argument("--target", type=float, default=600.0, help="SLA target, seconds")
     parser.add_argument("--cache", type=int, default=1000, help="max cached workflows")
     parser.add_argument("--concurrency", type=int, default=8, help="starts in flight")
