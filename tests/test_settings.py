@@ -62,3 +62,15 @@ def test_a_git_webhook_secret_too_short_to_be_one_is_an_error_at_startup(
     assert secret is not None
     assert secret.get_secret_value() == "a" * 16
     assert "a" * 16 not in repr(Settings())
+
+
+def test_the_worker_cache_bound_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TICKETFLOW_WORKER_MAX_CACHED_WORKFLOWS", raising=False)
+    assert Settings().worker_max_cached_workflows == 1000
+    monkeypatch.setenv("TICKETFLOW_WORKER_MAX_CACHED_WORKFLOWS", "25")
+    assert Settings().worker_max_cached_workflows == 25
+    monkeypatch.setenv("TICKETFLOW_WORKER_MAX_CACHED_WORKFLOWS", "-1")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # default a little longer than the workflow's longest run (domain.device_snapshot's
     # SNAPSHOT_LONGEST, 38 s; a test holds the two together), so it comes back in time.
     snapshot_wait_seconds: float = Field(default=45.0, gt=0)
+    # How many workflows a ticket worker keeps in memory between their tasks (Temporal's
+    # sticky cache; the SDK's default): an evicted open ticket costs no memory and is replayed
+    # from its history when it next wakes, so this bounds a worker's memory however many
+    # tickets are open.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     # How long `ticketflow dev` waits for the Temporal dev server, then for the API, to come
     # up before giving up; a busy machine importing five processes at once may need more.
     dev_startup_seconds: float = Field(default=60.0, gt=0)
