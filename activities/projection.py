@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.messages import PROJECT_ACTIVITY, ProjectionInput, ProjectionResult
+from store.notifications import record_notifications
 from store.projection import apply_projection
 
 T = TypeVar("T")
@@ -129,10 +130,11 @@ class ProjectionActivities:
 
     @activity.defn(name=PROJECT_ACTIVITY)
     async def project_ticket(self, projection: ProjectionInput) -> ProjectionResult:
-        """Write the ticket row, its task rows and its new events in one transaction."""
+        """Write the ticket row, its task rows, its new events and the notifications they
+        cause in one transaction."""
 
         async def write(session: AsyncSession) -> int:
-            return await apply_projection(
+            inserted = await apply_projection(
                 session=session,
                 ticket=projection.ticket,
                 events=projection.events,
@@ -140,5 +142,8 @@ class ProjectionActivities:
                 participants=projection.participants,
                 snapshots=projection.snapshots,
             )
+            for batch in projection.notifications:
+                await record_notifications(session=session, batch=batch, channel="none")
+            return inserted
 
         return ProjectionResult(inserted=await self._group_commit.write(write))

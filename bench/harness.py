@@ -57,7 +57,7 @@ R = TypeVar("R")
 HOST = "127.0.0.1"
 TICKET_QUEUE = "bench-tickets"
 BARE_QUEUE = "bench-bare"
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 180.0  # imports alone take a minute on a loaded 2-core machine
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 60.0
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
