@@ -252,15 +252,12 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
     print(f"throughput ratio Ticketflow / bare: {tickets.rate / bare.rate:.2f}  (aim: >= 0.70)")
     print(f"throughput ratio Ticketflow / bare Updates: {tickets.rate / updates.rate:.2f}")
     print(f"throughput ratio bare Updates / bare: {updates.rate / bare.rate:.2f}")
-    total = {
-        side: sum(side.cpu.values()) / len(side.end_to_end) for side in (bare, updates, tickets)
-    }
+    total = [sum(side.cpu.values()) / len(side.end_to_end) for side in sides]
     print(
         "CPU per ticket, all processes: "
-        f"bare {ms(total[bare])} ms, bare Updates {ms(total[updates])} ms, "
-        f"Ticketflow {ms(total[tickets])} ms: Temporal's Updates add "
-        f"{ms(total[updates] - total[bare])} ms, "
-        f"Ticketflow adds {ms(total[tickets] - total[updates])} ms"
+        f"bare {ms(total[0])} ms, bare Updates {ms(total[1])} ms, Ticketflow {ms(total[2])} ms: "
+        f"Temporal's Updates add {ms(total[1] - total[0])} ms, "
+        f"Ticketflow adds {ms(total[2] - total[1])} ms"
     )
 
 
