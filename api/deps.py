@@ -22,14 +22,17 @@ from ticketflow.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `ticketflow users add`.")
 
+# The dependencies below that do no I/O are coroutines all the same: FastAPI runs a plain
+# function dependency on a worker thread, a thread hop per dependency per request.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     """The app's Temporal client."""
     client: Client = request.app.state.temporal
     return client
@@ -45,7 +48,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """The app's session factory, for work that commits before it calls Temporal."""
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
@@ -54,7 +57,7 @@ def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
 
-def get_definitions(request: Request) -> PublishedDefinitions:
+async def get_definitions(request: Request) -> PublishedDefinitions:
     """The published definitions this process has parsed."""
     definitions: PublishedDefinitions = request.app.state.definitions
     return definitions
@@ -114,7 +117,7 @@ def require_roles(*roles: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
 MAX_IDEMPOTENCY_KEY = 200
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(

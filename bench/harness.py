@@ -33,7 +33,8 @@ from typing import Any, TypeVar
 
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -56,7 +57,7 @@ R = TypeVar("R")
 HOST = "127.0.0.1"
 TICKET_QUEUE = "bench-tickets"
 BARE_QUEUE = "bench-bare"
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 180.0  # imports alone take a minute on a loaded 2-core machine
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 60.0
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -106,6 +107,44 @@ class BareWorkflow:
         return len(plan.steps)
 
 
+@dataclass
+class UpdatePlan:
+    """The Updates of the Update-driven baseline: per Update, how many no-op local activities.
+
+    The first entry is the Update sent with the workflow's start.
+    """
+
+    steps: list[int]
+
+
+@workflow.defn(name="BenchBareUpdateWorkflow")
+class BareUpdateWorkflow:
+    """The Update-driven baseline: each Update runs its no-op local activities and answers.
+
+    Driven like a ticket: started with its first Update, then one Update at a time from a
+    plain client, closing after the last.
+    """
+
+    @workflow.init
+    def __init__(self, plan: UpdatePlan) -> None:
+        self._plan = plan
+        self._answered = 0
+
+    @workflow.run
+    async def run(self, plan: UpdatePlan) -> int:
+        """Wait until every Update of the plan has been answered."""
+        await workflow.wait_condition(lambda: self._answered == len(plan.steps))
+        return self._answered
+
+    @workflow.update
+    async def step(self, step: int) -> int:
+        """Run this Update's no-op local activities, one after the other."""
+        for _ in range(self._plan.steps[step]):
+            await workflow.execute_local_activity(noop, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        self._answered += 1
+        return step
+
+
 def serve_worker(
     address: str,
     task_queue: str,
@@ -134,6 +173,29 @@ async def drive_bare(client: Client, plan: BarePlan, prefix: str, index: int) ->
     workflow_id = f"bare-{prefix}-{index}"
     start = time.perf_counter()
     await client.execute_workflow(BareWorkflow.run, plan, id=workflow_id, task_queue=BARE_QUEUE)
+    return time.perf_counter() - start, workflow_id
+
+
+async def drive_bare_updates(
+    client: Client, plan: UpdatePlan, prefix: str, index: int
+) -> tuple[float, str]:
+    """Run one Update-driven baseline workflow: start with its first Update, then the rest."""
+    workflow_id = f"bare-updates-{prefix}-{index}"
+    start = time.perf_counter()
+    operation = WithStartWorkflowOperation(
+        BareUpdateWorkflow.run,
+        plan,
+        id=workflow_id,
+        task_queue=BARE_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    await client.execute_update_with_start_workflow(
+        BareUpdateWorkflow.step, 0, start_workflow_operation=operation
+    )
+    handle = client.get_workflow_handle(workflow_id)
+    for step in range(1, len(plan.steps)):
+        await handle.execute_update(BareUpdateWorkflow.step, step)
+    await handle.result()
     return time.perf_counter() - start, workflow_id
 
 
@@ -177,6 +239,9 @@ class Histories:
     activity_run: list[float] = field(default_factory=list)
     # Each workflow's activity calls in order, True for a local one.
     sequences: list[list[bool]] = field(default_factory=list)
+    # Each workflow's local activity calls per accepted Update, in order (the calls before
+    # the first Update counted with it).
+    update_steps: list[list[int]] = field(default_factory=list)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -274,6 +339,8 @@ async def read_history(client: Client, workflow_id: str, into: Histories) -> Non
     history = await handle.fetch_history()
     tasks = 0
     sequence: list[bool] = []
+    steps: list[int] = []
+    before_first = 0
     started: dict[int, float] = {}
     for event in history.events:
         at = event.event_time.ToNanoseconds() / 1e9
@@ -284,6 +351,12 @@ async def read_history(client: Client, workflow_id: str, into: Histories) -> Non
             and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
         ):
             sequence.append(True)
+            if steps:
+                steps[-1] += 1
+            else:
+                before_first += 1
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            steps.append(0 if steps else before_first)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             tasks += 1
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -296,6 +369,7 @@ async def read_history(client: Client, workflow_id: str, into: Histories) -> Non
     into.events.add(len(history.events))
     into.workflow_tasks.add(tasks)
     into.sequences.append(sequence)
+    into.update_steps.append(steps)
 
 
 async def read_histories(client: Client, ids: list[str], lanes: int) -> Histories:
@@ -562,24 +636,23 @@ def p50_p95(values: list[float]) -> str:
     return f"{ms(percentile(values, 50))} / {ms(percentile(values, 95))}"
 
 
-def history_rows(bare: Histories, tickets: Histories) -> list[tuple[str, str, str]]:
-    """The rows that compare what two sides' histories show per ticket."""
+def history_rows(*sides: Histories) -> list[tuple[str, ...]]:
+    """The rows that compare what the sides' histories show per ticket, one cell per side."""
     return [
-        ("activity calls / ticket", span(bare.activity_calls), span(tickets.activity_calls)),
-        ("  of which local activities", span(bare.local_calls), span(tickets.local_calls)),
-        ("workflow tasks / ticket", span(bare.workflow_tasks), span(tickets.workflow_tasks)),
-        ("history events / ticket", span(bare.events), span(tickets.events)),
-        (
-            "activity run p50 / p95 (ms)",
-            p50_p95(bare.activity_run),
-            p50_p95(tickets.activity_run),
-        ),
+        ("activity calls / ticket", *(span(h.activity_calls) for h in sides)),
+        ("  of which local activities", *(span(h.local_calls) for h in sides)),
+        ("workflow tasks / ticket", *(span(h.workflow_tasks) for h in sides)),
+        ("history events / ticket", *(span(h.events) for h in sides)),
+        ("activity run p50 / p95 (ms)", *(p50_p95(h.activity_run) for h in sides)),
     ]
 
 
-def print_table(rows: list[tuple[str, str, str]]) -> None:
-    """Rows of (label, bare cell, Ticketflow cell) under a header."""
-    width = max(len(label) for label, _b, _t in rows)
-    print(f"{'':{width}}  {'bare Temporal':>14}  {'Ticketflow':>14}")
-    for label, bare_cell, ticket_cell in rows:
-        print(f"{label:{width}}  {bare_cell:>14}  {ticket_cell:>14}")
+def print_table(
+    rows: Sequence[tuple[str, ...]], headers: tuple[str, ...] = ("bare Temporal", "Ticketflow")
+) -> None:
+    """Rows of (label, one cell per side) under a header naming the sides."""
+    width = max(len(row[0]) for row in rows)
+    cell = max(14, *(len(h) for h in headers))
+    print(f"{'':{width}}" + "".join(f"  {h:>{cell}}" for h in headers))
+    for label, *cells in rows:
+        print(f"{label:{width}}" + "".join(f"  {c:>{cell}}" for c in cells))

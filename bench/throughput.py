@@ -14,15 +14,21 @@ and measures two sides on it:
   ticket's life calls the projection activity (counted from the warm-up tickets' histories,
   ActivityTaskScheduled events), started by a plain Temporal client that waits for each result,
   C in flight. Its worker is a separate process too (this script with --serve-bare-worker).
+* Bare Updates: a second baseline on the same bare worker, driven the way the API drives a
+  ticket: started with an Update (update-with-start), then one Update per request of the
+  ticket's life (claim, complete, claim, complete, confirm) from a plain Temporal client, each
+  Update running as many no-op local activities as the ticket's matching Update records
+  projections (counted from the warm-up histories). Its gap to Ticketflow is ours (HTTP,
+  auth, policies, payloads, SQL); its gap to the first baseline is Temporal's cost of Updates.
 
 The project's packages are byte-compiled first (bench/harness.py), as an install would, so a
 machine with PYTHONDONTWRITEBYTECODE set does not make the sandbox compile workflow modules
-from source for every run. Order: warm-up (Ticketflow, then bare; not counted), then R rounds
-that alternate bare and Ticketflow, N/R tickets each. Printed: tickets/s of both and their
-ratio, per-ticket end-to-end p50/p95 of both, Ticketflow's per-request latencies (create,
-claim, complete, confirm), what the histories show per ticket (activity calls, workflow tasks,
-events, how long each activity ran), and the CPU time per ticket of every process involved,
-read from /proc (Linux).
+from source for every run. Order: warm-up (Ticketflow, then both baselines; not counted), then
+R rounds of bare, bare Updates and Ticketflow, N/R tickets each. Printed: tickets/s of all
+three and Ticketflow's ratio to each, per-ticket end-to-end p50/p95, Ticketflow's per-request
+latencies (create, claim, complete, confirm), what the histories show per ticket (activity
+calls, workflow tasks, events, how long each activity ran), and the CPU time per ticket of
+every process involved, read from /proc (Linux).
 
 Run from the repository root:
 
@@ -47,12 +53,15 @@ from harness import (
     PROCESSES,
     Api,
     BarePlan,
+    BareUpdateWorkflow,
     BareWorkflow,
     BenchError,
     Histories,
     Side,
+    UpdatePlan,
     api_client,
     drive_bare,
+    drive_bare_updates,
     exit_now,
     guarded,
     history_rows,
@@ -154,24 +163,30 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
         warm = await guarded(
             children, in_lanes(args.warmup, args.concurrency, partial(drive_ticket, api, {}))
         )
-        calls = (
-            await read_histories(client, [key for _s, key in warm], args.concurrency)
-        ).activity_calls
+        warm_histories = await read_histories(client, [key for _s, key in warm], args.concurrency)
+        calls = warm_histories.activity_calls
         if len(calls) != 1:
             raise BenchError(f"warm-up tickets made different numbers of activity calls: {calls}")
         (per_ticket,) = calls
         note(f"a ticket's life calls the projection activity {per_ticket} times")
         plan = BarePlan(steps=[args.bare_activities == "local"] * per_ticket)
-        await guarded(
-            children,
-            in_lanes(args.warmup, args.concurrency, partial(drive_bare, client, plan, "w")),
-        )
+        update_steps = {tuple(steps) for steps in warm_histories.update_steps}
+        if len(update_steps) != 1:
+            raise BenchError(f"warm-up tickets' Updates recorded differently: {update_steps}")
+        updates = UpdatePlan(steps=list(next(iter(update_steps))))
+        note(f"a ticket's Updates record {updates.steps} projections each")
+        for drive in (
+            partial(drive_bare, client, plan),
+            partial(drive_bare_updates, client, updates),
+        ):
+            await guarded(children, in_lanes(args.warmup, args.concurrency, partial(drive, "w")))
 
-        sides = {"bare": Side(), "ticketflow": Side()}
+        sides = {"bare": Side(), "bare updates": Side(), "ticketflow": Side()}
         sizes = round_sizes(args.tickets, args.rounds)
         for number, size in enumerate(sizes, start=1):
             rounds: tuple[tuple[str, Callable[[int], Awaitable[tuple[float, str]]]], ...] = (
                 ("bare", partial(drive_bare, client, plan, f"r{number}")),
+                ("bare updates", partial(drive_bare_updates, client, updates, f"r{number}")),
                 ("ticketflow", partial(drive_ticket, api, sides["ticketflow"].requests)),
             )
             for name, one in rounds:
@@ -193,35 +208,25 @@ async def run_bench(args: argparse.Namespace, workdir: Path, children: dict[str,
 
 def print_report(args: argparse.Namespace, report: Report) -> None:
     """Print the figures as a plain-text table."""
-    bare, tickets = report.sides["bare"], report.sides["ticketflow"]
+    names = ("bare", "bare updates", "ticketflow")
+    sides = [report.sides[name] for name in names]
+    bare, updates, tickets = sides
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0))
     load = ", ".join(f"{x:.2f}" for x in report.load_before)
-    rows: list[tuple[str, str, str]] = [
-        ("tickets/s", f"{bare.rate:.2f}", f"{tickets.rate:.2f}"),
-        (
-            "  per round",
-            " ".join(f"{r:.2f}" for r in bare.round_rates),
-            " ".join(f"{r:.2f}" for r in tickets.round_rates),
-        ),
-        (
-            "end-to-end p50 (ms)",
-            ms(percentile(bare.end_to_end, 50)),
-            ms(percentile(tickets.end_to_end, 50)),
-        ),
-        (
-            "end-to-end p95 (ms)",
-            ms(percentile(bare.end_to_end, 95)),
-            ms(percentile(tickets.end_to_end, 95)),
-        ),
+    rows: list[tuple[str, ...]] = [
+        ("tickets/s", *(f"{side.rate:.2f}" for side in sides)),
+        ("  per round", *(" ".join(f"{r:.2f}" for r in side.round_rates) for side in sides)),
+        ("end-to-end p50 (ms)", *(ms(percentile(side.end_to_end, 50)) for side in sides)),
+        ("end-to-end p95 (ms)", *(ms(percentile(side.end_to_end, 95)) for side in sides)),
     ]
-    rows += history_rows(report.histories["bare"], report.histories["ticketflow"])
+    rows += history_rows(*(report.histories[name] for name in names))
     for kind in REQUEST_KINDS:
-        rows.append((f"{kind} p50 / p95 (ms)", "-", p50_p95(tickets.requests[kind])))
-    rows.append(("CPU ms per ticket:", "", ""))
+        rows.append((f"{kind} p50 / p95 (ms)", "-", "-", p50_p95(tickets.requests[kind])))
+    rows.append(("CPU ms per ticket:", "", "", ""))
     for name in PROCESSES:
-        rows.append((f"  {name}", bare.cpu_ms(name), tickets.cpu_ms(name)))
-    rows.append(("  cores busy (CPU s / wall s)", bare.cores_busy, tickets.cores_busy))
+        rows.append((f"  {name}", *(side.cpu_ms(name) for side in sides)))
+    rows.append(("  cores busy (CPU s / wall s)", *(side.cores_busy for side in sides)))
 
     print(f"Ticketflow throughput bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
@@ -233,19 +238,27 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
         f"--rounds {args.rounds} --warmup {args.warmup} --bare-activities {args.bare_activities}"
     )
     print(
-        "order: warm-up (Ticketflow, then bare; not counted), then "
-        f"{args.rounds} rounds alternating bare -> Ticketflow"
+        "order: warm-up (Ticketflow, then bare, then bare Updates; not counted), then "
+        f"{args.rounds} rounds of bare -> bare Updates -> Ticketflow"
     )
     print(
         "processes: one Temporal dev server (SQLite, WAL, synchronous=normal); Ticketflow API "
-        "(uvicorn, 1 process) and worker as processes; bare worker as a process; drivers "
-        "(httpx / Temporal client) in this process"
+        "(uvicorn, 1 process) and worker as processes; bare worker (both baselines) as a "
+        "process; drivers (httpx / Temporal client) in this process"
     )
     print()
-    print_table(rows)
+    print_table(rows, headers=("bare Temporal", "bare Updates", "Ticketflow"))
     print()
-    ratio = tickets.rate / bare.rate
-    print(f"throughput ratio Ticketflow / bare: {ratio:.2f}  (aim: >= 0.70)")
+    print(f"throughput ratio Ticketflow / bare: {tickets.rate / bare.rate:.2f}  (aim: >= 0.70)")
+    print(f"throughput ratio Ticketflow / bare Updates: {tickets.rate / updates.rate:.2f}")
+    print(f"throughput ratio bare Updates / bare: {updates.rate / bare.rate:.2f}")
+    total = [sum(side.cpu.values()) / len(side.end_to_end) for side in sides]
+    print(
+        "CPU per ticket, all processes: "
+        f"bare {ms(total[0])} ms, bare Updates {ms(total[1])} ms, Ticketflow {ms(total[2])} ms: "
+        f"Temporal's Updates add {ms(total[1] - total[0])} ms, "
+        f"Ticketflow adds {ms(total[2] - total[1])} ms"
+    )
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -277,7 +290,7 @@ def main() -> None:
     """Run the bench (or, internally, the baseline's worker) and leave through os._exit."""
     args = parse_args()
     if args.serve_bare_worker:
-        serve_worker(*args.serve_bare_worker, [BareWorkflow], [noop])
+        serve_worker(*args.serve_bare_worker, [BareWorkflow, BareUpdateWorkflow], [noop])
         exit_now(0)
     exit_now(
         run_stack(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from domain.definitions import ProcessDefinition
 from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Snapshot
+from domain.notifications import NotifyInput
 from domain.participation import Participant
 from domain.recurrence import RecurrenceRef
 from domain.sentiment import Decision
@@ -226,6 +227,11 @@ class ProjectionInput(BaseModel):
         default_factory=dict,
         description="Sealed device snapshots to store with the ticket, by the seq of the "
         "`device_snapshot_taken` event that records each.",
+    )
+    notifications: list[NotifyInput] = Field(
+        default_factory=list,
+        description="Notifications the events cause, recorded in the same transaction "
+        "(each once per ticket, event and recipient).",
     )
 
 

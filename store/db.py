@@ -44,9 +44,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _pre_ping(url: str) -> bool:
+    # A server connection can drop while pooled; a SQLite file cannot, and pinging it would
+    # cost every checkout a statement (on aiosqlite, a round trip to its thread).
+    return make_url(url).get_backend_name() != "sqlite"
+
+
 def make_async_engine(url: str) -> AsyncEngine:
     """An async engine with SQLite pragmas applied on every connection."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    engine = create_async_engine(async_url(url), pool_pre_ping=_pre_ping(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -54,7 +60,7 @@ def make_async_engine(url: str) -> AsyncEngine:
 
 def make_sync_engine(url: str) -> Engine:
     """A sync engine with the same SQLite pragmas."""
-    engine = create_engine(sync_url(url), pool_pre_ping=True)
+    engine = create_engine(sync_url(url), pool_pre_ping=_pre_ping(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

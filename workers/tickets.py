@@ -66,7 +66,7 @@ def build_ticket_worker(
     settings = settings or get_settings()
     projection = ProjectionActivities(sessions)
     children = ChildTicketActivities(sessions, projection.write_turn)
-    notifications = NotificationActivities(sessions, projection.write_turn)
+    notifications = NotificationActivities(projection.group_commit)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
     sentiment = SentimentActivities(sessions, data_dir or get_settings().data_dir)
     devices = DeviceLookupActivities(sessions)

@@ -81,7 +81,7 @@ with workflow.unsafe.imports_passed_through():
         UnclaimInput,
         WithdrawInput,
     )
-    from domain.notifications import NOTIFY_ACTIVITY, NotifyResult
+    from domain.notifications import NOTIFY_ACTIVITY, NotifyInput, NotifyResult
     from domain.participation import Participant, participants_in
     from domain.recurrence import (
         RECURRED_SIGNAL,
@@ -188,6 +188,9 @@ SYSTEM_ACTOR = Actor(user="system", role="system")
 # Marks runs that record what a late-woken SLA clock finds due in the order it fell due;
 # before it, a breach came before the rungs due earlier than it.
 SLA_DUE_ORDER_PATCH = "sla-due-order"
+# Marks runs whose SLA firings record their notifications with the firing's projection, one
+# local activity and one transaction; before it, a second local activity recorded them.
+SLA_NOTIFY_WITH_PROJECTION_PATCH = "sla-notify-with-projection"
 # Marks runs that start the customer's care at close; histories recorded before it have none.
 CARE_PATCH = "care"
 # Reading the customer at close: a short read retried a few times; should it keep failing, the
@@ -525,6 +528,9 @@ class TicketWorkflow:
         firing = sla_clocks.fire_due(
             state, workflow.now(), in_due_order=workflow.patched(SLA_DUE_ORDER_PATCH)
         )
+        if firing.notifications and workflow.patched(SLA_NOTIFY_WITH_PROJECTION_PATCH):
+            await self._record(firing.events, notifications=firing.notifications)
+            return
         await self._record(firing.events)
         for batch in firing.notifications:
             # Recording is one short idempotent insert, like the projection: as a local
@@ -554,11 +560,16 @@ class TicketWorkflow:
         )
         workflow.continue_as_new(start.model_copy(update={"resume": carried}))
 
-    async def _record(self, events: list[TicketEvent], evidence: Snapshot | None = None) -> None:
+    async def _record(
+        self,
+        events: list[TicketEvent],
+        evidence: Snapshot | None = None,
+        notifications: list[NotifyInput] | None = None,
+    ) -> None:
         """Publish search attributes and project the events with the ticket as it stands now.
 
         `evidence` is the snapshot the events' `device_snapshot_taken` records: the projection
-        stores it with the ticket.
+        stores it with the ticket; `notifications`, those the events cause, are recorded with it.
         """
         if not events:
             return
@@ -580,6 +591,7 @@ class TicketWorkflow:
             snapshots={e.seq: evidence for e in events if e.type == DEVICE_SNAPSHOT_TAKEN}
             if evidence is not None
             else {},
+            notifications=notifications or [],
         ).model_copy(deep=True)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.

@@ -51,7 +51,7 @@ class Payloads(BaseModel):
     payloads: list[JsonPayload] = Field(max_length=MAX_PAYLOADS)
 
 
-def _codec(request: Request) -> EncryptionCodec:
+async def _codec(request: Request) -> EncryptionCodec:
     codec: EncryptionCodec = request.app.state.payload_codec
     return codec
 

@@ -87,7 +87,7 @@ class AmendContractRequest(Strict):
 router = APIRouter(tags=["deliverables"])
 
 
-def artifact_store(request: Request) -> ArtifactStore:
+async def artifact_store(request: Request) -> ArtifactStore:
     """The app's artifact store."""
     found: ArtifactStore = request.app.state.artifacts
     return found

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -211,6 +212,14 @@ async def test_a_p2_ticket_from_friday_evening_escalates_after_the_monday_holida
         {"role:manager", "user:rita", "group:cto-office"},
     ]
     assert [(t.status, t.ticket_key) for t in follow_up] == [("open", handle.id)]
+    # Each firing recorded its notifications with its projection: no local activity of its own.
+    history = await handle.fetch_history()
+    assert not [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and b"record_notifications" in e.SerializeToString()
+    ]
 
     # Fired rungs stay fired: more time passing fires nothing again.
     await environment.sleep(timedelta(days=3))
