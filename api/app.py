@@ -100,7 +100,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
     # Outermost: a browser's preflight is answered before any other layer reads the request.
-    app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
+    app.add_middleware(
+        CodecCors, origins=settings.codec_cors_origins, api_origins=settings.cors_origins
+    )
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
