@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api.body_guard import BodyGuard
 from api.codec_cors import CodecCors
-from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
+from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds, redact_access_log
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
 from api.routes import (
     calendars,
@@ -95,6 +95,7 @@ def create_app(
     app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
     app.state.payload_codec = EncryptionCodec(key_ring(settings))
     install_problem_handlers(app)
+    redact_access_log()
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -66,13 +66,13 @@ async def work(api: Api, key: str, stage: str, user: str) -> None:
 
 @asynccontextmanager
 async def serving(
-    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto"
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", log_level: str = "warning"
 ) -> AsyncIterator[str]:
     """The app under uvicorn on a free loopback port of this loop; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1)
+        uvicorn.Config(app, log_level=log_level, lifespan=lifespan, timeout_graceful_shutdown=1)
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
