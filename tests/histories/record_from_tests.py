@@ -7,8 +7,9 @@ Rather than a second driver per workflow, this runs the tests named in SCENARIOS
 already drive each one to its end on a real Temporal server, under a pytest plugin that notes
 each workflow a client starts (start, signal-with-start, update-with-start). Before each
 Temporal server stops, the plugin fetches the histories of those workflows and of the children
-they started, and keeps the first completed one of each wanted name: a workflow type, or
-`TicketWorkflow-<kind>` for a ticket whose definition has a stage of that kind (or a gateway).
+they started, and keeps for each wanted name the history that ended best (completed first):
+a name is a workflow type, or `TicketWorkflow-<kind>` for a ticket whose definition has a
+stage of that kind (or a gateway).
 Each is saved as tests/histories/<name>.json; a name some recorded history covers already is
 not recorded again unless --force (see record.py: old histories are what prove that workflows
 started under old code still run).
@@ -33,7 +34,9 @@ from temporalio.testing import WorkflowEnvironment
 from domain.messages import TICKET_WORKFLOW
 from tests.histories.record import HISTORY_DIR
 
-# The test that drives each workflow type or ticket stage kind to its end.
+_STAGES = "tests/workflows/test_automated_stages.py::"
+_GATEWAY = f"{_STAGES}test_an_exclusive_gateway_after_a_flaky_service_and_its_join_then_reopen"
+# The test (a module or one test's node id) that drives each name's workflow to its end.
 SCENARIOS: dict[str, str] = {
     "CareWorkflow": "tests/workflows/test_care_workflow.py",
     "DeviceAlarmsWorkflow": "tests/workflows/test_device_alarms_workflow.py",
@@ -41,17 +44,19 @@ SCENARIOS: dict[str, str] = {
     "ProblemScanWorkflow": "tests/workflows/test_problem_scan.py",
     "RecurrenceWatchWorkflow": "tests/workflows/test_recurrence_watch.py",
     "CustomerSentimentWorkflow": "tests/workflows/test_sentiment_workflow.py",
-    "SiteDevicesWorkflow": "tests/workflows/test_device_alarms_workflow.py",
-    "SubscriptionWorkflow": "tests/api/test_subscriptions_api.py",
+    "SiteDevicesWorkflow": "tests/workflows/test_device_alarms.py",
+    "SubscriptionWorkflow": "tests/api/test_subscriptions_api.py::"
+    "test_events_arrive_signed_redacted_once_each_and_in_order_after_an_outage[sqlite]",
     "TriageRetrainWorkflow": "tests/workflows/test_triage_retrain.py",
-    "TicketWorkflow-service": "tests/workflows/test_automated_stages.py",
-    "TicketWorkflow-wait": "tests/workflows/test_automated_stages.py",
-    "TicketWorkflow-timer": "tests/workflows/test_automated_stages.py",
-    "TicketWorkflow-subprocess": "tests/workflows/test_automated_stages.py",
-    "TicketWorkflow-gateway": "tests/workflows/test_automated_stages.py",
+    "TicketWorkflow-service": f"{_GATEWAY}",
+    "TicketWorkflow-gateway": f"{_GATEWAY}",
+    "TicketWorkflow-wait": f"{_STAGES}test_a_wait_ends_on_its_signal_and_not_on_a_forged_one",
+    "TicketWorkflow-timer": f"{_STAGES}test_a_timer_on_a_business_calendar_sleeps_over_the_weekend",
+    "TicketWorkflow-subprocess": f"{_STAGES}test_a_subprocess_runs_a_child_ticket_to_its_close",
 }
 # How a history ended, best first: a subscription's workflow never completes (its tests
-# terminate it), a long-lived one may continue as new; a running one is not kept.
+# terminate it), a long-lived one may continue as new; one still running (a test that stops
+# once its stage is proven) comes last, and replays as far as it got.
 ENDINGS = [
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
@@ -114,9 +119,10 @@ class Collector:
                 if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
                     child = event.child_workflow_execution_started_event_attributes
                     todo.append((client, child.workflow_execution.workflow_id))
-            if not history.events or history.events[-1].event_type not in ENDINGS:
+            if not history.events:
                 continue
-            rank = ENDINGS.index(history.events[-1].event_type)
+            last = history.events[-1].event_type
+            rank = ENDINGS.index(last) if last in ENDINGS else len(ENDINGS)
             for name in names_of(history) & self.wanted:
                 if name not in self.kept or rank < self.kept[name][0]:
                     self.kept[name] = (rank, history.to_json())
@@ -184,7 +190,7 @@ def record(wanted: set[str], *, force: bool) -> int:
         return 0
     collector = Collector(set(targets))
     files = sorted({SCENARIOS[name] for name in targets})
-    pytest.main(["-q", "-x", "-p", "no:cacheprovider", *files], plugins=[Plugin(collector)])
+    pytest.main(["-q", "-p", "no:cacheprovider", *files], plugins=[Plugin(collector)])
     for name, path in sorted(targets.items()):
         if name in collector.kept:
             path.write_text(collector.kept[name][1] + "\n")
