@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fuzz test-chaos lint bench bench-throughput clean
+.PHONY: run test test-fuzz test-chaos lint audit bench bench-throughput clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m tests.runner
+
+# Known vulnerabilities of the installed dependencies (pip-audit against PyPI; see tests/audit.py).
+audit: $(STAMP)
+	$(PY) -m tests.audit
 
 # The Schemathesis run alone, deeper than in `make test` (FUZZ_EXAMPLES per operation and role).
 FUZZ_EXAMPLES ?= 200

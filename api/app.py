@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from api.body_guard import BodyGuard
 from api.codec_cors import CodecCors
-from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds
+from api.limits import BodySizeLimit, FailedAuthLimit, RequestIds, redact_access_log
 from api.metrics import RequestMetrics, request_histogram
 from api.metrics import router as metrics_router
 from api.problems import ProblemDocumentedAPI, install_problem_handlers
@@ -109,13 +109,16 @@ def create_app(
     # Per app, not prometheus_client's global registry: each app counts its own requests.
     app.state.metrics = CollectorRegistry()
     install_problem_handlers(app)
+    redact_access_log()
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
     app.add_middleware(RequestMetrics, histogram=request_histogram(app.state.metrics))
     # Outermost: a browser's preflight is answered before any other layer reads the request.
-    app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
+    app.add_middleware(
+        CodecCors, origins=settings.codec_cors_origins, api_origins=settings.cors_origins
+    )
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

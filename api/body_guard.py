@@ -24,12 +24,12 @@ from domain.problems import Problem, pointer
 DETAIL = "the request holds values the service cannot store"
 # JSON travels as UTF-8 (RFC 8259); other bytes cannot be a string of any field.
 NOT_UTF8 = "the body is not UTF-8 text"
-# Bodies of these types are not JSON; their views parse them (YAML definitions).
+# Bodies of these types are not JSON; their views parse them (YAML definitions). A `+json`
+# suffix makes any type JSON to FastAPI, so it is checked here whatever comes before it.
 _NOT_JSON = (
     "application/yaml",
     "application/x-yaml",
     "text/yaml",
-    "multipart/",
     "application/x-www-form-urlencoded",
 )
 # A 64-bit integer has at most 19 digits and a sign; anything longer is out of range.
@@ -43,9 +43,17 @@ def _bounded_int(text: str) -> int:
     return INT_MIN - 1 if text.startswith("-") else INT_MAX + 1
 
 
+def _may_be_json(content_type: str) -> bool:
+    """Whether a view could read a body of this type as JSON."""
+    media = content_type.split(";")[0].strip().lower()
+    if media.endswith("+json"):
+        return True
+    return media not in _NOT_JSON and not media.startswith("multipart/")
+
+
 def body_problems(body: bytes, content_type: str = "application/json") -> list[Problem]:
     """Problems with a request body; none for an empty body or one that is not JSON."""
-    if not body or content_type.split(";")[0].strip().lower().startswith(_NOT_JSON):
+    if not body or not _may_be_json(content_type):
         return []
     try:
         text = body.decode("utf-8")

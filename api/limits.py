@@ -75,6 +75,40 @@ class BodySizeLimit:
 
 MAX_REQUEST_ID = 128
 log = logging.getLogger("ticketflow.requests")
+# Paths whose last segment is a credential: the token of a feedback or consent link.
+_CREDENTIAL_PATH = re.compile(r"^(/feedback/|/consents/revoke/)[^/?]+")
+HIDDEN = "***"
+
+
+def loggable_target(path: str, query: str = "") -> str:
+    """A request target as logs may show it: link tokens hidden, query values hidden.
+
+    Deny by default: a query value may be a token a client put there, so only the names show.
+    """
+    shown = _CREDENTIAL_PATH.sub(rf"\g<1>{HIDDEN}", path)
+    if not query:
+        return shown
+    names = [part.split("=", 1)[0] for part in query.split("&") if part]
+    return shown + "?" + "&".join(f"{name}={HIDDEN}" for name in names)
+
+
+class AccessLogRedaction(logging.Filter):
+    """Rewrites uvicorn's access-log records so their request target is `loggable_target`'s."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Hide credentials in the target argument (client, method, target, version, status)."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, _, query = args[2].partition("?")
+            record.args = (*args[:2], loggable_target(path, query), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the redaction on uvicorn's access logger, once per process."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogRedaction) for f in access.filters):
+        access.addFilter(AccessLogRedaction())
 
 
 class RequestIds:
@@ -103,7 +137,7 @@ class RequestIds:
                 log.info(
                     "%s %s %s request-id=%s",
                     scope["method"],
-                    scope["path"],
+                    loggable_target(scope["path"]),
                     message["status"],
                     request_id,
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -12,6 +13,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# aiosqlite logs every statement with its parameters at DEBUG, and parameters hold secrets
+# (a subscription's signing secret): its logger stays at INFO whatever the root's level.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def async_url(url: str) -> str:
@@ -52,7 +57,8 @@ def _pre_ping(url: str) -> bool:
 
 def make_async_engine(url: str) -> AsyncEngine:
     """An async engine with SQLite pragmas applied on every connection."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=_pre_ping(url))
+    # Parameters hold secrets: neither SQLAlchemy's statement log nor its errors show them.
+    engine = create_async_engine(async_url(url), pool_pre_ping=_pre_ping(url), hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -60,7 +66,7 @@ def make_async_engine(url: str) -> AsyncEngine:
 
 def make_sync_engine(url: str) -> Engine:
     """A sync engine with the same SQLite pragmas."""
-    engine = create_engine(sync_url(url), pool_pre_ping=_pre_ping(url))
+    engine = create_engine(sync_url(url), pool_pre_ping=_pre_ping(url), hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

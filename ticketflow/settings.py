@@ -12,7 +12,15 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from limits import parse
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.customers import band_problems
@@ -134,6 +142,9 @@ class Settings(BaseSettings):
     # spans go to the OTLP/HTTP exporter the standard OTEL_EXPORTER_OTLP_* variables configure.
     # Needs the `otel` extra (`pip install 'ticketflow[otel]'`).
     otel_enabled: bool = False
+    # Browser origins that may call the rest of the API across origins (a separate front end);
+    # none by default: no cross-origin request is answered.
+    cors_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator("auth_failure_limit", "feedback_failure_limit")
     @classmethod
@@ -219,7 +230,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("http_allowed_hosts", "codec_cors_origins", mode="before")
+    @field_validator("http_allowed_hosts", "codec_cors_origins", "cors_origins", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -233,14 +244,15 @@ class Settings(BaseSettings):
             parse_allowed_host(entry)  # a ValueError here names the bad entry at startup
         return value
 
-    @field_validator("codec_cors_origins")
+    @field_validator("codec_cors_origins", "cors_origins")
     @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
+    def _origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        which = "codec CORS" if info.field_name == "codec_cors_origins" else "CORS"
         for origin in value:
             parts = urlsplit(origin)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
                 raise ValueError(
-                    f"codec CORS origin {origin!r} is not an origin like https://temporal-ui:8080"
+                    f"{which} origin {origin!r} is not an origin like https://temporal-ui:8080"
                 )
         return value
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import shutil
-from typing import Any
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 from tests.api.conftest import Api
 from tests.builders import INCIDENT, STAGE_DATA
@@ -56,3 +62,26 @@ async def work(api: Api, key: str, stage: str, user: str) -> None:
         headers=api.auth(user),
     )
     assert done.status_code == 200, done.text
+
+
+@asynccontextmanager
+async def serving(
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", log_level: str = "warning"
+) -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port of this loop; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=log_level, lifespan=lifespan, timeout_graceful_shutdown=1)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from asyncio.subprocess import PIPE, STDOUT
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.types import ASGIApp
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from api.app import create_app
 from domain.messages import StartTicketInput
 from tests.api.conftest import Api
+from tests.api.helpers import serving
 from tests.builders import REQUESTER, incident
 from tests.temporal_env import BIN
 from ticketflow.payload_codec import EncryptionCodec, KeyRing
@@ -171,25 +167,6 @@ async def test_without_keys_plain_payloads_pass_and_sealed_ones_are_refused(api:
     assert "keys held: none" in answer.json()["errors"][0]["detail"]
 
 
-@asynccontextmanager
-async def _serving(app: ASGIApp) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port of this loop; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 def _started_input(output: str) -> Payload:
     """The first payload of the started event in `temporal workflow show --output json`."""
     started = json.loads(output)["events"][0]["workflowExecutionStartedEventAttributes"]
@@ -231,7 +208,7 @@ async def test_the_temporal_cli_reads_an_encrypted_history_through_the_codec(api
         "--namespace", api.env.client.namespace,
     )  # fmt: skip
     try:
-        async with app.router.lifespan_context(app), _serving(app) as url:
+        async with app.router.lifespan_context(app), serving(app) as url:
             codec = ("--codec-endpoint", f"{url}/codec")
             raw = await _temporal(*show)
             decoded = await _temporal(

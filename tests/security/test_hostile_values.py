@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api.app import create_app
 from api.body_guard import body_problems
-from domain.json_values import MAX_DEPTH, MAX_PROBLEMS, value_problems
+from domain.json_values import MAX_DEPTH, MAX_PROBLEMS, TOO_DEEP, value_problems
 from domain.problems import Rejected
 from services.ticket_creation import file_ticket, load_definition
 from store.models import IdempotencyRow, KeySequenceRow, TicketRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM, publish_incident
 from tests.builders import INCIDENT, REQUESTER
+from tests.dbutil import sqlite_url
+from ticketflow.settings import Settings
 
 
 def _nested(depth: int, leaf: str = "0") -> str:
@@ -71,6 +76,33 @@ def test_not_json_passes_on_to_its_view_unless_it_holds_a_raw_nul() -> None:
     assert body_problems(b"{not json") == []
     assert body_problems(b"{not \x00 json")[0].detail.startswith("NUL")
     assert body_problems(b'key: "\\ud800"', "application/yaml") == []
+
+
+# FastAPI reads any `application/*+json` body as JSON, whatever comes before the suffix.
+JSON_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/problem+json",
+    "application/yaml+json",
+    "application/x-www-form-urlencoded+json",
+    "text/plain",
+]
+
+
+@pytest.mark.parametrize("content_type", JSON_TYPES)
+async def test_a_hundred_thousand_levels_are_a_422_whatever_the_json_type(
+    tmp_path: Path, content_type: str
+) -> None:
+    # The guard answers before any view: neither Temporal nor the database is reached.
+    app = create_app(Settings(database_url=sqlite_url(tmp_path)))
+    body = _nested(100_000).encode()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
+    ) as http:
+        answer = await http.post("/tickets", content=body, headers={"Content-Type": content_type})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.json()["errors"] == [{"pointer": "", "detail": TOO_DEEP}]
 
 
 def test_a_flood_of_problems_is_cut_short() -> None:

@@ -1,11 +1,18 @@
-"""Recorded ticket histories replay against the current TicketWorkflow (see tests/histories)."""
+"""Recorded histories replay against the current workflows (see tests/histories).
+
+There is one for every workflow type and every stage kind of the process language: a new
+type or kind fails test_every_workflow_type_and_stage_kind_has_a_recorded_history until one is
+recorded (tests/histories/record_from_tests.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from temporalio import workflow
@@ -14,6 +21,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+import workflows
+from domain.definitions import StageKind
 from domain.git_commits import GIT_COMMIT_SIGNAL
 from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from domain.triage import DUPLICATE_SIGNAL
@@ -21,6 +30,7 @@ from tests.dbutil import sqlite_url
 from tests.histories.record import HISTORY_DIR, SLA_WORKFLOW_ID, WORKFLOW_ID, record_full_life
 from tests.histories.record_deliverables import WORKFLOW_ID as DELIVERABLES_WORKFLOW_ID
 from tests.histories.record_deliverables import record_deliverables
+from tests.histories.record_from_tests import SCENARIOS, load, recorded_names
 from tests.histories.record_git_commits import WORKFLOW_ID as GIT_COMMITS_WORKFLOW_ID
 from tests.histories.record_git_commits import record_git_commits
 from tests.histories.record_triage import WORKFLOW_ID as TRIAGE_WORKFLOW_ID
@@ -49,15 +59,38 @@ class TimerFirstTicketWorkflow(TicketWorkflow):
         return await super().run(start)
 
 
-def load(path: Path) -> WorkflowHistory:
-    """A recorded history; its file is named after the workflow id."""
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+def _workflow_classes() -> dict[str, type]:
+    """Every workflow class of the workflows package, by its workflow type name."""
+    found = {}
+    for module in pkgutil.iter_modules(workflows.__path__):
+        for value in vars(importlib.import_module(f"workflows.{module.name}")).values():
+            definition = isinstance(value, type) and workflow._Definition.from_class(value)
+            if definition and value.__module__ == f"workflows.{module.name}":
+                found[definition.name] = value
+    return found
 
 
-async def replay(history: WorkflowHistory, workflow_class: type) -> None:
-    """Replay one history on a worker that knows only this workflow class."""
-    replayer = Replayer(workflows=[workflow_class], data_converter=DATA_CONVERTER)
+WORKFLOWS = _workflow_classes()
+
+
+async def replay(history: WorkflowHistory, *workflow_classes: type) -> None:
+    """Replay one history on a worker that knows these workflow classes (default: all)."""
+    replayer = Replayer(
+        workflows=list(workflow_classes or WORKFLOWS.values()), data_converter=DATA_CONVERTER
+    )
     await replayer.replay_workflow(history)
+
+
+def test_every_workflow_type_and_stage_kind_has_a_recorded_history() -> None:
+    assert len(WORKFLOWS) >= 10  # the discovery found the package's workflows
+    wanted = set(WORKFLOWS) | {f"{TICKET_WORKFLOW}-{kind}" for kind in get_args(StageKind)}
+    wanted.add(f"{TICKET_WORKFLOW}-gateway")
+    missing = wanted - recorded_names()
+    assert not missing, (
+        f"no recorded history of {sorted(missing)}: add a scenario to "
+        "tests/histories/record_from_tests.py and run it"
+    )
+    assert (wanted - {f"{TICKET_WORKFLOW}-task"}) <= set(SCENARIOS) | {TICKET_WORKFLOW}
 
 
 def test_a_full_life_history_is_recorded() -> None:
@@ -76,7 +109,7 @@ def test_a_full_life_history_is_recorded() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
-    await replay(load(path), TicketWorkflow)
+    await replay(load(path))
 
 
 async def test_replay_catches_a_non_deterministic_change() -> None:
