@@ -1,9 +1,14 @@
-"""Reading the outbox: the ticket events after a position, in the order they were written."""
+"""The outbox: ticket events queued for the subscriptions, read in the order they were written."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from domain.events_out import OutboxItem
 from store.models import OutboxRow, TicketEventRow
@@ -38,3 +43,35 @@ async def outbound_events(
         )
     )
     return {r.seq: r for r in rows}
+
+
+@cache
+def _outbox_insert(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Table = OutboxRow.__table__  # type: ignore[assignment]
+    return insert(table).on_conflict_do_nothing()
+
+
+# Any constant: the lock's name among this database's advisory locks.
+_OUTBOX_LOCK = 0x7466_6F62
+
+
+async def queue_outbound(
+    *, session: AsyncSession, key: str, events: list[tuple[int, str, datetime]]
+) -> None:
+    """Put new events (seq, type, at) in the outbox, in seq order, for the subscriptions.
+
+    A reader follows the outbox by position, so positions must become visible in the order
+    they were handed out. PostgreSQL hands out a sequence's numbers before commit, so writers
+    take turns (a lock held from here to the commit, the end of this transaction); SQLite has
+    one writer at a time anyway.
+    """
+    if not events:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
+    rows = [
+        {"ticket_key": key, "seq": seq, "type": type_, "at": at}
+        for seq, type_, at in sorted(events, key=lambda e: e[0])
+    ]
+    await session.execute(_outbox_insert(session.get_bind().dialect.name), rows)

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -21,7 +21,6 @@ from store.deliverables import ATTACHED, record_versions
 from store.devices import insert_snapshot
 from store.models import (
     Base,
-    OutboxRow,
     SlaClockRow,
     SlaEventRow,
     TaskRow,
@@ -29,6 +28,7 @@ from store.models import (
     TicketParticipantRow,
     TicketRow,
 )
+from store.outbox import queue_outbound
 from store.participants import participant_rows
 from store.triage import TRIAGE_EVENTS, record_triage_events
 
@@ -55,7 +55,6 @@ class _Statements:
     participants: Insert
     clocks: Insert
     sla_events: Insert
-    outbox: Insert
 
 
 @cache
@@ -85,7 +84,6 @@ def _statements(dialect: str) -> _Statements:
         participants=insert(_table(TicketParticipantRow)).on_conflict_do_nothing(),
         clocks=upsert(SlaClockRow, "ticket_key", "clock_id"),
         sla_events=insert(_table(SlaEventRow)).on_conflict_do_nothing(),
-        outbox=insert(_table(OutboxRow)).on_conflict_do_nothing(),
     )
 
 
@@ -250,28 +248,9 @@ async def apply_projection(
     attached = [e for e in events if e.seq in new and e.type == ATTACHED]
     if attached:
         await record_versions(session=session, key=ticket.key, events=attached)
-    await _queue_outbound(session, ticket.key, [e for e in events if e.seq in new])
+    await queue_outbound(
+        session=session,
+        key=ticket.key,
+        events=[(e.seq, e.type, e.at) for e in events if e.seq in new],
+    )
     return len(new)
-
-
-# Any constant: the lock's name among this database's advisory locks.
-_OUTBOX_LOCK = 0x7466_6F62
-
-
-async def _queue_outbound(session: AsyncSession, key: str, events: list[TicketEvent]) -> None:
-    """Put the new events in the outbox, in seq order, for the subscriptions to deliver.
-
-    A reader follows the outbox by position, so positions must become visible in the order
-    they were handed out. PostgreSQL hands out a sequence's numbers before commit, so writers
-    take turns (a lock held from here to the commit, the end of this transaction); SQLite has
-    one writer at a time anyway.
-    """
-    if not events:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
-    rows = [
-        {"ticket_key": key, "seq": e.seq, "type": e.type, "at": e.at}
-        for e in sorted(events, key=lambda e: e.seq)
-    ]
-    await session.execute(_statements_of(session).outbox, rows)

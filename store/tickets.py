@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.participation import GROUP, PERSON
 from domain.ticket import TicketStatus
 from store.models import TaskRow, TicketEventRow, TicketParticipantRow, TicketRow
+from store.outbox import queue_outbound
 
 
 class BadCursor(ValueError):
@@ -282,7 +283,8 @@ async def append_closed_event(
     The ticket's workflow has ended, so nothing numbers its events but writers after close
     (care, the recurrence watch). Each takes the seq under the ticket row's lock where the
     database has row locks, which also waits for the ticket's own last projection; elsewhere
-    (SQLite) writes are serial anyway. The ticket's `last_seq` follows.
+    (SQLite) writes are serial anyway. The ticket's `last_seq` follows, and the event goes
+    to the outbox like the ticket's own, so subscribers hear of care and recurrence too.
     """
     await session.execute(select(TicketRow.key).where(TicketRow.key == key).with_for_update())
     last = await session.scalar(
@@ -296,4 +298,5 @@ async def append_closed_event(
         .where(TicketRow.key == key, TicketRow.last_seq < seq)
         .values(last_seq=seq, updated_at=at)
     )
+    await queue_outbound(session=session, key=key, events=[(seq, type_, at)])
     return seq

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.ticket import TicketEvent, TicketSnapshot
 from store.outbox import outbox_after, outbox_head
 from store.projection import apply_projection
-from tests.store.snapshots import event, snapshot
+from store.tickets import append_closed_event
+from tests.store.snapshots import T0, event, snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -46,3 +47,26 @@ async def test_a_reader_resumes_after_the_position_it_reached(session_factory: S
         head = await outbox_head(session=session)
     await _project(session_factory, snapshot("B-1", last_seq=1), [event(1, "created")])
     assert await _outbox(session_factory, after=head) == [("B-1", 1, "created")]
+
+
+async def test_events_appended_after_close_enter_the_outbox_after_the_tickets_own(
+    session_factory: Sessions,
+) -> None:
+    await _project(
+        session_factory, snapshot("INC-9", last_seq=2), [event(1, "created"), event(2, "closed")]
+    )
+    async with session_factory() as session, session.begin():
+        seq = await append_closed_event(
+            session=session,
+            key="INC-9",
+            type_="care_action",
+            at=T0,
+            actor="system:care",
+            data={"action": "survey"},
+        )
+    assert seq == 3
+    assert await _outbox(session_factory) == [
+        ("INC-9", 1, "created"),
+        ("INC-9", 2, "closed"),
+        ("INC-9", 3, "care_action"),
+    ]
