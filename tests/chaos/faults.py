@@ -33,6 +33,10 @@ def _is_api(argv: list[str]) -> bool:
     return argv[3:4] == ["api"]
 
 
+def _is_edge(argv: list[str]) -> bool:
+    return argv[3:4] == ["edge"]
+
+
 def _is_temporal(argv: list[str]) -> bool:
     return argv[:1] == [str(temporal_binary())]
 
@@ -40,6 +44,7 @@ def _is_temporal(argv: list[str]) -> bool:
 ROLES: dict[str, Callable[[list[str]], bool]] = {
     "worker": _is_worker,
     "api": _is_api,
+    "edge": _is_edge,
     "temporal": _is_temporal,
 }
 

@@ -50,6 +50,9 @@ def drive_under(stack: ChaosStack, driver: Driver, killer: RandomKiller) -> list
     return lives
 
 
+@pytest.mark.skipif(
+    not FULL, reason="make test kills the worker at chosen points (test_kill_points.py) instead"
+)
 def test_worker_sigkilled_at_random_points_of_the_lives(sqlite_stack: ChaosStack) -> None:
     driver = Driver(sqlite_stack.base_url, sqlite_stack.tokens, "worker-kill")
     killer = RandomKiller(
