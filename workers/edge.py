@@ -42,7 +42,6 @@ from domain.device_reading import SNAPSHOT_START_TO_CLOSE
 from domain.device_window import DeviceWindows
 from domain.devices import Device, edge_queue
 from triage.device_anomaly import DeviceAnomalyDetector
-from workers.kill_points import kill_point_interceptors
 
 # A registry read nobody serves (no ticket worker yet) gives up after this; the edge keeps
 # its last list and asks again at the next refresh.
@@ -60,7 +59,6 @@ def build_edge_worker(*, client: Client, site: str, windows: DeviceWindows | Non
         # A snapshot being read when the worker is stopped finishes (its reads are bounded)
         # instead of failing an attempt that another worker would have to start again.
         graceful_shutdown_timeout=SNAPSHOT_START_TO_CLOSE,
-        interceptors=kill_point_interceptors(),
     )
 
 

@@ -1,6 +1,6 @@
 """A test-only fault hook: a worker SIGKILLs itself at a chosen point of a ticket's life.
 
-Inert unless `TICKETFLOW_CHAOS_KILL_DIR` names a directory: only then do the workers install
+Inert unless `TICKETFLOW_CHAOS_KILL_DIR` names a directory: only then does the ticket worker install
 the interceptor below. A chaos test arms a point by writing `<dir>/<point>.arm` holding N (and
 any nonce after it); the Nth call of that point in a worker process claims the arm file, writes
 `<dir>/<point>.hit` (what was running, synced to disk) and SIGKILLs its own process before the
@@ -30,7 +30,6 @@ from temporalio.worker import (
 )
 
 from domain.care_flow import CARE_SEND_ACTIVITY
-from domain.devices import DEVICE_SNAPSHOT_ACTIVITY
 from domain.messages import PROJECT_ACTIVITY
 from domain.notifications import NOTIFY_ACTIVITY
 from domain.triage import TRIAGE_ACTIVITY
@@ -56,7 +55,6 @@ POINTS: dict[str, Point] = {
     # The SLA ladder's firing records its rungs' notifications in this local activity.
     "sla": Point(NOTIFY_ACTIVITY),
     "care-send": Point(CARE_SEND_ACTIVITY),
-    "device-read": Point(DEVICE_SNAPSHOT_ACTIVITY),
 }
 
 
