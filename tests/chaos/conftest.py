@@ -27,7 +27,7 @@ from workers.kill_points import KILL_DIR_ENV
 FULL = os.environ.get("TICKETFLOW_CHAOS_FULL") == "1"
 SEED = int(os.environ.get("TICKETFLOW_CHAOS_SEED", "20261201"))
 # A bound on the stack's start (five processes importing the app) on a loaded machine.
-STACK_READY = 240.0
+STACK_READY = 600.0
 
 
 @dataclass(frozen=True)

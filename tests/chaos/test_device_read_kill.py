@@ -26,7 +26,7 @@ from tests.chaos.conftest import FULL, ChaosStack, call
 from tests.chaos.driver import RETRYABLE, STEP_TIMEOUT
 from tests.chaos.faults import RESTART_TIMEOUT, child
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 900)]
 
 
 class EdgeKiller:

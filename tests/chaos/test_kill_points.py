@@ -32,7 +32,7 @@ from tests.chaos.faults import child
 from tests.chaos.receiver import CARE_PATH, HOOK_PATH, Arrival
 from tests.devstack_util import wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 900)]
 
 CARE_STRATEGY = {
     "key": "chaos-care",

@@ -23,7 +23,7 @@ from tests.chaos.faults import RESTART_TIMEOUT, child
 from tests.devstack_util import alive, healthy, wait_until
 from tests.domain.test_deliverables import pcap_bytes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 900)]
 
 PCAP = "application/vnd.tcpdump.pcap"
 UPLOAD_DEFINITION = {
