@@ -79,8 +79,10 @@ USERS = {
 # Idempotency-Key. Anything else, a 500 above all, is a finding.
 RETRYABLE = frozenset({502, 503, 504})
 # How long one request may go unanswered through restarts and outages: a bound, not a figure.
-# A worker killed mid-triage leaves its activity to time out (60 s) before the retry.
-STEP_TIMEOUT = 240.0
+# A worker killed mid-triage leaves its activity to time out (60 s) before the retry, and a
+# worker killed several times in a row restarts after up to 30 s of backoff, then imports the
+# app (minutes on a loaded machine).
+STEP_TIMEOUT = 600.0
 RETRY_PAUSE = 0.5
 POLL_PAUSE = 0.3
 

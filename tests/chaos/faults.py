@@ -21,7 +21,7 @@ from tests.devstack_util import alive, children_of, command_line, wait_until
 from ticketflow.temporal_server import temporal_binary
 
 # How long a restarted child may take to appear (the supervisor's backoff reaches 30 s).
-RESTART_TIMEOUT = 240.0
+RESTART_TIMEOUT = 600.0
 
 
 def _is_worker(argv: list[str]) -> bool:

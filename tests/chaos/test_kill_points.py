@@ -58,7 +58,7 @@ CARE_DEFINITION: dict[str, Any] = {
 }
 # How long after the lives the markers, surveys and deliveries may take to arrive (a worker
 # killed mid-triage or mid-send costs its activity's start-to-close timeout): a bound.
-AFTERMATH = 240.0
+AFTERMATH = 600.0
 
 
 def prepare_care_and_subscription(stack: ChaosStack) -> None:

@@ -80,7 +80,8 @@ def test_api_killed_mid_upload_keeps_nothing_and_the_retry_stores_the_file(
     )["key"]
     call(stack, "dana", "POST", f"/tickets/{key}/tasks/collect/claim", {})
     content = pcap_bytes(60_000)  # about 4.5 MB: many chunks, the first half written first
-    path = f"{stack.base_url}/tickets/{key}/deliverables/collect/capture"
+    route = f"/tickets/{key}/deliverables/collect/capture"
+    path = f"{stack.base_url}{route}"
     auth = {"Authorization": f"Bearer {stack.tokens['dana']}"}
     before_parts, before_stored = set(incoming(stack)), committed(stack)
 
@@ -121,7 +122,7 @@ def test_api_killed_mid_upload_keeps_nothing_and_the_retry_stores_the_file(
     wait_until(lambda: healthy(stack.stack.api_port), "the restarted API", RESTART_TIMEOUT)
     # Nothing of the killed upload is stored under a hash or attached to the ticket.
     assert committed(stack) == before_stored
-    versions = call(stack, "dana", "GET", f"{path}/versions", None)
+    versions = call(stack, "dana", "GET", f"{route}/versions", None)
     assert versions["items"] == [], versions
 
     retried = httpx.post(
@@ -132,7 +133,7 @@ def test_api_killed_mid_upload_keeps_nothing_and_the_retry_stores_the_file(
         trust_env=False,
     )
     assert retried.status_code == 200, retried.text
-    (version,) = call(stack, "dana", "GET", f"{path}/versions", None)["items"]
+    (version,) = call(stack, "dana", "GET", f"{route}/versions", None)["items"]
     digest = hashlib.sha256(content).hexdigest()
     assert (version["sha256"], version["size"], version["media_type"]) == (
         digest,
