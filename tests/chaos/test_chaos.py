@@ -28,7 +28,7 @@ from tests.devstack_util import alive, healthy, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 900)]
 
 # How long a create may take to commit its key reservation while Temporal is stopped.
-RESERVATION_TIMEOUT = 60.0
+RESERVATION_TIMEOUT = 300.0
 
 
 def check(stack: ChaosStack, lives: list[Life], faults: str) -> None:
