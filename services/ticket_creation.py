@@ -137,6 +137,17 @@ async def _start(
     )
 
 
+async def _started(client: Client, key: str) -> bool:
+    """Whether a workflow runs or ran under `key`."""
+    try:
+        await client.get_workflow_handle(key).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 async def _check_encodable(client: Client, start: StartTicketInput) -> None:
     """Encode the workflow input as the start will, so a failure refuses before any write."""
     try:
@@ -441,7 +452,9 @@ async def file_ticket(
                 memo=memo,
             )
         except RPCError as exc:
-            if exc.status not in REFUSED_STARTS:
+            # A refused start left nothing, but a worker lost while the workflow's first task
+            # ran the create's Update fails it with FAILED_PRECONDITION after the start.
+            if exc.status not in REFUSED_STARTS or await _started(client, reserved):
                 raise  # transient: the key and record stay, so a retry finishes this ticket
             await _release(
                 session=session,

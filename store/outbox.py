@@ -46,10 +46,15 @@ async def outbound_events(
 
 
 @cache
-def _outbox_insert(dialect: str) -> Insert:
+def _outbox_upsert(dialect: str) -> Insert:
+    """Queue an event once; sent again, it keeps its position and takes the later values."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Table = OutboxRow.__table__  # type: ignore[assignment]
-    return insert(table).on_conflict_do_nothing()
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["ticket_key", "seq"],
+        set_={"type": statement.excluded.type, "at": statement.excluded.at},
+    )
 
 
 # Any constant: the lock's name among this database's advisory locks.
@@ -59,7 +64,7 @@ _OUTBOX_LOCK = 0x7466_6F62
 async def queue_outbound(
     *, session: AsyncSession, key: str, events: list[tuple[int, str, datetime]]
 ) -> None:
-    """Put new events (seq, type, at) in the outbox, in seq order, for the subscriptions.
+    """Put events (seq, type, at) in the outbox, in seq order, for the subscriptions.
 
     A reader follows the outbox by position, so positions must become visible in the order
     they were handed out. PostgreSQL hands out a sequence's numbers before commit, so writers
@@ -74,4 +79,4 @@ async def queue_outbound(
         {"ticket_key": key, "seq": seq, "type": type_, "at": at}
         for seq, type_, at in sorted(events, key=lambda e: e[0])
     ]
-    await session.execute(_outbox_insert(session.get_bind().dialect.name), rows)
+    await session.execute(_outbox_upsert(session.get_bind().dialect.name), rows)

@@ -52,6 +52,7 @@ class _Statements:
     ticket: ReturningInsert[Any]
     tasks: Insert
     events: ReturningInsert[Any]
+    events_again: Insert
     participants: Insert
     clocks: Insert
     sla_events: Insert
@@ -64,11 +65,14 @@ def _statements(dialect: str) -> _Statements:
     def upsert(model: type[Base], *keys: str, newer_only: bool = False) -> Insert:
         """Insert, or on a key conflict overwrite every other column (each call sets them all).
 
-        `newer_only`: overwrite only with a higher `last_seq` (the newest snapshot wins).
+        `newer_only`: overwrite only with the same or a higher `last_seq` (the newest snapshot
+        wins; of two with the same, the later: a workflow task run again after its worker died
+        sends again what the lost run sent, stamped with the rerun's time, and only the rerun
+        is in the history).
         """
         table = _table(model)
         statement = insert(table)
-        newer = table.c.last_seq < statement.excluded.last_seq if newer_only else None
+        newer = table.c.last_seq <= statement.excluded.last_seq if newer_only else None
         return statement.on_conflict_do_update(
             index_elements=list(keys),
             set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
@@ -81,9 +85,10 @@ def _statements(dialect: str) -> _Statements:
         events=insert(_table(TicketEventRow))
         .on_conflict_do_nothing()
         .returning(_table(TicketEventRow).c.seq),
+        events_again=upsert(TicketEventRow, "ticket_key", "seq"),
         participants=insert(_table(TicketParticipantRow)).on_conflict_do_nothing(),
         clocks=upsert(SlaClockRow, "ticket_key", "clock_id"),
-        sla_events=insert(_table(SlaEventRow)).on_conflict_do_nothing(),
+        sla_events=upsert(SlaEventRow, "ticket_key", "seq"),
     )
 
 
@@ -181,7 +186,8 @@ async def _project_sla(
     clocks: list[SlaClock],
     won: bool,
 ) -> None:
-    """Clock rows follow the ticket row's newest-wins guard; SLA events are kept once each."""
+    """Clock rows follow the ticket row's newest-wins guard; SLA events are kept once each
+    (with the values they were last sent with)."""
     statements = _statements_of(session)
     if won and clocks:
         await session.execute(statements.clocks, [_clock_values(ticket, c) for c in clocks])
@@ -207,11 +213,12 @@ async def apply_projection(
     `snapshots` are the sealed device snapshots the ticket took, by the seq of the event that
     records each: stored with the ticket's key when that event is new, so once.
 
-    Returns how many events were new. Calls may arrive twice (activity retries) or out of
-    order (concurrent Updates): the ticket upsert only wins with a higher `last_seq` (the guard
-    sits in the statement, so no read-then-write race exists even on SQLite), and the event
-    primary key keeps each event once, like the participants. A handful of statements, whatever
-    the ticket's size.
+    Returns how many events were new. Calls may arrive twice (activity retries, or a
+    workflow task run again after its worker died, with the rerun's times) or out of order
+    (concurrent Updates): the ticket upsert only wins with the same or a higher `last_seq` (the
+    guard sits in the statement, so no read-then-write race exists even on SQLite), and the
+    event primary key keeps each event once, with the values it was last sent with, like the
+    outbox and the participants. A handful of statements, whatever the ticket's size.
     """
     statements = _statements_of(session)
     won = await session.scalar(statements.ticket, _ticket_values(ticket))
@@ -232,6 +239,10 @@ async def apply_projection(
         for e in events
     ]
     new = set((await session.scalars(statements.events, rows)).all())
+    # Events sent again carry the values of the run the history kept (see `upsert`).
+    again = [row for row in rows if row["seq"] not in new]
+    if again:
+        await session.execute(statements.events_again, again)
     # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
     if participants is None:
         participants = participants_in((e.type, e.actor, e.data) for e in events)
@@ -249,8 +260,6 @@ async def apply_projection(
     if attached:
         await record_versions(session=session, key=ticket.key, events=attached)
     await queue_outbound(
-        session=session,
-        key=ticket.key,
-        events=[(e.seq, e.type, e.at) for e in events if e.seq in new],
+        session=session, key=ticket.key, events=[(e.seq, e.type, e.at) for e in events]
     )
     return len(new)

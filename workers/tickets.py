@@ -21,6 +21,7 @@ from activities.triage import TriageActivities
 from services.feedback_tokens import feedback_url
 from ticketflow.settings import Settings, get_settings
 from workers.device_alarms import ALARM_WORKFLOWS, alarm_activities
+from workers.kill_points import kill_point_interceptors
 from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.event_delivery import SubscriptionWorkflow
@@ -109,4 +110,5 @@ def build_ticket_worker(
             *(actions or action_registry(settings)).activities,
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],
+        interceptors=kill_point_interceptors(),
     )

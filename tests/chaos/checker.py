@@ -13,7 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from store.db import make_sync_engine
-from store.models import TaskRow, TicketEventRow, TicketRow
+from store.models import OutboxRow, TaskRow, TicketEventRow, TicketRow
+from tests.chaos.receiver import Arrival
 from ticketflow.temporal_client import DATA_CONVERTER
 from workflows.ticket import TicketWorkflow
 
@@ -219,3 +220,66 @@ def findings(tickets: list[Recorded], clean: Recorded) -> list[str]:
             )
         found += [f"{ticket.key}: {p}" for p in problems]
     return found
+
+
+def outbox_of(*, database_url: str, keys: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each ticket's outbound events (seq, type) as the projection queued them, in seq order."""
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(OutboxRow.ticket_key, OutboxRow.seq, OutboxRow.type)
+                .where(OutboxRow.ticket_key.in_(keys))
+                .order_by(OutboxRow.ticket_key, OutboxRow.seq)
+            ).all()
+    finally:
+        engine.dispose()
+    found: dict[str, list[tuple[int, str]]] = {key: [] for key in keys}
+    for key, seq, kind in rows:
+        found[key].append((seq, kind))
+    return found
+
+
+def delivered(arrivals: list[Arrival]) -> dict[str, list[tuple[str, int, str]]]:
+    """Each ticket's webhook deliveries (event id, seq, type) in arrival order, repeats kept."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for arrival in arrivals:
+        event = arrival.json()
+        found.setdefault(event["subject"], []).append(
+            (event["id"], event["data"]["seq"], event["data"]["type"])
+        )
+    return found
+
+
+def delivery_findings(
+    outbox: dict[str, list[tuple[int, str]]], arrivals: list[Arrival]
+) -> list[str]:
+    """Every queued event arrived at least once, once after dedupe by id, in seq order."""
+    found = []
+    by_ticket = delivered(arrivals)
+    for key, queued in outbox.items():
+        seen: dict[str, tuple[int, str]] = {}
+        for event, seq, kind in by_ticket.get(key, []):
+            if event in seen and seen[event] != (seq, kind):
+                found.append(f"{key}: event {event} redelivered as {seq, kind}, was {seen[event]}")
+            seen.setdefault(event, (seq, kind))
+        once = list(seen.values())
+        if once != queued:
+            found.append(f"{key}: delivered after dedupe {once}, queued {queued}")
+        ids = [event for event, _, _ in by_ticket.get(key, [])]
+        if any(f"{key}-{seq}" != event for event, seq, _ in by_ticket.get(key, [])):
+            found.append(f"{key}: event ids not <key>-<seq>: {ids}")
+    return found
+
+
+def care_findings(expected: dict[str, list[str]], arrivals: list[Arrival]) -> list[str]:
+    """Each ticket's care actions reached the connector exactly once each."""
+    sent: dict[str, list[str]] = {key: [] for key in expected}
+    for arrival in arrivals:
+        body = arrival.json()
+        sent.setdefault(body["ticket_key"], []).append(body["action"])
+    return [
+        f"{key}: care actions sent {sent.get(key, [])}, want each of {actions} once"
+        for key, actions in expected.items()
+        if sorted(sent.get(key, [])) != sorted(actions)
+    ]

@@ -72,13 +72,17 @@ USERS = {
     "dana": ("service-desk", "agent"),
     "otto": ("ops", "agent"),
     "rita": ("sales", "requester"),
+    "carla": ("customer-care", "agent"),
+    "root": ("it", "admin"),
 }
 # Answers a restarting stack gives (a dead API is a transport error): retried with the same
 # Idempotency-Key. Anything else, a 500 above all, is a finding.
 RETRYABLE = frozenset({502, 503, 504})
 # How long one request may go unanswered through restarts and outages: a bound, not a figure.
-# A worker killed mid-triage leaves its activity to time out (60 s) before the retry.
-STEP_TIMEOUT = 240.0
+# A worker killed mid-triage leaves its activity to time out (60 s) before the retry, and a
+# worker killed several times in a row restarts after up to 30 s of backoff, then imports the
+# app (minutes on a loaded machine).
+STEP_TIMEOUT = 600.0
 RETRY_PAUSE = 0.5
 POLL_PAUSE = 0.3
 
@@ -100,10 +104,19 @@ class Life:
 class Driver:
     """Files and works tickets as their people would, each life on its own thread."""
 
-    def __init__(self, base_url: str, tokens: dict[str, str], label: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: dict[str, str],
+        label: str,
+        definition: dict[str, Any] = DEFINITION,
+        intake: dict[str, Any] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.tokens = tokens
         self.label = label
+        self.definition = definition["key"]
+        self.intake = intake or {}
         self.lives: dict[int, Life] = {}
         self._lock = threading.Lock()
 
@@ -175,7 +188,7 @@ class Driver:
                 self.request(http, user, "POST", path, life=life, step=name, body=body)
 
             life.phase = "create"
-            intake = {"title": f"{self.label} ticket {index}"}
+            intake = {"title": f"{self.label} ticket {index}", **self.intake}
             created = self.request(
                 http,
                 "rita",
@@ -183,7 +196,7 @@ class Driver:
                 "/tickets",
                 life=life,
                 step="create",
-                body={"definition": DEFINITION["key"], "data": intake},
+                body={"definition": self.definition, "data": intake},
             )
             life.key = created.json()["key"]
             life.create_replayed = created.headers.get("Idempotent-Replayed") == "true"

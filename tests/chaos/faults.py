@@ -21,7 +21,7 @@ from tests.devstack_util import alive, children_of, command_line, wait_until
 from ticketflow.temporal_server import temporal_binary
 
 # How long a restarted child may take to appear (the supervisor's backoff reaches 30 s).
-RESTART_TIMEOUT = 240.0
+RESTART_TIMEOUT = 600.0
 
 
 def _is_worker(argv: list[str]) -> bool:
@@ -33,6 +33,10 @@ def _is_api(argv: list[str]) -> bool:
     return argv[3:4] == ["api"]
 
 
+def _is_edge(argv: list[str]) -> bool:
+    return argv[3:4] == ["edge"]
+
+
 def _is_temporal(argv: list[str]) -> bool:
     return argv[:1] == [str(temporal_binary())]
 
@@ -40,6 +44,7 @@ def _is_temporal(argv: list[str]) -> bool:
 ROLES: dict[str, Callable[[list[str]], bool]] = {
     "worker": _is_worker,
     "api": _is_api,
+    "edge": _is_edge,
     "temporal": _is_temporal,
 }
 

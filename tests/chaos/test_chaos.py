@@ -25,10 +25,10 @@ from tests.chaos.faults import (
 )
 from tests.devstack_util import alive, healthy, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 900)]
 
 # How long a create may take to commit its key reservation while Temporal is stopped.
-RESERVATION_TIMEOUT = 60.0
+RESERVATION_TIMEOUT = 300.0
 
 
 def check(stack: ChaosStack, lives: list[Life], faults: str) -> None:
@@ -50,6 +50,9 @@ def drive_under(stack: ChaosStack, driver: Driver, killer: RandomKiller) -> list
     return lives
 
 
+@pytest.mark.skipif(
+    not FULL, reason="make test kills the worker at chosen points (test_kill_points.py) instead"
+)
 def test_worker_sigkilled_at_random_points_of_the_lives(sqlite_stack: ChaosStack) -> None:
     driver = Driver(sqlite_stack.base_url, sqlite_stack.tokens, "worker-kill")
     killer = RandomKiller(

@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.chaos,
     pytest.mark.postgres,
-    pytest.mark.timeout(3600 if FULL else 600),
+    pytest.mark.timeout(3600 if FULL else 900),
     pytest.mark.skipif(postgres_server_url() is None, reason=POSTGRES_SKIP_REASON),
 ]
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.participation import GROUP, PERSON, Participant
 from domain.ticket import TaskStatus, TicketEvent, TicketSnapshot, TicketStatus
-from store.models import TaskRow, TicketEventRow, TicketRow
+from store.models import OutboxRow, TaskRow, TicketEventRow, TicketRow
 from store.participants import handling_facts
 from store.projection import _task_values, _ticket_values, apply_projection
 from store.tickets import get_ticket, list_events, list_ticket_tasks
@@ -194,3 +194,27 @@ def test_the_rows_written_name_every_column_of_their_tables() -> None:
     assert set(_ticket_values(ticket)) == {c.name for c in TicketRow.__table__.c}
     for row in _task_values(ticket):
         assert set(row) == {c.name for c in TaskRow.__table__.c}
+
+
+async def test_a_rerun_task_sending_the_same_seqs_again_wins(session_factory: Sessions) -> None:
+    # A workflow task whose worker died after projecting runs again later: the same seqs, new
+    # times and values. Only the rerun is in the history, so the store must end with it.
+    lost = [
+        event(1, "created"),
+        event(2, "sla_started", due_at=(T0 + timedelta(hours=1)).isoformat()),
+    ]
+    await _project(session_factory, snapshot("IT-000001", 2, title="lost"), lost)
+    later = timedelta(seconds=40)
+    rerun = [e.model_copy(update={"at": e.at + later}) for e in lost]
+    rerun[1] = rerun[1].model_copy(update={"data": {"due_at": (T0 + later).isoformat()}})
+    assert await _project(session_factory, snapshot("IT-000001", 2, title="rerun"), rerun) == 0
+    async with session_factory() as session:
+        events = await list_events(session=session, key="IT-000001")
+        queued = (await session.scalars(select(OutboxRow.at).order_by(OutboxRow.seq))).all()
+        row = await get_ticket(session=session, key="IT-000001")
+    assert [(e.seq, e.at, e.data) for e in events] == [(e.seq, e.at, e.data) for e in rerun]
+    assert [at.replace(tzinfo=UTC) if at.tzinfo is None else at for at in queued] == [
+        e.at for e in rerun
+    ]
+    assert row is not None
+    assert row.title == "rerun"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +68,11 @@ class ModbusDevice:
 
 
 @asynccontextmanager
-async def modbus_device() -> AsyncIterator[ModbusDevice]:
-    """A Modbus TCP server with SIZE coils, discrete inputs, holding and input registers."""
+async def modbus_device(
+    on_request: Callable[[str], None] | None = None,
+) -> AsyncIterator[ModbusDevice]:
+    """A Modbus TCP server with SIZE coils, discrete inputs, holding and input registers;
+    `on_request` sees each read request before it is answered."""
 
     def block(value: int | bool) -> ModbusSequentialDataBlock:
         # pymodbus' sequential blocks count from 1 for protocol address 0.
@@ -86,6 +89,8 @@ async def modbus_device() -> AsyncIterator[ModbusDevice]:
     def trace(sending: bool, pdu: ModbusPDU) -> ModbusPDU:
         if not sending:
             seen.append(f"{pdu.function_code}:{pdu.address}+{pdu.count}")
+            if on_request is not None:
+                on_request(seen[-1])
         return pdu
 
     server = ModbusTcpServer(context, address=(HOST, port), trace_pdu=trace)
