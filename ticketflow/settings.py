@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = None
     task_queue: str = "tickets"
     training_task_queue: str = "training"
+    # Workflows the ticket worker keeps in memory between their tasks. One that is evicted
+    # (the least recently used, once there are more) is replayed from its whole history, in a
+    # new sandbox, when its next timer or activity comes back: after a burst of closings, each
+    # care workflow and each recurrence watch is one entry.
+    worker_cached_workflows: int = Field(default=1000, ge=1, le=1_000_000)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = 1_000_000

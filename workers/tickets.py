@@ -56,7 +56,7 @@ def build_ticket_worker(
 
     The device lookup is always served here; the device reads it leads to run on the edge
     queues (`edge-<site>`), which this worker never serves. `settings` (by default the
-    process's) configure the care connector.
+    process's) configure the care connector and how many workflows stay cached.
 
     With `recurrence_watches` (as `ticketflow worker` runs it) closed tickets get their 30-day
     watch. Without, the start activity answers that none was started: for a time-skipping
@@ -86,6 +86,7 @@ def build_ticket_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        max_cached_workflows=settings.worker_cached_workflows,
         activities=[
             projection.project_ticket,
             notifications.record_notifications,
