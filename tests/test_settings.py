@@ -62,3 +62,15 @@ def test_a_git_webhook_secret_too_short_to_be_one_is_an_error_at_startup(
     assert secret is not None
     assert secret.get_secret_value() == "a" * 16
     assert "a" * 16 not in repr(Settings())
+
+
+def test_the_ticket_workers_workflow_cache_is_set_by_a_variable_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TICKETFLOW_WORKER_CACHED_WORKFLOWS", raising=False)
+    assert Settings().worker_cached_workflows == 1000  # the SDK's own default
+    monkeypatch.setenv("TICKETFLOW_WORKER_CACHED_WORKFLOWS", "25000")
+    assert Settings().worker_cached_workflows == 25000
+    monkeypatch.setenv("TICKETFLOW_WORKER_CACHED_WORKFLOWS", "0")
+    with pytest.raises(ValidationError, match="worker_cached_workflows"):
+        Settings()
