@@ -41,7 +41,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from harness import free_ports
+    from harness import byte_compile, free_ports
     from sla_timers import (
         BARE_QUEUE,
         HOST,
@@ -211,7 +211,7 @@ async def run_care(
     engine = make_async_engine(database_url)
     sessions = make_sessionmaker(engine)
     done = CareRecordRow.data["outcome"].as_string().in_(["recorded", "sent"])
-    deadline = time.monotonic() + args.second * 3 + 300
+    deadline = time.monotonic() + args.wait
     try:
         while True:
             async with sessions() as session:
@@ -282,11 +282,13 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         "TICKETFLOW_DATA_DIR": str(workdir),
     }
     env.pop("TICKETFLOW_CARE_WEBHOOK_URL", None)
+    # Both workers keep the same number of workflows cached.
+    cached = str(args.cached_workflows)
+    env["TICKETFLOW_WORKER_MAX_CACHED_WORKFLOWS"] = cached
     python = sys.executable
-    sla_timers = str(Path(__file__).with_name("sla_timers.py"))
     bare = Child(
         "bare worker",
-        [python, sla_timers, "--serve-bare-worker", address],
+        [python, __file__, "--serve-bare-worker", address, "--cached-workflows", cached],
         env=env,
         log_path=workdir / "bare.log",
     )
@@ -300,7 +302,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
     print(
         f"{args.tickets} workflows per side, actions {args.first:g} s and {args.second:g} s after "
         f"close (the bare side: after start), started over {args.spread:g} s, "
-        f"{args.concurrency} starts in flight; "
+        f"{args.concurrency} starts in flight, {args.cached_workflows} workflows cached per "
+        f"worker; "
         f"{os.cpu_count()} CPUs, load average before {os.getloadavg()[0]:.2f}"
     )
     try:
@@ -337,11 +340,30 @@ def main() -> None:
         default=0.0,
         help="start the N workflows evenly over this many seconds (default 0: at once)",
     )
+    parser.add_argument(
+        "--cached-workflows",
+        type=int,
+        help="workflows each worker keeps cached (default: room for every care workflow and "
+        "recurrence watch of the run, 2N + 1000)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        help="at most this many seconds for the care actions after the last start "
+        "(default 3 x --second + 300); those not run by then are counted as not run",
+    )
     parser.add_argument("--serve-bare-worker", metavar="ADDRESS")
     args = parser.parse_args()
+    if args.cached_workflows is None:
+        args.cached_workflows = 2 * args.tickets + 1000
+    if args.wait is None:
+        args.wait = args.second * 3 + 300
     if args.serve_bare_worker:
-        asyncio.run(serve_bare_worker(args.serve_bare_worker))
+        asyncio.run(serve_bare_worker(args.serve_bare_worker, args.cached_workflows))
         return
+    # Temporal's sandbox imports a workflow's module afresh for each run: from bytecode, as
+    # an install has it, not compiled from source where PYTHONDONTWRITEBYTECODE is set.
+    byte_compile()
     with tempfile.TemporaryDirectory(prefix="tf-care-bench-") as scratch:
         asyncio.run(bench(args, Path(scratch)))
 

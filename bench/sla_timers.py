@@ -89,14 +89,19 @@ class SleepWorkflow:
         return late
 
 
-async def serve_bare_worker(address: str) -> None:
+async def serve_bare_worker(address: str, cached_workflows: int = 1000) -> None:
     """Run the baseline's worker until SIGINT/SIGTERM."""
     client = await Client.connect(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=BARE_QUEUE, workflows=[SleepWorkflow]):
+    async with Worker(
+        client,
+        task_queue=BARE_QUEUE,
+        workflows=[SleepWorkflow],
+        max_cached_workflows=cached_workflows,
+    ):
         await stop.wait()
 
 

@@ -39,10 +39,14 @@ class Rating:
 
 @dataclass(frozen=True)
 class Recorded:
-    """The stored rating; `replayed` when a retry with the same Idempotency-Key found it."""
+    """The stored rating; `replayed` when a retry with the same Idempotency-Key found it.
+
+    `customer_id` is the customer the ticket's intake names, whose words the comment is.
+    """
 
     row: FeedbackRow
     replayed: bool = False
+    customer_id: str | None = None
 
 
 class IdempotencyKeyReused(Exception):
@@ -82,6 +86,8 @@ async def record_feedback(
     ticket = None if ticket_key is None else await get_ticket(session=session, key=ticket_key)
     if ticket is None or ticket.status != TicketStatus.CLOSED:
         return None
+    customer = ticket.intake.get("customer_id")
+    customer_id = customer if isinstance(customer, str) else None
     rows = await list_events_of_types(session=session, key=ticket.key, types=SOLUTION_EVENTS)
     solution = solution_of([TicketEvent.model_validate(r, from_attributes=True) for r in rows])
     try:
@@ -100,4 +106,4 @@ async def record_feedback(
     except IntegrityError:  # rated before, or by a concurrent request a moment ago
         existing = await store.get_feedback(session=session, ticket_key=ticket.key)
         return _replay(existing, rating, idempotency_key)
-    return Recorded(row=row)
+    return Recorded(row=row, customer_id=customer_id)

@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import IdempotencyKeyDep, SessionDep, SettingsDep
+from api.deps import IdempotencyKeyDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.limits import FailedAuthLimit
 from api.problems import ProblemError, reused_idempotency_key
 from api.schemas import Strict, redactable
 from domain.feedback import CSAT_MAX, CSAT_MIN, MAX_COMMENT, NPS_MAX, NPS_MIN
 from services.feedback import IdempotencyKeyReused, Rating, record_feedback
+from services.sentiment import submit_quietly
 from store.models import FeedbackRow
 
 router = APIRouter(tags=["feedback"])
@@ -101,6 +102,8 @@ async def give_feedback(
     request: Request,
     response: Response,
     session: SessionDep,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> FeedbackRecorded:
@@ -108,7 +111,9 @@ async def give_feedback(
 
     A token that is forged, malformed, used before or names a ticket that is not closed is a
     404 that records nothing; a client sending too many of them gets 429 for a while. A retry
-    with the same Idempotency-Key and answer returns the first outcome.
+    with the same Idempotency-Key and answer returns the first outcome. The comment is the
+    customer's message: taken for sentiment analysis if the ticket names a customer who
+    consents to it.
     """
     failures: FailedAuthLimit = request.app.state.feedback_failures
     client = request.client.host if request.client else "-"
@@ -120,6 +125,7 @@ async def give_feedback(
             headers={"Retry-After": str(wait)},
         )
     rating = Rating(csat=body.csat, nps=body.nps, comment=body.comment)
+    now = datetime.now(UTC)
     try:
         recorded = await record_feedback(
             session=session,
@@ -127,7 +133,7 @@ async def give_feedback(
             token=token,
             rating=rating,
             idempotency_key=idempotency_key,
-            now=datetime.now(UTC),
+            now=now,
         )
     except IdempotencyKeyReused as exc:
         await session.rollback()
@@ -137,7 +143,18 @@ async def give_feedback(
         await failures.failed(client)
         raise ProblemError(404, NOT_VALID)
     await session.commit()
+    row = recorded.row
     if recorded.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    row = recorded.row
+    elif recorded.customer_id is not None and row.comment:
+        await submit_quietly(
+            sessions=sessions,
+            client=temporal,
+            settings=settings,
+            customer_id=recorded.customer_id,
+            text=row.comment,
+            source="feedback",
+            now=now,
+            ticket_key=row.ticket_key,
+        )
     return FeedbackRecorded(csat=row.csat, nps=row.nps, given_at=row.given_at)

@@ -4,6 +4,7 @@ are limited per client, and the rating shows on the ticket as far as the caller 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +17,10 @@ from sqlalchemy import select
 
 from api.app import create_app
 from services.feedback_tokens import feedback_token
-from store.models import FeedbackRow
+from store.models import FeedbackRow, SentimentPurgeRow, SentimentRecordRow
 from tests.api.conftest import Api
 from tests.api.helpers import PROBLEM
+from tests.api.test_customers_api import CUSTOMER, add_care_agent, created
 from ticketflow.settings import Settings
 
 KEY = "feedback-test-signing-key-0123456789"
@@ -34,7 +36,10 @@ def definition(prefix: str) -> dict[str, Any]:
         "title": "Repair",
         "key_prefix": prefix,
         "department": "service-desk",
-        "intake_form": {"type": "object", "properties": {"title": {"type": "string"}}},
+        "intake_form": {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "customer_id": {"type": "string"}},
+        },
         "stages": [
             {"key": "triage", "title": "Triage", "group": "service-desk"},
             {
@@ -62,8 +67,8 @@ async def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-async def file(api: Api) -> str:
-    """A ticket filed by Rita and triaged; its fix stage is open."""
+async def file(api: Api, customer_id: str | None = None) -> str:
+    """A ticket filed by Rita (for the customer, if given) and triaged; its fix stage is open."""
     if "published" not in api.scratch:
         await _ok(
             await api.http.post(
@@ -74,7 +79,11 @@ async def file(api: Api) -> str:
     filed = await _ok(
         await api.http.post(
             "/tickets",
-            json={"definition": "repair-flow", "data": {"title": "fan noise"}},
+            json={
+                "definition": "repair-flow",
+                "data": {"title": "fan noise"}
+                | ({} if customer_id is None else {"customer_id": customer_id}),
+            },
             headers=api.auth("rita"),
         )
     )
@@ -85,9 +94,9 @@ async def file(api: Api) -> str:
     return key
 
 
-async def closed(api: Api) -> str:
+async def closed(api: Api, customer_id: str | None = None) -> str:
     """A ticket fixed by Otto with both deliverables, confirmed by Rita: closed."""
-    key = await file(api)
+    key = await file(api, customer_id)
     fix = f"/tickets/{key}/tasks/fix"
     await _ok(await api.http.post(f"{fix}/claim", headers=api.auth("otto")))
     base = f"/tickets/{key}/deliverables/fix"
@@ -357,3 +366,77 @@ async def test_the_link_needs_no_account_and_documents_its_answers(api: Api) -> 
     operation = (await api.http.get("/openapi.json")).json()["paths"]["/feedback/{token}"]["post"]
     assert "security" not in operation
     assert set(operation["responses"]) >= {"201", "4XX"}
+
+
+SENTIMENT = {"purpose": "sentiment_analysis", "channel": "app", "text": "May we read your mood?"}
+UPSET = "MARK-FB Absolutely unacceptable, the fan is as loud as before and nobody calls back."
+
+
+async def customer(api: Api, consents: bool) -> str:
+    """A customer of their own (their sentiment workflow outlives the test on the shared server)."""
+    await add_care_agent(api)
+    customer_id = f"C-{uuid.uuid4().hex[:8]}"
+    await created(api, {**CUSTOMER, "id": customer_id})
+    if consents:
+        given = await api.http.post(
+            f"/customers/{customer_id}/consents", json=SENTIMENT, headers=api.auth("carla")
+        )
+        assert given.status_code == 201, given.text
+    return customer_id
+
+
+async def sentiment_rows(api: Api) -> list[SentimentRecordRow | SentimentPurgeRow]:
+    """Every sentiment record and purge stored."""
+    async with api.sessions() as session:
+        records = list(await session.scalars(select(SentimentRecordRow)))
+        purges = list(await session.scalars(select(SentimentPurgeRow)))
+    return [*records, *purges]
+
+
+async def scored_record(api: Api) -> SentimentRecordRow:
+    """The one sentiment record, once the worker (in real time) has scored it."""
+    for _ in range(2400):
+        async with api.sessions() as session:
+            records = list(await session.scalars(select(SentimentRecordRow)))
+        if records and records[0].scored_at is not None:
+            return records[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the comment was never scored")
+
+
+async def test_the_comment_of_a_consenting_customer_is_scored_until_revoked(api: Api) -> None:
+    customer_id = await customer(api, consents=True)
+    key = await closed(api, customer_id)
+    given = await api.http.post(
+        f"/feedback/{token(key)}", json={"csat": 1, "nps": 0, "comment": UPSET}
+    )
+    assert given.status_code == 201, given.text
+    record = await scored_record(api)
+    assert (record.customer_id, record.ticket_key, record.source) == (customer_id, key, "feedback")
+    assert (record.text, record.label) == (UPSET, "angry")
+    revoked = await api.http.delete(
+        f"/customers/{customer_id}/consents/sentiment_analysis", headers=api.auth("carla")
+    )
+    assert revoked.status_code == 200, revoked.text
+    for _ in range(2400):
+        left = await sentiment_rows(api)
+        if not any(isinstance(r, SentimentRecordRow) for r in left):
+            break
+        await asyncio.sleep(0.05)
+    [purge] = left
+    assert isinstance(purge, SentimentPurgeRow)
+    assert (purge.reason, purge.deleted, purge.records["ids"]) == ("revoked", 1, [record.id])
+    assert [r.comment for r in await rows(api)] == [UPSET]  # the rating itself stays
+
+
+async def test_the_comment_of_a_customer_without_consent_is_not_kept_for_sentiment(
+    api: Api,
+) -> None:
+    customer_id = await customer(api, consents=False)
+    key = await closed(api, customer_id)
+    given = await api.http.post(
+        f"/feedback/{token(key)}", json={"csat": 1, "nps": 0, "comment": UPSET}
+    )
+    assert given.status_code == 201, given.text
+    assert await sentiment_rows(api) == []
+    assert [r.comment for r in await rows(api)] == [UPSET]
