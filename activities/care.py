@@ -30,6 +30,7 @@ from domain.care_flow import (
     CareRecordResult,
     CareSendInput,
     CareSendResult,
+    care_message_id,
     without_contact,
 )
 from domain.customers import Customer, consents
@@ -55,6 +56,9 @@ def care_payload(
 ) -> dict[str, Any]:
     """What the channel receives for one action; `customer` is already redacted for it."""
     payload: dict[str, Any] = {
+        # A send retried after the channel took it (the worker died before recording it)
+        # carries the same id, so the channel can drop the second.
+        "id": care_message_id(call),
         "action": call.action,
         "rule": call.rule,
         "ticket_key": call.ticket_key,
@@ -128,7 +132,12 @@ class CareActivities:
                 ticket_key=call.ticket_key,
                 stage=f"care:{call.action}",
                 action=HTTP_REQUEST.name,
-                params={"method": "POST", "url": url, "body": body},
+                params={
+                    "method": "POST",
+                    "url": url,
+                    "body": body,
+                    "headers": {"Idempotency-Key": body["id"]},
+                },
             )
         )
         return CareSendResult(

@@ -197,6 +197,11 @@ class CareSendInput(BaseModel):
     message: bool = Field(description="A message to the customer: needs consent at send time.")
 
 
+def care_message_id(call: CareSendInput) -> str:
+    """The action's id, the same on every attempt: a receiver keeps one of each."""
+    return f"care-{call.ticket_key}-{call.rule}-{call.action}-{call.due_at.isoformat()}"
+
+
 class CareSendResult(BaseModel):
     """What the connector did: sent it, recorded it (no channel), or found no consent."""
 

@@ -98,6 +98,7 @@ async def test_a_message_is_posted_with_consent_and_its_feedback_link(
     assert (result.outcome, result.channel, result.status) == ("sent", "webhook", 202)
     [posted] = endpoint.received[inbox]
     assert posted == {
+        "id": f"care-REP-1-vip-survey-{DUE.isoformat()}",
         "action": "survey",
         "rule": "vip",
         "ticket_key": "REP-1",
@@ -106,6 +107,17 @@ async def test_a_message_is_posted_with_consent_and_its_feedback_link(
         "customer": {},  # the channel's account is granted no customer field
         "feedback_url": "https://t.example/f/REP-1",
     }
+
+
+async def test_a_send_retried_carries_the_same_id_and_other_actions_others(
+    sessions: async_sessionmaker[AsyncSession], endpoint: Endpoint
+) -> None:
+    inbox = uuid.uuid4().hex[:8]
+    send = connector(sessions, endpoint, f"/inbox/{inbox}").send_care
+    for call in (due(), due(), due(action="coupon")):
+        await ActivityEnvironment().run(send, call)
+    ids = [posted["id"] for posted in endpoint.received[inbox]]
+    assert ids[0] == ids[1] != ids[2]
 
 
 async def test_the_channel_gets_the_customer_fields_the_policy_grants_it(
