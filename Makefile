@@ -11,7 +11,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The workflow sandbox imports the workflow modules afresh for every workflow run; where
+# PYTHONDONTWRITEBYTECODE is set (as on CI's machine) no import caches their bytecode, and each
+# run would compile them from source again.
+PACKAGES := domain workflows activities api forms policies store workers services ticketflow \
+	migrations triage sentiment
+bytecode: $(STAMP)
+	$(PY) -m compileall -q $(PACKAGES) tests >/dev/null
+
+run: bytecode
 	$(VENV)/bin/ticketflow dev
 
 lint: $(STAMP)
@@ -19,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint bytecode
 	$(PY) -m tests.runner
 
 # Known vulnerabilities of the installed dependencies (pip-audit against PyPI; see tests/audit.py).
@@ -36,7 +44,8 @@ test-fuzz: $(STAMP)
 test-chaos: $(STAMP)
 	TICKETFLOW_CHAOS_FULL=1 $(PY) -m tests.runner -m chaos tests/chaos
 
-# Every benchmark, one after the other (about 15 minutes here); each prints its own ratios.
+# Every benchmark, one after the other (well over half an hour here, load.py and
+# open_tickets.py the longest); each prints its own ratios.
 # bench/harness.py is what the benches racing bare Temporal share, not a bench.
 bench: $(STAMP)
 	for script in bench/*.py; do \
