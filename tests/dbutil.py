@@ -71,20 +71,21 @@ def _sqlite_template() -> Path:
     return path
 
 
-def _admin_engine(server_url: str) -> Any:
-    return create_engine(sync_url(server_url), isolation_level="AUTOCOMMIT")
+def _administer(server_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE and DROP DATABASE need that)."""
+    admin = create_engine(sync_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
 
 
 @cache
 def _postgres_template(server_url: str) -> str:
     """The name of a PostgreSQL database migrated to head, made once per test process."""
     name = f"tf_template_{uuid.uuid4().hex[:16]}"
-    admin = _admin_engine(server_url)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    _administer(server_url, f'CREATE DATABASE "{name}"')
     upgrade_database(url=_database_url(server_url, name))
     return name
 
@@ -99,12 +100,7 @@ _at_head: set[str] = set()
 
 
 def _drop(server_url: str, name: str) -> None:
-    admin = _admin_engine(server_url)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    _administer(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def finish_databases() -> None:
@@ -126,12 +122,7 @@ def fresh_postgres_database(server_url: str, *, migrated: bool = False) -> Itera
     """Create a uniquely named database (empty, or at head), yield its URL, then drop it."""
     name = f"tf_test_{uuid.uuid4().hex[:16]}"
     template = f' TEMPLATE "{_postgres_template(server_url)}"' if migrated else ""
-    admin = _admin_engine(server_url)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
-    finally:
-        admin.dispose()
+    _administer(server_url, f'CREATE DATABASE "{name}"{template}')
     url = _database_url(server_url, name)
     if migrated:
         _at_head.add(url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from domain.events_out import subscription_workflow_id
+from store.models import SubscriptionRow
 from store.users import add_user
 from tests.dbutil import database_params, fresh_database, migrated_sessions
 from tests.temporal_env import dev_server_env
@@ -120,3 +124,44 @@ async def api(
                 task_queue=queue,
                 data_dir=tmp_path,
             )
+
+
+@asynccontextmanager
+async def subscribing_api(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path, prefix: str
+) -> AsyncIterator[Api]:
+    """The app and a worker sharing `settings` (the worker delivers subscriptions with them).
+
+    The subscriptions' delivery workflows outlive the test on the shared server; they are
+    terminated after it.
+    """
+    async with migrated_sessions(settings.database_url) as sessions:
+        tokens = await seed_users(sessions)
+        app = create_app(settings, temporal=env.client, sessions=sessions)
+        async with (
+            build_ticket_worker(
+                client=env.client,
+                task_queue=settings.task_queue,
+                sessions=sessions,
+                data_dir=tmp_path,
+                settings=settings,
+            ),
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
+            ) as http,
+        ):
+            try:
+                yield Api(
+                    http=http,
+                    env=env,
+                    sessions=sessions,
+                    prefix=prefix + uuid.uuid4().hex[:8].upper(),
+                    tokens=tokens,
+                    task_queue=settings.task_queue,
+                )
+            finally:
+                async with sessions() as session:
+                    ids = list(await session.scalars(select(SubscriptionRow.id)))
+                for sid in ids:
+                    await env.client.get_workflow_handle(subscription_workflow_id(sid)).terminate()

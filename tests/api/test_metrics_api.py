@@ -3,27 +3,21 @@ figures, the worker's Temporal SDK metrics, and who may scrape."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from domain.events_out import DELIVERED, FAILED
 from store.models import DeliveryAttemptRow, SlaClockRow, SubscriptionRow
 from tests.api.conftest import seed_users
-from tests.api.helpers import incident_document
+from tests.api.helpers import incident_document, serving
 from tests.dbutil import migrated_sessions
 from tests.devstack_util import free_port
 from ticketflow.settings import Settings
@@ -32,25 +26,6 @@ from ticketflow.temporal_client import connect
 from workers.tickets import build_ticket_worker
 
 TOKEN = "m" * 32
-
-
-@asynccontextmanager
-async def _serving(app: ASGIApp) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port of this loop; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 def _samples(text: str) -> list[Sample]:
@@ -141,7 +116,7 @@ async def test_a_scrape_after_a_ticket_shows_its_route_state_and_the_workers_tas
             build_ticket_worker(
                 client=worker_client, task_queue=queue, sessions=sessions, data_dir=tmp_path
             ),
-            _serving(app) as url,
+            serving(app) as url,
             httpx.AsyncClient(base_url=url) as http,
         ):
             published = await http.post(

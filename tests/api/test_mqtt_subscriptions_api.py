@@ -15,20 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cloud_events import read_structured
-from api.app import create_app
-from domain.events_out import MAX_TOPIC, subscription_workflow_id
-from store.models import OutboxRow, SubscriptionRow
-from tests.api.conftest import Api, seed_users
+from domain.events_out import MAX_TOPIC
+from store.models import OutboxRow
+from tests.api.conftest import Api, subscribing_api
 from tests.api.helpers import PROBLEM, incident_document, work
-from tests.dbutil import migrated_sessions
 from ticketflow.settings import Settings
-from workers.tickets import build_ticket_worker
 
 BROKER = "mqtt://127.0.0.1:1883"
 # Events arrive within seconds; this only bounds a test that would otherwise hang.
@@ -41,40 +37,9 @@ async def brokered(
 ) -> AsyncIterator[Api]:
     """The app and a worker configured with the broker."""
     queue = f"mqtt-{uuid.uuid4().hex[:8]}"
-    async with migrated_sessions(database_url) as sessions:
-        settings = Settings(database_url=database_url, task_queue=queue, mqtt_url=BROKER)
-        tokens = await seed_users(sessions)
-        app = create_app(settings, temporal=dev_env.client, sessions=sessions)
-        async with (
-            build_ticket_worker(
-                client=dev_env.client,
-                task_queue=queue,
-                sessions=sessions,
-                data_dir=tmp_path,
-                settings=settings,
-            ),
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
-            ) as http,
-        ):
-            api = Api(
-                http=http,
-                env=dev_env,
-                sessions=sessions,
-                prefix="Q" + uuid.uuid4().hex[:8].upper(),
-                tokens=tokens,
-                task_queue=queue,
-            )
-            try:
-                yield api
-            finally:
-                async with sessions() as session:
-                    ids = list(await session.scalars(select(SubscriptionRow.id)))
-                for sid in ids:
-                    await dev_env.client.get_workflow_handle(
-                        subscription_workflow_id(sid)
-                    ).terminate()
+    settings = Settings(database_url=database_url, task_queue=queue, mqtt_url=BROKER)
+    async with subscribing_api(dev_env, settings, tmp_path, "Q") as api:
+        yield api
 
 
 async def test_events_are_published_to_the_topic_redacted_and_in_order(brokered: Api) -> None:

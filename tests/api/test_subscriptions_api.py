@@ -16,23 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.cloud_events import read_structured
-from api.app import create_app
-from domain.events_out import subscription_workflow_id
 from domain.webhook_signatures import verified
-from store.models import DeliveryAttemptRow, OutboxRow, SubscriptionRow
+from store.models import DeliveryAttemptRow, OutboxRow
 from store.users import add_user
-from tests.api.conftest import Api, seed_users
+from tests.api.conftest import Api, subscribing_api
 from tests.api.helpers import PROBLEM, incident_document, work
 from tests.api.webhook_receiver import Received, Receiver, receiving
-from tests.dbutil import migrated_sessions
 from ticketflow.settings import Settings
-from workers.tickets import build_ticket_worker
 
 # Deliveries arrive within seconds; this only bounds a test that would otherwise hang.
 PATIENCE = 60.0
@@ -49,45 +44,15 @@ async def hooked(
 ) -> AsyncIterator[tuple[Api, Receiver]]:
     """The app and a worker configured alike, with the receiver on the allowed hosts."""
     queue = f"subs-{uuid.uuid4().hex[:8]}"
-    async with receiving() as receiver, migrated_sessions(database_url) as sessions:
+    async with receiving() as receiver:
         settings = Settings(
             database_url=database_url,
             task_queue=queue,
             http_allowed_hosts=[receiver.allowed],
             **api_settings,
         )
-        tokens = await seed_users(sessions)
-        app = create_app(settings, temporal=dev_env.client, sessions=sessions)
-        async with (
-            build_ticket_worker(
-                client=dev_env.client,
-                task_queue=queue,
-                sessions=sessions,
-                data_dir=tmp_path,
-                settings=settings,
-            ),
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
-            ) as http,
-        ):
-            api = Api(
-                http=http,
-                env=dev_env,
-                sessions=sessions,
-                prefix="S" + uuid.uuid4().hex[:8].upper(),
-                tokens=tokens,
-                task_queue=queue,
-            )
-            try:
-                yield api, receiver
-            finally:
-                async with sessions() as session:
-                    ids = list(await session.scalars(select(SubscriptionRow.id)))
-                for sid in ids:
-                    await dev_env.client.get_workflow_handle(
-                        subscription_workflow_id(sid)
-                    ).terminate()
+        async with subscribing_api(dev_env, settings, tmp_path, "S") as api:
+            yield api, receiver
 
 
 async def _subscribe(api: Api, user: str, body: dict[str, Any]) -> dict[str, Any]:
