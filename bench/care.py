@@ -41,14 +41,13 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from harness import byte_compile, free_ports
+    from harness import byte_compile, connect_temporal, free_ports
     from sla_timers import (
         BARE_QUEUE,
         HOST,
         BarePlan,
         Phase,
         SleepWorkflow,
-        connect,
         cpu_delta,
         cpu_of,
         in_lanes,
@@ -308,7 +307,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
     )
     try:
         server.start()
-        client = await connect(address, server)
+        client = await connect_temporal(address, server)
         bare.start()
         tickets.start()
         await asyncio.sleep(3)  # both workers connected and polling

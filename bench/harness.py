@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from store.migrate import upgrade_database
     from store.users import add_user
     from ticketflow.devstack import Child
-    from ticketflow.temporal_client import ensure_search_attributes
+    from ticketflow.temporal_client import DATA_CONVERTER, ensure_search_attributes
     from ticketflow.temporal_server import dev_server_command, temporal_binary
 
 T = TypeVar("T")
@@ -433,7 +433,9 @@ async def connect_temporal(address: str, server: Child) -> Client:
     while True:
         check_alive([server])
         try:
-            client = await asyncio.wait_for(Client.connect(address), timeout=5)
+            client = await asyncio.wait_for(
+                Client.connect(address, data_converter=DATA_CONVERTER), timeout=5
+            )
             await ensure_search_attributes(client)
             return client
         except (RuntimeError, RPCError, TimeoutError):

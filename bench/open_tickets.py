@@ -63,13 +63,12 @@ if not workflow.unsafe.in_sandbox():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     import httpx
     import uvloop
-    from harness import free_ports, note, percentile, prepare_database
+    from harness import connect_temporal, free_ports, note, percentile, prepare_database
     from sqlalchemy import func, select
     from sqlalchemy.exc import OperationalError
 
@@ -81,7 +80,6 @@ with workflow.unsafe.imports_passed_through():
     from store.db import make_async_engine, make_sessionmaker
     from store.models import SlaEventRow, TicketRow
     from ticketflow.devstack import Child
-    from ticketflow.temporal_client import DATA_CONVERTER, ensure_search_attributes
     from ticketflow.temporal_server import dev_server_command, temporal_binary
 
 HOST = "127.0.0.1"
@@ -236,24 +234,6 @@ class Phase:
     load: list[tuple[float, float, float]] = field(default_factory=list)
 
 
-async def connect(address: str, server: Child) -> Client:
-    """Wait until the dev server answers, with our search attributes."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if server.exit_code() is not None:
-            raise RuntimeError("the Temporal dev server exited")
-        try:
-            client = await asyncio.wait_for(
-                Client.connect(address, data_converter=DATA_CONVERTER), timeout=5
-            )
-            await ensure_search_attributes(client)
-            return client
-        except (RuntimeError, RPCError, TimeoutError):
-            if time.monotonic() >= deadline:
-                raise
-            await asyncio.sleep(0.25)
-
-
 def start_server(workdir: Path, name: str) -> tuple[Child, str]:
     """A fresh dev server for one phase; (child, address)."""
     port, ui_port = free_ports(2)
@@ -317,7 +297,7 @@ async def run_bare(args: argparse.Namespace, workdir: Path, schedule: list[float
         log_path=workdir / "bare-worker.log",
     )
     try:
-        client = await connect(address, server)
+        client = await connect_temporal(address, server)
         worker.start()
         await wait_for_worker(worker, BARE_READY)
         pid = worker_pid(worker)
@@ -508,7 +488,7 @@ async def run_tickets(args: argparse.Namespace, workdir: Path, schedule: list[fl
     )
     engine = None
     try:
-        client = await connect(address, server)
+        client = await connect_temporal(address, server)
         tokens = await prepare_database(database_url, USERS)
         worker.start()
         api.start()

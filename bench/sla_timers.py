@@ -41,11 +41,10 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
-    from harness import free_ports
+    from harness import connect_temporal, free_ports
     from sqlalchemy import func, select
 
     from domain.definitions import ProcessDefinition
@@ -55,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from store.migrate import upgrade_database
     from store.models import NotificationRow, SlaEventRow
     from ticketflow.devstack import Child
-    from ticketflow.temporal_client import DATA_CONVERTER, ensure_search_attributes
     from ticketflow.temporal_server import dev_server_command, temporal_binary
     from workflows.ticket import TicketWorkflow
 
@@ -63,7 +61,6 @@ HOST = "127.0.0.1"
 TICKET_QUEUE = "bench-sla"
 BARE_QUEUE = "bench-sla-bare"
 FRACTIONS = (0.25, 0.5, 1.0)
-STARTUP_TIMEOUT = 60.0
 
 
 @dataclass
@@ -169,24 +166,6 @@ async def on_schedule(began: float, i: int, args: argparse.Namespace) -> None:
     delay = began + i * args.spread / args.tickets - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)
-
-
-async def connect(address: str, server: Child) -> Client:
-    """Wait until the dev server answers."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if server.exit_code() is not None:
-            raise RuntimeError("the Temporal dev server exited")
-        try:
-            client = await asyncio.wait_for(
-                Client.connect(address, data_converter=DATA_CONVERTER), timeout=5
-            )
-            await ensure_search_attributes(client)
-            return client
-        except (RuntimeError, RPCError, TimeoutError):
-            if time.monotonic() >= deadline:
-                raise
-            await asyncio.sleep(0.25)
 
 
 @dataclass
@@ -371,7 +350,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
     )
     try:
         server.start()
-        client = await connect(address, server)
+        client = await connect_temporal(address, server)
         bare.start()
         tickets.start()
         await asyncio.sleep(3)  # both workers connected and polling
