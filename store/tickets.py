@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.participation import GROUP, PERSON
@@ -70,10 +70,25 @@ def handling_task() -> ColumnElement[bool]:
 
 def took_part(kind: str, names: tuple[str, ...]) -> ColumnElement[bool]:
     """Tickets one of these groups or people (domain.participation) took part in."""
-    return TicketRow.key.in_(
-        select(TicketParticipantRow.ticket_key).where(
-            TicketParticipantRow.kind == kind, TicketParticipantRow.name.in_(names)
+    # Correlated, so each ticket read in index order is one primary-key probe, rather than
+    # the whole IN list built before the first row.
+    return (
+        select(TicketParticipantRow.ticket_key)
+        .where(
+            TicketParticipantRow.ticket_key == TicketRow.key,
+            TicketParticipantRow.kind == kind,
+            TicketParticipantRow.name.in_(names),
         )
+        .exists()
+    )
+
+
+def handled_by(groups: tuple[str, ...]) -> ColumnElement[bool]:
+    """Tickets with a task of one of these groups that makes it a handler (handling_task)."""
+    return (
+        select(TaskRow.id)
+        .where(TaskRow.ticket_key == TicketRow.key, TaskRow.group_name.in_(groups), handling_task())
+        .exists()
     )
 
 
@@ -87,11 +102,7 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(
                 TicketRow.department == f.department,
-                TicketRow.key.in_(
-                    select(TaskRow.ticket_key).where(
-                        TaskRow.group_name == f.department, handling_task()
-                    )
-                ),
+                handled_by((f.department,)),
                 took_part(GROUP, (f.department,)),
             )
         )
@@ -106,27 +117,24 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
     if f.created_to is not None:
         conditions.append(TicketRow.created_at < f.created_to)
     if f.visible_departments is not None:
-        visible: list[ColumnElement[bool]] = [
-            TicketRow.department.in_(f.visible_departments),
-            TicketRow.key.in_(
-                select(TaskRow.ticket_key).where(
-                    TaskRow.group_name.in_(f.visible_departments), handling_task()
-                )
-            ),
-            took_part(GROUP, f.visible_departments),
-        ]
+        visible: list[ColumnElement[bool]] = []
+        # No departments: those terms are false, and an empty IN would still scan tasks.
+        if f.visible_departments:
+            visible += [
+                TicketRow.department.in_(f.visible_departments),
+                handled_by(f.visible_departments),
+                took_part(GROUP, f.visible_departments),
+            ]
         if f.visible_requester:
             visible.append(TicketRow.requester == f.visible_requester)
         if f.visible_participant:
             visible.append(took_part(PERSON, (f.visible_participant,)))
-        conditions.append(or_(*visible))
+        conditions.append(or_(false(), *visible))
     return conditions
 
 
-async def list_tickets(
-    *, session: AsyncSession, filters: TicketFilter, limit: int, cursor: str | None
-) -> tuple[list[TicketRow], str | None]:
-    """A page of tickets, newest first, and the cursor of the next page (None at the end)."""
+def list_query(filters: TicketFilter, limit: int, cursor: str | None) -> Select[TicketRow]:
+    """The statement of a page of tickets, newest first, with one row more than `limit`."""
     query = select(TicketRow).where(*_conditions(filters))
     if cursor:
         created, key = decode_cursor(cursor)
@@ -136,8 +144,14 @@ async def list_tickets(
                 and_(TicketRow.created_at == created, TicketRow.key < key),
             )
         )
-    query = query.order_by(TicketRow.created_at.desc(), TicketRow.key.desc()).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
+    return query.order_by(TicketRow.created_at.desc(), TicketRow.key.desc()).limit(limit + 1)
+
+
+async def list_tickets(
+    *, session: AsyncSession, filters: TicketFilter, limit: int, cursor: str | None
+) -> tuple[list[TicketRow], str | None]:
+    """A page of tickets, newest first, and the cursor of the next page (None at the end)."""
+    rows = list((await session.scalars(list_query(filters, limit, cursor))).all())
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 

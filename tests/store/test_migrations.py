@@ -50,11 +50,11 @@ def test_model_diff_notices_a_missing_index(database_url: str) -> None:
     engine = make_sync_engine(database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text("DROP INDEX ix_tickets_requester"))
+            connection.execute(text("DROP INDEX ix_tickets_requester_created_key"))
     finally:
         engine.dispose()
     diff = pending_model_diff(url=database_url)
-    assert [(d[0], d[1].name) for d in diff] == [("add_index", "ix_tickets_requester")]
+    assert [(d[0], d[1].name) for d in diff] == [("add_index", "ix_tickets_requester_created_key")]
 
 
 def test_downgrade_base_then_upgrade_head(database_url: str) -> None:

@@ -126,6 +126,10 @@ def _filter_id(filters: TicketFilter) -> str:
         (TicketFilter(assignee="nobody"), []),
         (TicketFilter(requester="dave"), ["IT-000003"]),
         (TicketFilter(department="it-ops", requester="alice"), ["IT-000002", "IT-000001"]),
+        # Visibility: no department in scope leaves the caller's own tickets, or none.
+        (TicketFilter(visible_departments=(), visible_requester="dave"), ["IT-000003"]),
+        (TicketFilter(visible_departments=()), []),
+        (TicketFilter(visible_departments=("field",)), ["FAC-000002"]),
     ],
     ids=lambda v: _filter_id(v) if isinstance(v, TicketFilter) else "",
 )
