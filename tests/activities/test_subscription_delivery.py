@@ -1,4 +1,4 @@
-"""The delivery activities on SQLite: a pause notifies its owner once; MQTT failures are kept.
+"""The delivery activities on SQLite: every event type signed; a pause notifies once; MQTT fails.
 
 Run in Temporal's activity environment (no server): a retried pause must not notify twice,
 and a broker that does not answer is an attempt recorded as failed and an error to retry.
@@ -7,6 +7,7 @@ and a broker that does not answer is an attempt recorded as failed and an error 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,10 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.cloud_events import read_structured
 from activities.event_delivery import EventDeliveryActivities, broker_params
-from domain.events_out import ACTIVE, MQTT, OutboxItem, PauseInput
-from store.models import DeliveryAttemptRow, NotificationRow, SubscriptionRow
+from domain.events_out import ACTIVE, MQTT, DeliverInput, OutboxItem, PauseInput
+from domain.webhook_signatures import verified
+from policies.event_shapes import EVENT_SHAPES
+from store.models import DeliveryAttemptRow, NotificationRow, SubscriptionRow, TicketEventRow
+from store.outbox import outbox_after, queue_outbound
+from store.projection import apply_projection
+from tests.api.webhook_receiver import receiving
 from tests.dbutil import migrated_sessions, sqlite_url
+from tests.store.snapshots import event, snapshot
 
 
 @pytest.fixture
@@ -110,3 +118,52 @@ def test_broker_urls() -> None:
     secure = broker_params("mqtts://ops%40it:p%2Fw@broker.example.com")
     assert (secure["port"], secure["username"], secure["password"]) == (8883, "ops@it", "p/w")
     assert secure["tls_context"] is not None
+
+
+async def test_every_event_type_arrives_signed_verifiable_and_typed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    types = sorted(EVENT_SHAPES)
+    events = [event(seq, type_) for seq, type_ in enumerate(types, start=1)]
+    async with sessions() as session, session.begin():
+        # The rows as the projection leaves them, without its per-type bookkeeping.
+        await apply_projection(
+            session=session, ticket=snapshot("ALL-1", last_seq=len(events)), events=[]
+        )
+        session.add_all(
+            TicketEventRow(
+                ticket_key="ALL-1", seq=e.seq, type=e.type, at=e.at, actor=e.actor, data={}
+            )
+            for e in events
+        )
+        await session.flush()
+        await queue_outbound(
+            session=session, key="ALL-1", events=[(e.seq, e.type, e.at) for e in events]
+        )
+    key = bytes(range(32))
+    async with receiving() as receiver:
+        row = await _subscription(sessions, "webhook")
+        async with sessions() as session, session.begin():
+            stored = await session.get(SubscriptionRow, row.id)
+            assert stored is not None
+            stored.owner, stored.owner_role, stored.owner_department = "root", "admin", "it"
+            stored.url = receiver.url("all")
+            stored.secret = "whsec_" + base64.b64encode(key).decode()
+        async with sessions() as session:
+            items = await outbox_after(session=session, after=0, limit=len(types) + 1)
+        deliveries = EventDeliveryActivities(sessions, asyncio.Lock(), [receiver.allowed])
+        try:
+            result = await ActivityEnvironment().run(
+                deliveries.deliver_events,
+                DeliverInput(subscription_id=row.id, ticket_key="ALL-1", items=items),
+            )
+        finally:
+            await deliveries.aclose()
+    assert result.delivered == len(types)
+    now = int(datetime.now(UTC).timestamp())
+    arrived = receiver.accepted["all"]
+    for delivery in arrived:
+        assert verified(key, delivery.headers, delivery.body, now)
+    shown = [read_structured(d.body).get_attributes() for d in arrived]
+    assert [a["type"] for a in shown] == ["ticketflow.ticket." + t for t in types]
+    assert [a["id"] for a in shown] == [f"ALL-1-{seq}" for seq in range(1, len(types) + 1)]
