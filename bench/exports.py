@@ -181,7 +181,7 @@ class Run:
     tickets: int
     format: str
     role: str
-    bytes: int
+    size: int
     lines: int
     seconds: float
     growth_kib: int
@@ -350,7 +350,7 @@ def report(result: Result) -> None:
     )
     for r in result.runs:
         print(
-            f"{r.tickets:>8,} {r.format:>6} {r.role:>8} {r.bytes:>12,} {r.seconds:>8.2f} "
+            f"{r.tickets:>8,} {r.format:>6} {r.role:>8} {r.size:>12,} {r.seconds:>8.2f} "
             f"{r.tickets / r.seconds:>10,.0f} {r.first_byte:>10.2f} {r.growth_kib / 1024:>15.1f}"
         )
     print()
