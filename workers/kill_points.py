@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from temporalio.worker import (
 
 from domain.care_flow import CARE_SEND_ACTIVITY
 from domain.messages import PROJECT_ACTIVITY
-from domain.notifications import NOTIFY_ACTIVITY
 from domain.triage import TRIAGE_ACTIVITY
 
 KILL_DIR_ENV = "TICKETFLOW_CHAOS_KILL_DIR"
@@ -44,6 +44,13 @@ class Point:
 
     target: str
     after: bool = False
+    # Which calls of the target count (every one when None), judged by the call's arguments.
+    counts: Callable[[Sequence[Any]], bool] | None = None
+
+
+def _records_notifications(args: Sequence[Any]) -> bool:
+    """A projection that carries notifications: only an SLA firing's does."""
+    return bool(args) and bool(getattr(args[0], "notifications", None))
 
 
 # The points of a life a chaos test can aim at, by name.
@@ -52,8 +59,8 @@ POINTS: dict[str, Point] = {
     "update": Point(UPDATE),
     "projection": Point(PROJECT_ACTIVITY),
     "projection-done": Point(PROJECT_ACTIVITY, after=True),
-    # The SLA ladder's firing records its rungs' notifications in this local activity.
-    "sla": Point(NOTIFY_ACTIVITY),
+    # An SLA firing projects its events and records its rungs' notifications in one call.
+    "sla": Point(PROJECT_ACTIVITY, counts=_records_notifications),
     "care-send": Point(CARE_SEND_ACTIVITY),
 }
 
@@ -67,10 +74,14 @@ class KillPoints:
         # point -> (the arm file's text, calls counted under it)
         self._counts: dict[str, tuple[str, int]] = {}
 
-    def reached(self, target: str, after: bool, details: dict[str, Any]) -> None:
+    def reached(
+        self, target: str, after: bool, details: dict[str, Any], args: Sequence[Any] = ()
+    ) -> None:
         """Count one call of `target`; SIGKILL this process if it is an armed point's Nth."""
         for name, point in POINTS.items():
-            if point.target == target and point.after == after:
+            if point.target != target or point.after != after:
+                continue
+            if point.counts is None or point.counts(args):
                 self._count(name, details)
 
     def _count(self, name: str, details: dict[str, Any]) -> None:
@@ -113,9 +124,9 @@ class _Activities(ActivityInboundInterceptor):
             "attempt": info.attempt,
             "local": info.is_local,
         }
-        self._points.reached(info.activity_type, False, details)
+        self._points.reached(info.activity_type, False, details, input.args)
         result = await super().execute_activity(input)
-        self._points.reached(info.activity_type, True, details)
+        self._points.reached(info.activity_type, True, details, input.args)
         return result
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.messages import PROJECT_ACTIVITY, ProjectionInput
 from domain.triage import TRIAGE_ACTIVITY
 from workers.kill_points import KILL_DIR_ENV, POINTS, kill_point_interceptors
 
@@ -62,3 +63,14 @@ def test_unarmed_points_and_an_unset_variable_do_nothing(
     monkeypatch.setenv(KILL_DIR_ENV, str(tmp_path))
     assert len(kill_point_interceptors()) == 1
     assert {"triage", "update", "projection", "projection-done", "sla", "care-send"} <= set(POINTS)
+
+
+def test_the_sla_point_counts_only_projections_that_carry_notifications() -> None:
+    sla = POINTS["sla"]
+    assert sla.target == PROJECT_ACTIVITY
+    assert sla.counts is not None
+    firing = ProjectionInput.model_construct(notifications=[object()])
+    transition = ProjectionInput.model_construct(notifications=[])
+    assert sla.counts([firing])
+    assert not sla.counts([transition])
+    assert not sla.counts([])
