@@ -87,6 +87,9 @@ def _postgres_template(server_url: str) -> str:
     name = f"tf_template_{uuid.uuid4().hex[:16]}"
     _administer(server_url, f'CREATE DATABASE "{name}"')
     upgrade_database(url=_database_url(server_url, name))
+    # A copy needs the template free of sessions; closed to connections, not even autovacuum
+    # (which would ANALYZE it after the migrations) opens one.
+    _administer(server_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
     return name
 
 

@@ -6,6 +6,7 @@ admin role's `p, admin, *, *, *, restricted, allow` and read every field of ever
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from store.models import PolicyRuleRow, UserRow
 from store.users import InvalidUser, add_user, hash_token, new_token
 from tests.api.access_helpers import file, publish_sensitive
 from tests.api.conftest import Api
-from tests.dbutil import migrated_sessions, sqlite_url
+from tests.dbutil import database_params, fresh_database, migrated_sessions, sqlite_url
 
 RESERVED = [
     *("admin", "auditor", "agent", "requester", "process_owner", "system"),
@@ -120,8 +121,15 @@ LEGACY = [
 ]
 
 
-async def test_the_migration_types_existing_rules(database_url: str) -> None:
-    url = database_url
+@pytest.fixture(params=database_params())
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (the API tests' are migrated already): the test migrates it in steps."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+async def test_the_migration_types_existing_rules(empty_database_url: str) -> None:
+    url = empty_database_url
     command.upgrade(alembic_config(url=url), "0006_sandboxes")
     engine = make_sync_engine(url)
     with engine.begin() as connection:
