@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,9 +23,9 @@ from services.ticket_history import (
 from store.models import TicketEventRow
 from tests.builders import DESK, REQUESTER, incident
 from tests.dbutil import migrated_sessions, sqlite_url
+from tests.temporal_env import dev_server_env
 from ticketflow.temporal_client import DATA_CONVERTER
 from workers.tickets import build_ticket_worker
-from workflows import search_attributes
 from workflows.ticket import TicketWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -36,14 +35,11 @@ SUGGEST_AFTER_EVENTS = 40
 @pytest.fixture(scope="module")
 async def chatty_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server that suggests continue-as-new after a few dozen history events."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=list(search_attributes.ALL),
-        dev_server_extra_args=[
+    env = await dev_server_env(
+        [
             "--dynamic-config-value",
             f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}",
-        ],
+        ]
     )
     try:
         yield env

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,9 +25,8 @@ from store.models import TicketEventRow, TicketRow
 from tests.builders import DESK, DEV, OPS, REQUESTER, STAGE_DATA, incident
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.domain.processes import process, stage
-from ticketflow.temporal_client import DATA_CONVERTER
+from tests.temporal_env import dev_server_env
 from workers.tickets import build_ticket_worker
-from workflows import search_attributes
 from workflows.ticket import TicketWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -38,14 +36,11 @@ SUGGEST_AFTER_EVENTS = 40
 @pytest.fixture(scope="module")
 async def chatty_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server that suggests continue-as-new after a few dozen history events."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=list(search_attributes.ALL),
-        dev_server_extra_args=[
+    env = await dev_server_env(
+        [
             "--dynamic-config-value",
             f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}",
-        ],
+        ]
     )
     try:
         yield env
