@@ -15,7 +15,9 @@ from tests.domain.test_problem_candidates import CAUSE, NOISE
 def history(now: datetime) -> tuple[list[TicketSymptoms], set[str]]:
     """Ten days of noise with eight outages that each brought both symptoms; their keys."""
     rng = random.Random(7)
-    start = now - timedelta(days=10)
+    # On the hour: the scan's windows are clock hours, and each outage's two symptoms come
+    # 5 and 15 minutes into one (from any other start they could fall in two windows).
+    start = (now - timedelta(days=10)).replace(minute=0, second=0, microsecond=0)
     tickets = [
         TicketSymptoms(
             key=f"N{i}",
