@@ -15,7 +15,7 @@ from domain.recurrence import (
     recurrence_event,
     recurs_within,
 )
-from store.models import RecurrenceWatchRow, TicketRow
+from store.models import RecurrenceWatchRow, TicketEventRow, TicketRow
 from store.tickets import append_closed_event
 
 WATCHING = "watching"
@@ -38,6 +38,8 @@ async def record_step(*, session: AsyncSession, record: RecordRecurrenceInput) -
     # Fresh from the database: an outcome may have been written by a statement in this session.
     watch = await session.get(RecurrenceWatchRow, record.ticket_key, populate_existing=True)
     if watch is not None and record.step == "started":
+        if watch.status == WATCHING and watch.closed_at != record.closed_at:
+            await _restamp_start(session, watch, record)
         return watch.started_seq
     if watch is not None and watch.outcome_seq is not None:
         return watch.outcome_seq
@@ -157,6 +159,27 @@ async def _decide(session: AsyncSession, record: RecordRecurrenceInput) -> int |
         .execution_options(synchronize_session=False)
     )
     return seq
+
+
+async def _restamp_start(
+    session: AsyncSession, watch: RecurrenceWatchRow, record: RecordRecurrenceInput
+) -> None:
+    """Give a running watch the close of a rerun workflow task: the history keeps the rerun's
+    close, whose projection overwrote the `closed` event with its time, so the window and the
+    start's event follow it."""
+    watch.closed_at = record.closed_at
+    watch.ends_at = record.ends_at
+    _, data = recurrence_event(record)
+    await session.execute(
+        update(TicketEventRow)
+        .where(
+            TicketEventRow.ticket_key == record.ticket_key,
+            TicketEventRow.seq == watch.started_seq,
+        )
+        .values(at=record.at, data=data)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
 
 
 async def _append(session: AsyncSession, record: RecordRecurrenceInput) -> int:

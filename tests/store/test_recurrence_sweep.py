@@ -89,6 +89,20 @@ async def test_the_close_projection_records_the_watch_once(session_factory: Sess
     assert row.last_seq == 4  # the retried projection's older snapshot did not win
 
 
+async def test_a_rerun_close_moves_the_running_window_with_it(session_factory: Sessions) -> None:
+    # A workflow task run again after its worker died projects the close again with the
+    # rerun's time; the history keeps that one, so the watch follows it.
+    await close(session_factory, "A-1")
+    rerun = CLOSED + timedelta(seconds=5)
+    await close(session_factory, "A-1", closed_at=rerun)
+    watch = (await watches(session_factory))["A-1"]
+    assert (watch.closed_at, watch.ends_at, watch.started_seq) == (rerun, rerun + 30 * DAY, 4)
+    async with session_factory() as session:
+        started = await session.get_one(TicketEventRow, ("A-1", 4))
+    assert (started.type, started.at) == ("recurrence_watch_started", rerun)
+    assert started.data == {"until": (rerun + 30 * DAY).isoformat()}
+
+
 async def test_the_sweep_ends_only_windows_over_stamped_at_their_end_and_reruns_idempotently(
     session_factory: Sessions,
 ) -> None:
