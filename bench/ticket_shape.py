@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-# bench/forms.py is named like the `forms` package the worker imports: this folder goes last.
+# The repository first; this folder last, as bench/forms.py is named like the `forms` package.
 _BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str(_BENCH)]
+_OTHERS = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+sys.path[:] = [str(_BENCH.parent), *_OTHERS, str(_BENCH)]
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import (  # noqa: E402
