@@ -89,5 +89,5 @@ class RecurrenceActivities:
         """Record `eradicated` for one batch of windows over by `batch.until`, in one
         transaction; a rerun finds them decided and ends only those still watching."""
         async with self._write_turn, self._sessions() as session, session.begin():
-            ended = await end_windows(session=session, until=batch.until, limit=batch.limit)
-        return EndWindowsResult(ended=ended)
+            found, ended = await end_windows(session=session, until=batch.until, limit=batch.limit)
+        return EndWindowsResult(found=found, ended=ended)

@@ -252,8 +252,10 @@ class EndWindowsInput(BaseModel):
 
 
 class EndWindowsResult(BaseModel):
-    """How many watches this batch ended (`eradicated`)."""
+    """How many watches this batch found over and how many of them it ended (`eradicated`;
+    the others were decided meanwhile by another writer)."""
 
+    found: int
     ended: int
 
 

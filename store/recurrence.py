@@ -110,9 +110,9 @@ async def record_recurrence(
     return await _decide(session, record)
 
 
-async def end_windows(*, session: AsyncSession, until: datetime, limit: int) -> int:
+async def end_windows(*, session: AsyncSession, until: datetime, limit: int) -> tuple[int, int]:
     """Record `eradicated` on at most `limit` watches whose window ended by `until` without
-    a recurrence, each stamped with its window's end; how many it ended.
+    a recurrence, each stamped with its window's end; how many it found, and ended.
 
     Oldest windows first, so a backlog drains in order. A watch decided meanwhile by another
     writer (a recurrence, an older watch workflow, an overlapping sweep) is left as it is.
@@ -133,7 +133,7 @@ async def end_windows(*, session: AsyncSession, until: datetime, limit: int) -> 
     for key, closed_at, ends_at in rows:
         if await _decide(session, eradicated_record(key, closed_at, ends_at)) is not None:
             ended += 1
-    return ended
+    return len(rows), ended
 
 
 async def _decide(session: AsyncSession, record: RecordRecurrenceInput) -> int | None:

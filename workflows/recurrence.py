@@ -125,6 +125,6 @@ class RecurrenceSweepWorkflow:
             )
             ended += batch.ended
             batches += 1
-            if batch.ended < sweep.batch:
+            if batch.found < sweep.batch:
                 break
         return SweepResult(ended=ended, batches=batches)
