@@ -1,8 +1,9 @@
 """The recurrence sweep, which ends the 30-day windows that passed without a recurrence, and
 RecurrenceWatchWorkflow, the watch of tickets closed before the sweep.
 
-RecurrenceWatchWorkflow stays registered while watches started as workflows still run (at most
-30 days after the last ticket closed under the older code); it can go once none does.
+RecurrenceWatchWorkflow stays registered while watches started as workflows still run, or
+tickets filed as a recurrence under the older code are still open (they close on the older
+path); it can go once neither is left.
 """
 
 from __future__ import annotations
