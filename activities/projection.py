@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from domain.messages import PROJECT_ACTIVITY, ProjectionInput, ProjectionResult
+from domain.recurrence import started_record
 from store.notifications import record_notifications
 from store.projection import apply_projection
+from store.recurrence import record_recurrence, record_step
 
 T = TypeVar("T")
 
@@ -108,8 +110,12 @@ def _settle(
 class ProjectionActivities:
     """Holds the session factory the projection writes with."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, recurrence_watches: bool = True
+    ) -> None:
         self._sessions = sessions
+        # Off, a close records no watch (see workers.tickets.build_ticket_worker).
+        self._recurrence_watches = recurrence_watches
         # SQLite admits one writer at a time and makes the others sleep and retry; queueing
         # this process's writers here instead keeps busy timeouts from starving any of them.
         single_writer = sessions.kw["bind"].dialect.name == "sqlite"
@@ -131,7 +137,7 @@ class ProjectionActivities:
     @activity.defn(name=PROJECT_ACTIVITY)
     async def project_ticket(self, projection: ProjectionInput) -> ProjectionResult:
         """Write the ticket row, its task rows, its new events and the notifications they
-        cause in one transaction."""
+        cause in one transaction, with the recurrence watch's steps the projection carries."""
 
         async def write(session: AsyncSession) -> int:
             inserted = await apply_projection(
@@ -144,6 +150,16 @@ class ProjectionActivities:
             )
             for batch in projection.notifications:
                 await record_notifications(session=session, batch=batch, channel="none")
+            watch = projection.recurrence_watch
+            if watch is not None and self._recurrence_watches:
+                await record_step(session=session, record=started_record(watch))
+            if projection.recurs is not None:
+                await record_recurrence(
+                    session=session,
+                    closed_key=projection.recurs.key,
+                    by=projection.ticket.key,
+                    filed_at=projection.ticket.created_at,
+                )
             return inserted
 
         return ProjectionResult(inserted=await self._group_commit.write(write))

@@ -1,4 +1,5 @@
-"""The recurrence watch's activities: starting it, and one idempotent write per step."""
+"""The recurrence watch's activities: the sweep that ends windows, and (for watches started
+as workflows of their own, before closes recorded them) starting one and writing its steps."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from domain.recurrence import (
+    END_WINDOWS_ACTIVITY,
     RECORD_RECURRENCE_ACTIVITY,
     RECURRENCE_WATCH_WORKFLOW,
     START_WATCH_ACTIVITY,
     WATCHING_UPDATE,
+    EndWindowsInput,
+    EndWindowsResult,
     RecordRecurrenceInput,
     RecordRecurrenceResult,
     RecurrenceWatchInput,
     WatchStarted,
     watch_workflow_id,
 )
-from store.recurrence import UnknownTicket, record_step
+from store.recurrence import UnknownTicket, end_windows, record_step
 
 
 class RecurrenceActivities:
@@ -79,3 +83,11 @@ class RecurrenceActivities:
                 f"no ticket {exc} in the database", type="UnknownTicket", non_retryable=True
             ) from exc
         return RecordRecurrenceResult(seq=seq)
+
+    @activity.defn(name=END_WINDOWS_ACTIVITY)
+    async def end_recurrence_windows(self, batch: EndWindowsInput) -> EndWindowsResult:
+        """Record `eradicated` for one batch of windows over by `batch.until`, in one
+        transaction; a rerun finds them decided and ends only those still watching."""
+        async with self._write_turn, self._sessions() as session, session.begin():
+            found, ended = await end_windows(session=session, until=batch.until, limit=batch.limit)
+        return EndWindowsResult(found=found, ended=ended)

@@ -14,7 +14,7 @@ from domain.deliverables import DeliverableSpec, Submission
 from domain.devices import Snapshot
 from domain.notifications import NotifyInput
 from domain.participation import Participant
-from domain.recurrence import RecurrenceRef
+from domain.recurrence import RecurrenceRef, RecurrenceWatchInput
 from domain.sentiment import Decision
 from domain.sla import DEFAULT_PRIORITY, WAITING_PATTERN, Priority, SlaClock
 from domain.ticket import (
@@ -232,6 +232,16 @@ class ProjectionInput(BaseModel):
         default_factory=list,
         description="Notifications the events cause, recorded in the same transaction "
         "(each once per ticket, event and recipient).",
+    )
+    recurrence_watch: RecurrenceWatchInput | None = Field(
+        default=None,
+        description="The close's recurrence watch, whose start is recorded in the same "
+        "transaction (once per ticket).",
+    )
+    recurs: RecurrenceRef | None = Field(
+        default=None,
+        description="The closed ticket this new one recurs: its `recurred` is recorded in the "
+        "same transaction if this is the first recurrence within its window.",
     )
 
 

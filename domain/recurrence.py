@@ -5,7 +5,13 @@ A problem recurs when a new ticket is filed about the same thing as a ticket clo
 the asset or device it names, and its symptom normalised so that case, width, punctuation,
 word order, plurals and particles do not make two reports of one problem differ.
 
-Stdlib and pydantic only: the TicketWorkflow and the watch workflow import this.
+A closed ticket's watch is a row, not a workflow: the close's projection records that it
+started, the projection of the first recurrence filed within the window records `recurred`,
+and the hourly sweep (RecurrenceSweepWorkflow, on a Temporal Schedule) records `eradicated`
+for every window that ended without one, stamped with the window's end. RecurrenceWatchWorkflow
+is what watched tickets closed before that: it stays registered while such watches run.
+
+Stdlib and pydantic only: the TicketWorkflow and the recurrence workflows import this.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ RECURRED_SIGNAL = "recurred"
 RECORD_RECURRENCE_ACTIVITY = "record_recurrence"
 START_WATCH_ACTIVITY = "start_recurrence_watch"
 WATCHING_UPDATE = "watching"
+RECURRENCE_SWEEP_WORKFLOW = "RecurrenceSweepWorkflow"
+END_WINDOWS_ACTIVITY = "end_recurrence_windows"
+# How often the sweep runs: a window's `eradicated` is recorded at most this long after the
+# window ended (later only while no worker runs), though stamped with the window's end.
+SWEEP_EVERY = timedelta(hours=1)
+# Windows ended per transaction: short transactions, so the tickets' own writes never wait long.
+SWEEP_BATCH = 200
 
 # Intake fields naming the physical thing a ticket is about (as the duplicate check reads them).
 ASSET_FIELDS = ("asset_id", "asset", "device_id", "device", "serial_number")
@@ -220,6 +233,68 @@ class RecordRecurrenceResult(BaseModel):
     """The seq of the timeline event the step has (written now or before)."""
 
     seq: int
+
+
+class SweepInput(BaseModel):
+    """One sweep run: end every window over at the run's start, `batch` per transaction."""
+
+    batch: int = Field(default=SWEEP_BATCH, ge=1, le=10_000)
+    max_batches: int = Field(
+        default=250, ge=1, description="The rest waits for the next run (history stays small)."
+    )
+
+
+class EndWindowsInput(BaseModel):
+    """End at most `limit` watches whose window ended at or before `until`."""
+
+    until: datetime
+    limit: int = Field(ge=1)
+
+
+class EndWindowsResult(BaseModel):
+    """How many watches this batch found over and how many of them it ended (`eradicated`;
+    the others were decided meanwhile by another writer)."""
+
+    found: int
+    ended: int
+
+
+class SweepResult(BaseModel):
+    """What one sweep run ended, in how many batches."""
+
+    ended: int
+    batches: int
+
+
+def window_end(closed_at: datetime, window: timedelta = RECURRENCE_WINDOW) -> datetime:
+    """The instant a closed ticket's watch ends: a recurrence must be filed before it."""
+    return closed_at + window
+
+
+def recurs_within(closed_at: datetime, ends_at: datetime, filed_at: datetime) -> bool:
+    """Whether a ticket filed at `filed_at` falls in the window [closed_at, ends_at)."""
+    return closed_at <= filed_at < ends_at
+
+
+def eradicated_record(
+    ticket_key: str, closed_at: datetime, ends_at: datetime
+) -> RecordRecurrenceInput:
+    """The `eradicated` step of a window that ended without a recurrence, at its end."""
+    return RecordRecurrenceInput(
+        ticket_key=ticket_key, step="eradicated", at=ends_at, closed_at=closed_at, ends_at=ends_at
+    )
+
+
+def started_record(watch: RecurrenceWatchInput) -> RecordRecurrenceInput:
+    """The `started` step a close records with its own projection."""
+    return RecordRecurrenceInput(
+        ticket_key=watch.ticket_key,
+        step="started",
+        at=watch.closed_at,
+        closed_at=watch.closed_at,
+        ends_at=window_end(watch.closed_at, watch.window),
+        fingerprint=watch.fingerprint,
+    )
 
 
 def watch_workflow_id(ticket_key: str) -> str:

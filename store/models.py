@@ -659,11 +659,15 @@ class RecurrenceWatchRow(Base):
 
     `status` is `watching` until the watch records `recurred` (by `recurred_by`) or
     `eradicated`; the seqs are those of the timeline events each step recorded, so a retried
-    step finds its event instead of writing another.
+    step finds its event instead of writing another. The sweep finds the windows that ended
+    by (`status`, `ends_at`).
     """
 
     __tablename__ = "recurrence_watches"
-    __table_args__ = (Index("ix_recurrence_watches_fingerprint_status", "fingerprint", "status"),)
+    __table_args__ = (
+        Index("ix_recurrence_watches_fingerprint_status", "fingerprint", "status"),
+        Index("ix_recurrence_watches_status_ends_at", "status", "ends_at"),
+    )
 
     ticket_key: Mapped[str] = mapped_column(
         ForeignKey("tickets.key", ondelete="CASCADE"), primary_key=True

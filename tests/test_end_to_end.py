@@ -195,9 +195,14 @@ def test_ticket_life_over_http_on_the_dev_stack(tmp_path: Path) -> None:
             closed = call("rita", "POST", f"/tickets/{key}/confirm", json={"comment": "works"})
             assert closed["status"] == "closed"
             events = call("dana", "GET", f"/tickets/{key}/events")
-            assert [e["type"] for e in events][-2:] == ["resolved", "closed"]
+            # The close's own projection records the 30-day recurrence watch.
+            assert [e["type"] for e in events][-3:] == [
+                "resolved",
+                "closed",
+                "recurrence_watch_started",
+            ]
 
-        # A closed ticket's workflow starts its recurrence watch, then completes.
+        # A closed ticket's workflow completes at once: its watch is a row, not a workflow.
         temporal_cli(stack.temporal_port, "workflow", "result", "--workflow-id", key)
         described = json.loads(
             temporal_cli(

@@ -25,7 +25,7 @@ from workers.kill_points import kill_point_interceptors
 from workflows.care import CareWorkflow
 from workflows.device_snapshot import DeviceSnapshotWorkflow
 from workflows.event_delivery import SubscriptionWorkflow
-from workflows.recurrence import RecurrenceWatchWorkflow
+from workflows.recurrence import RecurrenceSweepWorkflow, RecurrenceWatchWorkflow
 from workflows.sentiment import CustomerSentimentWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -35,6 +35,7 @@ WORKFLOWS = [
     TicketWorkflow,
     CareWorkflow,
     DeviceSnapshotWorkflow,
+    RecurrenceSweepWorkflow,
     RecurrenceWatchWorkflow,
     SubscriptionWorkflow,
     CustomerSentimentWorkflow,
@@ -60,12 +61,15 @@ def build_ticket_worker(
     process's) configure the care connector and how many workflows stay cached.
 
     With `recurrence_watches` (as `ticketflow worker` runs it) closed tickets get their 30-day
-    watch. Without, the start activity answers that none was started: for a time-skipping
-    test server shared by tests that each stop their worker, where a watch's day 30 would fall
-    due with no worker left and stop that server from skipping time.
+    watch: the close's projection records it (and the recurrence sweep, which
+    `ticketflow worker` schedules, ends it). Without, closes record none, and the start
+    activity of watch workflows (what closed tickets of older runs still start) answers that
+    none was started: for tests whose timelines end at `closed`, and for a time-skipping test
+    server shared by tests that each stop their worker, where a watch workflow's day 30 would
+    fall due with no worker left and stop that server from skipping time.
     """
     settings = settings or get_settings()
-    projection = ProjectionActivities(sessions)
+    projection = ProjectionActivities(sessions, recurrence_watches=recurrence_watches)
     children = ChildTicketActivities(sessions, projection.write_turn)
     notifications = NotificationActivities(projection.group_commit)
     triage = TriageActivities(sessions, data_dir or get_settings().data_dir)
@@ -104,6 +108,7 @@ def build_ticket_worker(
             care.send_care,
             recurrence.start_recurrence_watch,
             recurrence.record_recurrence,
+            recurrence.end_recurrence_windows,
             deliveries.next_outbox_batch,
             deliveries.deliver_events,
             deliveries.pause_subscription,

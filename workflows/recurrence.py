@@ -1,4 +1,10 @@
-"""RecurrenceWatchWorkflow: 30 days after a ticket closes, on one durable timer."""
+"""The recurrence sweep, which ends the 30-day windows that passed without a recurrence, and
+RecurrenceWatchWorkflow, the watch of tickets closed before the sweep.
+
+RecurrenceWatchWorkflow stays registered while watches started as workflows still run, or
+tickets filed as a recurrence under the older code are still open (they close on the older
+path); it can go once neither is left.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,21 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.recurrence import (
+        END_WINDOWS_ACTIVITY,
         RECORD_RECURRENCE_ACTIVITY,
         RECURRED_SIGNAL,
+        RECURRENCE_SWEEP_WORKFLOW,
         RECURRENCE_WATCH_WORKFLOW,
         WATCHING_UPDATE,
+        EndWindowsInput,
+        EndWindowsResult,
         RecordRecurrenceInput,
         RecordRecurrenceResult,
         RecurredInput,
         RecurrenceWatchInput,
         RecurrenceWatchResult,
+        SweepInput,
+        SweepResult,
         WatchStarted,
         WatchStep,
     )
@@ -30,6 +42,8 @@ RECORD_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+# One batch is one short transaction of at most a few hundred small writes.
+SWEEP_BATCH_TIMEOUT = timedelta(minutes=1)
 
 
 @workflow.defn(name=RECURRENCE_WATCH_WORKFLOW)
@@ -91,3 +105,27 @@ class RecurrenceWatchWorkflow:
         """A new ticket recurs this one; the first one counts."""
         if self._recurred_by is None:
             self._recurred_by = signal.by
+
+
+@workflow.defn(name=RECURRENCE_SWEEP_WORKFLOW)
+class RecurrenceSweepWorkflow:
+    """One sweep run: every window over at its start ends `eradicated`, batch by batch."""
+
+    @workflow.run
+    async def run(self, sweep: SweepInput) -> SweepResult:
+        """End the windows over at the run's start; the rest (past max_batches) wait a run."""
+        until = workflow.now()
+        ended = batches = 0
+        while batches < sweep.max_batches:
+            batch: EndWindowsResult = await workflow.execute_activity(
+                END_WINDOWS_ACTIVITY,
+                EndWindowsInput(until=until, limit=sweep.batch),
+                result_type=EndWindowsResult,
+                start_to_close_timeout=SWEEP_BATCH_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+            ended += batch.ended
+            batches += 1
+            if batch.found < sweep.batch:
+                break
+        return SweepResult(ended=ended, batches=batches)

@@ -87,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         RECURRED_SIGNAL,
         START_WATCH_ACTIVITY,
         RecurredInput,
+        RecurrenceRef,
         RecurrenceWatchInput,
         WatchStarted,
         filed_category,
@@ -175,6 +176,10 @@ GIT_COMMITS_PATCH = "git-commits"
 # Marks runs that watch a closed ticket for 30 days and tell a closed ticket's watch that a
 # new one recurs it; histories recorded before them do neither.
 RECURRENCE_PATCH = "recurrence-watch"
+# Marks runs whose projections record the watch: its start with the close, a recurrence with
+# the new ticket's creation (the sweep records the rest). Before it, the close started a watch
+# workflow and a recurrence signalled it.
+RECURRENCE_IN_PROJECTION_PATCH = "recurrence-in-projection"
 # Starting the watch is one call to the Temporal server, idempotent by its workflow id.
 START_WATCH_TIMEOUT = timedelta(seconds=30)
 # Reading the registry at creation: a short read retried a few times; a device not registered
@@ -269,6 +274,10 @@ class TicketWorkflow:
         # Device reads started by a claim, which the claim's caller does not wait for.
         self._claim_reads: set[asyncio.Task[None]] = set()
         self._recording = 0
+        # Set once a projection carried the watch's start (the close) or the recurrence (the
+        # creation): the older paths after them then do nothing.
+        self._watch_projected = False
+        self._recurrence_projected = False
         # The SLA timer stays until the next due instant itself moves.
         self._next_due = sla_clocks.next_due(self._state)
 
@@ -363,14 +372,15 @@ class TicketWorkflow:
             return  # a care workflow of this ticket runs already
 
     async def _start_recurrence_watch(self) -> None:
-        """Have the closed ticket watched for 30 days by a workflow of its own.
+        """Have the closed ticket watched for 30 days by a workflow of its own, as runs did
+        before their close's projection recorded the watch.
 
         Started by an activity, not as a child: this workflow ends at close, as it always has,
         and a child outliving a closed parent would have its end reported to nobody (the
         time-skipping test server stops skipping time when that happens).
         """
         state = self._state
-        if not workflow.patched(RECURRENCE_PATCH):
+        if self._watch_projected or not workflow.patched(RECURRENCE_PATCH):
             return
         assert state.closed_at is not None
         found = fingerprint_of(state.intake, filed_category(state.definition.key))
@@ -387,9 +397,10 @@ class TicketWorkflow:
         )
 
     async def _tell_recurred(self) -> None:
-        """A recurrence tells the closed ticket's watch, which records it there."""
+        """A recurrence tells the closed ticket's watch workflow, which records it there, as
+        runs did before their creation's projection recorded it."""
         ref = self._state.recurrence_of
-        if ref is None or not workflow.patched(RECURRENCE_PATCH):
+        if ref is None or self._recurrence_projected or not workflow.patched(RECURRENCE_PATCH):
             return
         watch = workflow.get_external_workflow_handle(watch_workflow_id(ref.key))
         try:
@@ -592,6 +603,8 @@ class TicketWorkflow:
             if evidence is not None
             else {},
             notifications=notifications or [],
+            recurrence_watch=self._recurrence_watch(events),
+            recurs=self._recurs(events),
         ).model_copy(deep=True)
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.
@@ -606,6 +619,36 @@ class TicketWorkflow:
             )
         finally:
             self._recording -= 1
+
+    def _recurrence_watch(self, events: list[TicketEvent]) -> RecurrenceWatchInput | None:
+        """The watch the close among these events starts, recorded by its projection."""
+        state = self._state
+        if (
+            state.status != TicketStatus.CLOSED
+            or state.closed_at is None
+            or all(e.type != "closed" for e in events)
+            or not workflow.patched(RECURRENCE_IN_PROJECTION_PATCH)
+        ):
+            return None
+        self._watch_projected = True
+        found = fingerprint_of(state.intake, filed_category(state.definition.key))
+        return RecurrenceWatchInput(
+            ticket_key=state.key,
+            closed_at=state.closed_at,
+            fingerprint=found.digest if found is not None else None,
+        )
+
+    def _recurs(self, events: list[TicketEvent]) -> RecurrenceRef | None:
+        """The closed ticket this one recurs, when these events are its creation's."""
+        ref = self._state.recurrence_of
+        if (
+            ref is None
+            or all(e.type != "recurrence_of" for e in events)
+            or not workflow.patched(RECURRENCE_IN_PROJECTION_PATCH)
+        ):
+            return None
+        self._recurrence_projected = True
+        return ref
 
     def _publish_search_attributes(self) -> None:
         values = (

@@ -22,7 +22,7 @@ from workflows.ticket import TicketWorkflow
 Step = tuple[str, str, object, object]
 
 
-# What others than the ticket's workflow write on its timeline after close.
+# What is written on a ticket's timeline past its workflow's last seq, at and after close.
 AFTER_CLOSE_EVENTS = frozenset(
     {
         "recurrence_watch_started",
@@ -69,7 +69,7 @@ class Recorded:
 
 async def _from_temporal(client: Client, key: str) -> tuple[Any, ...]:
     handle = client.get_workflow_handle(key)
-    # A closed ticket's workflow still starts its care and recurrence watch before it ends.
+    # A closed ticket's workflow still starts its care before it ends.
     async with asyncio.timeout(AFTER_CLOSE_BOUND):
         await handle.result()
     state = await handle.query(TicketWorkflow.state)
@@ -170,8 +170,9 @@ def _event_findings(ticket: Recorded) -> list[str]:
     lost = sorted(history.keys() - projected.keys())
     if lost:
         findings.append(f"lost from the projection: {[history[s][:3] for s in lost]}")
-    # After close the ticket's workflow has ended; care and the recurrence watch append to its
-    # timeline on their own, past its last seq.
+    # Past the workflow's last seq come the events others append after close: care's, and the
+    # recurrence watch's (its start written with the close's projection, its end by a recurrence
+    # or the sweep).
     extra = sorted(
         s
         for s in projected.keys() - history.keys()

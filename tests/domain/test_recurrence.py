@@ -1,4 +1,4 @@
-"""The recurrence fingerprint and the ticket's category, as tables."""
+"""The recurrence fingerprint, the ticket's category and the watch's window, as tables."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.recurrence import (
+    RECURRENCE_WINDOW,
     RecordRecurrenceInput,
+    RecurrenceWatchInput,
+    eradicated_record,
     fingerprint_of,
     normalise_symptom,
     recurrence_event,
+    recurs_within,
+    started_record,
     ticket_category,
+    window_end,
 )
 
 SAME_SYMPTOM = [
@@ -170,4 +176,44 @@ def test_watch_events() -> None:
     assert recurrence_event(eradicated) == (
         "eradicated",
         {"closed_at": "2026-12-01T00:00:00+00:00", "days": 30},
+    )
+
+
+CLOSED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+ENDS = CLOSED + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("filed_at", "counts"),
+    [
+        (CLOSED - timedelta(seconds=1), False),  # filed before the close: not a recurrence
+        (CLOSED, True),
+        (CLOSED + timedelta(days=12), True),
+        (ENDS - timedelta(microseconds=1), True),
+        (ENDS, False),  # the window is half-open: its end is already after it
+        (ENDS + timedelta(hours=1), False),  # after the end, even before the sweep came by
+    ],
+)
+def test_a_recurrence_counts_only_within_the_window(filed_at: datetime, counts: bool) -> None:
+    assert window_end(CLOSED) == ENDS
+    assert timedelta(days=30) == RECURRENCE_WINDOW
+    assert recurs_within(CLOSED, ENDS, filed_at) is counts
+
+
+def test_the_steps_without_a_watch_workflow() -> None:
+    watch = RecurrenceWatchInput(ticket_key="A-1", closed_at=CLOSED, fingerprint="f" * 64)
+    started = started_record(watch)
+    # The start is the close's instant; eradicated is stamped with the window's end, however
+    # late the sweep runs.
+    assert (started.step, started.at, started.ends_at, started.fingerprint) == (
+        "started",
+        CLOSED,
+        ENDS,
+        "f" * 64,
+    )
+    eradicated = eradicated_record("A-1", CLOSED, ENDS)
+    assert (eradicated.step, eradicated.at, eradicated.by) == ("eradicated", ENDS, None)
+    assert recurrence_event(eradicated) == (
+        "eradicated",
+        {"closed_at": CLOSED.isoformat(), "days": 30},
     )

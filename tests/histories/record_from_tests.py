@@ -42,6 +42,7 @@ SCENARIOS: dict[str, str] = {
     "DeviceAlarmsWorkflow": "tests/workflows/test_device_alarms_workflow.py",
     "DeviceSnapshotWorkflow": "tests/workflows/test_device_snapshot.py",
     "ProblemScanWorkflow": "tests/workflows/test_problem_scan.py",
+    "RecurrenceSweepWorkflow": "tests/workflows/test_recurrence_watch.py",
     "RecurrenceWatchWorkflow": "tests/workflows/test_recurrence_watch.py",
     "CustomerSentimentWorkflow": "tests/workflows/test_sentiment_workflow.py",
     "SiteDevicesWorkflow": "tests/workflows/test_device_alarms.py",

@@ -1,18 +1,24 @@
-"""The 30-day recurrence watch on the time-skipping server, with the real projection."""
+"""The 30-day recurrence watch on the time-skipping server, with the real projection: recorded
+by the close's and the recurrence's projections and ended by the sweep, no workflow per ticket;
+and a watch workflow of an older close still running to its end."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from domain.definitions import ProcessDefinition
 from domain.messages import (
@@ -23,15 +29,24 @@ from domain.messages import (
     StartTicketInput,
     TicketResult,
 )
-from domain.recurrence import RecurrenceRef, RecurrenceWatchResult, watch_workflow_id
+from domain.recurrence import (
+    RecurrenceRef,
+    RecurrenceWatchInput,
+    RecurrenceWatchResult,
+    SweepInput,
+    SweepResult,
+    watch_workflow_id,
+)
 from services.ticket_creation import find_recurrence
 from store.models import RecurrenceWatchRow, TicketEventRow, TicketRow
 from tests.builders import DESK, REQUESTER
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.temporal_env import time_skipping_env
 from tests.workflows.conftest import Stack
+from ticketflow.temporal_client import DATA_CONVERTER
 from workers.tickets import build_ticket_worker
-from workflows.ticket import TicketWorkflow
+from workflows.recurrence import RecurrenceSweepWorkflow, RecurrenceWatchWorkflow
+from workflows.ticket import RECURRENCE_IN_PROJECTION_PATCH, TicketWorkflow
 
 Handle = WorkflowHandle[TicketWorkflow, TicketResult]
 HELPDESK = ProcessDefinition.model_validate(
@@ -116,6 +131,35 @@ async def timeline(stack: Stack, key: str) -> list[TicketEventRow]:
         return list(rows)
 
 
+async def ticket_history_events(stack: Stack, key: str) -> list[EventType.ValueType]:
+    history = await stack.client.get_workflow_handle(key).fetch_history()
+    return [e.event_type for e in history.events]
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll (real seconds) until `check` holds; awaiting a result would skip time."""
+    for _ in range(400):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} never happened")
+
+
+async def watches(stack: Stack) -> dict[str, RecurrenceWatchRow]:
+    async with stack.sessions() as session:
+        return {w.ticket_key: w for w in await session.scalars(select(RecurrenceWatchRow))}
+
+
+async def sweep(stack: Stack) -> SweepResult:
+    """One sweep run, as the hourly Schedule starts it (the test server has no Schedules)."""
+    return await stack.client.execute_workflow(
+        RecurrenceSweepWorkflow.run,
+        SweepInput(),
+        id=f"sweep-{uuid.uuid4().hex[:6]}",
+        task_queue=stack.task_queue,
+    )
+
+
 async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
     env: tuple[WorkflowEnvironment, Stack],
 ) -> None:
@@ -131,13 +175,19 @@ async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
     )
     await handle_stage(vpn)
     await close(vpn)
-    # A ticket's workflow ends once its watch has recorded that it runs.
-    async with stack.sessions() as session:
-        watches = {w.ticket_key: w for w in await session.scalars(select(RecurrenceWatchRow))}
-    assert {k: w.status for k, w in watches.items()} == {
+    # The close's projection recorded each watch: no watch workflow, no activity to start one.
+    assert {k: w.status for k, w in (await watches(stack)).items()} == {
         printer.id: "watching",
         vpn.id: "watching",
     }
+    for handle in (printer, vpn):
+        with pytest.raises(RPCError) as missing:
+            await stack.client.get_workflow_handle(watch_workflow_id(handle.id)).describe()
+        assert missing.value.status == RPCStatusCode.NOT_FOUND
+        history = await ticket_history_events(stack, handle.id)
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in history
+        events = await timeline(stack, handle.id)
+        assert [e.type for e in events][-2:] == ["closed", "recurrence_watch_started"]
 
     await environment.sleep(timedelta(days=12))
     now = await environment.get_current_time()
@@ -153,25 +203,23 @@ async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
     assert ref.key == printer.id
     recurrence = await start(stack, again, recurrence_of=ref)
 
-    watch = stack.client.get_workflow_handle(
-        watch_workflow_id(printer.id), result_type=RecurrenceWatchResult
-    )
-    assert await watch.result() == RecurrenceWatchResult(
-        ticket_key=printer.id, outcome="recurred", by=recurrence.id
-    )
-    # Day 31: the other watch's 30 days are over.
-    await environment.sleep(timedelta(days=19))
-    vpn_watch = stack.client.get_workflow_handle(
-        watch_workflow_id(vpn.id), result_type=RecurrenceWatchResult
-    )
-    assert await vpn_watch.result() == RecurrenceWatchResult(
-        ticket_key=vpn.id, outcome="eradicated"
-    )
+    async def recurred() -> bool:
+        return (await watches(stack))[printer.id].status == "recurred"
 
+    # The new ticket's creation projection records it on the closed ticket: no signal.
+    await wait_for(recurred, "the recurrence")
+    assert EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED not in (
+        await ticket_history_events(stack, recurrence.id)
+    )
+    # Day 31: the other watch's 30 days are over; the sweep ends it, and a rerun ends nothing.
+    await environment.sleep(timedelta(days=19))
+    assert await sweep(stack) == SweepResult(ended=1, batches=1)
+    assert await sweep(stack) == SweepResult(ended=0, batches=1)
+
+    found = await watches(stack)
     async with stack.sessions() as session:
-        watches = {w.ticket_key: w for w in await session.scalars(select(RecurrenceWatchRow))}
         rows = {r.key: r for r in await session.scalars(select(TicketRow))}
-    printed, vpned = watches[printer.id], watches[vpn.id]
+    printed, vpned = found[printer.id], found[vpn.id]
     assert printed.status == "recurred"
     assert printed.recurred_by == recurrence.id
     assert printed.decided_at is not None
@@ -180,8 +228,8 @@ async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
     assert vpned.status == "eradicated"
     assert vpned.recurred_by is None
     assert vpned.ends_at == vpned.closed_at + timedelta(days=30)
-    assert vpned.decided_at is not None
-    assert vpned.ends_at <= vpned.decided_at < vpned.closed_at + timedelta(days=31)
+    # Stamped with the window's end, not with the sweep's later run.
+    assert vpned.decided_at == vpned.ends_at
 
     # The closed ticket's timeline goes on after "closed", seq by seq; its row follows.
     events = await timeline(stack, printer.id)
@@ -193,10 +241,26 @@ async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
     mine = await timeline(stack, recurrence.id)
     assert [e.type for e in mine][:2] == ["created", "recurrence_of"]
     assert mine[1].data["ticket"] == printer.id
-    vpn_events = [e.type for e in await timeline(stack, vpn.id)]
-    assert "reopened" in vpn_events
-    assert "recurred" not in vpn_events
-    assert vpn_events[-3:] == ["closed", "recurrence_watch_started", "eradicated"]
+    vpn_events = await timeline(stack, vpn.id)
+    assert "reopened" in [e.type for e in vpn_events]
+    assert "recurred" not in [e.type for e in vpn_events]
+    assert [e.type for e in vpn_events][-3:] == ["closed", "recurrence_watch_started", "eradicated"]
+    assert vpn_events[-1].at == vpned.ends_at
+
+    # Both paths are behind their patch, and the histories they make replay.
+    for handle in (printer, recurrence):
+        history = await handle.fetch_history()
+        patches = [
+            json.loads(payload.data)["id"]
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and e.marker_recorded_event_attributes.marker_name == "core_patch"
+            for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+        ]
+        assert RECURRENCE_IN_PROJECTION_PATCH in patches
+        await Replayer(workflows=[TicketWorkflow], data_converter=DATA_CONVERTER).replay_workflow(
+            history
+        )
 
     # Once recurred or over, a watch no longer takes recurrences.
     async with stack.sessions() as session:
@@ -206,3 +270,29 @@ async def test_a_recurrence_on_day_12_and_none_for_a_reopened_ticket(
                 await find_recurrence(session=session, definition=HELPDESK, data=intake, now=later)
                 is None
             )
+
+
+async def test_a_watch_workflow_of_an_older_close_still_ends_and_writes_its_outcome_once(
+    env: tuple[WorkflowEnvironment, Stack],
+) -> None:
+    environment, stack = env
+    ticket = await start(stack, {"title": "Pump stopped", "asset_id": "P-7"})
+    await handle_stage(ticket)
+    await close(ticket)
+    (row,) = (await watches(stack)).values()
+    # As a close under the older code started it: its first step finds the start recorded.
+    watch = await stack.client.start_workflow(
+        RecurrenceWatchWorkflow.run,
+        RecurrenceWatchInput(ticket_key=ticket.id, closed_at=row.closed_at),
+        id=watch_workflow_id(ticket.id),
+        task_queue=stack.task_queue,
+    )
+    started = await watch.execute_update(RecurrenceWatchWorkflow.watching)
+    assert started.run_id == watch.result_run_id
+    await environment.sleep(timedelta(days=31))
+    # The sweep and the watch's own timer both end the window: one of them writes it.
+    assert (await sweep(stack)).ended in (0, 1)
+    assert await watch.result() == RecurrenceWatchResult(ticket_key=ticket.id, outcome="eradicated")
+    types = [e.type for e in await timeline(stack, ticket.id)]
+    assert types[-3:] == ["closed", "recurrence_watch_started", "eradicated"]
+    assert types.count("recurrence_watch_started") == types.count("eradicated") == 1

@@ -35,7 +35,13 @@ from tests.histories.record_git_commits import WORKFLOW_ID as GIT_COMMITS_WORKFL
 from tests.histories.record_git_commits import record_git_commits
 from tests.histories.record_triage import WORKFLOW_ID as TRIAGE_WORKFLOW_ID
 from ticketflow.temporal_client import DATA_CONVERTER
-from workflows.ticket import DELIVERABLES_PATCH, GIT_COMMITS_PATCH, TicketWorkflow
+from workflows.ticket import (
+    DELIVERABLES_PATCH,
+    GIT_COMMITS_PATCH,
+    RECURRENCE_IN_PROJECTION_PATCH,
+    RECURRENCE_PATCH,
+    TicketWorkflow,
+)
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 FULL_LIFE = HISTORY_DIR / f"{WORKFLOW_ID}.json"
@@ -43,6 +49,10 @@ SLA_LADDER = HISTORY_DIR / f"{SLA_WORKFLOW_ID}.json"
 TRIAGE_LIFE = HISTORY_DIR / f"{TRIAGE_WORKFLOW_ID}.json"
 DELIVERABLES_LIFE = HISTORY_DIR / f"{DELIVERABLES_WORKFLOW_ID}.json"
 GIT_COMMITS_LIFE = HISTORY_DIR / f"{GIT_COMMITS_WORKFLOW_ID}.json"
+# Recorded before `recurrence-in-projection`: a close that started its watch workflow, and a
+# recurrence that signalled it (tests/workflows/test_recurrence_watch.py as it was then).
+WATCH_WORKFLOW_CLOSE = HISTORY_DIR / "HD-closed-with-watch-workflow.json"
+WATCH_WORKFLOW_SIGNAL = HISTORY_DIR / "HD-recurrence-signalling-its-watch.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
@@ -209,3 +219,19 @@ def test_a_deliverables_history_is_recorded_behind_its_patch() -> None:
 async def test_recorder_still_records_a_replayable_deliverables_life(tmp_path: Path) -> None:
     recorded = await record_deliverables(workflow_id="NET-deliverables-again", data_dir=tmp_path)
     await replay(WorkflowHistory.from_json("NET-deliverables-again", recorded), TicketWorkflow)
+
+
+def test_histories_of_watch_workflows_from_before_the_projection_path_are_recorded() -> None:
+    for path in (WATCH_WORKFLOW_CLOSE, WATCH_WORKFLOW_SIGNAL):
+        events = list(load(path).events)
+        activities = {
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        }
+        assert activities == {"start_recurrence_watch"}
+        assert RECURRENCE_PATCH in _patches(events)
+        assert RECURRENCE_IN_PROJECTION_PATCH not in _patches(events)
+        assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    signalled = {e.event_type for e in load(WATCH_WORKFLOW_SIGNAL).events}
+    assert EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED in signalled
