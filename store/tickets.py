@@ -12,9 +12,11 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Select,
+    Text,
     Update,
     and_,
     bindparam,
+    cast,
     false,
     func,
     literal_column,
@@ -151,14 +153,19 @@ def refresh_departments_statement(dialect: str) -> Update:
     )
     aggregate: ColumnElement[Any]
     if dialect == "postgresql":
-        aggregate = func.array_agg(aggregate_order_by(names.c.name, names.c.name))
+        name = cast(names.c.name, Text)  # the column is text[], the names are varchar
+        aggregate = func.array_agg(aggregate_order_by(name, name))
     else:
         # SQLite aggregates the ordered subquery's rows in that order.
         aggregate = func.json_group_array(names.c.name)
+    value = select(aggregate).scalar_subquery()
+    # Unchanged (most transitions), the row is not written again: no new row version.
     return (
         update(TicketRow)
-        .where(TicketRow.key == key)
-        .values(departments=select(aggregate).scalar_subquery())
+        .where(TicketRow.key == key, TicketRow.departments != value)
+        .values(departments=value)
+        # No ORM session state to bring up to date: the projection writes through Core.
+        .execution_options(synchronize_session=False)
     )
 
 
