@@ -37,6 +37,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.participation import GROUP, PERSON
 from store.db import make_async_engine, make_sessionmaker, make_sync_engine
 from store.migrate import upgrade_database
 from store.models import TaskRow, TicketParticipantRow, TicketRow
@@ -103,6 +104,8 @@ def _rows(start: int, count: int) -> tuple[list[dict[str, Any]], ...]:
         # A tenth of the tickets are handled by the next department too.
         group = spread.choice(DEPARTMENTS) if spread.random() < 0.1 else department
         assignee = f"agent-{group}" if spread.random() < 0.25 else None
+        # What the projection keeps (store.tickets.refresh_departments_statement).
+        tickets[-1]["departments"] = sorted({department, group})
         tasks.append(
             {
                 "id": f"{key}:s1:1",
@@ -118,9 +121,9 @@ def _rows(start: int, count: int) -> tuple[list[dict[str, Any]], ...]:
                 "data": {},
             }
         )
-        participants.append({"ticket_key": key, "kind": "group", "name": group})
+        participants.append({"ticket_key": key, "kind": GROUP, "name": group})
         if assignee:
-            participants.append({"ticket_key": key, "kind": "person", "name": assignee})
+            participants.append({"ticket_key": key, "kind": PERSON, "name": assignee})
     return tickets, tasks, participants
 
 

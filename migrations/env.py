@@ -9,7 +9,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import make_url
 
 from store.db import make_sync_engine, sync_url
-from store.models import Base, JsonColumn, UtcDateTime
+from store.models import Base, JsonColumn, NameSetColumn, UtcDateTime, include_for
 from ticketflow.settings import get_settings
 
 target_metadata = Base.metadata
@@ -31,6 +31,9 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if obj is JsonColumn:
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return 'sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")'
+    if obj is NameSetColumn:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql")'
     return False
 
 
@@ -44,6 +47,7 @@ def run_migrations_offline() -> None:
         render_as_batch=make_url(url).get_backend_name() == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_for(make_url(url).get_backend_name()),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -61,6 +65,7 @@ def run_migrations_online() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
                 render_item=render_item,
+                include_object=include_for(connection.dialect.name),
             )
             with context.begin_transaction():
                 context.run_migrations()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 import migrations
 from store.db import make_sync_engine, sync_url
-from store.models import Base
+from store.models import Base, include_for
 
 
 def alembic_config(*, url: str) -> Config:
@@ -38,7 +38,13 @@ def pending_model_diff(*, url: str) -> list[Any]:
     engine = make_sync_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": True,
+                    "include_object": include_for(connection.dialect.name),
+                },
+            )
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()

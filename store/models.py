@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -19,11 +20,27 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+# A set of names kept on its row: text[] on PostgreSQL (a GIN index answers `&&`), a JSON
+# array on SQLite (read per row with json_each: SQLite has no index for array membership).
+NameSetColumn = JSON().with_variant(ARRAY(Text()), "postgresql")
+# Indexes only PostgreSQL has (GIN over a text[]); elsewhere the column has no usable index.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_tickets_departments"})
+
+
+def include_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object on this dialect: leaves out the indexes it does not have."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return not (
+            type_ == "index" and name in POSTGRESQL_ONLY_INDEXES and dialect != "postgresql"
+        )
+
+    return include
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -97,6 +114,9 @@ class TicketRow(Base):
         Index("ix_tickets_definition_created_key", "definition_key", "created_at", "key"),
         Index("ix_tickets_department_created_key", "department", "created_at", "key"),
         Index("ix_tickets_requester_created_key", "requester", "created_at", "key"),
+        Index("ix_tickets_departments", "departments", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -118,6 +138,12 @@ class TicketRow(Base):
     parent_key: Mapped[str | None] = mapped_column(String(40), index=True)
     # Triage's category (a dispatcher's, else the routing model's), else the definition key.
     category: Mapped[str | None] = mapped_column(String(100), index=True)
+    # The departments the ticket involves, sorted: its owner, every group of a task that made
+    # it a handler (store.tickets.handling_task) and every group that took part. Derived from
+    # those rows by the projection in their transaction (store.tickets.refresh_departments),
+    # so a list filter reads one column instead of probing tasks and participants.
+    # (Migration 0027 gives it each dialect's empty array as the server default.)
+    departments: Mapped[list[str]] = mapped_column(NameSetColumn)
 
 
 class TaskRow(Base):

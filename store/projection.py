@@ -8,13 +8,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, Update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.devices import Snapshot
-from domain.participation import Participant, participants_in
+from domain.participation import GROUP, Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
 from store.deliverables import ATTACHED, record_versions
@@ -30,6 +30,7 @@ from store.models import (
 )
 from store.outbox import queue_outbound
 from store.participants import participant_rows
+from store.tickets import refresh_departments_statement
 from store.triage import TRIAGE_EVENTS, record_triage_events
 
 Insert = sqlite.Insert | postgresql.Insert
@@ -56,14 +57,19 @@ class _Statements:
     participants: Insert
     clocks: Insert
     sla_events: Insert
+    departments: Update
 
 
 @cache
 def _statements(dialect: str) -> _Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
-    def upsert(model: type[Base], *keys: str, newer_only: bool = False) -> Insert:
+    def upsert(
+        model: type[Base], *keys: str, newer_only: bool = False, derived: tuple[str, ...] = ()
+    ) -> Insert:
         """Insert, or on a key conflict overwrite every other column (each call sets them all).
+
+        `derived` columns are left as they are on a conflict: a later statement sets them.
 
         `newer_only`: overwrite only with the same or a higher `last_seq` (the newest snapshot
         wins; of two with the same, the later: a workflow task run again after its worker died
@@ -75,12 +81,18 @@ def _statements(dialect: str) -> _Statements:
         newer = table.c.last_seq <= statement.excluded.last_seq if newer_only else None
         return statement.on_conflict_do_update(
             index_elements=list(keys),
-            set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
+            set_={
+                c.name: statement.excluded[c.name]
+                for c in table.c
+                if c.name not in keys and c.name not in derived
+            },
             where=newer,
         )
 
     return _Statements(
-        ticket=upsert(TicketRow, "key", newer_only=True).returning(_table(TicketRow).c.key),
+        ticket=upsert(TicketRow, "key", newer_only=True, derived=("departments",)).returning(
+            _table(TicketRow).c.key
+        ),
         tasks=upsert(TaskRow, "id"),
         events=insert(_table(TicketEventRow))
         .on_conflict_do_nothing()
@@ -89,6 +101,7 @@ def _statements(dialect: str) -> _Statements:
         participants=insert(_table(TicketParticipantRow)).on_conflict_do_nothing(),
         clocks=upsert(SlaClockRow, "ticket_key", "clock_id"),
         sla_events=upsert(SlaEventRow, "ticket_key", "seq"),
+        departments=refresh_departments_statement(dialect),
     )
 
 
@@ -115,6 +128,8 @@ def _ticket_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "waiting_for": ticket.waiting_for,
         "parent_key": ticket.parent_key,
         "category": ticket.category,
+        # Set by the departments statement once tasks and participants are written.
+        "departments": [],
     }
 
 
@@ -226,6 +241,8 @@ async def apply_projection(
         await session.execute(statements.tasks, _task_values(ticket))
     await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
+        if won is not None:
+            await session.execute(statements.departments, {"ticket_key": ticket.key})
         return 0
     rows = [
         {
@@ -249,6 +266,10 @@ async def apply_projection(
     participant_values = participant_rows(ticket.key, participants)
     if participant_values:
         await session.execute(statements.participants, participant_values)
+    # The ticket's departments follow its owner, tasks and group participants, read back
+    # from their rows (this call may have written none of them, or an older snapshot's).
+    if won is not None or any(p["kind"] == GROUP for p in participant_values):
+        await session.execute(statements.departments, {"ticket_key": ticket.key})
     # Triage bookkeeping rides in the same transaction, once per event like the event rows.
     triage_events = [e for e in events if e.seq in new and e.type in TRIAGE_EVENTS]
     if triage_events:

@@ -6,9 +6,31 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain.participation import GROUP, PERSON
 from domain.ticket import TicketStatus
@@ -83,12 +105,67 @@ def took_part(kind: str, names: tuple[str, ...]) -> ColumnElement[bool]:
     )
 
 
-def handled_by(groups: tuple[str, ...]) -> ColumnElement[bool]:
-    """Tickets with a task of one of these groups that makes it a handler (handling_task)."""
+class involves(FunctionElement[bool]):
+    """Tickets whose `departments` include one of these names: `involves(column, *names)`."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "involves"
+
+
+@compiles(involves, "postgresql")
+def _involves_postgresql(element: involves, compiler: SQLCompiler, **kw: Any) -> str:
+    # `&&` on text[] is what the GIN index answers, and a page read in keyset order can
+    # test it on the row itself.
+    column, *names = element.clauses
+    values = ", ".join(compiler.process(name, **kw) for name in names)
+    return f"{compiler.process(column, **kw)} && CAST(ARRAY[{values}] AS TEXT[])"
+
+
+@compiles(involves, "sqlite")
+def _involves_sqlite(element: involves, compiler: SQLCompiler, **kw: Any) -> str:
+    column, *names = element.clauses
+    values = ", ".join(compiler.process(name, **kw) for name in names)
     return (
-        select(TaskRow.id)
-        .where(TaskRow.ticket_key == TicketRow.key, TaskRow.group_name.in_(groups), handling_task())
-        .exists()
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)})"
+        f" WHERE json_each.value IN ({values}))"
+    )
+
+
+def involving(departments: tuple[str, ...]) -> ColumnElement[bool]:
+    """Tickets these departments own, handle or handled (TicketRow.departments)."""
+    return involves(TicketRow.departments, *departments)
+
+
+def refresh_departments_statement(dialect: str) -> Update:
+    """The UPDATE that sets one ticket's `departments` (bound `ticket_key`) from its rows."""
+    key: BindParameter[str] = bindparam("ticket_key")
+    names = (
+        union(
+            select(TicketRow.department.label("name")).where(TicketRow.key == key),
+            select(TaskRow.group_name).where(TaskRow.ticket_key == key, handling_task()),
+            select(TicketParticipantRow.name).where(
+                TicketParticipantRow.ticket_key == key, TicketParticipantRow.kind == GROUP
+            ),
+        )
+        .order_by(literal_column("name"))
+        .subquery()
+    )
+    aggregate: ColumnElement[Any]
+    if dialect == "postgresql":
+        name = cast(names.c.name, Text)  # the column is text[], the names are varchar
+        aggregate = func.array_agg(aggregate_order_by(name, name))
+    else:
+        # SQLite aggregates the ordered subquery's rows in that order.
+        aggregate = func.json_group_array(names.c.name)
+    value = select(aggregate).scalar_subquery()
+    # Unchanged (most transitions), the row is not written again: no new row version.
+    return (
+        update(TicketRow)
+        .where(TicketRow.key == key, TicketRow.departments != value)
+        .values(departments=value)
+        # No ORM session state to bring up to date: the projection writes through Core.
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -99,13 +176,7 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
     if f.definition_key:
         conditions.append(TicketRow.definition_key == f.definition_key)
     if f.department:
-        conditions.append(
-            or_(
-                TicketRow.department == f.department,
-                handled_by((f.department,)),
-                took_part(GROUP, (f.department,)),
-            )
-        )
+        conditions.append(involving((f.department,)))
     if f.assignee:
         conditions.append(
             TicketRow.key.in_(select(TaskRow.ticket_key).where(TaskRow.assignee == f.assignee))
@@ -116,15 +187,14 @@ def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
         conditions.append(TicketRow.created_at >= f.created_from)
     if f.created_to is not None:
         conditions.append(TicketRow.created_at < f.created_to)
-    if f.visible_departments is not None:
+    # A department filter within the caller's own departments implies the visibility term;
+    # left out, the planner does not take the two correlated terms for independent ones.
+    implied = bool(f.department) and f.department in (f.visible_departments or ())
+    if f.visible_departments is not None and not implied:
         visible: list[ColumnElement[bool]] = []
-        # No departments: those terms are false, and an empty IN would still scan tasks.
+        # No departments: that term is false, so it is left out.
         if f.visible_departments:
-            visible += [
-                TicketRow.department.in_(f.visible_departments),
-                handled_by(f.visible_departments),
-                took_part(GROUP, f.visible_departments),
-            ]
+            visible.append(involving(f.visible_departments))
         if f.visible_requester:
             visible.append(TicketRow.requester == f.visible_requester)
         if f.visible_participant:
@@ -139,10 +209,12 @@ def list_query(filters: TicketFilter, limit: int, cursor: str | None) -> Select[
     if cursor:
         created, key = decode_cursor(cursor)
         query = query.where(
+            # The first term, implied by the second, is the one an index scan starts from.
+            TicketRow.created_at <= created,
             or_(
                 TicketRow.created_at < created,
                 and_(TicketRow.created_at == created, TicketRow.key < key),
-            )
+            ),
         )
     return query.order_by(TicketRow.created_at.desc(), TicketRow.key.desc()).limit(limit + 1)
 

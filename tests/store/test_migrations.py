@@ -18,10 +18,12 @@ from store.models import (
     Base,
     OutboxRow,
     SubscriptionRow,
+    TaskRow,
     TicketEventRow,
     TicketParticipantRow,
     TicketRow,
 )
+from store.tickets import TicketFilter, list_query
 from tests.dbutil import sqlite_url
 from ticketflow.settings import get_settings
 
@@ -221,3 +223,66 @@ def test_delivery_attempts_kept_before_usage_get_their_ticket_from_the_outbox(
         engine.dispose()
     # A key with a '-' of its own is matched whole; an event no outbox row has stays unknown.
     assert [tuple(row) for row in rows] == [(1, "IT-000001"), (2, "IT-000001-9"), (3, None)]
+
+
+def test_tickets_get_their_departments_from_the_tasks_and_participants_already_kept(
+    database_url: str,
+) -> None:
+    config = alembic_config(url=database_url)
+    command.upgrade(config, "0026_list_indexes")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def ticket(key: str, department: str) -> dict[str, object]:
+        return {
+            "key": key, "definition_key": "incident", "definition_version": 1,
+            "department": department, "title": "t", "status": "open", "requester": "rita",
+            "intake": {}, "created_at": at, "updated_at": at, "resolved_at": None,
+            "closed_at": None, "last_seq": 1, "priority": "P3", "waiting_for": None,
+            "parent_key": None, "category": None,
+        }  # fmt: skip
+
+    def task(key: str, stage: str, group: str, status: str, opened: bool) -> dict[str, object]:
+        return {
+            "id": f"{key}:{stage}:1", "ticket_key": key, "stage_key": stage, "kind": "stage",
+            "title": stage, "group_name": group, "status": status, "round": 1,
+            "opened_at": at if opened else None, "data": {},
+        }  # fmt: skip
+
+    tasks = [
+        task("INC-1", "a", "ops", "open", True),
+        task("INC-1", "b", "dev", "pending", False),  # a future stage gives nothing
+        task("INC-1", "c", "field", "cancelled", True),
+        task("INC-1", "d", "qa", "cancelled", False),
+        task("INC-1", "e", "desk", "done", True),  # the owner, once
+        task("INC-2", "a", "ops", "claimed", True),
+    ]
+    participants = [
+        ("INC-1", "group", "care"),
+        ("INC-1", "user", "otto"),
+        ("INC-2", "group", "dev"),
+    ]
+    engine = make_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            tickets = [ticket("INC-1", "desk"), ticket("INC-2", "it"), ticket("INC-3", "hr")]
+            # The model's tables, naming only the columns the old revision has.
+            connection.execute(insert(TicketRow.__table__), tickets)
+            connection.execute(insert(TaskRow.__table__), tasks)
+            connection.execute(
+                insert(TicketParticipantRow.__table__),
+                [{"ticket_key": k, "kind": kind, "name": name} for k, kind, name in participants],
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            found = dict(connection.execute(select(TicketRow.key, TicketRow.departments)).all())
+            involving_dev = connection.scalars(
+                list_query(TicketFilter(department="dev"), 10, None)
+            ).all()
+    finally:
+        engine.dispose()
+    assert found == {
+        "INC-1": ["care", "desk", "field", "ops"],
+        "INC-2": ["dev", "it", "ops"],
+        "INC-3": ["hr"],
+    }
+    assert list(involving_dev) == ["INC-2"]
