@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0028_recurrence_sweep"
-down_revision: str | Sequence[str] | None = "0026_list_indexes"
+down_revision: str | Sequence[str] | None = "0027_ticket_departments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
