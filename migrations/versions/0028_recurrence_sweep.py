@@ -1,7 +1,7 @@
 """The recurrence sweep's index: watches still watching, by the end of their window.
 
 Revision ID: 0028_recurrence_sweep
-Revises: 0026_list_indexes
+Revises: 0027_ticket_departments
 Create Date: 2026-12-02 01:30:00
 """
 
