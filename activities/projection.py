@@ -10,9 +10,15 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from domain.messages import PROJECT_ACTIVITY, ProjectionInput, ProjectionResult
-from store.notifications import record_notifications
-from store.projection import apply_projection
+from domain.messages import (
+    CONFIRM_PROJECTION_ACTIVITY,
+    PROJECT_ACTIVITY,
+    ConfirmProjectionInput,
+    ConfirmProjectionResult,
+    ProjectionInput,
+    ProjectionResult,
+)
+from store.projection import apply_projection, confirm_committed
 
 T = TypeVar("T")
 
@@ -134,16 +140,26 @@ class ProjectionActivities:
         cause in one transaction."""
 
         async def write(session: AsyncSession) -> int:
-            inserted = await apply_projection(
+            return await apply_projection(
                 session=session,
                 ticket=projection.ticket,
                 events=projection.events,
                 clocks=projection.clocks,
                 participants=projection.participants,
                 snapshots=projection.snapshots,
+                notifications=projection.notifications,
+                committed_through=projection.committed_through if projection.tentative else None,
             )
-            for batch in projection.notifications:
-                await record_notifications(session=session, batch=batch, channel="none")
-            return inserted
 
         return ProjectionResult(inserted=await self._group_commit.write(write))
+
+    @activity.defn(name=CONFIRM_PROJECTION_ACTIVITY)
+    async def confirm_projection(self, confirm: ConfirmProjectionInput) -> ConfirmProjectionResult:
+        """Confirm a ticket's projected events up to a seq its history holds."""
+
+        async def write(session: AsyncSession) -> int:
+            return await confirm_committed(
+                session=session, key=confirm.ticket_key, through=confirm.through
+            )
+
+        return ConfirmProjectionResult(confirmed=await self._group_commit.write(write))

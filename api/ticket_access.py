@@ -31,6 +31,7 @@ from policies.redaction import FieldView
 from store import tickets as store
 from store.models import TicketRow
 from store.participants import current_pauser, handling_facts
+from store.projection import confirm_committed
 
 
 def subject_of(actor: Actor, *, owner: bool) -> Subject:
@@ -154,4 +155,8 @@ async def change_ticket(
         user=caller.actor.user,
         idempotency_key=caller.idempotency_key,
     )
+    # The answer comes only once the history holds the Update's workflow task: its events
+    # (and all before them) may go out now.
+    await confirm_committed(session=caller.session, key=key, through=result.seq)
+    await caller.session.commit()
     return transition_view(result, view)

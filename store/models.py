@@ -118,6 +118,13 @@ class TicketRow(Base):
     parent_key: Mapped[str | None] = mapped_column(String(40), index=True)
     # Triage's category (a dispatcher's, else the routing model's), else the definition key.
     category: Mapped[str | None] = mapped_column(String(100), index=True)
+    # The highest seq the workflow's history is known to hold (an Update's caller, or a
+    # projection scheduled by a committed command, says so); rows above it may be a lost
+    # workflow task's, which its rerun overwrites.
+    committed_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Events 1..confirmed_seq are projected, committed and sent out (outbox, notifications):
+    # the prefix of committed_seq whose rows are all written.
+    confirmed_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class TaskRow(Base):

@@ -6,13 +6,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.notifications import NotifyInput
 from store.models import NotificationRow
+
+RECORDED = "recorded"
+# Caused by a tentative event (see store.projection): kept from every reader until confirmed.
+PENDING = "pending"
 
 
 @cache
@@ -27,8 +31,13 @@ def _insert(dialect: str) -> ReturningInsert[Any]:
     return insert.on_conflict_do_nothing().returning(table.c.recipient)
 
 
-async def record_notifications(*, session: AsyncSession, batch: NotifyInput, channel: str) -> int:
-    """Insert the batch's notifications unless already recorded; returns how many were new."""
+async def record_notifications(
+    *, session: AsyncSession, batch: NotifyInput, channel: str, pending: bool = False
+) -> int:
+    """Insert the batch's notifications unless already recorded; returns how many were new.
+
+    `pending` ones stay unlisted until `confirm_notifications` reaches their seq.
+    """
     if not batch.notifications:
         return 0
     rows = [
@@ -39,7 +48,7 @@ async def record_notifications(*, session: AsyncSession, batch: NotifyInput, cha
             "subject": n.subject[:300],
             "body": n.body,
             "channel": channel,
-            "status": "recorded",
+            "status": PENDING if pending else RECORDED,
             "created_at": batch.at,
             "parts": n.parts.model_dump() if n.parts else None,
         }
@@ -47,6 +56,30 @@ async def record_notifications(*, session: AsyncSession, batch: NotifyInput, cha
     ]
     inserted = await session.scalars(_insert(session.get_bind().dialect.name), rows)
     return len(inserted.all())
+
+
+async def drop_pending(*, session: AsyncSession, key: str, seqs: list[int]) -> None:
+    """Delete the pending notifications of these events of a ticket (a lost run's)."""
+    await session.execute(
+        delete(NotificationRow).where(
+            NotificationRow.ticket_key == key,
+            NotificationRow.seq.in_(seqs),
+            NotificationRow.status == PENDING,
+        )
+    )
+
+
+async def confirm_notifications(*, session: AsyncSession, key: str, through: int) -> None:
+    """Make a ticket's pending notifications up to seq `through` visible."""
+    await session.execute(
+        update(NotificationRow)
+        .where(
+            NotificationRow.ticket_key == key,
+            NotificationRow.seq <= through,
+            NotificationRow.status == PENDING,
+        )
+        .values(status=RECORDED)
+    )
 
 
 async def list_notifications(
@@ -58,8 +91,11 @@ async def list_notifications(
     limit: int = 100,
     offset: int = 0,
 ) -> list[NotificationRow]:
-    """Notifications newest first, for some recipients (None: everyone's), after `offset`."""
-    query = select(NotificationRow)
+    """Notifications newest first, for some recipients (None: everyone's), after `offset`.
+
+    Pending ones (of events not yet confirmed) are left out.
+    """
+    query = select(NotificationRow).where(NotificationRow.status != PENDING)
     if recipients is not None:
         query = query.where(NotificationRow.recipient.in_(recipients))
     if ticket_key is not None:

@@ -8,12 +8,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.devices import Snapshot
+from domain.notifications import NotifyInput
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
@@ -28,6 +29,7 @@ from store.models import (
     TicketParticipantRow,
     TicketRow,
 )
+from store.notifications import confirm_notifications, drop_pending, record_notifications
 from store.outbox import queue_outbound
 from store.participants import participant_rows
 from store.triage import TRIAGE_EVENTS, record_triage_events
@@ -58,6 +60,10 @@ class _Statements:
     sla_events: Insert
 
 
+# The ticket row's watermarks move only forward, by `_commit_marks` and `_advance`.
+_MARKS = ("committed_seq", "confirmed_seq")
+
+
 @cache
 def _statements(dialect: str) -> _Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -73,9 +79,10 @@ def _statements(dialect: str) -> _Statements:
         table = _table(model)
         statement = insert(table)
         newer = table.c.last_seq <= statement.excluded.last_seq if newer_only else None
+        kept = {*keys, *_MARKS}
         return statement.on_conflict_do_update(
             index_elements=list(keys),
-            set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
+            set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in kept},
             where=newer,
         )
 
@@ -196,6 +203,71 @@ async def _project_sla(
         await session.execute(statements.sla_events, sla_events)
 
 
+async def _commit_marks(session: AsyncSession, key: str, through: int) -> tuple[int, int] | None:
+    """Raise the ticket's `committed_seq` to `through`; its (confirmed, committed) seqs.
+
+    The write comes first, so on SQLite this transaction holds the write lock before it reads.
+    """
+    marks = await session.execute(
+        update(TicketRow)
+        .where(TicketRow.key == key)
+        .values(
+            committed_seq=case(
+                (TicketRow.committed_seq < through, through), else_=TicketRow.committed_seq
+            )
+        )
+        .returning(TicketRow.confirmed_seq, TicketRow.committed_seq)
+    )
+    row = marks.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def _advance(session: AsyncSession, key: str, confirmed: int, committed: int) -> int:
+    """Confirm the written events past `confirmed`, up to `committed` and without a gap.
+
+    Each confirmed event goes to the outbox (in seq order) and its notifications become
+    visible; from then on its row is never rewritten. Returns the new `confirmed_seq`.
+    """
+    if committed <= confirmed:
+        return confirmed
+    rows = await session.execute(
+        select(TicketEventRow.seq, TicketEventRow.type, TicketEventRow.at)
+        .where(
+            TicketEventRow.ticket_key == key,
+            TicketEventRow.seq > confirmed,
+            TicketEventRow.seq <= committed,
+        )
+        .order_by(TicketEventRow.seq)
+    )
+    ready: list[tuple[int, str, datetime]] = []
+    for seq, type_, at in rows:
+        # A row not written yet (its projection is still on its way) holds back those above it.
+        if seq != confirmed + len(ready) + 1:
+            break
+        ready.append((seq, type_, at))
+    if not ready:
+        return confirmed
+    through = ready[-1][0]
+    await queue_outbound(session=session, key=key, events=ready)
+    await session.execute(
+        update(TicketRow).where(TicketRow.key == key).values(confirmed_seq=through)
+    )
+    await confirm_notifications(session=session, key=key, through=through)
+    return through
+
+
+async def confirm_committed(*, session: AsyncSession, key: str, through: int) -> int:
+    """Record that the ticket's history holds its events up to `through`; the confirmed seq.
+
+    An Update's caller knows this once the Update answers: the answer is sent only after the
+    workflow task that ran it is in the history, with every event up to the answer's seq.
+    """
+    marks = await _commit_marks(session, key, through)
+    if marks is None:
+        return 0
+    return await _advance(session, key, *marks)
+
+
 async def apply_projection(
     *,
     session: AsyncSession,
@@ -204,6 +276,8 @@ async def apply_projection(
     clocks: list[SlaClock] | None = None,
     participants: Iterable[Participant] | None = None,
     snapshots: Mapping[int, Snapshot] | None = None,
+    notifications: Iterable[NotifyInput] = (),
+    committed_through: int | None = None,
 ) -> int:
     """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
 
@@ -212,6 +286,15 @@ async def apply_projection(
 
     `snapshots` are the sealed device snapshots the ticket took, by the seq of the event that
     records each: stored with the ticket's key when that event is new, so once.
+
+    `notifications` are those the events cause, recorded with them.
+
+    `committed_through` is the highest seq the workflow's history is known to hold: None
+    when the history holds this write itself (a regular activity, whose input a committed
+    command fixed), so through the ticket's `last_seq`. Events above it are tentative: a
+    local activity writes them inside a workflow task that may still be lost, so they stay
+    out of the outbox, the event listing and the notifications until confirmed (see
+    `confirm_committed`), and a rerun of the task rewrites them.
 
     Returns how many events were new. Calls may arrive twice (activity retries, or a
     workflow task run again after its worker died, with the rerun's times) or out of order
@@ -222,10 +305,15 @@ async def apply_projection(
     """
     statements = _statements_of(session)
     won = await session.scalar(statements.ticket, _ticket_values(ticket))
+    through = ticket.last_seq if committed_through is None else committed_through
+    marks = await _commit_marks(session, ticket.key, through)
+    assert marks is not None  # the upsert above wrote the row, or a newer one stands
+    confirmed, committed = marks
     if won is not None and ticket.tasks:
         await session.execute(statements.tasks, _task_values(ticket))
     await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
+        await _advance(session, ticket.key, confirmed, committed)
         return 0
     rows = [
         {
@@ -239,10 +327,17 @@ async def apply_projection(
         for e in events
     ]
     new = set((await session.scalars(statements.events, rows)).all())
-    # Events sent again carry the values of the run the history kept (see `upsert`).
-    again = [row for row in rows if row["seq"] not in new]
-    if again:
-        await session.execute(statements.events_again, again)
+    # Events sent again carry the values of the run the history kept (see `upsert`): what a
+    # lost run wrote goes, its pending notifications with it. One confirmed already is sent
+    # again only by a write that is itself committed (a retry, or a run from before the
+    # confirmation), whose outbox row takes the values too.
+    seqs = [e.seq for e in events if e.seq not in new]
+    if seqs:
+        await session.execute(statements.events_again, [r for r in rows if r["seq"] in seqs])
+        await drop_pending(session=session, key=ticket.key, seqs=seqs)
+        resent = [(e.seq, e.type, e.at) for e in events if e.seq in seqs and e.seq <= confirmed]
+        if resent:
+            await queue_outbound(session=session, key=ticket.key, events=resent)
     # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
     if participants is None:
         participants = participants_in((e.type, e.actor, e.data) for e in events)
@@ -259,7 +354,13 @@ async def apply_projection(
     attached = [e for e in events if e.seq in new and e.type == ATTACHED]
     if attached:
         await record_versions(session=session, key=ticket.key, events=attached)
-    await queue_outbound(
-        session=session, key=ticket.key, events=[(e.seq, e.type, e.at) for e in events]
-    )
+    recorded = 0
+    for batch in notifications:
+        recorded += await record_notifications(
+            session=session, batch=batch, channel="none", pending=True
+        )
+    now_confirmed = await _advance(session, ticket.key, confirmed, committed)
+    if recorded and now_confirmed == confirmed:
+        # Notifications of events confirmed before them (a retried write) are visible at once.
+        await confirm_notifications(session=session, key=ticket.key, through=confirmed)
     return len(new)

@@ -211,10 +211,19 @@ async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]
 async def list_events(
     *, session: AsyncSession, key: str, after_seq: int = 0, limit: int = 500
 ) -> list[TicketEventRow]:
-    """A ticket's events in order, after a sequence number."""
+    """A ticket's confirmed events in order, after a sequence number.
+
+    Events above the ticket's `confirmed_seq` may be a lost workflow task's, to be rewritten
+    by its rerun (see store.projection): what the API lists never shows them.
+    """
+    confirmed = select(TicketRow.confirmed_seq).where(TicketRow.key == key).scalar_subquery()
     query = (
         select(TicketEventRow)
-        .where(TicketEventRow.ticket_key == key, TicketEventRow.seq > after_seq)
+        .where(
+            TicketEventRow.ticket_key == key,
+            TicketEventRow.seq > after_seq,
+            TicketEventRow.seq <= confirmed,
+        )
         .order_by(TicketEventRow.seq)
         .limit(limit)
     )
