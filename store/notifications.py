@@ -19,14 +19,19 @@ RECORDED = "recorded"
 PENDING = "pending"
 
 
+def _table() -> Table:
+    table = NotificationRow.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 @cache
 def _insert(dialect: str) -> ReturningInsert[Any]:
     """The insert for one dialect, built once and run with parameters.
 
     A multi-row VALUES built per call costs more to construct and compile than to run.
     """
-    table = NotificationRow.__table__
-    assert isinstance(table, Table)
+    table = _table()
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     return insert.on_conflict_do_nothing().returning(table.c.recipient)
 
@@ -61,10 +66,8 @@ async def record_notifications(
 async def drop_pending(*, session: AsyncSession, key: str, seqs: list[int]) -> None:
     """Delete the pending notifications of these events of a ticket (a lost run's)."""
     await session.execute(
-        delete(NotificationRow).where(
-            NotificationRow.ticket_key == key,
-            NotificationRow.seq.in_(seqs),
-            NotificationRow.status == PENDING,
+        delete(table := _table()).where(
+            table.c.ticket_key == key, table.c.seq.in_(seqs), table.c.status == PENDING
         )
     )
 
@@ -72,12 +75,8 @@ async def drop_pending(*, session: AsyncSession, key: str, seqs: list[int]) -> N
 async def confirm_notifications(*, session: AsyncSession, key: str, through: int) -> None:
     """Make a ticket's pending notifications up to seq `through` visible."""
     await session.execute(
-        update(NotificationRow)
-        .where(
-            NotificationRow.ticket_key == key,
-            NotificationRow.seq <= through,
-            NotificationRow.status == PENDING,
-        )
+        update(table := _table())
+        .where(table.c.ticket_key == key, table.c.seq <= through, table.c.status == PENDING)
         .values(status=RECORDED)
     )
 

@@ -208,15 +208,16 @@ async def _commit_marks(session: AsyncSession, key: str, through: int) -> tuple[
 
     The write comes first, so on SQLite this transaction holds the write lock before it reads.
     """
+    tickets = _table(TicketRow)
     marks = await session.execute(
-        update(TicketRow)
-        .where(TicketRow.key == key)
+        update(tickets)
+        .where(tickets.c.key == key)
         .values(
             committed_seq=case(
-                (TicketRow.committed_seq < through, through), else_=TicketRow.committed_seq
+                (tickets.c.committed_seq < through, through), else_=tickets.c.committed_seq
             )
         )
-        .returning(TicketRow.confirmed_seq, TicketRow.committed_seq)
+        .returning(tickets.c.confirmed_seq, tickets.c.committed_seq)
     )
     row = marks.one_or_none()
     return None if row is None else (row[0], row[1])
@@ -230,14 +231,11 @@ async def _advance(session: AsyncSession, key: str, confirmed: int, committed: i
     """
     if committed <= confirmed:
         return confirmed
+    events, tickets = _table(TicketEventRow), _table(TicketRow)
     rows = await session.execute(
-        select(TicketEventRow.seq, TicketEventRow.type, TicketEventRow.at)
-        .where(
-            TicketEventRow.ticket_key == key,
-            TicketEventRow.seq > confirmed,
-            TicketEventRow.seq <= committed,
-        )
-        .order_by(TicketEventRow.seq)
+        select(events.c.seq, events.c.type, events.c.at)
+        .where(events.c.ticket_key == key, events.c.seq > confirmed, events.c.seq <= committed)
+        .order_by(events.c.seq)
     )
     ready: list[tuple[int, str, datetime]] = []
     for seq, type_, at in rows:
@@ -249,9 +247,7 @@ async def _advance(session: AsyncSession, key: str, confirmed: int, committed: i
         return confirmed
     through = ready[-1][0]
     await queue_outbound(session=session, key=key, events=ready)
-    await session.execute(
-        update(TicketRow).where(TicketRow.key == key).values(confirmed_seq=through)
-    )
+    await session.execute(update(tickets).where(tickets.c.key == key).values(confirmed_seq=through))
     await confirm_notifications(session=session, key=key, through=through)
     return through
 
