@@ -30,7 +30,7 @@ from store.models import (
     TicketRow,
 )
 from store.notifications import confirm_notifications, drop_pending, record_notifications
-from store.outbox import queue_outbound
+from store.outbox import queue_outbound, take_outbox_turn
 from store.participants import participant_rows
 from store.triage import TRIAGE_EVENTS, record_triage_events
 
@@ -227,7 +227,7 @@ async def _advance(session: AsyncSession, key: str, confirmed: int, committed: i
     """Confirm the written events past `confirmed`, up to `committed` and without a gap.
 
     Each confirmed event goes to the outbox (in seq order) and its notifications become
-    visible; from then on its row is never rewritten. Returns the new `confirmed_seq`.
+    visible; from then on only a committed write rewrites it. Returns the new `confirmed_seq`.
     """
     if committed <= confirmed:
         return confirmed
@@ -258,6 +258,7 @@ async def confirm_committed(*, session: AsyncSession, key: str, through: int) ->
     An Update's caller knows this once the Update answers: the answer is sent only after the
     workflow task that ran it is in the history, with every event up to the answer's seq.
     """
+    await take_outbox_turn(session=session)
     marks = await _commit_marks(session, key, through)
     if marks is None:
         return 0
@@ -300,6 +301,7 @@ async def apply_projection(
     outbox and the participants. A handful of statements, whatever the ticket's size.
     """
     statements = _statements_of(session)
+    await take_outbox_turn(session=session)
     won = await session.scalar(statements.ticket, _ticket_values(ticket))
     through = ticket.last_seq if committed_through is None else committed_through
     marks = await _commit_marks(session, ticket.key, through)
