@@ -18,7 +18,8 @@ from domain.messages import (
     ProjectionInput,
     ProjectionResult,
 )
-from store.projection import apply_projection, confirm_committed
+from store.confirmation import confirm_committed
+from store.projection import apply_projection
 
 T = TypeVar("T")
 

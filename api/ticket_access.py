@@ -29,9 +29,9 @@ from policies.authorization import (
 from policies.decisions import Subject
 from policies.redaction import FieldView
 from store import tickets as store
+from store.confirmation import confirm_committed
 from store.models import TicketRow
 from store.participants import current_pauser, handling_facts
-from store.projection import confirm_committed
 
 
 def subject_of(actor: Actor, *, owner: bool) -> Subject:

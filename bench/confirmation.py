@@ -26,7 +26,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from store.projection import apply_projection, confirm_committed  # noqa: E402
+from store.confirmation import confirm_committed  # noqa: E402
+from store.projection import apply_projection  # noqa: E402
 from tests.dbutil import migrated_sessions, sqlite_url  # noqa: E402
 from tests.store.snapshots import event, snapshot  # noqa: E402
 

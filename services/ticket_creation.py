@@ -38,8 +38,8 @@ from store import definitions as definitions_store
 from store import devices as devices_store
 from store import keys as keys_store
 from store import recurrence as recurrence_store
+from store.confirmation import confirm_committed
 from store.models import IdempotencyRow, TicketRow
-from store.projection import confirm_committed
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 

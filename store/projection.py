@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -18,6 +18,7 @@ from domain.notifications import NotifyInput
 from domain.participation import Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
+from store.confirmation import advance, commit_marks
 from store.deliverables import ATTACHED, record_versions
 from store.devices import insert_snapshot
 from store.models import (
@@ -203,68 +204,6 @@ async def _project_sla(
         await session.execute(statements.sla_events, sla_events)
 
 
-async def _commit_marks(session: AsyncSession, key: str, through: int) -> tuple[int, int] | None:
-    """Raise the ticket's `committed_seq` to `through`; its (confirmed, committed) seqs.
-
-    The write comes first, so on SQLite this transaction holds the write lock before it reads.
-    """
-    tickets = _table(TicketRow)
-    marks = await session.execute(
-        update(tickets)
-        .where(tickets.c.key == key)
-        .values(
-            committed_seq=case(
-                (tickets.c.committed_seq < through, through), else_=tickets.c.committed_seq
-            )
-        )
-        .returning(tickets.c.confirmed_seq, tickets.c.committed_seq)
-    )
-    row = marks.one_or_none()
-    return None if row is None else (row[0], row[1])
-
-
-async def _advance(session: AsyncSession, key: str, confirmed: int, committed: int) -> int:
-    """Confirm the written events past `confirmed`, up to `committed` and without a gap.
-
-    Each confirmed event goes to the outbox (in seq order) and its notifications become
-    visible; from then on only a committed write rewrites it. Returns the new `confirmed_seq`.
-    """
-    if committed <= confirmed:
-        return confirmed
-    events, tickets = _table(TicketEventRow), _table(TicketRow)
-    rows = await session.execute(
-        select(events.c.seq, events.c.type, events.c.at)
-        .where(events.c.ticket_key == key, events.c.seq > confirmed, events.c.seq <= committed)
-        .order_by(events.c.seq)
-    )
-    ready: list[tuple[int, str, datetime]] = []
-    for seq, type_, at in rows:
-        # A row not written yet (its projection is still on its way) holds back those above it.
-        if seq != confirmed + len(ready) + 1:
-            break
-        ready.append((seq, type_, at))
-    if not ready:
-        return confirmed
-    through = ready[-1][0]
-    await queue_outbound(session=session, key=key, events=ready)
-    await session.execute(update(tickets).where(tickets.c.key == key).values(confirmed_seq=through))
-    await confirm_notifications(session=session, key=key, through=through)
-    return through
-
-
-async def confirm_committed(*, session: AsyncSession, key: str, through: int) -> int:
-    """Record that the ticket's history holds its events up to `through`; the confirmed seq.
-
-    An Update's caller knows this once the Update answers: the answer is sent only after the
-    workflow task that ran it is in the history, with every event up to the answer's seq.
-    """
-    await take_outbox_turn(session=session)
-    marks = await _commit_marks(session, key, through)
-    if marks is None:
-        return 0
-    return await _advance(session, key, *marks)
-
-
 async def apply_projection(
     *,
     session: AsyncSession,
@@ -291,7 +230,7 @@ async def apply_projection(
     command fixed), so through the ticket's `last_seq`. Events above it are tentative: a
     local activity writes them inside a workflow task that may still be lost, so they stay
     out of the outbox, the event listing and the notifications until confirmed (see
-    `confirm_committed`), and a rerun of the task rewrites them.
+    `store.confirmation.confirm_committed`), and a rerun of the task rewrites them.
 
     Returns how many events were new. Calls may arrive twice (activity retries, or a
     workflow task run again after its worker died, with the rerun's times) or out of order
@@ -304,14 +243,14 @@ async def apply_projection(
     await take_outbox_turn(session=session)
     won = await session.scalar(statements.ticket, _ticket_values(ticket))
     through = ticket.last_seq if committed_through is None else committed_through
-    marks = await _commit_marks(session, ticket.key, through)
+    marks = await commit_marks(session, ticket.key, through)
     assert marks is not None  # the upsert above wrote the row, or a newer one stands
     confirmed, committed = marks
     if won is not None and ticket.tasks:
         await session.execute(statements.tasks, _task_values(ticket))
     await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
-        await _advance(session, ticket.key, confirmed, committed)
+        await advance(session, ticket.key, confirmed, committed)
         return 0
     rows = [
         {
@@ -357,7 +296,7 @@ async def apply_projection(
         recorded += await record_notifications(
             session=session, batch=batch, channel="none", pending=True
         )
-    now_confirmed = await _advance(session, ticket.key, confirmed, committed)
+    now_confirmed = await advance(session, ticket.key, confirmed, committed)
     if recorded and now_confirmed == confirmed:
         # Notifications of events confirmed before them (a retried write) are visible at once.
         await confirm_notifications(session=session, key=ticket.key, through=confirmed)

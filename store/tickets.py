@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.participation import GROUP, PERSON
 from domain.ticket import TicketStatus
+from store.confirmation import confirm_committed
 from store.models import TaskRow, TicketEventRow, TicketParticipantRow, TicketRow
-from store.outbox import queue_outbound
+from store.outbox import take_outbox_turn
 
 
 class BadCursor(ValueError):
@@ -307,8 +308,11 @@ async def append_closed_event(
     (care, the recurrence watch). Each takes the seq under the ticket row's lock where the
     database has row locks, which also waits for the ticket's own last projection; elsewhere
     (SQLite) writes are serial anyway. The ticket's `last_seq` follows, and the event goes
-    to the outbox like the ticket's own, so subscribers hear of care and recurrence too.
+    to the outbox like the ticket's own, so subscribers hear of care and recurrence too: the
+    writer is an activity after the workflow's end, so the history holds every seq before.
     """
+    # The outbox turn before the row lock, in the order the projection takes them.
+    await take_outbox_turn(session=session)
     await session.execute(select(TicketRow.key).where(TicketRow.key == key).with_for_update())
     last = await session.scalar(
         select(func.max(TicketEventRow.seq)).where(TicketEventRow.ticket_key == key)
@@ -321,5 +325,5 @@ async def append_closed_event(
         .where(TicketRow.key == key, TicketRow.last_seq < seq)
         .values(last_seq=seq, updated_at=at)
     )
-    await queue_outbound(session=session, key=key, events=[(seq, type_, at)])
+    await confirm_committed(session=session, key=key, through=seq)
     return seq

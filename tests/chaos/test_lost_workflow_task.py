@@ -32,9 +32,9 @@ from temporalio.testing import WorkflowEnvironment
 from domain.definitions import ProcessDefinition
 from domain.messages import ClaimInput, StartTicketInput, TicketResult, TransitionResult
 from domain.ticket import TicketState
+from store.confirmation import confirm_committed
 from store.models import OutboxRow, TicketRow
 from store.notifications import list_notifications
-from store.projection import confirm_committed
 from store.tickets import list_events
 from tests.builders import DESK, REQUESTER
 from tests.chaos.driver import DEFINITION

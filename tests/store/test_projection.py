@@ -11,16 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.notifications import Notification, NotifyInput
 from domain.participation import GROUP, PERSON, Participant
 from domain.ticket import TaskStatus, TicketEvent, TicketSnapshot, TicketStatus
+from store.confirmation import confirm_committed
 from store.models import OutboxRow, TaskRow, TicketEventRow, TicketRow
 from store.notifications import list_notifications
 from store.participants import handling_facts
-from store.projection import (
-    _MARKS,
-    _task_values,
-    _ticket_values,
-    apply_projection,
-    confirm_committed,
-)
+from store.projection import _MARKS, _task_values, _ticket_values, apply_projection
 from store.tickets import get_ticket, list_events, list_ticket_tasks
 from tests.store.snapshots import T0, event, snapshot, task
 
