@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+from api.app import create_app, deploy
 from domain.events_out import subscription_workflow_id
 from store.models import SubscriptionRow
 from store.users import add_user
@@ -92,6 +96,39 @@ def api_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     return changed
 
 
+# Idle apps by their settings (but the database and task queue), deployed again for the next
+# test that needs one so: FastAPI analyses every route of a new app on its first requests, a
+# good part of a short test's time.
+_IDLE_APPS: dict[str, list[FastAPI]] = {}
+
+
+def _revealed(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+@contextmanager
+def app_on(
+    settings: Settings, temporal: Client, sessions: async_sessionmaker[AsyncSession]
+) -> Iterator[FastAPI]:
+    """An app with these settings on this database and Temporal client, its caches, limits and
+    metrics fresh: an idle app of an earlier test's with the same settings, deployed again."""
+    key = json.dumps(
+        settings.model_dump(exclude={"database_url", "task_queue"}),
+        sort_keys=True,
+        default=_revealed,
+    )
+    idle = _IDLE_APPS.setdefault(key, [])
+    if idle:
+        app = idle.pop()
+        deploy(app, settings, temporal=temporal, sessions=sessions)
+    else:
+        app = create_app(settings, temporal=temporal, sessions=sessions)
+    try:
+        yield app
+    finally:
+        idle.append(app)
+
+
 @pytest.fixture
 async def api(
     dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path, api_settings: dict[str, Any]
@@ -103,27 +140,27 @@ async def api(
     )
     async with migrated_sessions(database_url) as sessions:
         tokens = await seed_users(sessions)
-        app = create_app(settings, temporal=dev_env.client, sessions=sessions)
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            build_ticket_worker(
-                client=dev_env.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
-            ),
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ticketflow.test") as http,
-        ):
-            # Tests share one Temporal server but not a database: a key prefix of their own
-            # keeps their ticket keys (workflow ids) apart.
-            prefix = "T" + uuid.uuid4().hex[:8].upper()
-            yield Api(
-                http=http,
-                env=dev_env,
-                sessions=sessions,
-                prefix=prefix,
-                tokens=tokens,
-                task_queue=queue,
-                data_dir=tmp_path,
-            )
+        with app_on(settings, dev_env.client, sessions) as app:
+            transport = httpx.ASGITransport(app=app)
+            async with (
+                build_ticket_worker(
+                    client=dev_env.client, task_queue=queue, sessions=sessions, data_dir=tmp_path
+                ),
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=transport, base_url="http://ticketflow.test") as http,
+            ):
+                # Tests share one Temporal server but not a database: a key prefix of their own
+                # keeps their ticket keys (workflow ids) apart.
+                prefix = "T" + uuid.uuid4().hex[:8].upper()
+                yield Api(
+                    http=http,
+                    env=dev_env,
+                    sessions=sessions,
+                    prefix=prefix,
+                    tokens=tokens,
+                    task_queue=queue,
+                    data_dir=tmp_path,
+                )
 
 
 @asynccontextmanager
@@ -137,31 +174,33 @@ async def subscribing_api(
     """
     async with migrated_sessions(settings.database_url) as sessions:
         tokens = await seed_users(sessions)
-        app = create_app(settings, temporal=env.client, sessions=sessions)
-        async with (
-            build_ticket_worker(
-                client=env.client,
-                task_queue=settings.task_queue,
-                sessions=sessions,
-                data_dir=tmp_path,
-                settings=settings,
-            ),
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
-            ) as http,
-        ):
-            try:
-                yield Api(
-                    http=http,
-                    env=env,
-                    sessions=sessions,
-                    prefix=prefix + uuid.uuid4().hex[:8].upper(),
-                    tokens=tokens,
+        with app_on(settings, env.client, sessions) as app:
+            async with (
+                build_ticket_worker(
+                    client=env.client,
                     task_queue=settings.task_queue,
-                )
-            finally:
-                async with sessions() as session:
-                    ids = list(await session.scalars(select(SubscriptionRow.id)))
-                for sid in ids:
-                    await env.client.get_workflow_handle(subscription_workflow_id(sid)).terminate()
+                    sessions=sessions,
+                    data_dir=tmp_path,
+                    settings=settings,
+                ),
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://ticketflow.test"
+                ) as http,
+            ):
+                try:
+                    yield Api(
+                        http=http,
+                        env=env,
+                        sessions=sessions,
+                        prefix=prefix + uuid.uuid4().hex[:8].upper(),
+                        tokens=tokens,
+                        task_queue=settings.task_queue,
+                    )
+                finally:
+                    async with sessions() as session:
+                        ids = list(await session.scalars(select(SubscriptionRow.id)))
+                    for sid in ids:
+                        await env.client.get_workflow_handle(
+                            subscription_workflow_id(sid)
+                        ).terminate()
