@@ -133,7 +133,8 @@ def app_on(
 async def api(
     dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path, api_settings: dict[str, Any]
 ) -> AsyncIterator[Api]:
-    """The app on a migrated database, with a worker on its own task queue."""
+    """The app (an idle one deployed again, see `app_on`) on a migrated database of the test's
+    own, with a worker on its own task queue."""
     queue = f"api-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         database_url=database_url, task_queue=queue, max_body_bytes=64_000, **api_settings
