@@ -61,6 +61,58 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Connect to what the deployment did not hand in; flush usage counts until shutdown."""
+    settings: Settings = app.state.settings
+    engine = None
+    if app.state.given_sessions is None:
+        engine = make_async_engine(settings.effective_database_url)
+        app.state.sessions = make_sessionmaker(engine)
+    else:
+        app.state.sessions = app.state.given_sessions
+    app.state.temporal = app.state.given_temporal or await connect(settings)
+    stop = asyncio.Event()
+    flusher = asyncio.create_task(
+        flush_usage_until(stop, usage=app.state.access.usage, sessions=app.state.sessions)
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await flusher
+        if engine is not None:
+            await engine.dispose()
+
+
+def deploy(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    temporal: Client | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> None:
+    """Give the app its settings, Temporal client and database (both connected at startup when
+    not handed in) with caches, limits and metrics of their own, none of an earlier deployment's.
+
+    FastAPI analyses every route once per app, on its first requests; a test suite that needs
+    many apps on many databases deploys one app again instead. The middleware keeps what it
+    was built with: the body limit and the CORS origins.
+    """
+    app.state.settings = settings
+    app.state.given_temporal = temporal
+    app.state.given_sessions = sessions
+    app.state.access = AccessControl()
+    app.state.artifacts = FileArtifactStore(settings.effective_artifacts_dir)
+    app.state.definitions = PublishedDefinitions()
+    app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
+    app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
+    app.state.payload_codec = EncryptionCodec(key_ring(settings))
+    # Per app, not prometheus_client's global registry: each app counts its own requests.
+    app.state.metrics = CollectorRegistry()
+    app.state.request_histogram = request_histogram(app.state.metrics)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -70,51 +122,21 @@ def create_app(
 ) -> FastAPI:
     """Build the API; tests may hand in a Temporal client, a session factory and (tracing on)
     the tracer provider spans go to."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = None
-        if sessions is None:
-            engine = make_async_engine(settings.effective_database_url)
-            app.state.sessions = make_sessionmaker(engine)
-        else:
-            app.state.sessions = sessions
-        app.state.temporal = temporal or await connect(settings)
-        stop = asyncio.Event()
-        flusher = asyncio.create_task(
-            flush_usage_until(stop, usage=app.state.access.usage, sessions=app.state.sessions)
-        )
-        try:
-            yield
-        finally:
-            stop.set()
-            await flusher
-            if engine is not None:
-                await engine.dispose()
-
     app = ProblemDocumentedAPI(
         title="Ticketflow",
         version="0.1.0",
         description="Work orders as durable Temporal workflows. Authenticate with "
         "`Authorization: Bearer <token>` (tokens from `ticketflow users add`).",
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
-    app.state.settings = settings
-    app.state.access = AccessControl()
-    app.state.artifacts = FileArtifactStore(settings.effective_artifacts_dir)
-    app.state.definitions = PublishedDefinitions()
-    app.state.auth_failures = FailedAuthLimit(settings.auth_failure_limit)
-    app.state.feedback_failures = FailedAuthLimit(settings.feedback_failure_limit)
-    app.state.payload_codec = EncryptionCodec(key_ring(settings))
-    # Per app, not prometheus_client's global registry: each app counts its own requests.
-    app.state.metrics = CollectorRegistry()
+    deploy(app, settings, temporal=temporal, sessions=sessions)
     install_problem_handlers(app)
     redact_access_log()
     # Inside the size limit, so the body it buffers is already bounded.
     app.add_middleware(BodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
-    app.add_middleware(RequestMetrics, histogram=request_histogram(app.state.metrics))
+    app.add_middleware(RequestMetrics)
     # Outermost: a browser's preflight is answered before any other layer reads the request.
     app.add_middleware(
         CodecCors, origins=settings.codec_cors_origins, api_origins=settings.cors_origins

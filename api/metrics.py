@@ -42,11 +42,11 @@ def request_histogram(registry: CollectorRegistry) -> Histogram:
 
 
 class RequestMetrics:
-    """ASGI middleware observing each request's duration under its route's template."""
+    """ASGI middleware observing each request's duration under its route's template, in the
+    histogram of the app's current deployment (`app.state.request_histogram`)."""
 
-    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.histogram = histogram
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Time the request; the router leaves the matched route in the scope."""
@@ -67,7 +67,8 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope["method"] if scope["method"] in METHODS else "other"
-            self.histogram.labels(method, route, str(status)).observe(time.perf_counter() - started)
+            histogram: Histogram = scope["app"].state.request_histogram
+            histogram.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
 class ProjectionCollector(Collector):

@@ -5,8 +5,9 @@ for CREATE/DROP DATABASE (e.g. postgresql://postgres@127.0.0.1:5432/postgres).
 
 Running every migration costs about a second per test (two on PostgreSQL, with the CREATE and
 DROP), so the migrations run once per test process into a template: a SQLite file that fresh
-files are copied from, or a PostgreSQL database that fresh ones are created from. Dropped
-PostgreSQL databases are dropped on a background thread; `finish_databases` waits for them.
+files are copied from, or a PostgreSQL database that fresh ones are created from. PostgreSQL
+databases are created one ahead and dropped on background threads; `finish_databases` drops
+the spares and waits for the drops.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def _database_url(server_url: str, name: str) -> str:
 _dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tf-test-drop")
 _drops: list[Future[None]] = []
 _at_head: set[str] = set()
+_maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tf-test-create")
+# The next PostgreSQL database, by server and whether it is at head, made while a test runs.
+_spares: dict[tuple[str, bool], Future[str]] = {}
 
 
 def _drop(server_url: str, name: str) -> None:
@@ -107,7 +111,12 @@ def _drop(server_url: str, name: str) -> None:
 
 
 def finish_databases() -> None:
-    """Wait for the pending drops, then remove this process's templates."""
+    """Drop the spare databases and wait for the pending drops, then remove this process's
+    templates."""
+    for (server, _migrated), spare in _spares.items():
+        if spare.exception() is None:
+            _drops.append(_dropper.submit(_drop, server, spare.result()))
+    _spares.clear()
     for future in _drops:
         future.result()
     _drops.clear()
@@ -120,12 +129,34 @@ def finish_databases() -> None:
         _sqlite_template.cache_clear()
 
 
-@contextmanager
-def fresh_postgres_database(server_url: str, *, migrated: bool = False) -> Iterator[str]:
-    """Create a uniquely named database (empty, or at head), yield its URL, then drop it."""
+def _create(server_url: str, migrated: bool) -> str:
+    """Create a uniquely named database (empty, or copied from the template) and name it."""
     name = f"tf_test_{uuid.uuid4().hex[:16]}"
     template = f' TEMPLATE "{_postgres_template(server_url)}"' if migrated else ""
     _administer(server_url, f'CREATE DATABASE "{name}"{template}')
+    return name
+
+
+def _new_database(server_url: str, migrated: bool) -> str:
+    """A new database: the spare made in the background (a CREATE DATABASE takes a good part
+    of a short test's time, mostly waiting for the server), the next spare started."""
+    if migrated:
+        _postgres_template(server_url)  # made here, before a spare's thread needs it
+    key = (server_url, migrated)
+    spare = _spares.pop(key, None)
+    # A spare that could not be made is made again here, failing the test if it fails again.
+    if spare is not None and spare.exception() is None:
+        name = spare.result()
+    else:
+        name = _create(server_url, migrated)
+    _spares[key] = _maker.submit(_create, server_url, migrated)
+    return name
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str, *, migrated: bool = False) -> Iterator[str]:
+    """A uniquely named database (empty, or at head) of its own: yield its URL, then drop it."""
+    name = _new_database(server_url, migrated)
     url = _database_url(server_url, name)
     if migrated:
         _at_head.add(url)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import _Definition
 
 from activities.actions.registry import ActionRegistry, action_registry
 from activities.care import CareActivities
@@ -41,6 +44,22 @@ WORKFLOWS = [
     CustomerSentimentWorkflow,
     *ALARM_WORKFLOWS,
 ]
+
+# Workflow classes a ticket worker of this process has validated in the sandbox.
+_VALIDATED: set[type] = set()
+
+
+@dataclass(frozen=True)
+class _SandboxValidatingOnce(SandboxedWorkflowRunner):
+    """The default sandbox, validating each workflow class once per process, not once per
+    worker: validating imports the workflow's modules afresh, a good part of what building a
+    worker costs, and the outcome for a class does not change (tests build hundreds)."""
+
+    def prepare_workflow(self, defn: _Definition) -> None:
+        """Validate the workflow in the sandbox unless a worker of this process did."""
+        if defn.cls not in _VALIDATED:
+            super().prepare_workflow(defn)
+            _VALIDATED.add(defn.cls)
 
 
 def build_ticket_worker(
@@ -117,4 +136,5 @@ def build_ticket_worker(
             *alarm_activities(sessions=sessions, task_queue=task_queue, settings=settings),
         ],
         interceptors=kill_point_interceptors(),
+        workflow_runner=_SandboxValidatingOnce(),
     )
