@@ -32,13 +32,13 @@ from domain.sla import DEFAULT_PRIORITY, Priority
 from domain.ticket import Actor, TicketStatus
 from domain.triage import DUPLICATE_SIGNAL, DuplicateReportInput
 from forms.validation import data_problems_in_thread
-from services.confirmations import confirm_answered
 from services.customers import intake_customer_problems
 from services.duplicates import DuplicateMatch, find_duplicates, report_excerpt
 from store import definitions as definitions_store
 from store import devices as devices_store
 from store import keys as keys_store
 from store import recurrence as recurrence_store
+from store.confirmation import confirm_committed
 from store.models import IdempotencyRow, TicketRow
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -141,7 +141,8 @@ async def _start(
     opened = await client.execute_update_with_start_workflow(
         TicketWorkflow.opened, start_workflow_operation=operation, id=f"{start.key}:opened"
     )
-    await confirm_answered(session=session, key=start.key, through=opened.seq)
+    await confirm_committed(session=session, key=start.key, through=opened.seq)
+    await session.commit()
 
 
 async def _started(client: Client, key: str) -> bool:
