@@ -10,16 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from domain.messages import (
-    CONFIRM_PROJECTION_ACTIVITY,
-    PROJECT_ACTIVITY,
-    ConfirmProjectionInput,
-    ConfirmProjectionResult,
-    ProjectionInput,
-    ProjectionResult,
-)
+from domain.messages import PROJECT_ACTIVITY, ProjectionInput, ProjectionResult
 from domain.recurrence import started_record
-from store.confirmation import confirm_committed
+from store.notifications import record_notifications
 from store.projection import apply_projection
 from store.recurrence import record_recurrence, record_step
 
@@ -154,17 +147,12 @@ class ProjectionActivities:
                 clocks=projection.clocks,
                 participants=projection.participants,
                 snapshots=projection.snapshots,
-                notifications=projection.notifications,
-                committed_through=projection.committed_through if projection.tentative else None,
             )
+            for batch in projection.notifications:
+                await record_notifications(session=session, batch=batch, channel="none")
             watch = projection.recurrence_watch
             if watch is not None and self._recurrence_watches:
-                # In a tentative write the start waits for the close's confirmation.
-                await record_step(
-                    session=session,
-                    record=started_record(watch),
-                    confirm=not projection.tentative,
-                )
+                await record_step(session=session, record=started_record(watch))
             if projection.recurs is not None:
                 await record_recurrence(
                     session=session,
@@ -175,14 +163,3 @@ class ProjectionActivities:
             return inserted
 
         return ProjectionResult(inserted=await self._group_commit.write(write))
-
-    @activity.defn(name=CONFIRM_PROJECTION_ACTIVITY)
-    async def confirm_projection(self, confirm: ConfirmProjectionInput) -> ConfirmProjectionResult:
-        """Confirm a ticket's projected events up to a seq its history holds."""
-
-        async def write(session: AsyncSession) -> int:
-            return await confirm_committed(
-                session=session, key=confirm.ticket_key, through=confirm.through
-            )
-
-        return ConfirmProjectionResult(confirmed=await self._group_commit.write(write))

@@ -29,7 +29,6 @@ from policies.authorization import (
 from policies.decisions import Subject
 from policies.redaction import FieldView
 from store import tickets as store
-from store.confirmation import confirm_committed
 from store.models import TicketRow
 from store.participants import current_pauser, handling_facts
 
@@ -155,8 +154,4 @@ async def change_ticket(
         user=caller.actor.user,
         idempotency_key=caller.idempotency_key,
     )
-    # The answer comes only once the history holds the Update's workflow task: its events
-    # (and all before them) may go out now.
-    await confirm_committed(session=caller.session, key=key, through=result.seq)
-    await caller.session.commit()
     return transition_view(result, view)

@@ -29,7 +29,6 @@ from domain.ticket import (
 
 TICKET_WORKFLOW = "TicketWorkflow"
 PROJECT_ACTIVITY = "project_ticket"
-CONFIRM_PROJECTION_ACTIVITY = "confirm_projection"
 CHILD_TICKET_ACTIVITY = "reserve_child_ticket"
 
 EXTERNAL_SIGNAL = "external_event"
@@ -244,36 +243,12 @@ class ProjectionInput(BaseModel):
         description="The closed ticket this new one recurs: its `recurred` is recorded in the "
         "same transaction if this is the first recurrence within its window.",
     )
-    tentative: bool = Field(
-        default=False,
-        description="Written by a local activity inside a workflow task that may still be "
-        "lost: the events stay unconfirmed (out of the outbox, the event listing and the "
-        "notifications) until `committed_through` or an Update's caller reaches them.",
-    )
-    committed_through: int = Field(
-        default=0,
-        description="For a tentative write: the highest seq recorded in an earlier workflow "
-        "task of the run, which the history therefore holds.",
-    )
 
 
 class ProjectionResult(BaseModel):
     """How many of the events were new to the store (0 on a retried or replayed call)."""
 
     inserted: int
-
-
-class ConfirmProjectionInput(BaseModel):
-    """The history holds a ticket's events up to `through`: confirm their projection."""
-
-    ticket_key: str
-    through: int
-
-
-class ConfirmProjectionResult(BaseModel):
-    """The ticket's confirmed seq afterwards (lower while a projection is still on its way)."""
-
-    confirmed: int
 
 
 class ChildTicketInput(BaseModel):

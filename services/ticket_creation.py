@@ -38,7 +38,6 @@ from store import definitions as definitions_store
 from store import devices as devices_store
 from store import keys as keys_store
 from store import recurrence as recurrence_store
-from store.confirmation import confirm_committed
 from store.models import IdempotencyRow, TicketRow
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
@@ -111,18 +110,13 @@ def filing_memo(*, user: str, idempotency_key: str | None, fingerprint: str) -> 
 
 async def _start(
     *,
-    session: AsyncSession,
     client: Client,
     task_queue: str,
     start: StartTicketInput,
     conflict: WorkflowIDConflictPolicy,
     memo: dict[str, str],
 ) -> None:
-    """Start the workflow, wait until its creation is projected into SQL, and confirm it.
-
-    The `opened` Update answers only once the history holds the creation, so its events
-    can go out (see store.projection.confirm_committed).
-    """
+    """Start the workflow and wait until its creation is projected into SQL."""
     operation = WithStartWorkflowOperation(
         TicketWorkflow.run,
         start,
@@ -138,11 +132,9 @@ async def _start(
             ]
         ),
     )
-    opened = await client.execute_update_with_start_workflow(
+    await client.execute_update_with_start_workflow(
         TicketWorkflow.opened, start_workflow_operation=operation, id=f"{start.key}:opened"
     )
-    await confirm_committed(session=session, key=start.key, through=opened.seq)
-    await session.commit()
 
 
 async def _started(client: Client, key: str) -> bool:
@@ -235,7 +227,6 @@ async def load_definition(
 
 async def _replay(
     *,
-    session: AsyncSession,
     client: Client,
     task_queue: str,
     earlier: IdempotencyRow,
@@ -252,7 +243,6 @@ async def _replay(
     # WorkflowAlreadyStarted here means the ticket has since closed: still the answer.
     with suppress(WorkflowAlreadyStartedError):
         await _start(
-            session=session,
             client=client,
             task_queue=task_queue,
             start=start,
@@ -406,7 +396,6 @@ async def file_ticket(
         )
         if earlier is not None:
             return await _replay(
-                session=session,
                 client=client,
                 task_queue=task_queue,
                 earlier=earlier,
@@ -448,7 +437,6 @@ async def file_ticket(
         )
         if isinstance(reserved, IdempotencyRow):
             return await _replay(
-                session=session,
                 client=client,
                 task_queue=task_queue,
                 earlier=reserved,
@@ -457,7 +445,6 @@ async def file_ticket(
             )
         try:
             await _start(
-                session=session,
                 client=client,
                 task_queue=task_queue,
                 start=start.model_copy(update={"key": reserved}),
@@ -483,7 +470,6 @@ async def file_ticket(
             if memo and await _filed_by(client, reserved) == memo[FILED_BY]:
                 # A concurrent retry of this very request started it first: it is ours.
                 await _start(
-                    session=session,
                     client=client,
                     task_queue=task_queue,
                     start=start.model_copy(update={"key": reserved}),

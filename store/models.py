@@ -144,13 +144,6 @@ class TicketRow(Base):
     # so a list filter reads one column instead of probing tasks and participants.
     # (Migration 0027 gives it each dialect's empty array as the server default.)
     departments: Mapped[list[str]] = mapped_column(NameSetColumn)
-    # The highest seq the workflow's history is known to hold (an Update's caller, or a
-    # projection scheduled by a committed command, says so); rows above it may be a lost
-    # workflow task's, which its rerun overwrites.
-    committed_seq: Mapped[int] = mapped_column(Integer, server_default="0")
-    # Events 1..confirmed_seq are projected, committed and sent out (outbox, notifications):
-    # the prefix of committed_seq whose rows are all written.
-    confirmed_seq: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class TaskRow(Base):

@@ -6,23 +6,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.notifications import NotifyInput
 from store.models import NotificationRow
-
-RECORDED = "recorded"
-# Caused by a tentative event (see store.projection): kept from every reader until confirmed.
-PENDING = "pending"
-
-
-def _table() -> Table:
-    table = NotificationRow.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 @cache
@@ -31,18 +21,14 @@ def _insert(dialect: str) -> ReturningInsert[Any]:
 
     A multi-row VALUES built per call costs more to construct and compile than to run.
     """
-    table = _table()
+    table = NotificationRow.__table__
+    assert isinstance(table, Table)
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     return insert.on_conflict_do_nothing().returning(table.c.recipient)
 
 
-async def record_notifications(
-    *, session: AsyncSession, batch: NotifyInput, channel: str, pending: bool = False
-) -> int:
-    """Insert the batch's notifications unless already recorded; returns how many were new.
-
-    `pending` ones stay unlisted until `confirm_notifications` reaches their seq.
-    """
+async def record_notifications(*, session: AsyncSession, batch: NotifyInput, channel: str) -> int:
+    """Insert the batch's notifications unless already recorded; returns how many were new."""
     if not batch.notifications:
         return 0
     rows = [
@@ -53,7 +39,7 @@ async def record_notifications(
             "subject": n.subject[:300],
             "body": n.body,
             "channel": channel,
-            "status": PENDING if pending else RECORDED,
+            "status": "recorded",
             "created_at": batch.at,
             "parts": n.parts.model_dump() if n.parts else None,
         }
@@ -61,24 +47,6 @@ async def record_notifications(
     ]
     inserted = await session.scalars(_insert(session.get_bind().dialect.name), rows)
     return len(inserted.all())
-
-
-async def drop_pending(*, session: AsyncSession, key: str, seqs: list[int]) -> None:
-    """Delete the pending notifications of these events of a ticket (a lost run's)."""
-    await session.execute(
-        delete(table := _table()).where(
-            table.c.ticket_key == key, table.c.seq.in_(seqs), table.c.status == PENDING
-        )
-    )
-
-
-async def confirm_notifications(*, session: AsyncSession, key: str, through: int) -> None:
-    """Make a ticket's pending notifications up to seq `through` visible."""
-    await session.execute(
-        update(table := _table())
-        .where(table.c.ticket_key == key, table.c.seq <= through, table.c.status == PENDING)
-        .values(status=RECORDED)
-    )
 
 
 async def list_notifications(
@@ -90,11 +58,8 @@ async def list_notifications(
     limit: int = 100,
     offset: int = 0,
 ) -> list[NotificationRow]:
-    """Notifications newest first, for some recipients (None: everyone's), after `offset`.
-
-    Pending ones (of events not yet confirmed) are left out.
-    """
-    query = select(NotificationRow).where(NotificationRow.status != PENDING)
+    """Notifications newest first, for some recipients (None: everyone's), after `offset`."""
+    query = select(NotificationRow)
     if recipients is not None:
         query = query.where(NotificationRow.recipient.in_(recipients))
     if ticket_key is not None:

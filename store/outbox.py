@@ -61,16 +61,6 @@ def _outbox_upsert(dialect: str) -> Insert:
 _OUTBOX_LOCK = 0x7466_6F62
 
 
-async def take_outbox_turn(*, session: AsyncSession) -> None:
-    """Wait for this transaction's turn to queue outbound events (see `queue_outbound`).
-
-    A transaction that may queue events takes it before it locks any ticket row: one that
-    held a row while waiting for the turn could deadlock with the holder of the turn.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
-
-
 async def queue_outbound(
     *, session: AsyncSession, key: str, events: list[tuple[int, str, datetime]]
 ) -> None:
@@ -78,12 +68,13 @@ async def queue_outbound(
 
     A reader follows the outbox by position, so positions must become visible in the order
     they were handed out. PostgreSQL hands out a sequence's numbers before commit, so writers
-    take turns (a lock held to the commit, the end of this transaction; taken again here, it
-    is the same lock); SQLite has one writer at a time anyway.
+    take turns (a lock held from here to the commit, the end of this transaction); SQLite has
+    one writer at a time anyway.
     """
     if not events:
         return
-    await take_outbox_turn(session=session)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
     rows = [
         {"ticket_key": key, "seq": seq, "type": type_, "at": at}
         for seq, type_, at in sorted(events, key=lambda e: e[0])

@@ -14,11 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.devices import Snapshot
-from domain.notifications import NotifyInput
 from domain.participation import GROUP, Participant, participants_in
 from domain.sla import SlaClock
 from domain.ticket import TicketEvent, TicketSnapshot
-from store.confirmation import advance, commit_marks
 from store.deliverables import ATTACHED, record_versions
 from store.devices import insert_snapshot
 from store.models import (
@@ -30,8 +28,7 @@ from store.models import (
     TicketParticipantRow,
     TicketRow,
 )
-from store.notifications import confirm_notifications, drop_pending, record_notifications
-from store.outbox import queue_outbound, take_outbox_turn
+from store.outbox import queue_outbound
 from store.participants import participant_rows
 from store.tickets import refresh_departments_statement
 from store.triage import TRIAGE_EVENTS, record_triage_events
@@ -63,10 +60,6 @@ class _Statements:
     departments: Update
 
 
-# The ticket row's watermarks move only forward, by `_commit_marks` and `_advance`.
-_MARKS = ("committed_seq", "confirmed_seq")
-
-
 @cache
 def _statements(dialect: str) -> _Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -86,13 +79,12 @@ def _statements(dialect: str) -> _Statements:
         table = _table(model)
         statement = insert(table)
         newer = table.c.last_seq <= statement.excluded.last_seq if newer_only else None
-        kept = {*keys, *_MARKS}
         return statement.on_conflict_do_update(
             index_elements=list(keys),
             set_={
                 c.name: statement.excluded[c.name]
                 for c in table.c
-                if c.name not in kept and c.name not in derived
+                if c.name not in keys and c.name not in derived
             },
             where=newer,
         )
@@ -227,8 +219,6 @@ async def apply_projection(
     clocks: list[SlaClock] | None = None,
     participants: Iterable[Participant] | None = None,
     snapshots: Mapping[int, Snapshot] | None = None,
-    notifications: Iterable[NotifyInput] = (),
-    committed_through: int | None = None,
 ) -> int:
     """Upsert the ticket and its tasks unless a newer snapshot is stored; insert unseen events.
 
@@ -238,15 +228,6 @@ async def apply_projection(
     `snapshots` are the sealed device snapshots the ticket took, by the seq of the event that
     records each: stored with the ticket's key when that event is new, so once.
 
-    `notifications` are those the events cause, recorded with them.
-
-    `committed_through` is the highest seq the workflow's history is known to hold: None
-    when the history holds this write itself (a regular activity, whose input a committed
-    command fixed), so through the ticket's `last_seq`. Events above it are tentative: a
-    local activity writes them inside a workflow task that may still be lost, so they stay
-    out of the outbox, the event listing and the notifications until confirmed (see
-    `store.confirmation.confirm_committed`), and a rerun of the task rewrites them.
-
     Returns how many events were new. Calls may arrive twice (activity retries, or a
     workflow task run again after its worker died, with the rerun's times) or out of order
     (concurrent Updates): the ticket upsert only wins with the same or a higher `last_seq` (the
@@ -255,19 +236,13 @@ async def apply_projection(
     outbox and the participants. A handful of statements, whatever the ticket's size.
     """
     statements = _statements_of(session)
-    await take_outbox_turn(session=session)
     won = await session.scalar(statements.ticket, _ticket_values(ticket))
-    through = ticket.last_seq if committed_through is None else committed_through
-    marks = await commit_marks(session, ticket.key, through)
-    assert marks is not None  # the upsert above wrote the row, or a newer one stands
-    confirmed, committed = marks
     if won is not None and ticket.tasks:
         await session.execute(statements.tasks, _task_values(ticket))
     await _project_sla(session, ticket, events, clocks or [], won is not None)
     if not events:
         if won is not None:
             await session.execute(statements.departments, {"ticket_key": ticket.key})
-        await advance(session, ticket.key, confirmed, committed)
         return 0
     rows = [
         {
@@ -281,17 +256,10 @@ async def apply_projection(
         for e in events
     ]
     new = set((await session.scalars(statements.events, rows)).all())
-    # Events sent again carry the values of the run the history kept (see `upsert`): what a
-    # lost run wrote goes, its pending notifications with it. One confirmed already is sent
-    # again only by a write that is itself committed (a retry, or a run from before the
-    # confirmation), whose outbox row takes the values too.
-    seqs = [e.seq for e in events if e.seq not in new]
-    if seqs:
-        await session.execute(statements.events_again, [r for r in rows if r["seq"] in seqs])
-        await drop_pending(session=session, key=ticket.key, seqs=seqs)
-        resent = [(e.seq, e.type, e.at) for e in events if e.seq in seqs and e.seq <= confirmed]
-        if resent:
-            await queue_outbound(session=session, key=ticket.key, events=resent)
+    # Events sent again carry the values of the run the history kept (see `upsert`).
+    again = [row for row in rows if row["seq"] not in new]
+    if again:
+        await session.execute(statements.events_again, again)
     # Who took part is kept apart from where the tasks are now; inserting twice is harmless.
     if participants is None:
         participants = participants_in((e.type, e.actor, e.data) for e in events)
@@ -312,13 +280,7 @@ async def apply_projection(
     attached = [e for e in events if e.seq in new and e.type == ATTACHED]
     if attached:
         await record_versions(session=session, key=ticket.key, events=attached)
-    recorded = 0
-    for batch in notifications:
-        recorded += await record_notifications(
-            session=session, batch=batch, channel="none", pending=True
-        )
-    now_confirmed = await advance(session, ticket.key, confirmed, committed)
-    if recorded and now_confirmed == confirmed:
-        # Notifications of events confirmed before them (a retried write) are visible at once.
-        await confirm_notifications(session=session, key=ticket.key, through=confirmed)
+    await queue_outbound(
+        session=session, key=ticket.key, events=[(e.seq, e.type, e.at) for e in events]
+    )
     return len(new)

@@ -26,15 +26,12 @@ class UnknownTicket(LookupError):
     """The watched ticket has no row (the app database was reset)."""
 
 
-async def record_step(
-    *, session: AsyncSession, record: RecordRecurrenceInput, confirm: bool = True
-) -> int:
+async def record_step(*, session: AsyncSession, record: RecordRecurrenceInput) -> int:
     """Write one watch step (its timeline event and the watch row) once; returns its seq.
 
     A step already written (an activity or projection retried after its transaction
     committed) is found by the seq its row keeps and written no second time; of two outcomes
-    the first written stands (the other returns its seq). Without `confirm` (the close's
-    tentative projection) a new start waits for the close's confirmation.
+    the first written stands (the other returns its seq).
     """
     if await session.get(TicketRow, record.ticket_key) is None:
         raise UnknownTicket(record.ticket_key)
@@ -47,7 +44,7 @@ async def record_step(
     if watch is not None and watch.outcome_seq is not None:
         return watch.outcome_seq
     if watch is None:
-        seq = await _append(session, record, confirm=confirm)
+        seq = await _append(session, record)
         session.add(
             RecurrenceWatchRow(
                 ticket_key=record.ticket_key,
@@ -185,9 +182,7 @@ async def _restamp_start(
     await session.flush()
 
 
-async def _append(
-    session: AsyncSession, record: RecordRecurrenceInput, *, confirm: bool = True
-) -> int:
+async def _append(session: AsyncSession, record: RecordRecurrenceInput) -> int:
     type_, data = recurrence_event(record)
     return await append_closed_event(
         session=session,
@@ -196,7 +191,6 @@ async def _append(
         at=record.at,
         actor=WATCH_ACTOR,
         data=data,
-        confirm=confirm,
     )
 
 

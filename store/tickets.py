@@ -34,9 +34,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from domain.participation import GROUP, PERSON
 from domain.ticket import TicketStatus
-from store.confirmation import confirm_committed
 from store.models import TaskRow, TicketEventRow, TicketParticipantRow, TicketRow
-from store.outbox import take_outbox_turn
+from store.outbox import queue_outbound
 
 
 class BadCursor(ValueError):
@@ -284,19 +283,10 @@ async def list_ticket_tasks(*, session: AsyncSession, key: str) -> list[TaskRow]
 async def list_events(
     *, session: AsyncSession, key: str, after_seq: int = 0, limit: int = 500
 ) -> list[TicketEventRow]:
-    """A ticket's confirmed events in order, after a sequence number.
-
-    Events above the ticket's `confirmed_seq` may be a lost workflow task's, to be rewritten
-    by its rerun (see store.projection): what the API lists never shows them.
-    """
-    confirmed = select(TicketRow.confirmed_seq).where(TicketRow.key == key).scalar_subquery()
+    """A ticket's events in order, after a sequence number."""
     query = (
         select(TicketEventRow)
-        .where(
-            TicketEventRow.ticket_key == key,
-            TicketEventRow.seq > after_seq,
-            TicketEventRow.seq <= confirmed,
-        )
+        .where(TicketEventRow.ticket_key == key, TicketEventRow.seq > after_seq)
         .order_by(TicketEventRow.seq)
         .limit(limit)
     )
@@ -373,7 +363,6 @@ async def append_closed_event(
     at: datetime,
     actor: str,
     data: dict[str, object],
-    confirm: bool = True,
 ) -> int:
     """Append an event to a closed ticket's timeline at its next seq; returns that seq.
 
@@ -381,13 +370,8 @@ async def append_closed_event(
     (care, the recurrence watch). Each takes the seq under the ticket row's lock where the
     database has row locks, which also waits for the ticket's own last projection; elsewhere
     (SQLite) writes are serial anyway. The ticket's `last_seq` follows, and the event goes
-    to the outbox like the ticket's own, so subscribers hear of care and recurrence too: the
-    writer is an activity after the workflow's end, so the history holds every seq before.
-    Without `confirm` (the watch's start, written by the close's own tentative projection) the
-    event waits for the close's confirmation, which confirms what follows the close with it.
+    to the outbox like the ticket's own, so subscribers hear of care and recurrence too.
     """
-    # The outbox turn before the row lock, in the order the projection takes them.
-    await take_outbox_turn(session=session)
     await session.execute(select(TicketRow.key).where(TicketRow.key == key).with_for_update())
     last = await session.scalar(
         select(func.max(TicketEventRow.seq)).where(TicketEventRow.ticket_key == key)
@@ -400,6 +384,5 @@ async def append_closed_event(
         .where(TicketRow.key == key, TicketRow.last_seq < seq)
         .values(last_seq=seq, updated_at=at)
     )
-    if confirm:
-        await confirm_committed(session=session, key=key, through=seq)
+    await queue_outbound(session=session, key=key, events=[(seq, type_, at)])
     return seq

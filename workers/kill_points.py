@@ -61,7 +61,6 @@ POINTS: dict[str, Point] = {
     "projection-done": Point(PROJECT_ACTIVITY, after=True),
     # An SLA firing projects its events and records its rungs' notifications in one call.
     "sla": Point(PROJECT_ACTIVITY, counts=_records_notifications),
-    "sla-done": Point(PROJECT_ACTIVITY, after=True, counts=_records_notifications),
     "care-send": Point(CARE_SEND_ACTIVITY),
 }
 

@@ -116,7 +116,6 @@ def build_ticket_worker(
         max_cached_workflows=settings.worker_max_cached_workflows,
         activities=[
             projection.project_ticket,
-            projection.confirm_projection,
             notifications.record_notifications,
             triage.triage_ticket,
             sentiment.score_message,

@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.git_commits import GIT_COMMIT_SIGNAL, GitCommitInput
     from domain.messages import (
         CHILD_TICKET_ACTIVITY,
-        CONFIRM_PROJECTION_ACTIVITY,
         EXTERNAL_SIGNAL,
         PROJECT_ACTIVITY,
         TICKET_WORKFLOW,
@@ -67,8 +66,6 @@ with workflow.unsafe.imports_passed_through():
         CommentInput,
         CompleteInput,
         ConfirmInput,
-        ConfirmProjectionInput,
-        ConfirmProjectionResult,
         ExpediteDecisionInput,
         ExternalEventInput,
         PauseInput,
@@ -201,10 +198,6 @@ SLA_DUE_ORDER_PATCH = "sla-due-order"
 SLA_NOTIFY_WITH_PROJECTION_PATCH = "sla-notify-with-projection"
 # Marks runs that start the customer's care at close; histories recorded before it have none.
 CARE_PATCH = "care"
-# Marks runs whose projections reach readers (outbox, event listing, notifications) only once
-# the history holds them: each stays tentative until an Update's caller, the run's next
-# projection, or a confirming regular activity (for transitions no Update answers) confirms it.
-CONFIRMED_PROJECTION_PATCH = "confirmed-projection"
 # Reading the customer at close: a short read retried a few times; should it keep failing, the
 # ticket closes without care rather than never completing.
 CARE_PREPARE_TIMEOUT = timedelta(seconds=30)
@@ -285,13 +278,6 @@ class TicketWorkflow:
         # creation): the older paths after them then do nothing.
         self._watch_projected = False
         self._recurrence_projected = False
-        # The highest seq sent to a projection; the highest sent in an earlier workflow task
-        # (which the history holds, since this one runs after it); that task's history length.
-        carried = start.resume.last_seq if start.resume is not None else 0
-        self._recorded_through = carried
-        self._committed_through = carried
-        self._task_length = 0
-        self._confirmations: set[asyncio.Task[None]] = set()
         # The SLA timer stays until the next due instant itself moves.
         self._next_due = sla_clocks.next_due(self._state)
 
@@ -322,9 +308,7 @@ class TicketWorkflow:
         state = self._state
         # Automated stages carried over by continue-as-new start waiting again here.
         self._sync_automated()
-        # Whoever files a ticket waits on `opened` and confirms the creation once it answers;
-        # a subprocess's child is started by its parent, which asks nothing.
-        await self._record(self._unprojected, answered=start.parent is None)
+        await self._record(self._unprojected)
         self._creation_projected = True
         if start.resume is None:
             await self._tell_recurred()
@@ -427,8 +411,8 @@ class TicketWorkflow:
             workflow.logger.info("the recurrence watch of %s has ended", ref.key)
 
     def _idle(self) -> bool:
-        """No projection is being written or confirmed."""
-        return self._recording == 0 and not self._confirmations
+        """No projection is being written."""
+        return self._recording == 0
 
     async def _intake_snapshot(self) -> None:
         """Read the device the intake names, before triage, and record the snapshot taken."""
@@ -592,23 +576,15 @@ class TicketWorkflow:
         events: list[TicketEvent],
         evidence: Snapshot | None = None,
         notifications: list[NotifyInput] | None = None,
-        *,
-        answered: bool = False,
     ) -> None:
         """Publish search attributes and project the events with the ticket as it stands now.
 
         `evidence` is the snapshot the events' `device_snapshot_taken` records: the projection
         stores it with the ticket; `notifications`, those the events cause, are recorded with it.
-        `answered`: an Update's caller waits for these events and confirms them when answered.
         """
         if not events:
             return
         events = [*events, *sla_clocks.sync_clocks(self._state, workflow.now())]
-        length = workflow.info().get_current_history_length()
-        if length != self._task_length:
-            self._task_length = length
-            self._committed_through = self._recorded_through
-        self._recorded_through = max(self._recorded_through, *(e.seq for e in events))
         self._next_due = sla_clocks.next_due(self._state)
         self._sync_automated()
         clocks = list(self._state.clocks.values())
@@ -630,11 +606,6 @@ class TicketWorkflow:
             recurrence_watch=self._recurrence_watch(events),
             recurs=self._recurs(events),
         ).model_copy(deep=True)
-        tentative = workflow.patched(CONFIRMED_PROJECTION_PATCH)
-        if tentative:
-            projection.tentative = True
-            projection.committed_through = self._committed_through
-        through = self._state.last_seq
         # A short idempotent write: as a local activity it runs inside the workflow task
         # that accepted the Update, so the caller's answer needs one round trip, not two.
         self._recording += 1
@@ -648,24 +619,6 @@ class TicketWorkflow:
             )
         finally:
             self._recording -= 1
-        if tentative and not answered:
-            confirmation = asyncio.create_task(self._confirm(through))
-            self._confirmations.add(confirmation)
-            confirmation.add_done_callback(self._confirmations.discard)
-
-    async def _confirm(self, through: int) -> None:
-        """Confirm the projection up to `through`, which no Update's caller answers for.
-
-        A regular activity runs only once the workflow task that scheduled it is in the
-        history, so the events it confirms are the history's, whatever a lost run wrote.
-        """
-        await workflow.execute_activity(
-            CONFIRM_PROJECTION_ACTIVITY,
-            ConfirmProjectionInput(ticket_key=self._state.key, through=through),
-            result_type=ConfirmProjectionResult,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=IDEMPOTENT_WRITE_RETRY,
-        )
 
     def _recurrence_watch(self, events: list[TicketEvent]) -> RecurrenceWatchInput | None:
         """The watch the close among these events starts, recorded by its projection."""
@@ -988,7 +941,7 @@ class TicketWorkflow:
     async def claim(self, cmd: ClaimInput) -> TransitionResult:
         """Claim a stage's task for the calling worker."""
         event = _checked(lambda: self._state.claim(cmd.stage_key, cmd.actor, workflow.now()))
-        await self._record([event] if event else [], answered=True)
+        await self._record([event] if event else [])
         if event is not None:
             self._start_claim_snapshot(cmd.stage_key)
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
@@ -1001,7 +954,7 @@ class TicketWorkflow:
     async def unclaim(self, cmd: UnclaimInput) -> TransitionResult:
         """Give a claimed task back to its group's queue."""
         event = _checked(lambda: self._state.unclaim(cmd.stage_key, cmd.actor, workflow.now()))
-        await self._record([event], answered=True)
+        await self._record([event])
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @unclaim.validator
@@ -1017,7 +970,7 @@ class TicketWorkflow:
             lambda: self._state.complete(cmd.stage_key, cmd.actor, cmd.data, now, contract=contract)
         )
         task = self._state.task(cmd.stage_key).model_copy()
-        await self._record([event, *self._state.open_ready_tasks(now)], answered=True)
+        await self._record([event, *self._state.open_ready_tasks(now)])
         return self._result(task, fingerprint=cmd.request_fingerprint)
 
     @complete.validator
@@ -1032,7 +985,7 @@ class TicketWorkflow:
                 cmd.stage_key, cmd.deliverable, cmd.actor, cmd.submission, workflow.now()
             )
         )
-        await self._record([event], answered=True)
+        await self._record([event])
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @attach_deliverable.validator
@@ -1051,7 +1004,7 @@ class TicketWorkflow:
                 cmd.stage_key, cmd.actor, cmd.deliverables, cmd.reason, workflow.now()
             )
         )
-        await self._record([event], answered=True)
+        await self._record([event])
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @amend_contract.validator
@@ -1068,7 +1021,7 @@ class TicketWorkflow:
                 cmd.stage_key, cmd.actor, cmd.to_group, cmd.to_user, cmd.reason, workflow.now()
             )
         )
-        await self._record([event], answered=True)
+        await self._record([event])
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @reassign.validator
@@ -1083,7 +1036,7 @@ class TicketWorkflow:
         events = _checked(
             lambda: self._state.withdraw(cmd.stage_key, cmd.actor, cmd.reason, workflow.now())
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(self._state.task(cmd.stage_key), fingerprint=cmd.request_fingerprint)
 
     @withdraw.validator
@@ -1096,7 +1049,7 @@ class TicketWorkflow:
         event = _checked(
             lambda: self._state.comment(cmd.actor, cmd.body, cmd.internal, workflow.now())
         )
-        await self._record([event], answered=True)
+        await self._record([event])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @comment.validator
@@ -1107,7 +1060,7 @@ class TicketWorkflow:
     async def cancel(self, cmd: CancelInput) -> TransitionResult:
         """Cancel the ticket with a reason."""
         events = _checked(lambda: self._state.cancel(cmd.actor, cmd.reason, workflow.now()))
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @cancel.validator
@@ -1120,7 +1073,7 @@ class TicketWorkflow:
         events = _checked(
             lambda: self._state.reopen(cmd.actor, cmd.reason, cmd.stages, workflow.now())
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @reopen.validator
@@ -1131,7 +1084,7 @@ class TicketWorkflow:
     async def confirm(self, cmd: ConfirmInput) -> TransitionResult:
         """The requester confirms the resolution; the ticket closes."""
         events = _checked(lambda: self._state.confirm(cmd.actor, cmd.comment, workflow.now()))
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @confirm.validator
@@ -1146,7 +1099,7 @@ class TicketWorkflow:
                 self._state, cmd.actor, cmd.priority, cmd.reason, workflow.now()
             )
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @set_priority.validator
@@ -1159,7 +1112,7 @@ class TicketWorkflow:
         events = _checked(
             lambda: sla_clocks.pause(self._state, cmd.actor, cmd.reason, cmd.note, workflow.now())
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @pause.validator
@@ -1172,7 +1125,7 @@ class TicketWorkflow:
         events = _checked(
             lambda: sla_clocks.resume(self._state, cmd.actor, cmd.note, workflow.now())
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @resume.validator
@@ -1185,7 +1138,7 @@ class TicketWorkflow:
         now = workflow.now()
         _checked(lambda: check_dispatch_priority(self._state, cmd))
         events = _checked(lambda: dispatch(self._state, cmd, now))
-        await self._record([*events, *dispatch_priority(self._state, cmd, now)], answered=True)
+        await self._record([*events, *dispatch_priority(self._state, cmd, now)])
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @dispatch.validator
@@ -1201,7 +1154,7 @@ class TicketWorkflow:
                 cmd.proposal, cmd.actor, cmd.decision, cmd.reason, workflow.now()
             )
         )
-        await self._record(events, answered=True)
+        await self._record(events)
         return self._result(fingerprint=cmd.request_fingerprint)
 
     @decide_expedite.validator

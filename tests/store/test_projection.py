@@ -8,14 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.notifications import Notification, NotifyInput
 from domain.participation import GROUP, PERSON, Participant
 from domain.ticket import TaskStatus, TicketEvent, TicketSnapshot, TicketStatus
-from store.confirmation import confirm_committed
 from store.models import OutboxRow, TaskRow, TicketEventRow, TicketRow
-from store.notifications import list_notifications
 from store.participants import handling_facts
-from store.projection import _MARKS, _task_values, _ticket_values, apply_projection
+from store.projection import _task_values, _ticket_values, apply_projection
 from store.tickets import get_ticket, list_events, list_ticket_tasks
 from tests.store.snapshots import T0, event, snapshot, task
 
@@ -192,10 +189,9 @@ async def test_participants_are_those_given_or_else_those_the_events_show(
 
 
 def test_the_rows_written_name_every_column_of_their_tables() -> None:
-    # An upsert overwrites every column but the key and the watermarks, so a column left out
-    # would be blanked.
+    # An upsert overwrites every column but the key, so a column left out would be blanked.
     ticket = _claimed("IT-1", 2)
-    assert {*_ticket_values(ticket), *_MARKS} == {c.name for c in TicketRow.__table__.c}
+    assert set(_ticket_values(ticket)) == {c.name for c in TicketRow.__table__.c}
     for row in _task_values(ticket):
         assert set(row) == {c.name for c in TaskRow.__table__.c}
 
@@ -222,98 +218,3 @@ async def test_a_rerun_task_sending_the_same_seqs_again_wins(session_factory: Se
     ]
     assert row is not None
     assert row.title == "rerun"
-
-
-def _rung(seq: int, recipient: str) -> NotifyInput:
-    return NotifyInput(
-        ticket_key="IT-000001",
-        seq=seq,
-        at=T0 + timedelta(minutes=seq),
-        notifications=[Notification(recipient=recipient, subject="SLA rung")],
-    )
-
-
-async def _out(sessions: Sessions) -> tuple[list[tuple[int, str]], list[int], list[int]]:
-    """What leaves the store: outbox (seq, type) by position, listed seqs, notified seqs."""
-    async with sessions() as session:
-        queued = await session.execute(
-            select(OutboxRow.seq, OutboxRow.type).order_by(OutboxRow.position)
-        )
-        listed = await list_events(session=session, key="IT-000001")
-        notes = await list_notifications(session=session, recipients=None)
-        return (
-            [(seq, type_) for seq, type_ in queued],
-            [e.seq for e in listed],
-            sorted(n.seq for n in notes),
-        )
-
-
-async def _tentative(
-    sessions: Sessions,
-    ticket: TicketSnapshot,
-    events: list[TicketEvent],
-    committed_through: int,
-    notifications: list[NotifyInput] | None = None,
-) -> None:
-    async with sessions() as session, session.begin():
-        await apply_projection(
-            session=session,
-            ticket=ticket,
-            events=events,
-            notifications=notifications or [],
-            committed_through=committed_through,
-        )
-
-
-async def _confirm(sessions: Sessions, through: int) -> int:
-    async with sessions() as session, session.begin():
-        return await confirm_committed(session=session, key="IT-000001", through=through)
-
-
-async def test_a_tentative_write_leaves_nothing_out_until_confirmed(
-    session_factory: Sessions,
-) -> None:
-    await _project(session_factory, snapshot("IT-000001", 1), [event(1, "created")])
-    # A lost workflow task's write: a rung fired at seq 2, with its notification.
-    lost = [event(2, "sla_rung_fired")]
-    await _tentative(session_factory, snapshot("IT-000001", 2), lost, 1, [_rung(2, "group:x")])
-    assert await _out(session_factory) == ([(1, "created")], [1], [])
-    # Its rerun: a claim came first, then the rung at seq 3.
-    rerun = [event(2, "task_claimed"), event(3, "sla_rung_fired")]
-    await _tentative(session_factory, snapshot("IT-000001", 3), rerun, 1, [_rung(3, "group:x")])
-    assert await _out(session_factory) == ([(1, "created")], [1], [])
-    # The Update's caller (or the next workflow task) confirms what the history holds.
-    assert await _confirm(session_factory, 3) == 3
-    assert await _out(session_factory) == (
-        [(1, "created"), (2, "task_claimed"), (3, "sla_rung_fired")],
-        [1, 2, 3],
-        [3],
-    )
-    # Confirmed again (a retried request), nothing moves.
-    assert await _confirm(session_factory, 2) == 3
-    assert (await _out(session_factory))[0] == [
-        (1, "created"),
-        (2, "task_claimed"),
-        (3, "sla_rung_fired"),
-    ]
-
-
-async def test_a_confirmation_waits_for_a_projection_still_on_its_way(
-    session_factory: Sessions,
-) -> None:
-    await _project(session_factory, snapshot("IT-000001", 1), [event(1, "created")])
-    # Seq 3's write lands before seq 2's, and the history is known to hold both.
-    await _tentative(session_factory, snapshot("IT-000001", 3), [event(3)], 1)
-    assert await _confirm(session_factory, 3) == 1
-    assert await _out(session_factory) == ([(1, "created")], [1], [])
-    # Seq 2 comes from a regular activity: committed, so both go out, in seq order.
-    await _project(session_factory, snapshot("IT-000001", 2), [event(2, "sla_breached")])
-    assert await _out(session_factory) == (
-        [(1, "created"), (2, "sla_breached"), (3, "comment_added")],
-        [1, 2, 3],
-        [],
-    )
-    async with session_factory() as session:
-        row = await get_ticket(session=session, key="IT-000001")
-    assert row is not None
-    assert (row.last_seq, row.committed_seq, row.confirmed_seq) == (3, 3, 3)

@@ -12,8 +12,7 @@ from activities.projection import ProjectionActivities
 from domain.messages import ProjectionInput
 from domain.recurrence import RecurrenceRef, RecurrenceWatchInput
 from domain.ticket import TicketStatus
-from store.confirmation import confirm_committed
-from store.models import OutboxRow, RecurrenceWatchRow, TicketEventRow, TicketRow
+from store.models import RecurrenceWatchRow, TicketEventRow, TicketRow
 from store.recurrence import end_windows, record_recurrence
 from tests.store.snapshots import T0, event, snapshot
 
@@ -197,35 +196,3 @@ async def test_a_recurrence_after_the_window_counts_not_even_before_the_sweep(
             await record_recurrence(session=session, closed_key="NONE", by="A-2", filed_at=ENDS)
             is None
         )
-
-
-async def outbox(sessions: Sessions, key: str) -> list[tuple[int, str]]:
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(OutboxRow).where(OutboxRow.ticket_key == key).order_by(OutboxRow.position)
-        )
-        return [(r.seq, r.type) for r in rows]
-
-
-async def test_a_tentative_close_sends_its_watch_start_out_only_with_its_confirmation(
-    session_factory: Sessions,
-) -> None:
-    projection = ProjectionInput(
-        ticket=snapshot("A-1", last_seq=3, status=TicketStatus.CLOSED, closed_at=CLOSED),
-        events=[event(1, "created"), event(2, "resolved"), event(3, "closed")],
-        recurrence_watch=RecurrenceWatchInput(ticket_key="A-1", closed_at=CLOSED),
-        tentative=True,
-    )
-    await ProjectionActivities(session_factory).project_ticket(projection)
-    # The close may be a lost workflow task's: neither it nor the start it wrote is out.
-    assert await outbox(session_factory, "A-1") == []
-    async with session_factory() as session, session.begin():
-        confirmed = await confirm_committed(session=session, key="A-1", through=3)
-    # Confirming the close confirms the start written in its transaction, in seq order.
-    assert confirmed == 4
-    assert await outbox(session_factory, "A-1") == [
-        (1, "created"),
-        (2, "resolved"),
-        (3, "closed"),
-        (4, "recurrence_watch_started"),
-    ]

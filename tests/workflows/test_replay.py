@@ -24,12 +24,7 @@ from temporalio.workflow import NondeterminismError
 import workflows
 from domain.definitions import StageKind
 from domain.git_commits import GIT_COMMIT_SIGNAL
-from domain.messages import (
-    CONFIRM_PROJECTION_ACTIVITY,
-    TICKET_WORKFLOW,
-    StartTicketInput,
-    TicketResult,
-)
+from domain.messages import TICKET_WORKFLOW, StartTicketInput, TicketResult
 from domain.triage import DUPLICATE_SIGNAL
 from tests.dbutil import sqlite_url
 from tests.histories.record import HISTORY_DIR, SLA_WORKFLOW_ID, WORKFLOW_ID, record_full_life
@@ -41,7 +36,6 @@ from tests.histories.record_git_commits import record_git_commits
 from tests.histories.record_triage import WORKFLOW_ID as TRIAGE_WORKFLOW_ID
 from ticketflow.temporal_client import DATA_CONVERTER
 from workflows.ticket import (
-    CONFIRMED_PROJECTION_PATCH,
     DELIVERABLES_PATCH,
     GIT_COMMITS_PATCH,
     RECURRENCE_IN_PROJECTION_PATCH,
@@ -59,8 +53,6 @@ GIT_COMMITS_LIFE = HISTORY_DIR / f"{GIT_COMMITS_WORKFLOW_ID}.json"
 # recurrence that signalled it (tests/workflows/test_recurrence_watch.py as it was then).
 WATCH_WORKFLOW_CLOSE = HISTORY_DIR / "HD-closed-with-watch-workflow.json"
 WATCH_WORKFLOW_SIGNAL = HISTORY_DIR / "HD-recurrence-signalling-its-watch.json"
-# `python -m tests.histories.record --sla --workflow-id INC-sla-confirmed`
-CONFIRMED_SLA_LADDER = HISTORY_DIR / "INC-sla-confirmed.json"
 
 
 # Unsandboxed: the sandbox would re-import this test module, and with it SQLAlchemy's models.
@@ -210,21 +202,6 @@ def test_a_git_commits_history_is_recorded_behind_its_patch() -> None:
 async def test_recorder_still_records_a_replayable_git_commits_life(tmp_path: Path) -> None:
     recorded = await record_git_commits(workflow_id="NET-git-commits-again", data_dir=tmp_path)
     await replay(WorkflowHistory.from_json("NET-git-commits-again", recorded), TicketWorkflow)
-
-
-def test_an_sla_ladder_behind_the_confirmed_projection_patch_is_recorded() -> None:
-    events = list(load(CONFIRMED_SLA_LADDER).events)
-    assert CONFIRMED_PROJECTION_PATCH in _patches(events)
-    confirmations = [
-        e
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name
-        == CONFIRM_PROJECTION_ACTIVITY
-    ]
-    # The rungs' firings and the breach, which no Update answers, are confirmed by activities.
-    assert len(confirmations) >= 3
-    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
 
 
 def test_a_deliverables_history_is_recorded_behind_its_patch() -> None:
