@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.dbutil import migrated_sessions, sqlite_url
-from tests.temporal_env import time_skipping_env
+from tests.temporal_env import dev_server_env, time_skipping_env
 from workers.tickets import build_ticket_worker
 
 
@@ -21,6 +21,16 @@ from workers.tickets import build_ticket_worker
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per test module (each has its own clock)."""
     environment = await time_skipping_env()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server: Schedules need it (the time-skipping server has none)."""
+    environment = await dev_server_env()
     try:
         yield environment
     finally:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
@@ -18,21 +16,10 @@ from services.problems import SCHEDULE_ID, ensure_problem_schedule, scan_problem
 from store.models import ProblemRow, ProblemTicketRow
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.problems import history, seed
-from tests.temporal_env import dev_server_env
 from workers.training import build_training_worker
 
 # Bounds the wait on the Schedule's run, so a broken one fails the test instead of hanging.
 WAIT_BOUND = 120
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server: Schedules need it (the time-skipping server has none)."""
-    environment = await dev_server_env()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 async def test_the_schedule_runs_the_scan_on_the_training_queue(

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
@@ -22,22 +20,11 @@ from services.recurrence_sweep import SCHEDULE_ID, ensure_sweep_schedule
 from store.models import RecurrenceWatchRow
 from tests.dbutil import migrated_sessions, sqlite_url
 from tests.store.snapshots import event, snapshot
-from tests.temporal_env import dev_server_env
 from ticketflow.settings import Settings
 from workers.roots import worker_for_queue
 
 # Bounds the wait on the Schedule's run, so a broken one fails the test instead of hanging.
 WAIT_BOUND = 120
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server: Schedules need it (the time-skipping server has none)."""
-    environment = await dev_server_env()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 async def test_a_ticket_worker_schedules_the_sweep_hourly_and_a_run_ends_windows(

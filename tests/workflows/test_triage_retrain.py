@@ -26,7 +26,6 @@ from services.triage_schedule import SCHEDULE_ID, ensure_retrain_schedule, run_r
 from store import triage as triage_store
 from tests.builders import REQUESTER
 from tests.dbutil import migrated_sessions, sqlite_url
-from tests.temporal_env import dev_server_env
 from tests.triage.fixtures import sample_examples, support, triaged
 from tests.workflows.test_triage_workflow import DISPATCHER, TriageStack, triage_stack
 from ticketflow.settings import Settings
@@ -35,16 +34,6 @@ from workflows.ticket import TicketWorkflow
 
 # Bounds waits on real workers, so a broken one fails the test instead of hanging it.
 WAIT_BOUND = 120
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server: Schedules need it (the time-skipping server has none)."""
-    environment = await dev_server_env()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 @pytest.fixture
